@@ -1,0 +1,1 @@
+"""Experiment runners over many runs of the simulation."""

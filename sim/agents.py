@@ -1,0 +1,85 @@
+"""Mesa agents with identity: branches, client managers, partners and competitors.
+
+They are few (tens), so they are ordinary Mesa agents in AgentSets; the model turns their state
+into small arrays when the vectorised customer step needs it.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+
+class Branch(mesa.Agent):
+    """A branch: site, open or closed, capacity, cost, and service that degrades with load."""
+
+    def __init__(
+        self, model, index: int, x: float, y: float, capacity: float, cost: float, quality: float
+    ):
+        super().__init__(model)
+        self.index, self.x, self.y = index, float(x), float(y)
+        self.is_open = True
+        self.capacity = capacity  # visits per month
+        self.cost = cost  # CNY per year
+        self.base_quality = quality
+        self.quality_bonus = 0.0  # lever: experience redesign, on-site service manager
+        self.wait_factor = 1.0  # lever: < 1 shortens waits
+        self.visits = self.utilisation = self.wait = 0.0
+        self.quality = quality
+
+    def serve(self, visits: float, wait_minutes: float) -> None:
+        """Set this month's load, wait (minutes) and service quality (0-1) from its visits."""
+        self.visits = visits
+        self.utilisation = min(visits / self.capacity, 0.95)
+        u = self.utilisation
+        self.wait = wait_minutes * self.wait_factor * u / (1.0 - u)
+        quality = self.base_quality * 60.0 / (60.0 + self.wait) + self.quality_bonus
+        self.quality = min(max(quality, 0.0), 1.0)
+
+
+class Manager(mesa.Agent):
+    """A client manager at a desk. When one quits, a new hire takes the same desk."""
+
+    def __init__(self, model, desk: int, branch: int, skill: float, contacts: float):
+        super().__init__(model)
+        self.desk, self.branch = desk, branch
+        self.skill = float(skill)
+        self.contacts = contacts  # customer contacts per month
+        self.hired = model.month
+        self.learning_multiplier = 1.0  # lever: mentoring, training
+        self.quit_multiplier = 1.0  # lever: mentoring
+
+    def learn(self, rate: float) -> None:
+        """Close a share of the gap to full skill."""
+        self.skill += rate * self.learning_multiplier * (1.0 - self.skill)
+
+
+class Partner(mesa.Agent):
+    """A partner business (supermarket, travel, renovation, rural cooperative)."""
+
+    def __init__(self, model, name: str, config):
+        super().__init__(model)
+        self.name, self.config = name, config
+        self.active = False  # a strategy switches it on
+
+
+class Competitor(mesa.Agent):
+    """A rival whose pull drifts with a trend and mean-reverting noise."""
+
+    def __init__(self, model, name: str, config):
+        super().__init__(model)
+        self.name, self.config = name, config
+        self.pull = config.pull
+
+    def step(self) -> None:
+        c, month = self.config, self.model.month
+        target = c.pull + c.trend * month / 12.0
+        z = self.model.streams.generator(f"competitor:{self.name}", month).standard_normal()
+        self.pull = max(0.0, self.pull + 0.2 * (target - self.pull) + c.volatility * z)
+
+    def pull_on(self, aum: np.ndarray, digital: np.ndarray) -> np.ndarray:
+        """This month's pull (0-1) on each customer, tilted to rich and to digital customers."""
+        c = self.config
+        rich = np.log10(np.maximum(aum, 1.0) / 50_000.0).clip(0.0, None)
+        pull = self.pull + c.aum_tilt * rich + c.digital_tilt * (digital - 0.5)
+        return pull.clip(0.0, 1.0).astype(np.float32)

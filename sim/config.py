@@ -1,0 +1,743 @@
+"""Typed configuration schema, registered in Hydra's ConfigStore, and its validation.
+
+Every leaf parameter is declared with :func:`param`, which records its unit, allowed range and
+source. Validation (:func:`validate`) walks the schema and reports the first bad value as one
+line naming the key, the value and what is allowed. ``docs/parameters.md`` is generated from the
+same metadata (``python -m sim.config``), so the reference cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+TIERS = ("mass", "mid", "high", "private")
+TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # CNY of AUM; Chinese retail practice
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message is one line."""
+
+
+def param(default, unit: str, source: str, lo=None, hi=None, choices=None):
+    """A config field with its unit, allowed range (inclusive) or choices, and source."""
+    meta = {"unit": unit, "source": source, "lo": lo, "hi": hi, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------------------------
+# Population
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentConfig:
+    """One customer segment: who they are, where they live, what they hold."""
+
+    share: float = param(0.2, "fraction of new customers", "synthetic bank", 0.0, 1.0)
+    age_mean: float = param(40.0, "years", "synthetic bank", 18.0, 100.0)
+    age_sd: float = param(8.0, "years", "synthetic bank", 0.0, 30.0)
+    aum_median: float = param(20_000.0, "CNY", "tuned to the AUM concentration targets", 0.0)
+    aum_sigma: float = param(2.0, "log-CNY", "tuned to the AUM concentration targets", 0.0, 5.0)
+    income: float = param(8_000.0, "CNY per month", "urban wage statistics, rounded", 0.0)
+    digital: float = param(0.6, "affinity 0-1", "digital serves >90% of transactions", 0.0, 1.0)
+    urban: float = param(0.5, "fraction living in the urban core", "synthetic city", 0.0, 1.0)
+    rural: float = param(0.1, "fraction living on the rural fringe", "synthetic city", 0.0, 1.0)
+    products: float = param(2.2, "mean products held", "2.1-2.3 products per customer", 1.0, 6.0)
+    loan_share: float = param(0.3, "fraction holding a loan", "synthetic bank", 0.0, 1.0)
+    fit: float = param(0.6, "product fit 0-1", "synthetic bank", 0.0, 1.0)
+
+
+DEFAULT_SEGMENTS = {
+    "young_professional": SegmentConfig(
+        share=0.30,
+        age_mean=30.0,
+        age_sd=5.0,
+        aum_median=1_200.0,
+        aum_sigma=2.5,
+        income=9_000.0,
+        digital=0.85,
+        urban=0.7,
+        rural=0.05,
+        products=2.0,
+        loan_share=0.3,
+        fit=0.55,
+    ),
+    "family": SegmentConfig(
+        share=0.28,
+        age_mean=41.0,
+        age_sd=7.0,
+        aum_median=2_500.0,
+        aum_sigma=2.6,
+        income=11_000.0,
+        digital=0.6,
+        urban=0.45,
+        rural=0.1,
+        products=2.5,
+        loan_share=0.4,
+        fit=0.6,
+    ),
+    "business_owner": SegmentConfig(
+        share=0.07,
+        age_mean=46.0,
+        age_sd=9.0,
+        aum_median=20_000.0,
+        aum_sigma=2.8,
+        income=25_000.0,
+        digital=0.55,
+        urban=0.6,
+        rural=0.1,
+        products=2.8,
+        loan_share=0.45,
+        fit=0.5,
+    ),
+    "retiree": SegmentConfig(
+        share=0.20,
+        age_mean=67.0,
+        age_sd=6.0,
+        aum_median=4_000.0,
+        aum_sigma=2.6,
+        income=4_500.0,
+        digital=0.2,
+        urban=0.4,
+        rural=0.2,
+        products=2.1,
+        loan_share=0.05,
+        fit=0.65,
+    ),
+    "farmer": SegmentConfig(
+        share=0.15,
+        age_mean=50.0,
+        age_sd=10.0,
+        aum_median=500.0,
+        aum_sigma=2.3,
+        income=3_500.0,
+        digital=0.25,
+        urban=0.05,
+        rural=0.8,
+        products=1.7,
+        loan_share=0.3,
+        fit=0.5,
+    ),
+}
+
+
+@dataclass
+class PopulationConfig:
+    """The customer book at the start and how new customers arrive."""
+
+    customers: int = param(
+        20_000, "simulated customers at start", "issue: mid-sized city bank", 1, 10_000_000
+    )
+    scale: float = param(
+        10.0,
+        "real customers per simulated customer",
+        "a city branch serves ~10-20k retail customers",
+        0.001,
+        1e6,
+    )
+    pareto_alpha: float = param(
+        1.3,
+        "Pareto index of AUM above 500k CNY",
+        "fits 2.2% holding 81% and 0.07% holding 31% of AUM",
+        1.01,
+        10.0,
+    )
+    tenure_mean_years: float = param(
+        6.0, "years, mean tenure of the opening book", "typical retail book age", 0.0, 50.0
+    )
+    organic_rate: float = param(
+        0.007,
+        "new customers per month per active customer",
+        "keeps the book roughly stable against ~12%/yr attrition",
+        0.0,
+        1.0,
+    )
+    acquisition_cost: float = param(
+        500.0, "CNY per new customer", "200-800 CNY per new customer in China", 0.0
+    )
+    segments: dict[str, SegmentConfig] = param(
+        DEFAULT_SEGMENTS, "segment name -> segment", "synthetic bank"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Bank
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BankConfig:
+    """Branches, client managers and channels."""
+
+    branches: int = param(12, "branches", "issue: mid-sized city bank", 1, 10_000)
+    managers: int = param(40, "client managers", "issue: mid-sized city bank", 0, 100_000)
+    city_km: float = param(30.0, "km, side of the square city", "synthetic city", 1.0, 1_000.0)
+    branch_cost: float = param(
+        3_500_000.0, "CNY per branch per year", "a branch costs 2-5M CNY a year", 0.0
+    )
+    branch_capacity: float = param(
+        9_000.0,
+        "visits per month, average branch (each branch is "
+        "staffed in proportion to its opening catchment)",
+        "8 counters x ~50 visits a day x 22 days",
+        1.0,
+    )
+    branch_quality: float = param(
+        0.7, "service quality 0-1 at low load", "synthetic bank", 0.0, 1.0
+    )
+    wait_minutes: float = param(
+        8.0, "minutes of wait at 50% utilisation", "synthetic bank", 0.0, 240.0
+    )
+    visit_cost: float = param(
+        60.0, "CNY per branch visit", "branch visit far dearer than digital", 0.0
+    )
+    digital_cost: float = param(
+        1.5, "CNY per digital session", "branch visit far dearer than digital", 0.0
+    )
+    digital_quality: float = param(0.6, "digital channel quality 0-1", "synthetic bank", 0.0, 1.0)
+    visits_per_month: float = param(
+        0.6, "branch visits per month of a branch-only customer", "synthetic bank", 0.0, 30.0
+    )
+    sessions_per_month: float = param(
+        12.0, "digital sessions per month of a digital-only customer", "synthetic bank", 0.0, 300.0
+    )
+    distance_km: float = param(
+        5.0, "km at which convenience falls to 1/e", "distance decay of branch use", 0.01, 1_000.0
+    )
+    manager_salary: float = param(
+        300_000.0, "CNY per manager per year, loaded", "city bank pay, rounded", 0.0
+    )
+    manager_contacts: float = param(
+        250.0, "customer contacts per manager per month", "~12 contacts per working day", 0.0
+    )
+    manager_quit_rate: float = param(
+        0.12, "quits per manager per year", "client manager turnover 10-15%/yr", 0.0, 1.0
+    )
+    manager_skill: float = param(
+        0.6, "mean skill 0-1 of the opening team", "synthetic bank", 0.0, 1.0
+    )
+    manager_skill_sd: float = param(0.12, "skill 0-1", "synthetic bank", 0.0, 0.5)
+    hire_skill: float = param(0.35, "skill 0-1 of a new hire", "synthetic bank", 0.0, 1.0)
+    learning_rate: float = param(
+        0.015,
+        "share of the gap to full skill closed per month",
+        "on-the-job learning over a few years",
+        0.0,
+        1.0,
+    )
+    trust_months: float = param(
+        4.0,
+        "months, time constant of trust rebuilding",
+        "a new manager needs 6-12 months to rebuild trust",
+        0.1,
+        120.0,
+    )
+    follow_manager: float = param(
+        0.08,
+        "probability a customer follows a departing manager",
+        "SEI 2007: >10% turnover loses client assets",
+        0.0,
+        1.0,
+    )
+    managed_tier: str = param(
+        "mid", "lowest tier given a client manager", "Chinese practice", choices=TIERS
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Market: competitors and partners
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CompetitorConfig:
+    """A rival whose pull on customers varies over time."""
+
+    pull: float = param(0.15, "pull 0-1 on a targeted customer", "synthetic market", 0.0, 1.0)
+    trend: float = param(0.0, "change of pull per year", "synthetic market", -1.0, 1.0)
+    volatility: float = param(0.02, "monthly sd of pull", "synthetic market", 0.0, 1.0)
+    aum_tilt: float = param(
+        0.0,
+        "extra pull per log10 CNY of AUM above 50k",
+        "rivals target high-AUM customers",
+        -1.0,
+        1.0,
+    )
+    digital_tilt: float = param(
+        0.0, "extra pull per unit digital affinity", "synthetic market", -1.0, 1.0
+    )
+
+
+DEFAULT_COMPETITORS = {
+    "rival_bank": CompetitorConfig(
+        pull=0.08, trend=0.0, volatility=0.01, aum_tilt=0.03, digital_tilt=-0.05
+    ),
+    "internet_platform": CompetitorConfig(
+        pull=0.05, trend=0.01, volatility=0.015, aum_tilt=0.02, digital_tilt=0.12
+    ),
+}
+
+
+@dataclass
+class PartnerConfig:
+    """A partner business; idle unless a strategy uses it."""
+
+    reach: float = param(2_000.0, "leads per month when promoted", "synthetic partner", 0.0)
+    conversion: float = param(
+        0.05, "share of leads that open an account", "synthetic partner", 0.0, 1.0
+    )
+    skew: dict[str, float] = param({}, "segment name -> lead weight", "synthetic partner")
+    subsidy: float = param(100.0, "CNY per participant per month", "synthetic partner", 0.0)
+    loan_rate: float = param(0.08, "loan interest per year", "consumer loan rates", 0.0, 1.0)
+    default_rate: float = param(0.02, "loan defaults per year", "consumer loan risk", 0.0, 1.0)
+    loan_size: float = param(30_000.0, "CNY per loan", "synthetic partner", 0.0)
+
+
+DEFAULT_PARTNERS = {
+    "supermarket": PartnerConfig(
+        reach=4_000.0,
+        conversion=0.03,
+        skew={"family": 2.0, "retiree": 1.5},
+        subsidy=30.0,
+        loan_rate=0.12,
+        default_rate=0.03,
+        loan_size=5_000.0,
+    ),
+    "travel": PartnerConfig(
+        reach=1_500.0,
+        conversion=0.05,
+        skew={"young_professional": 2.0},
+        subsidy=80.0,
+        loan_rate=0.10,
+        default_rate=0.025,
+        loan_size=15_000.0,
+    ),
+    "renovation": PartnerConfig(
+        reach=800.0,
+        conversion=0.06,
+        skew={"family": 2.0, "business_owner": 1.5},
+        subsidy=150.0,
+        loan_rate=0.07,
+        default_rate=0.015,
+        loan_size=80_000.0,
+    ),
+    "rural": PartnerConfig(
+        reach=1_200.0,
+        conversion=0.08,
+        skew={"farmer": 4.0},
+        subsidy=50.0,
+        loan_rate=0.06,
+        default_rate=0.03,
+        loan_size=30_000.0,
+    ),
+}
+
+
+@dataclass
+class MarketConfig:
+    competitors: dict[str, CompetitorConfig] = param(
+        DEFAULT_COMPETITORS,
+        "competitor name -> competitor",
+        "a rival bank and an internet platform",
+    )
+    partners: dict[str, PartnerConfig] = param(
+        DEFAULT_PARTNERS, "partner name -> partner", "supermarket, travel, renovation, rural"
+    )
+    market_return: float = param(
+        0.03, "mean return per year on wealth products", "balanced wealth products", -1.0, 1.0
+    )
+    market_volatility: float = param(
+        0.03, "monthly sd of the market return", "balanced wealth products", 0.0, 1.0
+    )
+    deposit_growth: float = param(
+        0.02, "drift of balances per year", "household deposit growth, net of spending", -1.0, 1.0
+    )
+    balance_volatility: float = param(
+        0.05,
+        "monthly sd of a customer's log balance",
+        "synthetic; moves customers across tier bounds",
+        0.0,
+        1.0,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Economics and behaviour
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EconomicsConfig:
+    deposit_margin: float = param(
+        0.015, "per year on deposits", "net interest margin ~1.5% (2024)", 0.0, 1.0
+    )
+    wealth_fee: float = param(
+        0.003, "per year on wealth-product AUM", "wealth-management fee ~0.3%", 0.0, 1.0
+    )
+    wealth_share: list[float] = param(
+        [0.05, 0.25, 0.45, 0.55],
+        "share of AUM in wealth products by tier",
+        "richer customers hold more wealth products",
+        0.0,
+        1.0,
+    )
+    loan_margin: float = param(
+        0.03, "net interest per year on loans", "consumer lending spread", 0.0, 1.0
+    )
+    loan_to_income: float = param(
+        0.8,
+        "years of income borrowed by a loan holder",
+        "consumer and mortgage debt-to-income, rounded",
+        0.0,
+        50.0,
+    )
+    default_rate: float = param(0.01, "loan defaults per year", "retail credit risk", 0.0, 1.0)
+    loss_given_default: float = param(
+        0.45, "share of balance lost on default", "Basel foundation LGD", 0.0, 1.0
+    )
+    payment_income: float = param(
+        3.0, "CNY per active customer per month", "card and payment fees", 0.0
+    )
+    discount_rate: float = param(0.08, "per year, for NPV", "bank cost of equity", 0.0, 1.0)
+
+
+@dataclass
+class BehaviourConfig:
+    """Experience, satisfaction, churn, referrals, cross-sell and complaints."""
+
+    smoothing: float = param(
+        0.25,
+        "weight of this month's experience in satisfaction",
+        "satisfaction follows a smoothed experience",
+        0.0,
+        1.0,
+    )
+    weights: dict[str, float] = param(
+        {"service": 0.25, "convenience": 0.15, "effort": 0.15, "attention": 0.15, "fit": 0.30},
+        "experience component -> weight (perks add on top)",
+        "synthetic; service and product fit dominate",
+    )
+    fee_surprise_rate: float = param(
+        0.03, "fee surprises per customer per month", "the SMS-fee example", 0.0, 1.0
+    )
+    fee_surprise_penalty: float = param(
+        0.5, "experience lost in a month with a fee surprise", "synthetic", 0.0, 1.0
+    )
+    competitor_penalty: float = param(
+        0.3, "experience lost per unit competitor pull", "synthetic", 0.0, 5.0
+    )
+    churn_base: float = param(
+        0.085,
+        "switching hazard per year at reference",
+        "calibrated to 10-15%/yr attrition",
+        0.0,
+        1.0,
+    )
+    satisfaction_ref: float = param(
+        0.5, "satisfaction at which the hazard is at reference", "synthetic", 0.0, 1.0
+    )
+    satisfaction_coef: float = param(
+        5.0,
+        "log-hazard per unit satisfaction below reference",
+        "satisfaction is the main churn driver",
+        0.0,
+        50.0,
+    )
+    product_hazard: list[float] = param(
+        [2.4, 1.1, 0.7, 0.45],
+        "hazard multiplier at 1, 2, 3, 4+ products",
+        "1 product 16-25%/yr vs 4+ ~5%",
+        0.0,
+        20.0,
+    )
+    new_customer_hazard: float = param(
+        2.4, "hazard multiplier in month 0 of tenure", "~23%/yr attrition in year 1", 1.0, 50.0
+    )
+    tenure_months: float = param(
+        36.0,
+        "months, decay of the new-customer hazard",
+        "attrition falls to ~5%/yr after 10 years",
+        0.1,
+        600.0,
+    )
+    long_tenure_hazard: float = param(
+        0.4, "hazard multiplier at long tenure", "~5%/yr after 10 years", 0.0, 10.0
+    )
+    tier_hazard: list[float] = param(
+        [1.0, 0.7, 0.45, 0.4],
+        "hazard multiplier by tier",
+        "affluent ~9%/yr vs 10-15% overall",
+        0.0,
+        10.0,
+    )
+    competitor_coef: float = param(
+        1.5, "log-hazard per unit competitor pull", "synthetic", 0.0, 50.0
+    )
+    manager_change_hazard: float = param(
+        1.6,
+        "hazard multiplier after a manager change",
+        "a new manager needs 6-12 months to rebuild trust",
+        1.0,
+        20.0,
+    )
+    manager_change_months: float = param(
+        12.0, "months the manager-change effect lasts", "6-12 months to rebuild trust", 0.0, 120.0
+    )
+    trust_after_change: float = param(
+        0.3,
+        "trust 0-1 in a newly assigned manager",
+        "a new manager starts with little trust",
+        0.0,
+        1.0,
+    )
+    shock_half_life: float = param(
+        8.0,
+        "months for a strategy shock to halve",
+        "elevated attrition lasts about 2 years",
+        0.1,
+        600.0,
+    )
+    referred_hazard: float = param(
+        0.8,
+        "hazard multiplier of referred customers",
+        "Schmitt, Skiera & Van den Bulte 2011",
+        0.0,
+        10.0,
+    )
+    natural_exit: float = param(
+        0.008, "deaths and relocations per year below age 70", "~1 point of attrition", 0.0, 1.0
+    )
+    old_age_exit: float = param(
+        0.03, "extra exits per year per decade above 70", "mortality rises with age", 0.0, 1.0
+    )
+    referral_rate: float = param(
+        0.012, "referrals per month of a fully satisfied customer", "synthetic", 0.0, 1.0
+    )
+    referral_threshold: float = param(
+        0.55, "satisfaction above which customers refer", "synthetic", 0.0, 1.0
+    )
+    cross_sell_rate: float = param(
+        0.01, "products added per month at full satisfaction and fit", "synthetic", 0.0, 1.0
+    )
+    usage_rate: float = param(
+        0.25,
+        "transactions per month per product at full satisfaction",
+        "synthetic; drives active membership",
+        0.0,
+        100.0,
+    )
+    drop_rate: float = param(
+        0.004, "products dropped per month at zero satisfaction", "synthetic", 0.0, 1.0
+    )
+    complaint_rate: float = param(
+        0.01, "complaints per month at zero satisfaction", "synthetic", 0.0, 1.0
+    )
+    complaint_fee: float = param(
+        0.15, "probability a fee surprise ends in a complaint", "the SMS-fee example", 0.0, 1.0
+    )
+    contact_need: list[float] = param(
+        [0.0, 0.3, 1.0, 2.0],
+        "manager contacts wanted per month by tier",
+        "more attention for richer tiers",
+        0.0,
+        30.0,
+    )
+
+
+@dataclass
+class OutputConfig:
+    dir: str = param("results/runs", "folder for run folders", "project layout")
+    panel: bool = param(True, "write the customer panel", "project layout")
+
+
+@dataclass
+class Config:
+    """A whole scenario."""
+
+    seed: int = param(0, "integer", "run seed", 0, 2**63 - 1)
+    months: int = param(60, "measured months", "issue: 60 months measured", 1, 1_200)
+    burn_in: int = param(12, "months before strategies act", "issue: 12 months burn-in", 0, 600)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
+    market: MarketConfig = field(default_factory=MarketConfig)
+    economics: EconomicsConfig = field(default_factory=EconomicsConfig)
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
+    strategy: dict[str, Any] = param(
+        {}, "strategy name -> its parameters", "none by default: the baseline"
+    )
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def register() -> None:
+    """Register the schema so Hydra's ``configs/`` tree is typed by it."""
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def to_config(cfg: DictConfig | Config) -> Config:
+    """Typed config from a Hydra DictConfig (or pass a Config through), validated."""
+    if not isinstance(cfg, Config):
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg))
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError naming the first bad key, its value and what is allowed."""
+    check_node(cfg, "")
+    _check_cross(cfg)
+    from sim.strategies import validate_strategies
+
+    validate_strategies(cfg)
+
+
+def check_node(node, prefix: str) -> None:
+    """Check every field of a config dataclass, recursively."""
+    for f in dataclasses.fields(node):
+        key, value = f"{prefix}{f.name}", getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            check_node(value, key + ".")
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if dataclasses.is_dataclass(item):
+                    check_node(item, f"{key}.{name}.")
+                elif f.metadata.get("unit") and key != "strategy":
+                    check_value(f"{key}.{name}", item, f.metadata)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                check_value(f"{key}[{i}]", item, f.metadata)
+        else:
+            check_value(key, value, f.metadata)
+
+
+def check_value(key: str, value, meta) -> None:
+    """Check one value against a field's metadata (range or choices)."""
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(choices)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}={value!r} is not allowed; it must be a finite number")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            raise ConfigError(f"{key}={value!r} is out of range; allowed {_range(lo, hi)}")
+
+
+def _range(lo, hi) -> str:
+    if hi is None:
+        return f">= {lo}"
+    return f"<= {hi}" if lo is None else f"{lo} to {hi}"
+
+
+def _check_cross(cfg: Config) -> None:
+    segments = cfg.population.segments
+    if not segments:
+        raise ConfigError("population.segments is empty; at least one segment is required")
+    total = sum(s.share for s in segments.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise ConfigError(f"population.segments shares sum to {total:g}; they must sum to 1")
+    for name, s in segments.items():
+        if s.urban + s.rural > 1.0:
+            raise ConfigError(
+                f"population.segments.{name}: urban + rural = {s.urban + s.rural:g};"
+                " allowed at most 1"
+            )
+    for key, n in (
+        ("economics.wealth_share", 4),
+        ("behaviour.product_hazard", 4),
+        ("behaviour.tier_hazard", 4),
+        ("behaviour.contact_need", 4),
+    ):
+        section, name = key.split(".")
+        if len(getattr(getattr(cfg, section), name)) != n:
+            raise ConfigError(
+                f"{key} has {len(getattr(getattr(cfg, section), name))} values; it needs {n}"
+            )
+    for name, p in cfg.market.partners.items():
+        for seg in p.skew:
+            if seg not in segments:
+                raise ConfigError(
+                    f"market.partners.{name}.skew.{seg}: unknown segment; known: {sorted(segments)}"
+                )
+    unknown = set(cfg.behaviour.weights) - set(EXPERIENCE_COMPONENTS)
+    if unknown:
+        raise ConfigError(
+            f"behaviour.weights.{sorted(unknown)[0]}: unknown component; "
+            f"allowed {list(EXPERIENCE_COMPONENTS)}"
+        )
+
+
+EXPERIENCE_COMPONENTS = ("service", "convenience", "effort", "attention", "fit")
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter reference
+# --------------------------------------------------------------------------------------------
+
+
+def parameter_rows(node=None, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
+    """(key, default, unit, allowed, source) for every leaf parameter of the schema."""
+    node = Config() if node is None else node
+    rows = []
+    for f in dataclasses.fields(node):
+        key, value = f"{prefix}{f.name}", getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += parameter_rows(value, key + ".")
+            continue
+        meta = f.metadata
+        if (
+            isinstance(value, dict)
+            and value
+            and dataclasses.is_dataclass(next(iter(value.values())))
+        ):
+            for name, item in value.items():
+                rows += parameter_rows(item, f"{key}.{name}.")
+            continue
+        allowed = (
+            ", ".join(meta["choices"])
+            if meta.get("choices")
+            else _range(meta.get("lo"), meta.get("hi"))
+            if meta.get("lo") is not None or meta.get("hi") is not None
+            else "any"
+        )
+        rows.append((key, _fmt(value), meta["unit"], allowed, meta["source"]))
+    return rows
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def parameter_markdown() -> str:
+    lines = [
+        "# Parameter reference",
+        "",
+        "Generated by `python -m sim.config > docs/parameters.md` from the typed schema in "
+        "`sim/config.py`; every parameter with its default, unit, allowed values and "
+        "source or rationale.",
+        "",
+        "| key | default | unit | allowed | source |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| `{k}` | {d} | {u} | {a} | {s} |" for k, d, u, a, s in parameter_rows()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(parameter_markdown(), end="")

@@ -1,0 +1,88 @@
+"""The customer population as columns: one row per customer slot, never reused.
+
+A customer keeps its slot (= ``customer_id``) for life, also after leaving, so the slot indexes its
+random numbers (see :mod:`sim.rng`) and its row in the panel. Columns are NumPy arrays with spare
+capacity; attribute access returns a view of the used rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NEVER = -(10**6)  # a month long before any run, e.g. "no manager change yet"
+
+EXIT_REASONS = ("", "switched", "followed_manager", "natural")
+CHANNELS = ("opening_book", "organic", "referral", "partner")
+
+COLUMNS: dict[str, tuple[type, object]] = {
+    "segment": (np.int8, 0),
+    "age": (np.float32, 0.0),
+    "income": (np.float32, 0.0),
+    "digital": (np.float32, 0.0),
+    "fit": (np.float32, 0.0),  # base product fit of the customer's needs, 0-1
+    "x": (np.float32, 0.0),
+    "y": (np.float32, 0.0),
+    "aum": (np.float64, 0.0),  # CNY
+    "loan": (np.float32, 0.0),  # CNY outstanding
+    "products": (np.int8, 1),
+    "tier": (np.int8, 0),
+    "branch": (np.int32, 0),
+    "distance": (np.float32, 0.0),  # km to the home branch
+    "manager": (np.int32, -1),  # desk of the client manager, -1 for none
+    "trust": (np.float32, 0.5),  # trust in the current manager, 0-1
+    "manager_change": (np.int32, NEVER),  # month of the last manager change
+    "satisfaction": (np.float32, 0.65),
+    "effort": (np.float32, 0.0),  # last month's effort, 0-1 (lower is better)
+    "attention": (np.float32, 0.0),  # last month's manager attention, 0-1
+    "perks": (np.float32, 0.0),  # experience from perks, 0-1 (set by strategies)
+    "shock": (np.float32, 0.0),  # extra log-hazard, decaying (set by strategies)
+    "active": (np.bool_, True),
+    "referred": (np.bool_, False),
+    "channel": (np.int8, 0),
+    "joined": (np.int32, 0),  # month joined (negative for the opening book)
+    "left": (np.int32, -1),  # month left, -1 while a customer
+    "exit_reason": (np.int8, 0),
+    "complaints": (np.int16, 0),
+    "last_used": (np.int32, 0),  # month of the last transaction
+}
+
+
+class Customers:
+    """Columnar customer store; ``customers.aum`` is a view of the used rows."""
+
+    def __init__(self, capacity: int):
+        self.n = 0
+        self._cols = {
+            name: np.full(max(capacity, 1), fill, dtype) for name, (dtype, fill) in COLUMNS.items()
+        }
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__["_cols"]
+        if name not in cols:
+            raise AttributeError(name)
+        return cols[name][: self.__dict__["n"]]
+
+    def append(self, **values: np.ndarray) -> slice:
+        """Add customers; columns not given keep their defaults. Returns their slots."""
+        k = len(next(iter(values.values())))
+        self._reserve(self.n + k)
+        rows = slice(self.n, self.n + k)
+        for name, value in values.items():
+            self._cols[name][rows] = value
+        self.n += k
+        return rows
+
+    def _reserve(self, size: int) -> None:
+        capacity = len(self._cols["aum"])
+        if size <= capacity:
+            return
+        capacity = max(size, int(capacity * 1.5))
+        for name, col in self._cols.items():
+            dtype, fill = COLUMNS[name]
+            grown = np.full(capacity, fill, dtype)
+            grown[: self.n] = col[: self.n]
+            self._cols[name] = grown
+
+    @property
+    def nbytes(self) -> int:
+        return sum(col.nbytes for col in self._cols.values())

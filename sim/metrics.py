@@ -1,0 +1,180 @@
+"""KPIs: monthly reporters for Mesa's DataCollector, the run summary and the customer panel.
+
+Retention is measured on the *cohort*: the customers active when burn-in ends. Monthly rows cover
+the measured months only; burn-in is warm-up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from sim.config import TIERS
+from sim.customers import CHANNELS, EXIT_REASONS
+
+
+def new_events() -> defaultdict:
+    """Counters of this month's events (new customers, exits, quits, complaints ...)."""
+    return defaultdict(float)
+
+
+class Cohort:
+    """The customers active at the start of the measured period."""
+
+    def __init__(self, model):
+        c = model.customers
+        self.members = np.flatnonzero(c.active)
+        self.mid_high = self.members[c.tier[self.members] >= 1]
+        self.aum = float(c.aum[self.members].sum())
+        self.tiers = tier_counts(c)
+        self.retention_12m = None
+
+    def retention(self, model, members=None) -> float:
+        members = self.members if members is None else members
+        return float(model.customers.active[members].mean()) if len(members) else 1.0
+
+    def aum_retention(self, model) -> float:
+        c = model.customers
+        kept = float(np.dot(c.aum[self.members], c.active[self.members]))
+        return kept / self.aum if self.aum > 0 else 1.0
+
+
+def tier_counts(c) -> dict[str, int]:
+    counts = np.bincount(c.tier[c.active], minlength=4)
+    return {tier: int(n) for tier, n in zip(TIERS, counts, strict=True)}
+
+
+def monthly_kpis(model) -> dict[str, float]:
+    """One row of the time series: state, flows and the month's books."""
+    c, e, cohort = model.customers, model.events, model.cohort
+    active = c.active
+    n_active = int(np.count_nonzero(active))
+    measured = model.month - model.config.burn_in
+    retention = cohort.retention(model)
+    if measured == min(12, model.config.months):
+        cohort.retention_12m = retention
+    managers = list(model.managers)
+    row = {
+        "month": measured,
+        "customers": n_active,
+        **{f"customers_{tier}": n for tier, n in tier_counts(c).items()},
+        **{f"new_{ch}": e[f"new_{ch}"] for ch in CHANNELS[1:]},
+        **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
+        "retention": retention,
+        "retention_mid_high": cohort.retention(model, cohort.mid_high),
+        "aum": float(np.dot(c.aum, active)),
+        "aum_retention": cohort.aum_retention(model),
+        "satisfaction": _mean(c.satisfaction, active),
+        "effort": _mean(c.effort, active),
+        "attention": _mean(c.attention, active & (c.manager >= 0)),
+        "complaints": e["complaints"],
+        "fee_complaints": e["fee_complaints"],
+        "upgrades": e["upgrades"],
+        "downgrades": e["downgrades"],
+        "manager_skill": float(np.mean([m.skill for m in managers])) if managers else 0.0,
+        "manager_quits": e["manager_quits"],
+        "branches_open": sum(b.is_open for b in model.branches),
+        "branch_wait": float(np.mean([b.wait for b in model.branches if b.is_open])),
+        "branch_visits": e["visits"],
+        **model.books,
+    }
+    return row
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> float:
+    n = np.count_nonzero(mask)
+    return float(np.dot(values, mask) / n) if n else 0.0
+
+
+def reporters(model) -> dict:
+    """DataCollector model reporters, one per KPI column."""
+    keys = [
+        "month",
+        "customers",
+        *(f"customers_{t}" for t in TIERS),
+        *(f"new_{ch}" for ch in CHANNELS[1:]),
+        *(f"exit_{r}" for r in EXIT_REASONS[1:]),
+        "retention",
+        "retention_mid_high",
+        "aum",
+        "aum_retention",
+        "satisfaction",
+        "effort",
+        "attention",
+        "complaints",
+        "fee_complaints",
+        "upgrades",
+        "downgrades",
+        "manager_skill",
+        "manager_quits",
+        "branches_open",
+        "branch_wait",
+        "branch_visits",
+        *(f"{kind}_{line}" for line, kind in model.ledger.kinds.items()),
+        "revenue",
+        "cost",
+        "profit",
+    ]
+    return {key: (lambda m, key=key: m.kpis[key]) for key in keys}
+
+
+def summarise(model, timeseries: pd.DataFrame) -> dict:
+    """End-of-run summary: retention, AUM, money, flows and customers by tier."""
+    cfg, cohort, c = model.config, model.cohort, model.customers
+    years = timeseries["month"].to_numpy() / 12.0
+    discount = (1.0 + cfg.economics.discount_rate) ** -years
+    end = timeseries.iloc[-1]
+    summary = {
+        "seed": cfg.seed,
+        "months": cfg.months,
+        "retention_12m": cohort.retention_12m,
+        "retention_horizon": float(end["retention"]),
+        "retention_mid_high": float(end["retention_mid_high"]),
+        "aum_retention": float(end["aum_retention"]),
+        "aum_start": cohort.aum,
+        "aum_end": float(end["aum"]),
+        "revenue": float(timeseries["revenue"].sum()),
+        "cost": float(timeseries["cost"].sum()),
+        "profit": float(timeseries["profit"].sum()),
+        "npv": float(np.dot(timeseries["profit"].to_numpy(), discount)),
+        "new_customers": float(timeseries[[f"new_{ch}" for ch in CHANNELS[1:]]].sum().sum()),
+        "complaints": float(timeseries["complaints"].sum()),
+        "satisfaction": float(end["satisfaction"]),
+        "effort": float(end["effort"]),
+        "manager_skill": float(end["manager_skill"]),
+        "customers_start": int(len(cohort.members)),
+        "customers_end": int(end["customers"]),
+    }
+    summary |= {f"customers_start_{t}": n for t, n in cohort.tiers.items()}
+    summary |= {f"customers_end_{t}": n for t, n in tier_counts(c).items()}
+    summary["strategies"] = list(cfg.strategy)
+    return summary
+
+
+def panel(model) -> pd.DataFrame:
+    """One row per customer ever served, like a CRM extract."""
+    c, t = model.customers, model.month
+    left = c.left
+    gone = left >= 0
+    end = np.where(gone, left, t)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(c.n),
+            "segment": pd.Categorical.from_codes(c.segment, model.segment_names),
+            "tier": pd.Categorical.from_codes(c.tier, TIERS),
+            "age": c.age.round(1),
+            "tenure_months": end - c.joined,
+            "products": c.products,
+            "aum": c.aum.round(2),
+            "active_member": c.active & (t - c.last_used < 3),
+            "satisfaction": c.satisfaction,
+            "joined_month": c.joined,
+            "left_month": pd.Series(left).where(gone).astype("Int32"),
+            "exit_reason": pd.Categorical.from_codes(
+                np.where(gone, c.exit_reason - 1, -1), EXIT_REASONS[1:]
+            ),
+            "channel": pd.Categorical.from_codes(c.channel, CHANNELS),
+        }
+    )

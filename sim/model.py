@@ -1,0 +1,535 @@
+"""BankModel: builds the world and runs the monthly step in one explicit order.
+
+Customers are columns (:mod:`sim.customers`) updated with array operations; branches, client
+managers, partners and competitors are Mesa agents (:mod:`sim.agents`). The monthly order is:
+
+1. competitors update their pull;
+2. strategies act (``before_customers``);
+3. staffing: manager quits and their customers' fate, learning, assignment, contact allocation;
+4. service: branch visits and digital sessions, branch load, waits and service quality;
+5. wealth: balances move, tiers follow AUM;
+6. experience and satisfaction;
+7. exits: switching (churn hazard) and natural exits;
+8. engagement: referrals, cross-sell and product drops, complaints, usage;
+9. organic acquisition;
+10. strategies act (``after_customers``);
+11. the books close for the month;
+12. KPIs are recorded (measured months only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mesa import DataCollector, Model
+
+from sim import behaviour, geography, metrics
+from sim.agents import Branch, Competitor, Manager, Partner
+from sim.config import TIERS, Config
+from sim.customers import CHANNELS, EXIT_REASONS, Customers
+from sim.ledger import Ledger
+from sim.rng import Streams
+from sim.strategies import base as strategies
+
+UNMANAGED_ATTENTION = 0.5  # attention component of customers who expect no manager
+NEGLECTED_ATTENTION = 0.2  # ... of customers who expect one but have none
+
+
+class BankModel(Model):
+    """One bank, its city, its customers and its rivals, stepped month by month."""
+
+    def __init__(self, config: Config):
+        super().__init__(rng=config.seed)
+        self.config = config
+        self.month = 0
+        self.streams = Streams(config.seed)
+        self.ledger = Ledger()
+        self.segment_names = list(config.population.segments)
+        self.seg = _segment_table(config)
+        self._constants()
+        # Levers: strategies change these (documented in docs/model.md).
+        self.digital_quality = config.bank.digital_quality
+        self.fee_surprise_factor = 1.0
+        self.fit_bonus = np.zeros(len(self.segment_names), np.float32)
+        self.contact_need = np.asarray(config.behaviour.contact_need, np.float64)
+
+        self.customers = Customers(int(config.population.customers * 1.2) + 64)
+        self.events = metrics.new_events()
+        self._build_world()
+        self.strategies = strategies.build(self)
+        for strategy in self.strategies:
+            strategy.setup()
+        self.cohort = None if config.burn_in else metrics.Cohort(self)
+        self.datacollector = DataCollector(model_reporters=metrics.reporters(self))
+
+    # ----------------------------------------------------------------------------------------
+    # Building the world
+    # ----------------------------------------------------------------------------------------
+
+    def _constants(self) -> None:
+        b = self.config.behaviour
+        self.log_product_hazard = np.log(np.maximum(b.product_hazard, 1e-12)).astype(np.float32)
+        self.log_tier_hazard = np.log(np.maximum(b.tier_hazard, 1e-12)).astype(np.float32)
+        self.wealth_share = np.asarray(self.config.economics.wealth_share, np.float32)
+        self.managed_tier = TIERS.index(self.config.bank.managed_tier)
+        self.shock_decay = np.float32(0.5 ** (1.0 / b.shock_half_life))
+
+    def _build_world(self) -> None:
+        cfg = self.config
+        rng = self.streams.generator("population")
+        n = cfg.population.customers
+        seg = self.draw_segments(rng, n)
+        xy = self.draw_homes(rng, seg)
+        sites = geography.branch_sites(
+            self.streams.generator("branch_sites"), xy, cfg.bank.branches
+        )
+        for i, (x, y) in enumerate(sites):
+            Branch(
+                self,
+                i,
+                x,
+                y,
+                cfg.bank.branch_capacity,
+                cfg.bank.branch_cost,
+                cfg.bank.branch_quality,
+            )
+        tenure = rng.exponential(cfg.population.tenure_mean_years * 12.0, n).astype(np.int32)
+        self._hire_team()
+        for name, partner in cfg.market.partners.items():
+            Partner(self, name, partner)
+        for name, competitor in cfg.market.competitors.items():
+            Competitor(self, name, competitor)
+        self.add_customers(rng, seg, xy, "opening_book", tenure=tenure)
+        self._staff_branches()
+        self.customers.satisfaction[:] = 0.6 + 0.1 * rng.standard_normal(n).astype(np.float32)
+        self.customers.trust[:] = 0.9
+
+    def _staff_branches(self) -> None:
+        """Size each branch's capacity to its opening catchment's visits."""
+        c, branches = self.customers, self.branch_list()
+        visits = np.bincount(c.branch, weights=1.0 - c.digital, minlength=len(branches))
+        share = visits / visits.mean() if visits.sum() > 0 else np.ones(len(branches))
+        for branch in branches:
+            branch.capacity = self.config.bank.branch_capacity * max(share[branch.index], 0.05)
+
+    def _hire_team(self) -> None:
+        cfg = self.config.bank
+        rng = self.streams.generator("managers")
+        skill = np.clip(
+            rng.normal(cfg.manager_skill, cfg.manager_skill_sd, cfg.managers), 0.05, 0.98
+        )
+        for desk in range(cfg.managers):
+            Manager(self, desk, desk % cfg.branches, skill[desk], cfg.manager_contacts)
+
+    @property
+    def branches(self):
+        return self.agents_by_type[Branch]
+
+    @property
+    def managers(self):
+        return self.agents_by_type.get(Manager, [])
+
+    @property
+    def partners(self):
+        return self.agents_by_type.get(Partner, [])
+
+    @property
+    def competitors(self):
+        return self.agents_by_type.get(Competitor, [])
+
+    def branch_list(self) -> list[Branch]:
+        return sorted(self.branches, key=lambda b: b.index)
+
+    def desk_list(self) -> list[Manager]:
+        return sorted(self.managers, key=lambda m: m.desk)
+
+    # ----------------------------------------------------------------------------------------
+    # Adding customers (opening book and every acquisition channel)
+    # ----------------------------------------------------------------------------------------
+
+    def draw_segments(self, rng, n: int, weights=None) -> np.ndarray:
+        """Segments of ``n`` newcomers: segment shares, optionally reweighted."""
+        p = self.seg["share"] * (1.0 if weights is None else np.asarray(weights))
+        return rng.choice(len(p), size=n, p=p / p.sum()).astype(np.int8)
+
+    def draw_homes(self, rng, seg: np.ndarray) -> np.ndarray:
+        return geography.draw_homes(
+            rng, self.seg["urban"][seg], self.seg["rural"][seg], self.config.bank.city_km
+        )
+
+    def add_customers(
+        self, rng, seg, xy, channel: str, tenure=None, referred=False, aum_factor: float = 1.0
+    ) -> slice:
+        """Add customers of the given segments and homes; returns their slots.
+
+        New customers (``tenure`` None) cost ``population.acquisition_cost`` each.
+        """
+        n, s, cfg = len(seg), self.seg, self.config
+        if n == 0:
+            return slice(self.customers.n, self.customers.n)
+        normal = rng.standard_normal((5, n)).astype(np.float32)
+        aum = (
+            behaviour.draw_aum(
+                normal[0], s["aum_median"][seg], s["aum_sigma"][seg], cfg.population.pareto_alpha
+            )
+            * aum_factor
+        )
+        income = s["income"][seg] * np.exp(0.4 * normal[1])
+        has_loan = rng.random(n) < s["loan_share"][seg]
+        loan = has_loan * income * 12.0 * cfg.economics.loan_to_income * rng.uniform(0.3, 1.7, n)
+        products = np.clip(1 + rng.poisson(s["products"][seg] - 1.0), 1, 6)
+        open_ids = self.open_branch_ids()
+        branch, distance = geography.nearest(self.branch_sites(), open_ids, xy)
+        joined = self.month - (0 if tenure is None else tenure)
+        rows = self.customers.append(
+            segment=seg,
+            age=np.clip(s["age_mean"][seg] + s["age_sd"][seg] * normal[2], 18, 100),
+            income=income,
+            digital=np.clip(s["digital"][seg] + 0.15 * normal[3], 0, 1),
+            fit=np.clip(s["fit"][seg] + 0.1 * normal[4], 0, 1),
+            x=xy[:, 0],
+            y=xy[:, 1],
+            aum=aum,
+            loan=loan,
+            products=products,
+            tier=behaviour.tiers(aum),
+            branch=branch,
+            distance=distance,
+            referred=referred,
+            channel=CHANNELS.index(channel),
+            joined=joined,
+            last_used=self.month,
+        )
+        if tenure is None:
+            self.events[f"new_{channel}"] += n
+            self.ledger.book(
+                "acquisition", n * cfg.population.acquisition_cost * cfg.population.scale
+            )
+        return rows
+
+    def acquire(self, rng, n: int, channel: str, weights=None) -> slice:
+        """Acquire ``n`` newcomers through a channel, segments skewed by ``weights``."""
+        seg = self.draw_segments(rng, n, weights)
+        return self.add_customers(rng, seg, self.draw_homes(rng, seg), channel)
+
+    # ----------------------------------------------------------------------------------------
+    # Branch geometry
+    # ----------------------------------------------------------------------------------------
+
+    def branch_sites(self) -> np.ndarray:
+        return np.array([(b.x, b.y) for b in self.branch_list()], np.float32)
+
+    def open_branch_ids(self) -> np.ndarray:
+        return np.array([b.index for b in self.branch_list() if b.is_open], np.int32)
+
+    def rehome(self) -> None:
+        """Send every customer to the nearest open branch (after branches open or close)."""
+        c = self.customers
+        xy = np.column_stack([c.x, c.y])
+        c.branch[:], c.distance[:] = geography.nearest(
+            self.branch_sites(), self.open_branch_ids(), xy
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # The monthly step
+    # ----------------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        self.month += 1
+        t = self.month
+        self.events = metrics.new_events()
+        self.competitors.do("step")
+        self._strategies("before_customers", t)
+        self._staff(t)
+        self._serve()
+        self._grow_wealth(t)
+        pull, fee, fit = self._experience(t)
+        self._exits(t, pull)
+        self._engage(t, fee, fit)
+        self._acquire_organic(t)
+        self._strategies("after_customers", t)
+        self._book()
+        self._record(t)
+
+    def _strategies(self, hook: str, t: int) -> None:
+        for strategy in self.strategies:
+            if strategy.active(t):
+                getattr(strategy, hook)(t)
+
+    # 3. Staffing ------------------------------------------------------------------------------
+
+    def _staff(self, t: int) -> None:
+        c, cfg = self.customers, self.config
+        desks = self.desk_list()
+        if desks:
+            self._quits(t, desks)
+            desks = self.desk_list()
+            for manager in desks:
+                manager.learn(cfg.bank.learning_rate)
+        self.assign_managers()
+        managed = c.active & (c.manager >= 0)
+        c.trust[:] += np.where(managed, (1.0 - c.trust) / cfg.bank.trust_months, 0.0)
+        expects = c.tier >= self.managed_tier
+        attention = np.where(expects, NEGLECTED_ATTENTION, UNMANAGED_ATTENTION).astype(np.float32)
+        if desks:
+            skill = np.array([m.skill for m in desks], np.float32)
+            contacts = np.array([m.contacts for m in desks]) / cfg.population.scale
+            desk = np.where(managed, c.manager, 0)
+            coverage = behaviour.contact_coverage(
+                desk[managed], c.tier[managed], self.contact_need, contacts, len(desks)
+            )
+            served = coverage[desk, c.tier].astype(np.float32) * skill[desk] * c.trust
+            attention = np.where(managed, 0.2 + 0.8 * served, attention)
+        c.attention[:] = attention
+
+    def _quits(self, t: int, desks: list[Manager]) -> None:
+        c, bank = self.customers, self.config.bank
+        u = self.streams.uniform("manager_quits", t, len(desks))
+        rate = behaviour.monthly(bank.manager_quit_rate)
+        leaving = [m for m, draw in zip(desks, u, strict=True) if draw < rate * m.quit_multiplier]
+        if not leaving:
+            return
+        quit_desks = np.array([m.desk for m in leaving])
+        theirs = c.active & np.isin(c.manager, quit_desks)
+        follow = theirs & (
+            self.streams.uniform("manager_follow", t, c.n) < bank.follow_manager * c.trust
+        )
+        self.exit(follow, "followed_manager", t)
+        stay = theirs & ~follow
+        c.trust[stay] = self.config.behaviour.trust_after_change
+        c.manager_change[stay] = t
+        for m in leaving:
+            m.remove()
+            Manager(self, m.desk, m.branch, bank.hire_skill, bank.manager_contacts)
+        self.events["manager_quits"] += len(leaving)
+
+    def assign_managers(self) -> None:
+        """Give a manager at their branch (least loaded first) to customers who need one."""
+        c, desks = self.customers, self.desk_list()
+        if not desks:
+            return
+        need = np.flatnonzero(c.active & (c.manager < 0) & (c.tier >= self.managed_tier))
+        if not len(need):
+            return
+        desk_branch = np.array([m.branch for m in desks])
+        load = np.bincount(c.manager[c.active & (c.manager >= 0)], minlength=len(desks))
+        for b in np.unique(c.branch[need]):
+            mine = need[c.branch[need] == b]
+            candidates = np.flatnonzero(desk_branch == b)
+            if not len(candidates):
+                candidates = np.arange(len(desks))
+            order = candidates[np.argsort(load[candidates], kind="stable")]
+            c.manager[mine] = order[np.arange(len(mine)) % len(order)]
+            load += np.bincount(c.manager[mine], minlength=len(desks))
+
+    # 4. Service -------------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        c, bank = self.customers, self.config.bank
+        scale = self.config.population.scale
+        visits = np.where(c.active, bank.visits_per_month * (1.0 - c.digital), 0.0)
+        load = np.bincount(c.branch, weights=visits, minlength=len(self.branches)) * scale
+        for branch in self.branch_list():
+            branch.serve(load[branch.index], bank.wait_minutes)
+        self.events["visits"] = float(load.sum())
+        self.events["sessions"] = (
+            float(np.dot(c.digital, c.active)) * bank.sessions_per_month * scale
+        )
+
+    # 5. Wealth --------------------------------------------------------------------------------
+
+    def _grow_wealth(self, t: int) -> None:
+        c, m = self.customers, self.config.market
+        z = self.streams.generator("market", t).standard_normal()
+        market_return = m.market_return / 12.0 + m.market_volatility * z
+        noise = self.streams.normal("wealth", t, c.n)
+        grown = behaviour.grow_wealth(
+            c.aum,
+            self.wealth_share[c.tier],
+            market_return,
+            noise,
+            m.deposit_growth / 12.0,
+            m.balance_volatility,
+        )
+        np.copyto(c.aum, grown, where=c.active)
+        c.age[:] += np.float32(1 / 12) * c.active
+        tier = behaviour.tiers(c.aum)
+        moved = c.active & (tier != c.tier)
+        self.events["upgrades"] += int(np.count_nonzero(moved & (tier > c.tier)))
+        self.events["downgrades"] += int(np.count_nonzero(moved & (tier < c.tier)))
+        np.copyto(c.tier, tier, where=c.active)
+
+    # 6. Experience ----------------------------------------------------------------------------
+
+    def _experience(self, t: int):
+        """Update satisfaction; returns this month's competitor pull, fee surprises and fit."""
+        c, b, cfg = self.customers, self.config.behaviour, self.config
+        branches = self.branch_list()
+        quality = np.array([br.quality for br in branches], np.float32)[c.branch]
+        wait = np.array([br.wait for br in branches], np.float32)[c.branch]
+        near = behaviour.convenience(c.distance, cfg.bank.distance_km)
+        d = c.digital
+        c.effort[:] = behaviour.effort(d, wait, near, self.digital_quality)
+        fit = np.clip(c.fit + self.fit_bonus[c.segment], 0.0, 1.0)
+        components = {
+            "service": (1.0 - d) * quality + d * self.digital_quality,
+            "convenience": d + (1.0 - d) * near,
+            "effort": 1.0 - c.effort,
+            "attention": c.attention,
+            "fit": fit,
+        }
+        fee = self.streams.uniform("fees", t, c.n) < b.fee_surprise_rate * self.fee_surprise_factor
+        pull = sum(comp.pull_on(c.aum, d) for comp in self.competitors)
+        penalty = b.fee_surprise_penalty * fee + b.competitor_penalty * pull
+        now = behaviour.experience(components, b.weights, c.perks - penalty)
+        np.copyto(
+            c.satisfaction, behaviour.smooth(c.satisfaction, now, b.smoothing), where=c.active
+        )
+        return pull, fee & c.active, fit
+
+    # 7. Exits ---------------------------------------------------------------------------------
+
+    def _exits(self, t: int, pull) -> None:
+        c, b = self.customers, self.config.behaviour
+        log_hazard = (
+            np.log(behaviour.monthly(b.churn_base))
+            + b.satisfaction_coef * (b.satisfaction_ref - c.satisfaction)
+            + self.log_product_hazard[np.minimum(c.products, 4) - 1]
+            + np.log(
+                behaviour.tenure_multiplier(
+                    t - c.joined, b.new_customer_hazard, b.long_tenure_hazard, b.tenure_months
+                )
+            )
+            + self.log_tier_hazard[c.tier]
+            + b.competitor_coef * pull
+            + np.log(b.manager_change_hazard) * (t - c.manager_change < b.manager_change_months)
+            + np.log(b.referred_hazard) * c.referred
+            + c.shock
+        )
+        natural = behaviour.natural_exit_probability(c.age, b.natural_exit, b.old_age_exit)
+        u = self.streams.uniform("churn", t, c.n)
+        leave = c.active & (u < natural + behaviour.switching_probability(log_hazard))
+        self.exit(leave & (u < natural), "natural", t)
+        self.exit(leave & (u >= natural), "switched", t)
+        c.shock[:] *= self.shock_decay
+
+    def exit(self, mask: np.ndarray, reason: str, t: int) -> None:
+        """Customers in ``mask`` leave the bank this month for ``reason``."""
+        c = self.customers
+        idx = np.flatnonzero(mask)
+        c.active[idx] = False
+        c.left[idx] = t
+        c.exit_reason[idx] = EXIT_REASONS.index(reason)
+        self.events[f"exit_{reason}"] += len(idx)
+
+    # 8. Engagement ----------------------------------------------------------------------------
+
+    def _engage(self, t: int, fee, fit) -> None:
+        c, b = self.customers, self.config.behaviour
+        sat = c.satisfaction
+        n = c.n
+        p_refer = b.referral_rate * np.clip(
+            (sat - b.referral_threshold) / (1.0 - b.referral_threshold + 1e-9), 0.0, 1.0
+        )
+        referrers = np.flatnonzero(c.active & (self.streams.uniform("referrals", t, n) < p_refer))
+        u = self.streams.uniform("products", t, n)
+        add = c.active & (u < b.cross_sell_rate * sat * fit) & (c.products < 6)
+        drop = c.active & (u > 1.0 - b.drop_rate * (1.0 - sat)) & (c.products > 1)
+        c.products[:] += add.astype(np.int8) - drop.astype(np.int8)
+        p_complain = b.complaint_rate * (1.0 - sat) + b.complaint_fee * fee
+        complain = c.active & (self.streams.uniform("complaints", t, n) < p_complain)
+        c.complaints[:] += complain
+        self.events["complaints"] += int(np.count_nonzero(complain))
+        self.events["fee_complaints"] += int(np.count_nonzero(complain & fee))
+        use = -np.expm1(-b.usage_rate * c.products * sat)
+        used = c.active & (self.streams.uniform("usage", t, n) < use)
+        np.copyto(c.last_used, t, where=used)
+        self._referred(t, referrers)
+
+    def _referred(self, t: int, referrers: np.ndarray) -> None:
+        """Referred friends join: the referrer's segment, living nearby, a little richer."""
+        if not len(referrers):
+            return
+        c = self.customers
+        rng = self.streams.generator("acquisition:referral", t)
+        xy = np.column_stack([c.x[referrers], c.y[referrers]])
+        xy = np.clip(xy + rng.normal(0.0, 1.5, xy.shape), 0.0, self.config.bank.city_km)
+        self.add_customers(
+            rng,
+            c.segment[referrers].copy(),
+            xy.astype(np.float32),
+            "referral",
+            referred=True,
+            aum_factor=1.2,
+        )
+
+    # 9. Acquisition ---------------------------------------------------------------------------
+
+    def _acquire_organic(self, t: int) -> None:
+        rng = self.streams.generator("acquisition:organic", t)
+        n = rng.poisson(self.config.population.organic_rate * self.n_active)
+        self.acquire(rng, n, "organic")
+
+    @property
+    def n_active(self) -> int:
+        return int(np.count_nonzero(self.customers.active))
+
+    # 11. Books --------------------------------------------------------------------------------
+
+    def _book(self) -> None:
+        c, e, cfg = self.customers, self.config.economics, self.config
+        scale = cfg.population.scale
+        aum_by_tier = np.bincount(c.tier, weights=c.aum * c.active, minlength=4)
+        wealth = float(np.dot(aum_by_tier, self.wealth_share))
+        deposits = float(aum_by_tier.sum()) - wealth
+        loans = float(np.dot(c.loan, c.active))
+        book = self.ledger.book
+        book("deposit_margin", e.deposit_margin / 12.0 * deposits * scale)
+        book("wealth_fees", e.wealth_fee / 12.0 * wealth * scale)
+        book("loan_interest", e.loan_margin / 12.0 * loans * scale)
+        book("payment_income", e.payment_income * self.n_active * scale)
+        book("credit_losses", e.default_rate / 12.0 * e.loss_given_default * loans * scale)
+        book("branches", sum(b.cost for b in self.branches if b.is_open) / 12.0)
+        book("staff", len(self.managers) * cfg.bank.manager_salary / 12.0)
+        book(
+            "service",
+            self.events["visits"] * cfg.bank.visit_cost
+            + self.events["sessions"] * cfg.bank.digital_cost,
+        )
+        self.books = self.ledger.close()
+
+    # 12. Records ------------------------------------------------------------------------------
+
+    def _record(self, t: int) -> None:
+        if t == self.config.burn_in:
+            self.cohort = metrics.Cohort(self)
+        elif t > self.config.burn_in:
+            self.kpis = metrics.monthly_kpis(self)
+            self.datacollector.collect(self)
+
+    def run(self, progress: bool = False) -> None:
+        """Run burn-in and measured months, with an optional progress bar."""
+        from tqdm.auto import trange
+
+        total = self.config.burn_in + self.config.months
+        for _ in trange(total, desc="months", unit="mo", disable=not progress, leave=False):
+            self.step()
+
+
+def _segment_table(config: Config) -> dict[str, np.ndarray]:
+    """Segment parameters as arrays indexed by segment number."""
+    segments = list(config.population.segments.values())
+    fields = (
+        "share",
+        "age_mean",
+        "age_sd",
+        "aum_median",
+        "aum_sigma",
+        "income",
+        "digital",
+        "urban",
+        "rural",
+        "products",
+        "loan_share",
+        "fit",
+    )
+    return {f: np.array([getattr(s, f) for s in segments], np.float64) for f in fields}

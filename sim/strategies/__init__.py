@@ -1,0 +1,19 @@
+"""Strategies: the retention playbook as plug-in policies (see :mod:`sim.strategies.base`)."""
+
+from sim.strategies.base import REGISTRY, Strategy, StrategyConfig, register, strategy_config
+
+
+def validate_strategies(cfg) -> None:
+    """Check every configured strategy's name and parameters."""
+    for name, params in cfg.strategy.items():
+        strategy_config(name, params)
+
+
+__all__ = [
+    "REGISTRY",
+    "Strategy",
+    "StrategyConfig",
+    "register",
+    "strategy_config",
+    "validate_strategies",
+]

@@ -1,0 +1,100 @@
+"""The strategy interface and the registry that maps names to strategy classes.
+
+A strategy is a policy with a life cycle like a Starsim intervention: ``setup`` once when the
+model is built, then ``before_customers`` and ``after_customers`` every month it is active (from
+``start`` to ``end``, in measured months). It changes the model through its levers and books its
+costs on its own ledger lines, named ``<strategy>.<line>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config import ConfigError, param
+
+REGISTRY: dict[str, type[Strategy]] = {}
+
+
+@dataclass
+class StrategyConfig:
+    """Parameters every strategy has; a strategy's own config subclasses this."""
+
+    start: int = param(
+        0, "measured month the strategy starts acting (0 = end of burn-in)", "scenario choice", 0
+    )
+    end: int | None = param(
+        None, "measured month it stops acting (empty = never)", "scenario choice", 1
+    )
+
+
+class Strategy:
+    """Base class: subclass it, set ``name``, ``Config`` and ``cost_lines``, and register it."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    cost_lines: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, model, config: StrategyConfig):
+        self.model, self.config = model, config
+        for line in self.cost_lines:
+            model.ledger.open_line(f"{self.name}.{line}", "cost")
+
+    def active(self, month: int) -> bool:
+        """Whether the strategy acts in this (absolute) month."""
+        measured = month - self.model.config.burn_in
+        end = self.config.end
+        return measured > self.config.start and (end is None or measured <= end)
+
+    def book(self, line: str, amount: float) -> None:
+        self.model.ledger.book(f"{self.name}.{line}", amount)
+
+    def setup(self) -> None:
+        """Once, after the world is built."""
+
+    def before_customers(self, month: int) -> None:
+        """Each active month, before the customer step."""
+
+    def after_customers(self, month: int) -> None:
+        """Each active month, after the customer step and before the books close."""
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator adding a strategy to the registry under its ``name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"strategy {cls.name!r} is already registered")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def strategy_config(name: str, params) -> StrategyConfig:
+    """The typed, range-checked config of one named strategy."""
+    if name not in REGISTRY:
+        raise ConfigError(f"strategy={name!r} is unknown; valid strategies: {sorted(REGISTRY)}")
+    cls = REGISTRY[name]
+    if isinstance(params, cls.Config):
+        typed = params
+    else:
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(cls.Config), params or {})
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None) or "?"
+            raise ConfigError(f"strategy.{name}.{key}: {str(exc).splitlines()[0]}") from None
+        typed = OmegaConf.to_object(merged)
+    from sim.config import check_node
+
+    check_node(typed, f"strategy.{name}.")
+    if typed.end is not None and typed.end <= typed.start:
+        raise ConfigError(f"strategy.{name}.end={typed.end} is not after start={typed.start}")
+    return typed
+
+
+def build(model) -> list[Strategy]:
+    """Instantiate the configured strategies through the registry, in config order."""
+    return [
+        REGISTRY[name](model, strategy_config(name, params))
+        for name, params in model.config.strategy.items()
+    ]
