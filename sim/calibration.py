@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.api import load_config
 from sim.config import TIER_BOUNDS, Config
 from sim.model import BankModel
-from sim.run import load_config
 
 
 @dataclass(frozen=True)

@@ -590,7 +590,9 @@ def register() -> None:
 def to_config(cfg: DictConfig | Config) -> Config:
     """Typed config from a Hydra DictConfig (or pass a Config through), validated."""
     if not isinstance(cfg, Config):
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg))
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        plain.pop("hydra", None)
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
     validate(cfg)
     return cfg
 

@@ -1,126 +1,19 @@
-"""Run one scenario: ``python -m sim.run [key=value ...]`` or ``run_scenario(...)`` from Python.
+"""``python -m sim.run [key=value ...]``: run one scenario from the command line.
 
-The CLI is a Hydra app over ``configs/``. It validates the whole config before any work and
-refuses a bad one with a single line naming the key, the value and what is allowed (exit 2,
-nothing written). A run writes one folder under ``output.dir`` named by a hash of its resolved
-config, written atomically.
+A Hydra app over ``configs/``. The whole config is validated before any work; a bad one is
+refused with one line naming the key, the value and what is allowed (exit 2, nothing written).
+The run prints a KPI table and writes its folder under ``output.dir``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
 import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
 import hydra
-import pandas as pd
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
-from sim import metrics
-from sim.config import Config, ConfigError, register, to_config
-from sim.model import BankModel
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-register()
-
-
-@dataclass
-class RunResult:
-    """What one run produced: its config and three pandas tables."""
-
-    config: Config
-    timeseries: pd.DataFrame
-    summary: pd.Series
-    panel: pd.DataFrame
-
-    @property
-    def run_id(self) -> str:
-        """A content hash of the resolved config (seed included)."""
-        return config_hash(self.config)
-
-    def save(self, directory: str | Path | None = None) -> Path:
-        """Write the run folder atomically under ``directory`` (default ``output.dir``)."""
-        parent = Path(directory or self.config.output.dir)
-        parent.mkdir(parents=True, exist_ok=True)
-        target = parent / self.run_id
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.run_id}-", dir=parent))
-        try:
-            (tmp / "config.yaml").write_text(config_yaml(self.config))
-            self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-            (tmp / "summary.json").write_text(json.dumps(self.summary.to_dict(), indent=2))
-            if self.config.output.panel:
-                self.panel.to_parquet(tmp / "panel.parquet", index=False)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
-
-
-def config_yaml(config: Config) -> str:
-    return OmegaConf.to_yaml(OmegaConf.structured(config))
-
-
-def config_hash(config: Config) -> str:
-    return hashlib.sha256(config_yaml(config).encode()).hexdigest()[:16]
-
-
-def load_config(overrides: list[str] | None = None) -> Config:
-    """Compose ``configs/`` with Hydra overrides into a validated Config (or raise ConfigError)."""
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides or []))
-        return to_config(cfg)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(one_line(exc)) from None
-
-
-def one_line(exc: Exception) -> str:
-    """A Hydra or OmegaConf error as one line that names the key."""
-    cause = exc.__cause__ or exc
-    lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()]
-    key = getattr(cause, "full_key", None)
-    head = lines[0] if lines else type(cause).__name__
-    hint = {
-        "ConfigKeyError": "not a known key (see docs/parameters.md)",
-        "ValidationError": "wrong type",
-    }.get(type(cause).__name__, "")
-    parts = [f"{key}: " if key else "", head, f" ({hint})" if hint else ""]
-    return "".join(parts)
-
-
-def run_scenario(
-    scenario: list[str] | Config | DictConfig | None = None,
-    *,
-    progress: bool = False,
-    save: bool | str | Path = False,
-) -> RunResult:
-    """Run one scenario given Hydra overrides or a config; write files only if ``save``.
-
-    ``save=True`` writes under ``output.dir``; a path writes there instead.
-    """
-    if scenario is None or isinstance(scenario, list):
-        config = load_config(scenario)
-    else:
-        config = to_config(scenario)
-    model = BankModel(config)
-    model.run(progress=progress)
-    timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    result = RunResult(
-        config, timeseries, pd.Series(metrics.summarise(model, timeseries)), metrics.panel(model)
-    )
-    if save:
-        result.save(None if save is True else save)
-    return result
+from sim.api import CONFIG_DIR, RunResult, load_config, run_scenario
+from sim.config import ConfigError, to_config
 
 
 def format_summary(result: RunResult) -> str:
