@@ -77,9 +77,9 @@ class Competitor(mesa.Agent):
         z = self.model.streams.generator(f"competitor:{self.name}", month).standard_normal()
         self.pull = max(0.0, self.pull + 0.2 * (target - self.pull) + c.volatility * z)
 
-    def pull_on(self, aum: np.ndarray, digital: np.ndarray) -> np.ndarray:
+    def pull_on(self, tier: np.ndarray, digital: np.ndarray) -> np.ndarray:
         """This month's pull (0-1) on each customer, tilted to rich and to digital customers."""
         c = self.config
-        rich = np.log10(np.maximum(aum, 1.0) / 50_000.0).clip(0.0, None)
-        pull = self.pull + c.aum_tilt * rich + c.digital_tilt * (digital - 0.5)
-        return pull.clip(0.0, 1.0).astype(np.float32)
+        by_tier = (self.pull + c.tier_tilt * np.arange(4)).astype(np.float32)
+        pull = by_tier[tier] + np.float32(c.digital_tilt) * (digital - np.float32(0.5))
+        return pull.clip(0.0, 1.0)

@@ -19,7 +19,8 @@ def monthly(annual_probability: float) -> float:
 
 def tiers(aum: np.ndarray) -> np.ndarray:
     """Tier index (0 mass, 1 mid, 2 high, 3 private) from AUM in CNY."""
-    return np.searchsorted(np.asarray(TIER_BOUNDS), aum, side="right").astype(np.int8)
+    low, mid, high = TIER_BOUNDS
+    return (aum >= low).view(np.int8) + (aum >= mid).view(np.int8) + (aum >= high).view(np.int8)
 
 
 def draw_aum(z, median, sigma, alpha):
@@ -37,10 +38,9 @@ def draw_aum(z, median, sigma, alpha):
     return aum
 
 
-def grow_wealth(aum, wealth_share, market_return, noise, drift, volatility):
-    """Next month's AUM: drift, market return on wealth products, idiosyncratic noise (>= 0)."""
-    log_growth = drift + wealth_share * market_return + volatility * noise - 0.5 * volatility**2
-    return aum * np.exp(log_growth)
+def log_growth(wealth_share, market_return, noise, drift, volatility):
+    """Log growth of AUM this month: drift, market return on wealth products, own noise."""
+    return drift - 0.5 * volatility**2 + wealth_share * market_return + volatility * noise
 
 
 def convenience(distance, distance_km):
@@ -60,9 +60,9 @@ def experience(components: dict[str, np.ndarray], weights: dict[str, float], ext
     return np.clip(total + extra, 0.0, 1.0)
 
 
-def smooth(satisfaction, experience_now, weight):
-    """Satisfaction follows experience with exponential smoothing."""
-    return (1.0 - weight) * satisfaction + weight * experience_now
+def smooth_step(satisfaction, experience_now, weight):
+    """Change of satisfaction as it follows experience with exponential smoothing."""
+    return weight * (experience_now - satisfaction)
 
 
 def tenure_multiplier(tenure_months, new, long, months):
@@ -70,24 +70,20 @@ def tenure_multiplier(tenure_months, new, long, months):
     return long + (new - long) * np.exp(-tenure_months / months)
 
 
-def switching_probability(log_hazard):
-    """Monthly probability of switching away from a log monthly hazard."""
-    return -np.expm1(-np.exp(log_hazard))
+def natural_exit_hazard(age, base, old_age):
+    """Monthly hazard of death or relocation from annual rates; rises above age 70."""
+    return (base + old_age * np.clip(age - 70.0, 0.0, None) / 10.0) / 12.0
 
 
-def natural_exit_probability(age, base, old_age):
-    """Monthly probability of death or relocation; rises above age 70."""
-    annual = base + old_age * np.clip(age - 70.0, 0.0, None) / 10.0
-    return 1.0 - (1.0 - np.clip(annual, 0.0, 1.0)) ** (1.0 / 12.0)
-
-
-def contact_coverage(desk, tier, need, contacts, n_desks):
+def contact_coverage(customers, need, contacts):
     """Share of wanted contacts each (desk, tier) gets, serving richer tiers first.
 
-    ``need`` is contacts wanted per customer per month by tier, ``contacts`` each desk's monthly
-    contacts. Returns an (n_desks, 4) array of coverage in [0, 1].
+    ``customers`` counts each desk's customers by tier (n_desks x 4), ``need`` is contacts wanted
+    per customer per month by tier, ``contacts`` each desk's monthly contacts. Returns an
+    (n_desks x 4) array of coverage in [0, 1].
     """
-    demand = np.bincount(desk * 4 + tier, minlength=n_desks * 4).reshape(n_desks, 4) * need
+    n_desks = len(customers)
+    demand = customers * need
     left = contacts.astype(np.float64).copy()
     coverage = np.ones((n_desks, 4))
     for t in (3, 2, 1, 0):

@@ -265,9 +265,9 @@ class CompetitorConfig:
     pull: float = param(0.15, "pull 0-1 on a targeted customer", "synthetic market", 0.0, 1.0)
     trend: float = param(0.0, "change of pull per year", "synthetic market", -1.0, 1.0)
     volatility: float = param(0.02, "monthly sd of pull", "synthetic market", 0.0, 1.0)
-    aum_tilt: float = param(
+    tier_tilt: float = param(
         0.0,
-        "extra pull per log10 CNY of AUM above 50k",
+        "extra pull per tier above mass (tiers are about a decade of AUM apart)",
         "rivals target high-AUM customers",
         -1.0,
         1.0,
@@ -279,10 +279,10 @@ class CompetitorConfig:
 
 DEFAULT_COMPETITORS = {
     "rival_bank": CompetitorConfig(
-        pull=0.08, trend=0.0, volatility=0.01, aum_tilt=0.03, digital_tilt=-0.05
+        pull=0.08, trend=0.0, volatility=0.01, tier_tilt=0.03, digital_tilt=-0.05
     ),
     "internet_platform": CompetitorConfig(
-        pull=0.05, trend=0.01, volatility=0.015, aum_tilt=0.02, digital_tilt=0.12
+        pull=0.05, trend=0.01, volatility=0.015, tier_tilt=0.02, digital_tilt=0.12
     ),
 }
 

@@ -62,6 +62,15 @@ class Customers:
             raise AttributeError(name)
         return cols[name][: self.__dict__["n"]]
 
+    def __setattr__(self, name: str, value) -> None:
+        """Assigning a column writes into it (so ``customers.trust += x`` works in place)."""
+        if name in COLUMNS:
+            column = self._cols[name][: self.n]
+            if not (isinstance(value, np.ndarray) and np.may_share_memory(value, column)):
+                column[:] = value
+        else:
+            super().__setattr__(name, value)
+
     def append(self, **values: np.ndarray) -> slice:
         """Add customers; columns not given keep their defaults. Returns their slots."""
         k = len(next(iter(values.values())))

@@ -48,7 +48,14 @@ def branch_sites(rng: np.random.Generator, homes: np.ndarray, count: int) -> np.
     return centres.astype(np.float32)
 
 
-def nearest(sites: np.ndarray, open_ids: np.ndarray, points: np.ndarray):
-    """(branch id, distance km) of the nearest open site for each point."""
-    dist, idx = cKDTree(sites[open_ids]).query(points)
-    return open_ids[idx].astype(np.int32), dist.astype(np.float32)
+class OpenBranches:
+    """Nearest-open-branch queries over a fixed set of open sites (a k-d tree)."""
+
+    def __init__(self, sites: np.ndarray, open_ids: np.ndarray):
+        self.ids = np.asarray(open_ids, np.int32)
+        self.tree = cKDTree(sites[self.ids])
+
+    def nearest(self, points: np.ndarray):
+        """(branch id, distance km) of the nearest open branch for each point."""
+        dist, idx = self.tree.query(points)
+        return self.ids[idx], dist.astype(np.float32)

@@ -25,24 +25,29 @@ class Cohort:
 
     def __init__(self, model):
         c = model.customers
-        self.members = np.flatnonzero(c.active)
-        self.mid_high = self.members[c.tier[self.members] >= 1]
-        self.aum = float(c.aum[self.members].sum())
+        self.members = c.active.copy()  # over the slots that existed then; later slots join after
+        self.mid_high = self.members & (c.tier >= 1)
+        self.size = int(np.count_nonzero(self.members))
+        self.aum = float(np.dot(c.aum, self.members))
         self.tiers = tier_counts(c)
         self.retention_12m = None
 
     def retention(self, model, members=None) -> float:
+        """Share of the cohort (or of a part of it) still active."""
         members = self.members if members is None else members
-        return float(model.customers.active[members].mean()) if len(members) else 1.0
+        total = np.count_nonzero(members)
+        kept = np.count_nonzero(model.customers.active[: len(members)] & members)
+        return kept / total if total else 1.0
 
     def aum_retention(self, model) -> float:
-        c = model.customers
-        kept = float(np.dot(c.aum[self.members], c.active[self.members]))
+        """AUM the cohort still holds with the bank, relative to its AUM at the start."""
+        c, n = model.customers, len(self.members)
+        kept = float(np.dot(c.aum[:n], c.active[:n] & self.members))
         return kept / self.aum if self.aum > 0 else 1.0
 
 
 def tier_counts(c) -> dict[str, int]:
-    counts = np.bincount(c.tier[c.active], minlength=4)
+    counts = np.bincount(c.tier, weights=c.active, minlength=4).astype(int)
     return {tier: int(n) for tier, n in zip(TIERS, counts, strict=True)}
 
 
@@ -144,7 +149,7 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
         "satisfaction": float(end["satisfaction"]),
         "effort": float(end["effort"]),
         "manager_skill": float(end["manager_skill"]),
-        "customers_start": int(len(cohort.members)),
+        "customers_start": cohort.size,
         "customers_end": int(end["customers"]),
     }
     summary |= {f"customers_start_{t}": n for t, n in cohort.tiers.items()}

@@ -30,6 +30,7 @@ from sim.ledger import Ledger
 from sim.rng import Streams
 from sim.strategies import base as strategies
 
+MANAGED_ATTENTION = 0.2  # attention floor of a managed customer; contact, skill, trust add 0.8
 UNMANAGED_ATTENTION = 0.5  # attention component of customers who expect no manager
 NEGLECTED_ATTENTION = 0.2  # ... of customers who expect one but have none
 
@@ -82,16 +83,10 @@ class BankModel(Model):
         sites = geography.branch_sites(
             self.streams.generator("branch_sites"), xy, cfg.bank.branches
         )
+        bank = cfg.bank
         for i, (x, y) in enumerate(sites):
-            Branch(
-                self,
-                i,
-                x,
-                y,
-                cfg.bank.branch_capacity,
-                cfg.bank.branch_cost,
-                cfg.bank.branch_quality,
-            )
+            Branch(self, i, x, y, bank.branch_capacity, bank.branch_cost, bank.branch_quality)
+        self.rehome()
         tenure = rng.exponential(cfg.population.tenure_mean_years * 12.0, n).astype(np.int32)
         self._hire_team()
         for name, partner in cfg.market.partners.items():
@@ -177,8 +172,7 @@ class BankModel(Model):
         has_loan = rng.random(n) < s["loan_share"][seg]
         loan = has_loan * income * 12.0 * cfg.economics.loan_to_income * rng.uniform(0.3, 1.7, n)
         products = np.clip(1 + rng.poisson(s["products"][seg] - 1.0), 1, 6)
-        open_ids = self.open_branch_ids()
-        branch, distance = geography.nearest(self.branch_sites(), open_ids, xy)
+        branch, distance = self.open_branches.nearest(xy)
         joined = self.month - (0 if tenure is None else tenure)
         rows = self.customers.append(
             segment=seg,
@@ -215,19 +209,14 @@ class BankModel(Model):
     # Branch geometry
     # ----------------------------------------------------------------------------------------
 
-    def branch_sites(self) -> np.ndarray:
-        return np.array([(b.x, b.y) for b in self.branch_list()], np.float32)
-
-    def open_branch_ids(self) -> np.ndarray:
-        return np.array([b.index for b in self.branch_list() if b.is_open], np.int32)
-
     def rehome(self) -> None:
         """Send every customer to the nearest open branch (after branches open or close)."""
+        branches = self.branch_list()
+        sites = np.array([(b.x, b.y) for b in branches], np.float32)
+        open_ids = np.array([b.index for b in branches if b.is_open], np.int32)
+        self.open_branches = geography.OpenBranches(sites, open_ids)
         c = self.customers
-        xy = np.column_stack([c.x, c.y])
-        c.branch[:], c.distance[:] = geography.nearest(
-            self.branch_sites(), self.open_branch_ids(), xy
-        )
+        c.branch[:], c.distance[:] = self.open_branches.nearest(np.column_stack([c.x, c.y]))
 
     # ----------------------------------------------------------------------------------------
     # The monthly step
@@ -266,20 +255,21 @@ class BankModel(Model):
             for manager in desks:
                 manager.learn(cfg.bank.learning_rate)
         self.assign_managers()
-        managed = c.active & (c.manager >= 0)
-        c.trust[:] += np.where(managed, (1.0 - c.trust) / cfg.bank.trust_months, 0.0)
-        expects = c.tier >= self.managed_tier
-        attention = np.where(expects, NEGLECTED_ATTENTION, UNMANAGED_ATTENTION).astype(np.float32)
-        if desks:
-            skill = np.array([m.skill for m in desks], np.float32)
-            contacts = np.array([m.contacts for m in desks]) / cfg.population.scale
-            desk = np.where(managed, c.manager, 0)
-            coverage = behaviour.contact_coverage(
-                desk[managed], c.tier[managed], self.contact_need, contacts, len(desks)
-            )
-            served = coverage[desk, c.tier].astype(np.float32) * skill[desk] * c.trust
-            attention = np.where(managed, 0.2 + 0.8 * served, attention)
-        c.attention[:] = attention
+        c.trust += (1.0 - c.trust) / np.float32(cfg.bank.trust_months)
+        # Attention = base + span * trust, looked up by (desk + 1, tier); row 0 is "no manager".
+        cell = (c.manager + 1) * 4 + c.tier
+        customers = np.bincount(cell, weights=c.active, minlength=(len(desks) + 1) * 4)
+        skill = np.array([m.skill for m in desks], np.float32)
+        contacts = np.array([m.contacts for m in desks]) / cfg.population.scale
+        coverage = behaviour.contact_coverage(
+            customers.reshape(-1, 4)[1:], self.contact_need, contacts
+        )
+        expects = np.arange(4) >= self.managed_tier
+        unmanaged = np.where(expects, NEGLECTED_ATTENTION, UNMANAGED_ATTENTION)
+        base = np.vstack([unmanaged, np.full((len(desks), 4), MANAGED_ATTENTION)])
+        span = np.vstack([np.zeros(4), (1.0 - MANAGED_ATTENTION) * coverage * skill[:, None]])
+        c.attention[:] = base.astype(np.float32).ravel()[cell]
+        c.attention[:] += span.astype(np.float32).ravel()[cell] * c.trust
 
     def _quits(self, t: int, desks: list[Manager]) -> None:
         c, bank = self.customers, self.config.bank
@@ -341,22 +331,20 @@ class BankModel(Model):
         c, m = self.customers, self.config.market
         z = self.streams.generator("market", t).standard_normal()
         market_return = m.market_return / 12.0 + m.market_volatility * z
-        noise = self.streams.normal("wealth", t, c.n)
-        grown = behaviour.grow_wealth(
-            c.aum,
+        noise = self.streams.shock("wealth", t, c.n)
+        log_growth = behaviour.log_growth(
             self.wealth_share[c.tier],
             market_return,
             noise,
             m.deposit_growth / 12.0,
             m.balance_volatility,
         )
-        np.copyto(c.aum, grown, where=c.active)
+        c.aum *= np.exp(log_growth * c.active)  # leavers' balances stay frozen
         c.age[:] += np.float32(1 / 12) * c.active
         tier = behaviour.tiers(c.aum)
-        moved = c.active & (tier != c.tier)
-        self.events["upgrades"] += int(np.count_nonzero(moved & (tier > c.tier)))
-        self.events["downgrades"] += int(np.count_nonzero(moved & (tier < c.tier)))
-        np.copyto(c.tier, tier, where=c.active)
+        self.events["upgrades"] += int(np.count_nonzero(tier > c.tier))
+        self.events["downgrades"] += int(np.count_nonzero(tier < c.tier))
+        c.tier[:] = tier
 
     # 6. Experience ----------------------------------------------------------------------------
 
@@ -378,38 +366,47 @@ class BankModel(Model):
             "fit": fit,
         }
         fee = self.streams.uniform("fees", t, c.n) < b.fee_surprise_rate * self.fee_surprise_factor
-        pull = sum(comp.pull_on(c.aum, d) for comp in self.competitors)
-        penalty = b.fee_surprise_penalty * fee + b.competitor_penalty * pull
+        pull = sum((comp.pull_on(c.tier, d) for comp in self.competitors), np.float32(0))
+        penalty = np.where(fee, np.float32(b.fee_surprise_penalty), np.float32(0))
+        penalty += np.float32(b.competitor_penalty) * pull
         now = behaviour.experience(components, b.weights, c.perks - penalty)
-        np.copyto(
-            c.satisfaction, behaviour.smooth(c.satisfaction, now, b.smoothing), where=c.active
-        )
+        c.satisfaction += behaviour.smooth_step(c.satisfaction, now, b.smoothing) * c.active
         return pull, fee & c.active, fit
 
     # 7. Exits ---------------------------------------------------------------------------------
 
     def _exits(self, t: int, pull) -> None:
         c, b = self.customers, self.config.behaviour
+        f32 = np.float32
+        tenure = (t - c.joined).astype(f32)
         log_hazard = (
-            np.log(behaviour.monthly(b.churn_base))
-            + b.satisfaction_coef * (b.satisfaction_ref - c.satisfaction)
+            f32(np.log(behaviour.monthly(b.churn_base)))
+            + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
             + self.log_product_hazard[np.minimum(c.products, 4) - 1]
             + np.log(
                 behaviour.tenure_multiplier(
-                    t - c.joined, b.new_customer_hazard, b.long_tenure_hazard, b.tenure_months
+                    tenure, b.new_customer_hazard, b.long_tenure_hazard, b.tenure_months
                 )
             )
             + self.log_tier_hazard[c.tier]
-            + b.competitor_coef * pull
-            + np.log(b.manager_change_hazard) * (t - c.manager_change < b.manager_change_months)
-            + np.log(b.referred_hazard) * c.referred
+            + f32(b.competitor_coef) * pull
+            + np.where(
+                t - c.manager_change < b.manager_change_months,
+                f32(np.log(b.manager_change_hazard)),
+                f32(0),
+            )
+            + np.where(c.referred, f32(np.log(b.referred_hazard)), f32(0))
             + c.shock
         )
-        natural = behaviour.natural_exit_probability(c.age, b.natural_exit, b.old_age_exit)
+        switching = np.exp(log_hazard)
+        natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)
+        total = switching + natural
+        p_leave = -np.expm1(-total)
         u = self.streams.uniform("churn", t, c.n)
-        leave = c.active & (u < natural + behaviour.switching_probability(log_hazard))
-        self.exit(leave & (u < natural), "natural", t)
-        self.exit(leave & (u >= natural), "switched", t)
+        leave = c.active & (u < p_leave)
+        is_natural = u < p_leave * (natural / total)
+        self.exit(leave & is_natural, "natural", t)
+        self.exit(leave & ~is_natural, "switched", t)
         c.shock[:] *= self.shock_decay
 
     def exit(self, mask: np.ndarray, reason: str, t: int) -> None:

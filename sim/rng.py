@@ -29,6 +29,8 @@ class Streams:
         """One U(0,1) number per slot 0..n-1; the first k numbers do not depend on n."""
         return self.generator(name, month).random(n, dtype=np.float32)
 
-    def normal(self, name: str, month: int, n: int) -> np.ndarray:
-        """One standard normal number per slot 0..n-1; the first k numbers do not depend on n."""
-        return self.generator(name, month).standard_normal(n, dtype=np.float32)
+    def shock(self, name: str, month: int, n: int) -> np.ndarray:
+        """One zero-mean, unit-variance number per slot (uniform on +-sqrt 3; cheaper than a
+        normal, and monthly shocks add up to a normal over a year)."""
+        u = self.uniform(name, month, n)
+        return np.float32(2 * 3**0.5) * u - np.float32(3**0.5)
