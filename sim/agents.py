@@ -13,13 +13,11 @@ import numpy as np
 class Branch(mesa.Agent):
     """A branch: site, open or closed, capacity, cost, and service that degrades with load."""
 
-    def __init__(
-        self, model, index: int, x: float, y: float, capacity: float, cost: float, quality: float
-    ):
+    def __init__(self, model, index: int, x: float, y: float, cost: float, quality: float):
         super().__init__(model)
         self.index, self.x, self.y = index, float(x), float(y)
         self.is_open = True
-        self.capacity = capacity  # visits per month
+        self.capacity = 1.0  # visits per month; the model sizes it to the opening catchment
         self.cost = cost  # CNY per year
         self.base_quality = quality
         self.quality_bonus = 0.0  # lever: experience redesign, on-site service manager

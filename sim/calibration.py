@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.api import load_config
 from sim.config import TIER_BOUNDS, Config
+from sim.customers import EXIT_REASONS
 from sim.model import BankModel
 
 
@@ -71,18 +72,17 @@ def measure(config: Config) -> dict[str, float]:
     for _ in range(config.burn_in):
         model.step()
     c = model.customers
-    start = np.flatnonzero(c.active)
-    aum, products, tenure = (
-        c.aum[start].copy(),
-        c.products[start].copy(),
-        model.month - c.joined[start],
-    )
+    start = c.active.copy()
+    ids, aum, products = c.id[start], c.aum[start], c.products[start]
+    tenure = model.month - c.joined[start]
     books = []
     for _ in range(12):
         model.step()
         books.append(model.books)
-    left = ~model.customers.active[start]
-    natural = model.customers.exit_reason[start] == 3
+    everyone = model.customers.everyone()
+    at_start = np.isin(everyone["id"], ids)  # ids ascend, so these rows line up with ``ids``
+    left = ~everyone["active"][at_start]
+    natural = everyone["exit_reason"][at_start] == EXIT_REASONS.index("natural")
 
     def attrition(mask):
         return float(left[mask].mean())

@@ -155,7 +155,7 @@ class PopulationConfig:
         6.0, "years, mean tenure of the opening book", "typical retail book age", 0.0, 50.0
     )
     organic_rate: float = param(
-        0.007,
+        0.0095,
         "new customers per month per active customer",
         "keeps the book roughly stable against ~12%/yr attrition",
         0.0,
@@ -184,12 +184,12 @@ class BankConfig:
     branch_cost: float = param(
         3_500_000.0, "CNY per branch per year", "a branch costs 2-5M CNY a year", 0.0
     )
-    branch_capacity: float = param(
-        9_000.0,
-        "visits per month, average branch (each branch is "
-        "staffed in proportion to its opening catchment)",
-        "8 counters x ~50 visits a day x 22 days",
-        1.0,
+    branch_utilisation: float = param(
+        0.5,
+        "opening visits / capacity of each branch",
+        "branches are staffed to their catchment with headroom",
+        0.01,
+        0.95,
     )
     branch_quality: float = param(
         0.7, "service quality 0-1 at low load", "synthetic bank", 0.0, 1.0
@@ -436,7 +436,7 @@ class BehaviourConfig:
         0.3, "experience lost per unit competitor pull", "synthetic", 0.0, 5.0
     )
     churn_base: float = param(
-        0.085,
+        0.115,
         "switching hazard per year at reference",
         "calibrated to 10-15%/yr attrition",
         0.0,

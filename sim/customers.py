@@ -1,8 +1,10 @@
-"""The customer population as columns: one row per customer slot, never reused.
+"""The customer population as columns: one row per customer, NumPy arrays with spare capacity.
 
-A customer keeps its slot (= ``customer_id``) for life, also after leaving, so the slot indexes its
-random numbers (see :mod:`sim.rng`) and its row in the panel. Columns are NumPy arrays with spare
-capacity; attribute access returns a view of the used rows.
+Every customer has a lifelong ``id`` (the ``customer_id`` of the panel) that keys its random
+numbers (see :mod:`sim.rng`). Rows are kept in ascending id order. Customers who leave are marked
+inactive and, once they make up a tenth of the rows, moved to an archive (``compact``), so that
+long runs do not drag their leavers through every array operation. Attribute access
+(``customers.aum``) returns a view of the rows in use.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ EXIT_REASONS = ("", "switched", "followed_manager", "natural")
 CHANNELS = ("opening_book", "organic", "referral", "partner")
 
 COLUMNS: dict[str, tuple[type, object]] = {
+    "id": (np.int64, -1),
     "segment": (np.int8, 0),
     "age": (np.float32, 0.0),
     "income": (np.float32, 0.0),
@@ -44,7 +47,10 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "exit_reason": (np.int8, 0),
     "complaints": (np.int16, 0),
     "last_used": (np.int32, 0),  # month of the last transaction
+    "cohort": (np.int8, 0),  # 1 in the measured cohort, 2 in it and mid tier or above at start
 }
+
+COMPACT_SHARE = 0.1  # archive leavers once they are this share of the rows
 
 
 class Customers:
@@ -52,6 +58,8 @@ class Customers:
 
     def __init__(self, capacity: int):
         self.n = 0
+        self.next_id = 0
+        self.archive: list[dict[str, np.ndarray]] = []
         self._cols = {
             name: np.full(max(capacity, 1), fill, dtype) for name, (dtype, fill) in COLUMNS.items()
         }
@@ -72,14 +80,37 @@ class Customers:
             super().__setattr__(name, value)
 
     def append(self, **values: np.ndarray) -> slice:
-        """Add customers; columns not given keep their defaults. Returns their slots."""
+        """Add customers with new ids; columns not given keep their defaults. Returns their rows."""
         k = len(next(iter(values.values())))
         self._reserve(self.n + k)
         rows = slice(self.n, self.n + k)
-        for name, value in values.items():
-            self._cols[name][rows] = value
+        values["id"] = np.arange(self.next_id, self.next_id + k)
+        for name, col in self._cols.items():
+            col[rows] = values.get(name, COLUMNS[name][1])
         self.n += k
+        self.next_id += k
         return rows
+
+    def compact(self, force: bool = False) -> bool:
+        """Archive the rows of customers who left, if they are many (or ``force``)."""
+        gone = ~self.active
+        n_gone = int(np.count_nonzero(gone))
+        if n_gone == 0 or not force and n_gone < COMPACT_SHARE * self.n:
+            return False
+        keep = ~gone
+        self.archive.append({name: col[: self.n][gone] for name, col in self._cols.items()})
+        for col in self._cols.values():
+            kept = col[: self.n][keep]
+            col[: len(kept)] = kept
+        self.n -= n_gone
+        return True
+
+    def everyone(self) -> dict[str, np.ndarray]:
+        """Every customer ever served, archived or not, in id order."""
+        parts = [*self.archive, {name: col[: self.n] for name, col in self._cols.items()}]
+        merged = {name: np.concatenate([p[name] for p in parts]) for name in COLUMNS}
+        order = np.argsort(merged["id"], kind="stable")
+        return {name: col[order] for name, col in merged.items()}
 
     def _reserve(self, size: int) -> None:
         capacity = len(self._cols["aum"])

@@ -25,24 +25,24 @@ class Cohort:
 
     def __init__(self, model):
         c = model.customers
-        self.members = c.active.copy()  # over the slots that existed then; later slots join after
-        self.mid_high = self.members & (c.tier >= 1)
-        self.size = int(np.count_nonzero(self.members))
-        self.aum = float(np.dot(c.aum, self.members))
+        c.cohort[:] = c.active * (1 + (c.tier >= 1))
+        self.size = int(np.count_nonzero(c.cohort))
+        self.size_mid_high = int(np.count_nonzero(c.cohort == 2))
+        self.aum = float(np.dot(c.aum, c.active))
         self.tiers = tier_counts(c)
         self.retention_12m = None
 
-    def retention(self, model, members=None) -> float:
-        """Share of the cohort (or of a part of it) still active."""
-        members = self.members if members is None else members
-        total = np.count_nonzero(members)
-        kept = np.count_nonzero(model.customers.active[: len(members)] & members)
+    def retention(self, model, mid_high: bool = False) -> float:
+        """Share of the cohort (or of its mid-and-up part) still active."""
+        c = model.customers
+        kept = np.count_nonzero(c.active & (c.cohort >= 1 + mid_high))
+        total = self.size_mid_high if mid_high else self.size
         return kept / total if total else 1.0
 
     def aum_retention(self, model) -> float:
         """AUM the cohort still holds with the bank, relative to its AUM at the start."""
-        c, n = model.customers, len(self.members)
-        kept = float(np.dot(c.aum[:n], c.active[:n] & self.members))
+        c = model.customers
+        kept = float(np.dot(c.aum, c.active & (c.cohort >= 1)))
         return kept / self.aum if self.aum > 0 else 1.0
 
 
@@ -68,7 +68,7 @@ def monthly_kpis(model) -> dict[str, float]:
         **{f"new_{ch}": e[f"new_{ch}"] for ch in CHANNELS[1:]},
         **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
         "retention": retention,
-        "retention_mid_high": cohort.retention(model, cohort.mid_high),
+        "retention_mid_high": cohort.retention(model, mid_high=True),
         "aum": float(np.dot(c.aum, active)),
         "aum_retention": cohort.aum_retention(model),
         "satisfaction": _mean(c.satisfaction, active),
@@ -160,26 +160,24 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
 
 def panel(model) -> pd.DataFrame:
     """One row per customer ever served, like a CRM extract."""
-    c, t = model.customers, model.month
-    left = c.left
-    gone = left >= 0
-    end = np.where(gone, left, t)
+    c, t = model.customers.everyone(), model.month
+    gone = c["left"] >= 0
     return pd.DataFrame(
         {
-            "customer_id": np.arange(c.n),
-            "segment": pd.Categorical.from_codes(c.segment, model.segment_names),
-            "tier": pd.Categorical.from_codes(c.tier, TIERS),
-            "age": c.age.round(1),
-            "tenure_months": end - c.joined,
-            "products": c.products,
-            "aum": c.aum.round(2),
-            "active_member": c.active & (t - c.last_used < 3),
-            "satisfaction": c.satisfaction,
-            "joined_month": c.joined,
-            "left_month": pd.Series(left).where(gone).astype("Int32"),
+            "customer_id": c["id"],
+            "segment": pd.Categorical.from_codes(c["segment"], model.segment_names),
+            "tier": pd.Categorical.from_codes(c["tier"], TIERS),
+            "age": c["age"].round(1),
+            "tenure_months": np.where(gone, c["left"], t) - c["joined"],
+            "products": c["products"],
+            "aum": c["aum"].round(2),
+            "active_member": c["active"] & (t - c["last_used"] < 3),
+            "satisfaction": c["satisfaction"],
+            "joined_month": c["joined"],
+            "left_month": pd.Series(c["left"]).where(gone).astype("Int32"),
             "exit_reason": pd.Categorical.from_codes(
-                np.where(gone, c.exit_reason - 1, -1), EXIT_REASONS[1:]
+                np.where(gone, c["exit_reason"] - 1, -1), EXIT_REASONS[1:]
             ),
-            "channel": pd.Categorical.from_codes(c.channel, CHANNELS),
+            "channel": pd.Categorical.from_codes(c["channel"], CHANNELS),
         }
     )

@@ -85,7 +85,7 @@ class BankModel(Model):
         )
         bank = cfg.bank
         for i, (x, y) in enumerate(sites):
-            Branch(self, i, x, y, bank.branch_capacity, bank.branch_cost, bank.branch_quality)
+            Branch(self, i, x, y, bank.branch_cost, bank.branch_quality)
         self.rehome()
         tenure = rng.exponential(cfg.population.tenure_mean_years * 12.0, n).astype(np.int32)
         self._hire_team()
@@ -100,11 +100,11 @@ class BankModel(Model):
 
     def _staff_branches(self) -> None:
         """Size each branch's capacity to its opening catchment's visits."""
-        c, branches = self.customers, self.branch_list()
-        visits = np.bincount(c.branch, weights=1.0 - c.digital, minlength=len(branches))
-        share = visits / visits.mean() if visits.sum() > 0 else np.ones(len(branches))
-        for branch in branches:
-            branch.capacity = self.config.bank.branch_capacity * max(share[branch.index], 0.05)
+        c, bank = self.customers, self.config.bank
+        visits = bank.visits_per_month * self.config.population.scale * (1.0 - c.digital)
+        load = np.bincount(c.branch, weights=visits, minlength=len(self.branches))
+        for branch in self.branches:
+            branch.capacity = max(load[branch.index], 1.0) / bank.branch_utilisation
 
     def _hire_team(self) -> None:
         cfg = self.config.bank
@@ -226,6 +226,7 @@ class BankModel(Model):
         self.month += 1
         t = self.month
         self.events = metrics.new_events()
+        self.customers.compact()
         self.competitors.do("step")
         self._strategies("before_customers", t)
         self._staff(t)
@@ -281,7 +282,7 @@ class BankModel(Model):
         quit_desks = np.array([m.desk for m in leaving])
         theirs = c.active & np.isin(c.manager, quit_desks)
         follow = theirs & (
-            self.streams.uniform("manager_follow", t, c.n) < bank.follow_manager * c.trust
+            self.streams.uniform("manager_follow", t, c.id) < bank.follow_manager * c.trust
         )
         self.exit(follow, "followed_manager", t)
         stay = theirs & ~follow
@@ -331,7 +332,7 @@ class BankModel(Model):
         c, m = self.customers, self.config.market
         z = self.streams.generator("market", t).standard_normal()
         market_return = m.market_return / 12.0 + m.market_volatility * z
-        noise = self.streams.shock("wealth", t, c.n)
+        noise = self.streams.shock("wealth", t, c.id)
         log_growth = behaviour.log_growth(
             self.wealth_share[c.tier],
             market_return,
@@ -365,7 +366,7 @@ class BankModel(Model):
             "attention": c.attention,
             "fit": fit,
         }
-        fee = self.streams.uniform("fees", t, c.n) < b.fee_surprise_rate * self.fee_surprise_factor
+        fee = self.streams.uniform("fees", t, c.id) < b.fee_surprise_rate * self.fee_surprise_factor
         pull = sum((comp.pull_on(c.tier, d) for comp in self.competitors), np.float32(0))
         penalty = np.where(fee, np.float32(b.fee_surprise_penalty), np.float32(0))
         penalty += np.float32(b.competitor_penalty) * pull
@@ -402,7 +403,7 @@ class BankModel(Model):
         natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)
         total = switching + natural
         p_leave = -np.expm1(-total)
-        u = self.streams.uniform("churn", t, c.n)
+        u = self.streams.uniform("churn", t, c.id)
         leave = c.active & (u < p_leave)
         is_natural = u < p_leave * (natural / total)
         self.exit(leave & is_natural, "natural", t)
@@ -423,22 +424,23 @@ class BankModel(Model):
     def _engage(self, t: int, fee, fit) -> None:
         c, b = self.customers, self.config.behaviour
         sat = c.satisfaction
-        n = c.n
         p_refer = b.referral_rate * np.clip(
             (sat - b.referral_threshold) / (1.0 - b.referral_threshold + 1e-9), 0.0, 1.0
         )
-        referrers = np.flatnonzero(c.active & (self.streams.uniform("referrals", t, n) < p_refer))
-        u = self.streams.uniform("products", t, n)
+        referrers = np.flatnonzero(
+            c.active & (self.streams.uniform("referrals", t, c.id) < p_refer)
+        )
+        u = self.streams.uniform("products", t, c.id)
         add = c.active & (u < b.cross_sell_rate * sat * fit) & (c.products < 6)
         drop = c.active & (u > 1.0 - b.drop_rate * (1.0 - sat)) & (c.products > 1)
         c.products[:] += add.astype(np.int8) - drop.astype(np.int8)
         p_complain = b.complaint_rate * (1.0 - sat) + b.complaint_fee * fee
-        complain = c.active & (self.streams.uniform("complaints", t, n) < p_complain)
+        complain = c.active & (self.streams.uniform("complaints", t, c.id) < p_complain)
         c.complaints[:] += complain
         self.events["complaints"] += int(np.count_nonzero(complain))
         self.events["fee_complaints"] += int(np.count_nonzero(complain & fee))
         use = -np.expm1(-b.usage_rate * c.products * sat)
-        used = c.active & (self.streams.uniform("usage", t, n) < use)
+        used = c.active & (self.streams.uniform("usage", t, c.id) < use)
         np.copyto(c.last_used, t, where=used)
         self._referred(t, referrers)
 
