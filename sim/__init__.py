@@ -1,6 +1,23 @@
-"""The simulation: a hybrid Mesa model of a bank's customers, branches, managers and rivals."""
+"""The simulation: a hybrid Mesa model of a bank's customers, branches, managers and rivals.
 
-from sim.api import RunResult, load_config, run_scenario
-from sim.config import Config, ConfigError
+``from sim import run_scenario`` is the entry point; names are imported lazily so that
+``python -m sim.<module>`` runs each module cleanly.
+"""
 
-__all__ = ["Config", "ConfigError", "RunResult", "load_config", "run_scenario"]
+from importlib import import_module
+
+_EXPORTS = {
+    "Config": "sim.config",
+    "ConfigError": "sim.config",
+    "RunResult": "sim.api",
+    "load_config": "sim.api",
+    "run_scenario": "sim.api",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

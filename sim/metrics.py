@@ -167,7 +167,7 @@ def panel(model) -> pd.DataFrame:
             "customer_id": c["id"],
             "segment": pd.Categorical.from_codes(c["segment"], model.segment_names),
             "tier": pd.Categorical.from_codes(c["tier"], TIERS),
-            "age": c["age"].round(1),
+            "age": c["age"].astype(np.float64).round(1),
             "tenure_months": np.where(gone, c["left"], t) - c["joined"],
             "products": c["products"],
             "aum": c["aum"].round(2),
