@@ -1,7 +1,7 @@
 """The Python API: compose a config, run one scenario, keep or save its results.
 
 ``run_scenario`` returns pandas objects and writes nothing unless asked. A saved run is one
-folder under ``output.dir`` named by a hash of its resolved config (seed included), written
+folder under ``output.dir`` named by a hash of its resolved scenario (seed included), written
 atomically: a temporary folder renamed into place.
 """
 
@@ -69,7 +69,10 @@ def config_yaml(config: Config) -> str:
 
 
 def config_hash(config: Config) -> str:
-    return hashlib.sha256(config_yaml(config).encode()).hexdigest()[:16]
+    """Hash of everything that shapes the results (the ``output`` settings do not)."""
+    scenario = OmegaConf.to_container(OmegaConf.structured(config))
+    del scenario["output"]
+    return hashlib.sha256(OmegaConf.to_yaml(scenario).encode()).hexdigest()[:16]
 
 
 def load_config(overrides: list[str] | None = None) -> Config:
