@@ -1,7 +1,8 @@
 """BankModel: builds the world and runs the monthly step in one explicit order.
 
 Customers are columns (:mod:`sim.customers`) updated with array operations; branches, client
-managers, partners and competitors are Mesa agents (:mod:`sim.agents`). The monthly order is:
+managers, partners and competitors are Mesa agents (:mod:`sim.agents`). The monthly order is
+(after a bookkeeping step that archives leavers' rows once they are many):
 
 1. competitors update their pull;
 2. strategies act (``before_customers``);
@@ -154,7 +155,7 @@ class BankModel(Model):
     def add_customers(
         self, rng, seg, xy, channel: str, tenure=None, referred=False, aum_factor: float = 1.0
     ) -> slice:
-        """Add customers of the given segments and homes; returns their slots.
+        """Add customers of the given segments and homes; returns their rows.
 
         New customers (``tenure`` None) cost ``population.acquisition_cost`` each.
         """
