@@ -1,0 +1,115 @@
+"""Shared helpers: small fast configs, and test-only strategies registered once at import."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from sim.config import Config, param, validate
+from sim.strategies import REGISTRY, Strategy, StrategyConfig, register
+
+# --------------------------------------------------------------------------------------------
+# Test-only strategies
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PerksConfig(StrategyConfig):
+    perk: float = param(0.15, "experience added to every active customer", "test", 0.0, 1.0)
+    cost: float = param(20.0, "CNY per real customer per month", "test", 0.0)
+
+
+class PerksStrategy(Strategy):
+    """Gives every active customer a perk and books its cost on ``test_perks.perks``."""
+
+    name = "test_perks"
+    Config = PerksConfig
+    cost_lines = ("perks",)
+
+    def __init__(self, model, config):
+        super().__init__(model, config)
+        self.calls: list[tuple[str, int]] = []  # (hook, absolute month) of every active call
+
+    def before_customers(self, month: int) -> None:
+        self.calls.append(("before", month))
+        c = self.model.customers
+        c.perks[:] = np.where(c.active, np.float32(self.config.perk), np.float32(0))
+
+    def after_customers(self, month: int) -> None:
+        self.calls.append(("after", month))
+        scale = self.model.config.population.scale
+        self.book("perks", self.model.n_active * scale * self.config.cost)
+
+
+class NoopStrategy(Strategy):
+    """Does nothing at all: results must equal the baseline's bit for bit."""
+
+    name = "test_noop"
+
+
+def _register_once(cls: type[Strategy]) -> None:
+    if cls.name not in REGISTRY:  # conftest may be imported again, e.g. in a subprocess
+        register(cls)
+
+
+_register_once(PerksStrategy)
+_register_once(NoopStrategy)
+
+# --------------------------------------------------------------------------------------------
+# Small configs
+# --------------------------------------------------------------------------------------------
+
+
+def set_path(cfg: Config, key: str, value) -> None:
+    """Set a dotted key (``bank.branch_quality``) on a Config in place."""
+    *parents, leaf = key.split(".")
+    node = cfg
+    for name in parents:
+        node = node[name] if isinstance(node, dict) else getattr(node, name)
+    if isinstance(node, dict):
+        node[leaf] = value
+    else:
+        setattr(node, leaf, value)
+
+
+def small_config(
+    overrides: dict | None = None,
+    *,
+    customers: int = 2000,
+    months: int = 24,
+    burn_in: int = 6,
+    seed: int = 0,
+    strategy: dict | None = None,
+) -> Config:
+    """A validated Config for a small, fast run; ``overrides`` maps dotted keys to values."""
+    cfg = Config(seed=seed, months=months, burn_in=burn_in)
+    cfg.population.customers = customers
+    for key, value in (overrides or {}).items():
+        set_path(cfg, key, value)
+    cfg.strategy = dict(strategy or {})
+    validate(cfg)
+    return cfg
+
+
+def with_changes(cfg: Config, overrides: dict) -> Config:
+    """A validated deep copy of ``cfg`` with dotted keys changed."""
+    new = copy.deepcopy(cfg)
+    for key, value in overrides.items():
+        set_path(new, key, value)
+    validate(new)
+    return new
+
+
+@pytest.fixture(scope="session")
+def make_config():
+    """Factory of small validated configs: ``make_config({"bank.branches": 3}, seed=1)``."""
+    return small_config
+
+
+@pytest.fixture(scope="session")
+def changed():
+    """Validated deep copy of a config with dotted keys changed: ``changed(cfg, {"seed": 2})``."""
+    return with_changes
