@@ -43,7 +43,6 @@ class Manager(mesa.Agent):
         self.desk, self.branch = desk, branch
         self.skill = float(skill)
         self.contacts = contacts  # customer contacts per month
-        self.hired = model.month
         self.learning_multiplier = 1.0  # lever: mentoring, training
         self.quit_multiplier = 1.0  # lever: mentoring
 

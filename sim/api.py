@@ -19,10 +19,10 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import OmegaConfBaseException
 
 from sim import metrics
-from sim.config import Config, ConfigError, register, to_config
+from sim.config import Config, ConfigError, one_line, register, to_config
 from sim.model import BankModel
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -83,16 +83,6 @@ def load_config(overrides: list[str] | None = None) -> Config:
         return to_config(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(one_line(exc)) from None
-
-
-def one_line(exc: Exception) -> str:
-    """A Hydra or OmegaConf error as one line that names the key."""
-    cause = exc.__cause__ or exc
-    head = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), repr(cause))
-    key = getattr(cause, "full_key", None)
-    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and key:
-        return f"{key} is not a known key (see docs/parameters.md)"
-    return f"{key}: {head}" if key else head
 
 
 def run_scenario(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 TIERS = ("mass", "mid", "high", "private")
 TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # CNY of AUM; Chinese retail practice
@@ -144,6 +147,15 @@ class PopulationConfig:
         0.001,
         1e6,
     )
+    aum_cap: float = param(
+        50_000_000.0,
+        "CNY, the largest AUM a simulated customer is drawn with",
+        "keeps one draw from dominating the book's AUM",
+        500_000.0,
+    )
+    initial_satisfaction: float = param(
+        0.6, "mean satisfaction 0-1 of a new customer (sd 0.1)", "synthetic", 0.0, 1.0
+    )
     pareto_alpha: float = param(
         1.2,
         "Pareto index of AUM above 500k CNY",
@@ -227,6 +239,9 @@ class BankConfig:
     )
     manager_skill_sd: float = param(0.12, "skill 0-1", "synthetic bank", 0.0, 0.5)
     hire_skill: float = param(0.35, "skill 0-1 of a new hire", "synthetic bank", 0.0, 1.0)
+    opening_trust: float = param(
+        0.9, "trust 0-1 of the opening book in its managers", "established relationships", 0.0, 1.0
+    )
     learning_rate: float = param(
         0.015,
         "share of the gap to full skill closed per month",
@@ -243,7 +258,7 @@ class BankConfig:
     )
     follow_manager: float = param(
         0.08,
-        "probability a customer follows a departing manager",
+        "probability that a customer with full trust follows a departing manager (x trust)",
         "SEI 2007: >10% turnover loses client assets",
         0.0,
         1.0,
@@ -437,7 +452,7 @@ class BehaviourConfig:
     )
     churn_base: float = param(
         0.115,
-        "switching hazard per year at reference",
+        "switching probability per year at the reference hazard",
         "calibrated to 10-15%/yr attrition",
         0.0,
         1.0,
@@ -473,7 +488,7 @@ class BehaviourConfig:
         0.4, "hazard multiplier at long tenure", "~5%/yr after 10 years", 0.0, 10.0
     )
     tier_hazard: list[float] = param(
-        [1.0, 0.7, 0.45, 0.4],
+        [1.0, 0.75, 0.6, 0.55],
         "hazard multiplier by tier",
         "affluent ~9%/yr vs 10-15% overall",
         0.0,
@@ -491,6 +506,13 @@ class BehaviourConfig:
     )
     manager_change_months: float = param(
         12.0, "months the manager-change effect lasts", "6-12 months to rebuild trust", 0.0, 120.0
+    )
+    neglect_penalty: float = param(
+        0.1,
+        "attention lost when none of the wanted manager contacts happen",
+        "synthetic; unmet expectations of richer customers",
+        0.0,
+        0.5,
     )
     trust_after_change: float = param(
         0.3,
@@ -588,13 +610,26 @@ def register() -> None:
 
 
 def to_config(cfg: DictConfig | Config) -> Config:
-    """Typed config from a Hydra DictConfig (or pass a Config through), validated."""
+    """Typed, validated Config from a Hydra DictConfig or a Config (whose types are checked)."""
     if not isinstance(cfg, Config):
         plain = OmegaConf.to_container(cfg, resolve=True)
         plain.pop("hydra", None)
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
+        try:
+            cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
+        except OmegaConfBaseException as exc:
+            raise ConfigError(one_line(exc)) from None
     validate(cfg)
     return cfg
+
+
+def one_line(exc: Exception) -> str:
+    """A Hydra or OmegaConf error as one line that names the key."""
+    cause = exc.__cause__ or exc
+    head = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), repr(cause))
+    key = getattr(cause, "full_key", None)
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and key:
+        return f"{key} is not a known key (see docs/parameters.md)"
+    return f"{key}: {head}" if key else head
 
 
 def validate(cfg: Config) -> None:
@@ -607,22 +642,42 @@ def validate(cfg: Config) -> None:
 
 
 def check_node(node, prefix: str) -> None:
-    """Check every field of a config dataclass, recursively."""
+    """Check every field of a config dataclass, recursively: types, then ranges."""
+    hints = typing.get_type_hints(type(node))
     for f in dataclasses.fields(node):
-        key, value = f"{prefix}{f.name}", getattr(node, f.name)
-        if dataclasses.is_dataclass(value):
-            check_node(value, key + ".")
-        elif isinstance(value, dict):
-            for name, item in value.items():
-                if dataclasses.is_dataclass(item):
-                    check_node(item, f"{key}.{name}.")
-                elif f.metadata.get("unit") and key != "strategy":
-                    check_value(f"{key}.{name}", item, f.metadata)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                check_value(f"{key}[{i}]", item, f.metadata)
-        else:
-            check_value(key, value, f.metadata)
+        _check_typed(f"{prefix}{f.name}", getattr(node, f.name), hints[f.name], f.metadata)
+
+
+def _check_typed(key: str, value, hint, meta) -> None:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        _require(key, value, hint)
+        check_node(value, key + ".")
+    elif origin is dict:
+        _require(key, value, dict)
+        for name, item in value.items():
+            _check_typed(f"{key}.{name}", item, args[1], meta)
+    elif origin is list:
+        _require(key, value, list)
+        for i, item in enumerate(value):
+            _check_typed(f"{key}[{i}]", item, args[0], meta)
+    else:
+        _require(key, value, hint)
+        check_value(key, value, meta)
+
+
+def _require(key: str, value, kind: type) -> None:
+    """Raise unless ``value`` is of ``kind`` (an int counts as a float; a bool as neither)."""
+    allowed = (int, float) if kind is float else kind
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, allowed):
+        raise ConfigError(f"{key}={value!r} has the wrong type; expected {kind.__name__}")
 
 
 def check_value(key: str, value, meta) -> None:

@@ -31,9 +31,7 @@ from sim.ledger import Ledger
 from sim.rng import Streams
 from sim.strategies import base as strategies
 
-MANAGED_ATTENTION = 0.2  # attention floor of a managed customer; contact, skill, trust add 0.8
-UNMANAGED_ATTENTION = 0.5  # attention component of customers who expect no manager
-NEGLECTED_ATTENTION = 0.2  # ... of customers who expect one but have none
+NEUTRAL_ATTENTION = 0.5  # attention of a customer who neither gets nor misses a manager
 
 
 class BankModel(Model):
@@ -69,8 +67,11 @@ class BankModel(Model):
 
     def _constants(self) -> None:
         b = self.config.behaviour
-        self.log_product_hazard = np.log(np.maximum(b.product_hazard, 1e-12)).astype(np.float32)
-        self.log_tier_hazard = np.log(np.maximum(b.tier_hazard, 1e-12)).astype(np.float32)
+        self.log_base_hazard = _log(behaviour.monthly(b.churn_base))
+        self.log_product_hazard = _log(b.product_hazard)
+        self.log_tier_hazard = _log(b.tier_hazard)
+        self.log_manager_change = _log(b.manager_change_hazard)
+        self.log_referred = _log(b.referred_hazard)
         self.wealth_share = np.asarray(self.config.economics.wealth_share, np.float32)
         self.managed_tier = TIERS.index(self.config.bank.managed_tier)
         self.shock_decay = np.float32(0.5 ** (1.0 / b.shock_half_life))
@@ -89,15 +90,14 @@ class BankModel(Model):
             Branch(self, i, x, y, bank.branch_cost, bank.branch_quality)
         self.rehome()
         tenure = rng.exponential(cfg.population.tenure_mean_years * 12.0, n).astype(np.int32)
-        self._hire_team()
         for name, partner in cfg.market.partners.items():
             Partner(self, name, partner)
         for name, competitor in cfg.market.competitors.items():
             Competitor(self, name, competitor)
         self.add_customers(rng, seg, xy, "opening_book", tenure=tenure)
         self._staff_branches()
-        self.customers.satisfaction[:] = 0.6 + 0.1 * rng.standard_normal(n).astype(np.float32)
-        self.customers.trust[:] = 0.9
+        self._hire_team()
+        self.assign_managers(trust=bank.opening_trust)
 
     def _staff_branches(self) -> None:
         """Size each branch's capacity to its opening catchment's visits."""
@@ -108,13 +108,16 @@ class BankModel(Model):
             branch.capacity = max(load[branch.index], 1.0) / bank.branch_utilisation
 
     def _hire_team(self) -> None:
-        cfg = self.config.bank
+        """Desks go to branches in proportion to their customers who get a manager."""
+        cfg, c = self.config.bank, self.customers
         rng = self.streams.generator("managers")
         skill = np.clip(
             rng.normal(cfg.manager_skill, cfg.manager_skill_sd, cfg.managers), 0.05, 0.98
         )
+        managed = np.bincount(c.branch[c.tier >= self.managed_tier], minlength=cfg.branches)
+        desk_branch = behaviour.apportion(managed + 1e-9, cfg.managers)
         for desk in range(cfg.managers):
-            Manager(self, desk, desk % cfg.branches, skill[desk], cfg.manager_contacts)
+            Manager(self, desk, desk_branch[desk], skill[desk], cfg.manager_contacts)
 
     @property
     def branches(self):
@@ -162,10 +165,14 @@ class BankModel(Model):
         n, s, cfg = len(seg), self.seg, self.config
         if n == 0:
             return slice(self.customers.n, self.customers.n)
-        normal = rng.standard_normal((5, n)).astype(np.float32)
+        normal = rng.standard_normal((6, n)).astype(np.float32)
         aum = (
             behaviour.draw_aum(
-                normal[0], s["aum_median"][seg], s["aum_sigma"][seg], cfg.population.pareto_alpha
+                normal[0],
+                s["aum_median"][seg],
+                s["aum_sigma"][seg],
+                cfg.population.pareto_alpha,
+                cfg.population.aum_cap,
             )
             * aum_factor
         )
@@ -193,6 +200,7 @@ class BankModel(Model):
             channel=CHANNELS.index(channel),
             joined=joined,
             last_used=self.month,
+            satisfaction=np.clip(cfg.population.initial_satisfaction + 0.1 * normal[5], 0, 1),
         )
         if tenure is None:
             self.events[f"new_{channel}"] += n
@@ -228,7 +236,8 @@ class BankModel(Model):
         t = self.month
         self.events = metrics.new_events()
         self.customers.compact()
-        self.competitors.do("step")
+        for competitor in self.competitors:
+            competitor.step()
         self._strategies("before_customers", t)
         self._staff(t)
         self._serve()
@@ -256,22 +265,33 @@ class BankModel(Model):
             desks = self.desk_list()
             for manager in desks:
                 manager.learn(cfg.bank.learning_rate)
-        self.assign_managers()
-        c.trust += (1.0 - c.trust) / np.float32(cfg.bank.trust_months)
-        # Attention = base + span * trust, looked up by (desk + 1, tier); row 0 is "no manager".
+        self.assign_managers(trust=cfg.behaviour.trust_after_change)
+        managed = c.manager >= 0
+        c.trust += (1.0 - c.trust) / np.float32(cfg.bank.trust_months) * managed
+        c.attention[:] = self._attention(c, desks)
+
+    def _attention(self, c, desks: list[Manager]) -> np.ndarray:
+        """Manager attention 0-1: neutral 0.5 without a manager or need; a manager adds up to 0.5
+        by contact coverage x skill x trust; unmet need for contact costs up to the neglect
+        penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
         cell = (c.manager + 1) * 4 + c.tier
         customers = np.bincount(cell, weights=c.active, minlength=(len(desks) + 1) * 4)
         skill = np.array([m.skill for m in desks], np.float32)
-        contacts = np.array([m.contacts for m in desks]) / cfg.population.scale
-        coverage = behaviour.contact_coverage(
-            customers.reshape(-1, 4)[1:], self.contact_need, contacts
+        contacts = np.array([m.contacts for m in desks]) / self.config.population.scale
+        coverage = np.vstack(
+            [
+                np.zeros(4),
+                behaviour.contact_coverage(
+                    customers.reshape(-1, 4)[1:], self.contact_need, contacts
+                ),
+            ]
         )
-        expects = np.arange(4) >= self.managed_tier
-        unmanaged = np.where(expects, NEGLECTED_ATTENTION, UNMANAGED_ATTENTION)
-        base = np.vstack([unmanaged, np.full((len(desks), 4), MANAGED_ATTENTION)])
-        span = np.vstack([np.zeros(4), (1.0 - MANAGED_ATTENTION) * coverage * skill[:, None]])
-        c.attention[:] = base.astype(np.float32).ravel()[cell]
-        c.attention[:] += span.astype(np.float32).ravel()[cell] * c.trust
+        wants = self.contact_need > 0
+        base = NEUTRAL_ATTENTION - self.config.behaviour.neglect_penalty * (1 - coverage) * wants
+        span = (1.0 - NEUTRAL_ATTENTION) * coverage * np.r_[0.0, skill][:, None]
+        attention = base.astype(np.float32).ravel()[cell]
+        attention += span.astype(np.float32).ravel()[cell] * c.trust
+        return attention
 
     def _quits(self, t: int, desks: list[Manager]) -> None:
         c, bank = self.customers, self.config.bank
@@ -294,14 +314,17 @@ class BankModel(Model):
             Manager(self, m.desk, m.branch, bank.hire_skill, bank.manager_contacts)
         self.events["manager_quits"] += len(leaving)
 
-    def assign_managers(self) -> None:
-        """Give a manager at their branch (least loaded first) to customers who need one."""
+    def assign_managers(self, trust: float) -> None:
+        """Match managers to tiers: customers who fell below the managed tier lose theirs;
+        those at or above it without one get a desk at their branch (dealt round-robin over
+        its desks, least loaded first), starting with ``trust``."""
         c, desks = self.customers, self.desk_list()
-        if not desks:
+        expects = c.tier >= self.managed_tier
+        c.manager[(c.manager >= 0) & ~expects] = -1
+        need = np.flatnonzero(c.active & (c.manager < 0) & expects)
+        if not desks or not len(need):
             return
-        need = np.flatnonzero(c.active & (c.manager < 0) & (c.tier >= self.managed_tier))
-        if not len(need):
-            return
+        c.trust[need] = trust
         desk_branch = np.array([m.branch for m in desks])
         load = np.bincount(c.manager[c.active & (c.manager >= 0)], minlength=len(desks))
         for b in np.unique(c.branch[need]):
@@ -382,31 +405,32 @@ class BankModel(Model):
         f32 = np.float32
         tenure = (t - c.joined).astype(f32)
         log_hazard = (
-            f32(np.log(behaviour.monthly(b.churn_base)))
+            self.log_base_hazard
             + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
             + self.log_product_hazard[np.minimum(c.products, 4) - 1]
             + np.log(
                 behaviour.tenure_multiplier(
-                    tenure, b.new_customer_hazard, b.long_tenure_hazard, b.tenure_months
+                    tenure, b.new_customer_hazard, max(b.long_tenure_hazard, 1e-12), b.tenure_months
                 )
             )
             + self.log_tier_hazard[c.tier]
             + f32(b.competitor_coef) * pull
             + np.where(
                 t - c.manager_change < b.manager_change_months,
-                f32(np.log(b.manager_change_hazard)),
+                self.log_manager_change,
                 f32(0),
             )
-            + np.where(c.referred, f32(np.log(b.referred_hazard)), f32(0))
+            + np.where(c.referred, self.log_referred, f32(0))
             + c.shock
         )
         switching = np.exp(log_hazard)
         natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)
         total = switching + natural
         p_leave = -np.expm1(-total)
+        p_natural = p_leave * np.divide(natural, total, out=np.zeros_like(total), where=total > 0)
         u = self.streams.uniform("churn", t, c.id)
         leave = c.active & (u < p_leave)
-        is_natural = u < p_leave * (natural / total)
+        is_natural = u < p_natural
         self.exit(leave & is_natural, "natural", t)
         self.exit(leave & ~is_natural, "switched", t)
         c.shock[:] *= self.shock_decay
@@ -533,3 +557,8 @@ def _segment_table(config: Config) -> dict[str, np.ndarray]:
         "fit",
     )
     return {f: np.array([getattr(s, f) for s in segments], np.float64) for f in fields}
+
+
+def _log(value) -> np.ndarray:
+    """Natural log as float32, with zero mapped to a tiny positive number (no hazard)."""
+    return np.log(np.maximum(np.asarray(value, np.float64), 1e-30)).astype(np.float32)

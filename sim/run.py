@@ -22,21 +22,21 @@ def format_summary(result: RunResult) -> str:
     pct = "{:.1%}".format
     money = lambda v: f"CNY {v / 1e6:,.1f} M"  # noqa: E731
     rows = [
-        ("Retention after 12 months", pct(s.retention_12m)),
+        *([("Retention after 12 months", pct(s.retention_12m))] if cfg.months > 12 else []),
         (f"Retention after {cfg.months} months", pct(s.retention_horizon)),
         ("  mid, high and private tiers", pct(s.retention_mid_high)),
         ("AUM retention", pct(s.aum_retention)),
-        ("AUM at end", money(s.aum_end * cfg.population.scale)),
+        ("AUM at end", money(s.aum_end)),
         ("Revenue", money(s.revenue)),
         ("Cost", money(s.cost)),
         ("Profit", money(s.profit)),
         (f"NPV at {cfg.economics.discount_rate:.0%}", money(s.npv)),
-        ("New customers", f"{s.new_customers:,.0f}"),
-        ("Complaints", f"{s.complaints:,.0f}"),
+        ("New customers (simulated)", f"{s.new_customers:,.0f}"),
+        ("Complaints (simulated)", f"{s.complaints:,.0f}"),
         ("Satisfaction (0-1)", f"{s.satisfaction:.3f}"),
         ("Effort (0-1, lower is better)", f"{s.effort:.3f}"),
         ("Manager skill (0-1)", f"{s.manager_skill:.3f}"),
-        ("Customers start -> end", f"{s.customers_start:,} -> {s.customers_end:,}"),
+        ("Customers (simulated) start -> end", f"{s.customers_start:,} -> {s.customers_end:,}"),
     ]
     width = max(len(k) for k, _ in rows)
     strategies = ", ".join(cfg.strategy) or "none (baseline)"

@@ -24,10 +24,10 @@ class StrategyConfig:
     """Parameters every strategy has; a strategy's own config subclasses this."""
 
     start: int = param(
-        0, "measured month the strategy starts acting (0 = end of burn-in)", "scenario choice", 0
+        0, "measured months before it first acts (0: acts from month 1)", "scenario choice", 0
     )
     end: int | None = param(
-        None, "measured month it stops acting (empty = never)", "scenario choice", 1
+        None, "last measured month it acts (empty: to the end)", "scenario choice", 1
     )
 
 
