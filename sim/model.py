@@ -166,16 +166,10 @@ class BankModel(Model):
         if n == 0:
             return slice(self.customers.n, self.customers.n)
         normal = rng.standard_normal((6, n)).astype(np.float32)
-        aum = (
-            behaviour.draw_aum(
-                normal[0],
-                s["aum_median"][seg],
-                s["aum_sigma"][seg],
-                cfg.population.pareto_alpha,
-                cfg.population.aum_cap,
-            )
-            * aum_factor
+        aum = behaviour.draw_aum(
+            normal[0], s["aum_median"][seg], s["aum_sigma"][seg], cfg.population.pareto_alpha
         )
+        aum = np.minimum(aum * aum_factor, cfg.population.aum_cap)
         income = s["income"][seg] * np.exp(0.4 * normal[1])
         has_loan = rng.random(n) < s["loan_share"][seg]
         loan = has_loan * income * 12.0 * cfg.economics.loan_to_income * rng.uniform(0.3, 1.7, n)
@@ -272,8 +266,8 @@ class BankModel(Model):
 
     def _attention(self, c, desks: list[Manager]) -> np.ndarray:
         """Manager attention 0-1: neutral 0.5 without a manager or need; a manager adds up to 0.5
-        by contact coverage x skill x trust; unmet need for contact costs up to the neglect
-        penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
+        by contact coverage x skill x trust; in managed tiers, unmet need for contact costs up to
+        the neglect penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
         cell = (c.manager + 1) * 4 + c.tier
         customers = np.bincount(cell, weights=c.active, minlength=(len(desks) + 1) * 4)
         skill = np.array([m.skill for m in desks], np.float32)
@@ -286,7 +280,7 @@ class BankModel(Model):
                 ),
             ]
         )
-        wants = self.contact_need > 0
+        wants = (self.contact_need > 0) & (np.arange(4) >= self.managed_tier)
         base = NEUTRAL_ATTENTION - self.config.behaviour.neglect_penalty * (1 - coverage) * wants
         span = (1.0 - NEUTRAL_ATTENTION) * coverage * np.r_[0.0, skill][:, None]
         attention = base.astype(np.float32).ravel()[cell]
