@@ -89,8 +89,8 @@ def contact_coverage(customers, need, contacts):
     """Share of wanted contacts each (desk, tier) gets, serving richer tiers first.
 
     ``customers`` counts each desk's customers by tier (n_desks x 4), ``need`` is contacts wanted
-    per customer per month by tier, ``contacts`` each desk's monthly contacts. Returns an
-    (n_desks x 4) array of coverage in [0, 1].
+    per customer per month by tier, ``contacts`` each desk's monthly contacts. Returns the
+    (n_desks x 4) coverage in [0, 1] and each desk's contacts left over.
     """
     n_desks = len(customers)
     demand = customers * need
@@ -102,4 +102,4 @@ def contact_coverage(customers, need, contacts):
             served, demand[:, t], out=np.ones(n_desks), where=demand[:, t] > 0
         )
         left -= served
-    return coverage
+    return coverage, left

@@ -692,6 +692,15 @@ def check_value(key: str, value, meta) -> None:
             raise ConfigError(f"{key}={value!r} is out of range; allowed {_range(lo, hi)}")
 
 
+def describe_allowed(meta) -> str:
+    """What a field allows, in words: its choices, its range, or "any"."""
+    if meta.get("choices"):
+        return ", ".join(map(str, meta["choices"]))
+    if meta.get("lo") is not None or meta.get("hi") is not None:
+        return _range(meta.get("lo"), meta.get("hi"))
+    return "any"
+
+
 def _range(lo, hi) -> str:
     if hi is None:
         return f">= {_fmt(lo)}"
@@ -762,13 +771,7 @@ def parameter_rows(node=None, prefix: str = "") -> list[tuple[str, str, str, str
             for name, item in value.items():
                 rows += parameter_rows(item, f"{key}.{name}.")
             continue
-        allowed = (
-            ", ".join(meta["choices"])
-            if meta.get("choices")
-            else _range(meta.get("lo"), meta.get("hi"))
-            if meta.get("lo") is not None or meta.get("hi") is not None
-            else "any"
-        )
+        allowed = describe_allowed(meta)
         rows.append((key, _fmt(value), meta["unit"], allowed, meta["source"]))
     return rows
 

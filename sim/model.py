@@ -46,15 +46,14 @@ class BankModel(Model):
         self.segment_names = list(config.population.segments)
         self.seg = _segment_table(config)
         self._constants()
-        # Levers: strategies change these (documented in docs/model.md).
-        self.digital_quality = config.bank.digital_quality
-        self.fee_surprise_factor = 1.0
-        self.fit_bonus = np.zeros(len(self.segment_names), np.float32)
         self.contact_need = np.asarray(config.behaviour.contact_need, np.float64)
+        self.fit_bonus = np.zeros(len(self.segment_names), np.float32)
 
         self.customers = Customers(int(config.population.customers * 1.2) + 64)
         self.events = metrics.new_events()
         self._build_world()
+        self.spare_contacts = np.zeros(len(self.managers))  # per desk, after last month's needs
+        self.reset_levers()
         self.strategies = strategies.build(self)
         for strategy in self.strategies:
             strategy.setup()
@@ -101,11 +100,17 @@ class BankModel(Model):
 
     def _staff_branches(self) -> None:
         """Size each branch's capacity to its opening catchment's visits."""
-        c, bank = self.customers, self.config.bank
-        visits = bank.visits_per_month * self.config.population.scale * (1.0 - c.digital)
-        load = np.bincount(c.branch, weights=visits, minlength=len(self.branches))
+        load = self.branch_visits()
         for branch in self.branches:
-            branch.capacity = max(load[branch.index], 1.0) / bank.branch_utilisation
+            branch.capacity = max(load[branch.index], 1.0) / self.config.bank.branch_utilisation
+
+    def branch_visits(self) -> np.ndarray:
+        """Real branch visits per month by branch, from the active customers' channel mix."""
+        c, bank = self.customers, self.config.bank
+        visits = np.where(c.active, bank.visits_per_month * (1.0 - c.digital), 0.0)
+        return np.bincount(c.branch, weights=visits, minlength=len(self.branches)) * (
+            self.config.population.scale
+        )
 
     def _hire_team(self) -> None:
         """Desks go to branches in proportion to their customers who get a manager."""
@@ -221,15 +226,59 @@ class BankModel(Model):
         c = self.customers
         c.branch[:], c.distance[:] = self.open_branches.nearest(np.column_stack([c.x, c.y]))
 
+    def close_branches(self, indices) -> np.ndarray:
+        """Close branches: their customers go to the nearest open branch and their desks move
+        there too. Returns the rows of the customers who were rehomed."""
+        closing = [b for b in self.branch_list() if b.index in set(indices) and b.is_open]
+        if len(closing) >= sum(b.is_open for b in self.branches):
+            raise ValueError("cannot close every open branch")
+        c = self.customers
+        rehomed = np.flatnonzero(c.active & np.isin(c.branch, [b.index for b in closing]))
+        for branch in closing:
+            branch.is_open = False
+        self.rehome()
+        for branch in closing:
+            new_home, _ = self.open_branches.nearest(np.array([[branch.x, branch.y]]))
+            for manager in self.managers:
+                if manager.branch == branch.index:
+                    manager.branch = int(new_home[0])
+        return rehomed
+
+    def open_branch(self, x: float, y: float) -> Branch:
+        """Open a branch at (x, y) km, staffed for the catchment it takes over."""
+        bank = self.config.bank
+        branch = Branch(self, len(self.branches), x, y, bank.branch_cost, bank.branch_quality)
+        self.rehome()
+        branch.capacity = max(self.branch_visits()[branch.index], 1.0) / bank.branch_utilisation
+        return branch
+
     # ----------------------------------------------------------------------------------------
     # The monthly step
     # ----------------------------------------------------------------------------------------
+
+    def reset_levers(self) -> None:
+        """Return every lever to the bank's own setting; active strategies then apply theirs.
+
+        Levers are rebuilt each month, so strategies compose: perks, fit and quality bonuses and
+        digital quality add up; fee-surprise, wait, learning, quit and contact factors multiply.
+        """
+        bank = self.config.bank
+        self.digital_quality = bank.digital_quality
+        self.fee_surprise_factor = 1.0
+        self.fit_bonus[:] = 0.0
+        self.customers.perks[:] = 0.0
+        for branch in self.branches:
+            branch.quality_bonus, branch.wait_factor = 0.0, 1.0
+        for manager in self.managers:
+            manager.learning_multiplier = manager.quit_multiplier = 1.0
+            manager.contacts = bank.manager_contacts
 
     def step(self) -> None:
         self.month += 1
         t = self.month
         self.events = metrics.new_events()
         self.customers.compact()
+        self.reset_levers()
         for competitor in self.competitors:
             competitor.step()
         self._strategies("before_customers", t)
@@ -272,14 +321,11 @@ class BankModel(Model):
         customers = np.bincount(cell, weights=c.active, minlength=(len(desks) + 1) * 4)
         skill = np.array([m.skill for m in desks], np.float32)
         contacts = np.array([m.contacts for m in desks]) / self.config.population.scale
-        coverage = np.vstack(
-            [
-                np.zeros(4),
-                behaviour.contact_coverage(
-                    customers.reshape(-1, 4)[1:], self.contact_need, contacts
-                ),
-            ]
+        served, spare = behaviour.contact_coverage(
+            customers.reshape(-1, 4)[1:], self.contact_need, contacts
         )
+        self.spare_contacts = spare * self.config.population.scale  # per desk, real contacts
+        coverage = np.vstack([np.zeros(4), served])
         wants = (self.contact_need > 0) & (np.arange(4) >= self.managed_tier)
         base = NEUTRAL_ATTENTION - self.config.behaviour.neglect_penalty * (1 - coverage) * wants
         span = (1.0 - NEUTRAL_ATTENTION) * coverage * np.r_[0.0, skill][:, None]
@@ -334,14 +380,14 @@ class BankModel(Model):
 
     def _serve(self) -> None:
         c, bank = self.customers, self.config.bank
-        scale = self.config.population.scale
-        visits = np.where(c.active, bank.visits_per_month * (1.0 - c.digital), 0.0)
-        load = np.bincount(c.branch, weights=visits, minlength=len(self.branches)) * scale
+        load = self.branch_visits()
         for branch in self.branch_list():
             branch.serve(load[branch.index], bank.wait_minutes)
         self.events["visits"] = float(load.sum())
         self.events["sessions"] = (
-            float(np.dot(c.digital, c.active)) * bank.sessions_per_month * scale
+            float(np.dot(c.digital, c.active))
+            * bank.sessions_per_month
+            * self.config.population.scale
         )
 
     # 5. Wealth --------------------------------------------------------------------------------
@@ -375,10 +421,11 @@ class BankModel(Model):
         wait = np.array([br.wait for br in branches], np.float32)[c.branch]
         near = behaviour.convenience(c.distance, cfg.bank.distance_km)
         d = c.digital
-        c.effort[:] = behaviour.effort(d, wait, near, self.digital_quality)
+        digital_quality = min(self.digital_quality, 1.0)
+        c.effort[:] = behaviour.effort(d, wait, near, digital_quality)
         fit = np.clip(c.fit + self.fit_bonus[c.segment], 0.0, 1.0)
         components = {
-            "service": (1.0 - d) * quality + d * self.digital_quality,
+            "service": (1.0 - d) * quality + d * digital_quality,
             "convenience": d + (1.0 - d) * near,
             "effort": 1.0 - c.effort,
             "attention": c.attention,

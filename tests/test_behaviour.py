@@ -53,12 +53,19 @@ def run_with_forced_quits(make_config, seed: int, follow: float, months: int = 1
         stay_world.step()
     c = quit_world.customers
     quitting = [m.desk for m in quit_world.desk_list() if m.desk % 2 == 0]
-    for manager in quit_world.desk_list():
-        if manager.desk in quitting:
-            manager.quit_multiplier = 1e12  # certain to quit next month
     theirs = c.id[c.active & np.isin(c.manager, quitting)].copy()
     assert len(theirs) > 200
     quit_month = cfg.burn_in + 1
+    reset_levers = quit_world.reset_levers
+
+    def reset_levers_then_force_quits():  # levers are rebuilt monthly, as a strategy would
+        reset_levers()
+        if quit_world.month == quit_month:
+            for manager in quit_world.desk_list():
+                if manager.desk in quitting:
+                    manager.quit_multiplier = 1e12  # certain to quit this month
+
+    quit_world.reset_levers = reset_levers_then_force_quits
     for _ in range(months):
         quit_world.step()
         stay_world.step()

@@ -4,9 +4,10 @@ from sim.strategies.base import REGISTRY, Strategy, StrategyConfig, register, st
 
 
 def validate_strategies(cfg) -> None:
-    """Check every configured strategy's name and parameters."""
+    """Check every configured strategy's name and parameters, and that they fit the scenario."""
     for name, params in cfg.strategy.items():
-        strategy_config(name, params)
+        typed = strategy_config(name, params)
+        REGISTRY[name].check(typed, cfg)
 
 
 __all__ = [

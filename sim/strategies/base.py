@@ -2,19 +2,23 @@
 
 A strategy is a policy with a life cycle like a Starsim intervention: ``setup`` once when the
 model is built, then ``before_customers`` and ``after_customers`` every month it is active (from
-``start`` to ``end``, in measured months). It changes the model through its levers and books its
-costs on its own ledger lines, named ``<strategy>.<line>``.
+``start`` to ``end``, in measured months). It changes the model through its levers (rebuilt each
+month by ``BankModel.reset_levers``, so an ended strategy leaves them) or through lasting state
+(skills, branches, balances), and books its costs and revenues on its own ledger lines, named
+``<strategy>.<line>``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import ConfigError, param
+from sim.config import ConfigError, describe_allowed, param
 
 REGISTRY: dict[str, type[Strategy]] = {}
 
@@ -32,16 +36,27 @@ class StrategyConfig:
 
 
 class Strategy:
-    """Base class: subclass it, set ``name``, ``Config`` and ``cost_lines``, and register it."""
+    """Base class: subclass it, set ``name``, ``Config`` and its ledger lines, and register it."""
 
     name: ClassVar[str]
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     cost_lines: ClassVar[tuple[str, ...]] = ()
+    revenue_lines: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model, config: StrategyConfig):
         self.model, self.config = model, config
         for line in self.cost_lines:
             model.ledger.open_line(f"{self.name}.{line}", "cost")
+        for line in self.revenue_lines:
+            model.ledger.open_line(f"{self.name}.{line}", "revenue")
+
+    @classmethod
+    def check(cls, config: StrategyConfig, scenario) -> None:
+        """Raise ConfigError if the parameters do not fit the scenario (e.g. too many closures)."""
+
+    def rng(self, month: int, purpose: str = ""):
+        """This strategy's own random stream for a month (other processes' draws stay put)."""
+        return self.model.streams.generator(f"strategy:{self.name}:{purpose}", month)
 
     def active(self, month: int) -> bool:
         """Whether the strategy acts in this (absolute) month."""
@@ -90,6 +105,22 @@ def strategy_config(name: str, params) -> StrategyConfig:
     if typed.end is not None and typed.end <= typed.start:
         raise ConfigError(f"strategy.{name}.end={typed.end} is not after start={typed.start}")
     return typed
+
+
+def config_yaml(cls: type[Strategy]) -> str:
+    """The Hydra file of a strategy, generated from its typed config."""
+    doc = (cls.__doc__ or cls.name).strip().splitlines()[0]
+    lines = [
+        f"# @package strategy.{cls.name}",
+        f"# {doc}",
+        "# Generated from the typed config by `python -m sim.strategies`; edit that, not this.",
+    ]
+    for f in dataclasses.fields(cls.Config):
+        value = yaml.safe_dump(f.default, default_flow_style=True).strip().removesuffix("...")
+        meta = f.metadata
+        allowed = describe_allowed(meta)
+        lines.append(f"{f.name}: {value.strip()}  # {meta['unit']}; {allowed}")
+    return "\n".join(lines) + "\n"
 
 
 def build(model) -> list[Strategy]:
