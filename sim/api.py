@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
+from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -81,6 +81,12 @@ def load_config(overrides: list[str] | None = None) -> Config:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name="config", overrides=list(overrides or []))
         return to_config(cfg)
+    except MissingConfigException as exc:
+        group, _, name = (exc.missing_cfg_file or "").partition("/")
+        if not name:
+            raise ConfigError(one_line(exc)) from None
+        known = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        raise ConfigError(f"{group}={name!r} is unknown; choose from {known}") from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(one_line(exc)) from None
 

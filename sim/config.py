@@ -619,6 +619,9 @@ def to_config(cfg: DictConfig | Config) -> Config:
         except OmegaConfBaseException as exc:
             raise ConfigError(one_line(exc)) from None
     validate(cfg)
+    from sim.strategies import strategy_config
+
+    cfg.strategy = {name: strategy_config(name, params) for name, params in cfg.strategy.items()}
     return cfg
 
 

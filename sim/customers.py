@@ -14,7 +14,7 @@ import numpy as np
 NEVER = -(10**6)  # a month long before any run, e.g. "no manager change yet"
 
 EXIT_REASONS = ("", "switched", "followed_manager", "natural")
-CHANNELS = ("opening_book", "organic", "referral", "partner")
+CHANNELS = ("opening_book", "organic", "referral", "partner", "digital")
 
 COLUMNS: dict[str, tuple[type, object]] = {
     "id": (np.int64, -1),

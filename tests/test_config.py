@@ -146,7 +146,7 @@ def test_bad_strategy_parameter_is_refused(params, key, value):
 
 def test_valid_strategy_is_accepted():
     cfg = load_config(["+strategy.test_perks={start: 2, end: 5, perk: 0.2}"])
-    assert cfg.strategy["test_perks"]["end"] == 5
+    assert cfg.strategy["test_perks"].end == 5
 
 
 # --- Config objects built in Python go through the same validation -----------------------------

@@ -1,5 +1,9 @@
-"""Strategies: the retention playbook as plug-in policies (see :mod:`sim.strategies.base`)."""
+"""Strategies: the retention playbook as plug-in policies (see :mod:`sim.strategies.base`).
 
+Importing this package registers every strategy module listed below.
+"""
+
+from sim.strategies import training  # noqa: F401  (registers)
 from sim.strategies.base import REGISTRY, Strategy, StrategyConfig, register, strategy_config
 
 
