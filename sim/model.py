@@ -297,6 +297,8 @@ class BankModel(Model):
         for strategy in self.strategies:
             if strategy.active(t):
                 getattr(strategy, hook)(t)
+            elif hook == "after_customers" and strategy.ended(t):
+                strategy.after_end(t)
 
     # 3. Staffing ------------------------------------------------------------------------------
 

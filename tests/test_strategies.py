@@ -7,7 +7,7 @@ import numpy as np
 
 from sim.api import load_config, run_scenario
 from sim.strategies import REGISTRY
-from sim.strategies.base import config_yaml
+from sim.strategies.base import config_yaml, strategies_markdown
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "strategy"
 TEST_ONLY = {"test_perks", "test_noop"}
@@ -21,6 +21,21 @@ def test_hydra_files_match_the_typed_configs():
     for name in playbook_names():
         path = CONFIGS / f"{name}.yaml"
         assert path.read_text() == config_yaml(REGISTRY[name]), "run: python -m sim.strategies"
+    presets = {"playbook"}
+    assert {p.stem for p in CONFIGS.glob("*.yaml")} == set(playbook_names()) | presets
+
+
+def test_playbook_preset_combines_strategies_that_exist():
+    cfg = load_config(["strategy=playbook"])
+    assert len(cfg.strategy) >= 4
+    assert set(cfg.strategy) <= set(playbook_names())
+    both = load_config(["strategy=[playbook,training]", "strategy.training.hours=80"])
+    assert both.strategy["training"].hours == 80.0
+
+
+def test_strategies_reference_is_up_to_date():
+    text = (CONFIGS.parent.parent / "docs" / "strategies.md").read_text()
+    assert text == strategies_markdown(playbook_names()), "run: python -m sim.strategies"
 
 
 def test_every_strategy_runs_from_the_command_line_config():

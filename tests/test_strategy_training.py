@@ -21,7 +21,7 @@ def test_training_raises_skill_at_its_cost(make_config, seed):
     managers = trained.config.bank.managers
     expected = managers * trained.config.strategy["training"].hours / 12 * 400.0
     assert np.allclose(cost, expected)
-    assert (base.timeseries.filter(like="training").columns.empty)
+    assert base.timeseries.filter(like="training").columns.empty
 
 
 def test_more_hours_more_skill(make_config):

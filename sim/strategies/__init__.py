@@ -3,7 +3,17 @@
 Importing this package registers every strategy module listed below.
 """
 
-from sim.strategies import training  # noqa: F401  (registers)
+from sim.strategies import (  # noqa: F401  (importing a module registers its strategy)
+    branch_experience,
+    digital_scenario,
+    follow_up,
+    lean_service,
+    mentoring,
+    outlet_closure,
+    partner_promotion,
+    product_innovation,
+    training,
+)
 from sim.strategies.base import REGISTRY, Strategy, StrategyConfig, register, strategy_config
 
 

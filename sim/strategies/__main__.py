@@ -1,14 +1,19 @@
-"""``python -m sim.strategies``: write ``configs/strategy/<name>.yaml`` from the typed configs."""
+"""``python -m sim.strategies``: write each strategy's Hydra file and ``docs/strategies.md``.
+
+Both are generated from the typed configs and docstrings, so they cannot drift from the code.
+"""
 
 from pathlib import Path
 
 from sim.strategies import REGISTRY
-from sim.strategies.base import config_yaml
+from sim.strategies.base import config_yaml, strategies_markdown
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "strategy"
+ROOT = Path(__file__).resolve().parents[2]
 
 if __name__ == "__main__":
-    CONFIG_DIR.mkdir(parents=True, exist_ok=True)
+    configs = ROOT / "configs" / "strategy"
+    configs.mkdir(parents=True, exist_ok=True)
     for name, cls in sorted(REGISTRY.items()):
-        (CONFIG_DIR / f"{name}.yaml").write_text(config_yaml(cls))
-        print(f"wrote {CONFIG_DIR / name}.yaml")
+        (configs / f"{name}.yaml").write_text(config_yaml(cls))
+    (ROOT / "docs" / "strategies.md").write_text(strategies_markdown(list(REGISTRY)))
+    print(f"wrote {len(REGISTRY)} files in {configs} and docs/strategies.md")

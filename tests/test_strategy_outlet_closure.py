@@ -1,0 +1,235 @@
+"""Outlet closure, paired against the baseline on the same seeds (common random numbers): branch
+costs fall, the customers whose branch closed move to the nearest open branch and leave more often
+than the same customers in the baseline, the branch-dependent most, and the excess fades."""
+
+import numpy as np
+import pytest
+
+from sim.config import ConfigError
+from sim.model import BankModel
+from sim.strategies.outlet_closure import branch_profit
+
+SEEDS = (0, 1, 2, 3)
+CUSTOMERS, BURN_IN, MONTHS = 20_000, 6, 25
+
+
+def run(cfg) -> BankModel:
+    model = BankModel(cfg)
+    model.run()
+    return model
+
+
+def timeseries(model):
+    return model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def pairs(make_config):
+    """(baseline, closure) models with default parameters, for each seed."""
+    out = []
+    for seed in SEEDS:
+        kwargs = dict(customers=CUSTOMERS, months=MONTHS, burn_in=BURN_IN, seed=seed)
+        out.append(
+            (
+                run(make_config(**kwargs)),
+                run(make_config(**kwargs, strategy={"outlet_closure": {}})),
+            )
+        )
+    return out
+
+
+def exits_of(model, ids, first, last, reason=None):
+    """Mask over ``ids``: left in absolute months first..last (for ``reason`` if given)."""
+    everyone = model.customers.everyone()
+    rows = np.searchsorted(everyone["id"], ids)
+    left = everyone["left"][rows]
+    mask = (left >= first) & (left <= last)
+    if reason is not None:
+        mask &= everyone["exit_reason"][rows] == reason
+    return mask
+
+
+def test_closure_lowers_branch_costs_and_books_its_cost(pairs):
+    for base, closed in pairs:
+        strategy, cfg = closed.strategies[0], closed.strategies[0].config
+        assert len(strategy.closed) == cfg.count == 2
+        b, s = timeseries(base), timeseries(closed)
+        saved = b["cost_branches"] - s["cost_branches"]
+        # the closed branches' cost goes, except the counter staff who move with the customers
+        kept = cfg.staff_moved * cfg.staff_cost_share
+        expected = cfg.count * closed.config.bank.branch_cost * (1 - kept) / 12
+        assert np.allclose(saved, expected)
+        assert (s["branches_open"] == 10).all() and (b["branches_open"] == 12).all()
+        closure = s["cost_outlet_closure.closure"]
+        assert closure.iloc[0] == cfg.count * cfg.closure_cost > 0
+        assert (closure.iloc[1:] == 0).all()
+        assert (s["cost_outlet_closure.opening"] == 0).all()
+        assert (s["cost_outlet_closure.notice"] == 0).all()
+
+
+def test_closed_branches_customers_leave_more_often_than_in_the_baseline(pairs):
+    year1, year2 = (BURN_IN + 1, BURN_IN + 12), (BURN_IN + 13, BURN_IN + 24)
+    switched = np.zeros(2)
+    excess = np.zeros(2)
+    for base, closed in pairs:
+        ids = closed.strategies[0].affected_ids
+        assert len(ids) > 500
+        switched += [exits_of(m, ids, *year1, reason=1).sum() for m in (base, closed)]
+        for k, window in enumerate((year1, year2)):
+            excess[k] += exits_of(closed, ids, *window).sum() - exits_of(base, ids, *window).sum()
+    uplift = switched[1] / switched[0] - 1
+    # Bain 2016: affected customers' switching up ~14% over the next year (here ~16%)
+    assert 0.08 < uplift < 0.30, uplift
+    assert excess[0] > 0 and excess[0] > 1.3 * excess[1], excess  # the excess fades
+
+
+def test_branch_dependent_customers_are_hit_harder(pairs):
+    counts = {"low": np.zeros(3), "high": np.zeros(3)}  # customers, baseline exits, closure exits
+    for base, closed in pairs:
+        ids = closed.strategies[0].affected_ids
+        digital = digital_of(base, ids)
+        window = (BURN_IN + 1, BURN_IN + 12)
+        left = [exits_of(m, ids, *window) for m in (base, closed)]
+        for group, mask in (("low", digital < 0.4), ("high", digital > 0.7)):
+            counts[group] += [mask.sum(), left[0][mask].sum(), left[1][mask].sum()]
+    rate = {g: (c[2] - c[1]) / c[0] for g, c in counts.items()}
+    assert rate["low"] > 0.02, rate
+    assert rate["low"] > 3 * max(rate["high"], 0.0), rate
+
+
+def digital_of(model, ids):
+    everyone = model.customers.everyone()
+    return everyone["digital"][np.searchsorted(everyone["id"], ids)]
+
+
+def test_closure_takes_deposits_with_it(make_config):
+    kwargs = dict(customers=CUSTOMERS, months=1, burn_in=BURN_IN, seed=5)
+    base = run(make_config(**kwargs))
+    closed = run(make_config(**kwargs, strategy={"outlet_closure": {}}))
+    strategy = closed.strategies[0]
+    ids = strategy.affected_ids
+    kept = [
+        m.customers.aum[np.isin(m.customers.id, ids) & m.customers.active] for m in (base, closed)
+    ]
+    ratio = kept[1].sum() / kept[0].sum()
+    assert 0.6 < ratio < 0.97, ratio  # a share of the moved AUM leaves at once
+    digital = digital_of(closed, ids)
+    flight = strategy.flight
+    assert flight.max() <= closed.strategies[0].config.deposit_flight
+    assert flight[digital < 0.4].mean() > 2 * flight[digital > 0.7].mean()
+
+
+def test_rehomed_customers_go_to_the_nearest_open_branch(make_config):
+    cfg = make_config(
+        customers=5_000, months=2, burn_in=3, strategy={"outlet_closure": {"branches": [0, 4, 7]}}
+    )
+    model = BankModel(cfg)
+    for _ in range(cfg.burn_in + 1):
+        model.step()
+    strategy, c = model.strategies[0], model.customers
+    assert strategy.closed == [0, 4, 7]
+    branches = model.branch_list()
+    assert [b.index for b in branches if not b.is_open] == [0, 4, 7]
+    rows = np.isin(c.id, strategy.affected_ids)
+    assert rows.sum() == len(strategy.affected_ids) > 0
+    open_sites = np.array([(b.x, b.y) for b in branches if b.is_open])
+    open_ids = np.array([b.index for b in branches if b.is_open])
+    home = np.column_stack([c.x[rows], c.y[rows]])
+    dist = np.linalg.norm(home[:, None, :] - open_sites[None, :, :], axis=2)
+    assert np.isin(c.branch[rows], open_ids).all()
+    assert np.allclose(c.distance[rows], dist.min(axis=1), atol=1e-3)
+    assert (c.branch[rows] == open_ids[dist.argmin(axis=1)]).all()
+    assert all(m.branch in open_ids for m in model.managers)  # desks moved too
+    assert (strategy.extra_km >= -1e-4).all()
+
+
+def test_rules_pick_the_weakest_branches(make_config):
+    for rule in ("lowest_visits", "lowest_profit"):
+        cfg = make_config(
+            customers=5_000,
+            months=2,
+            burn_in=3,
+            seed=2,
+            strategy={"outlet_closure": {"rule": rule}},
+        )
+        model = BankModel(cfg)
+        for _ in range(cfg.burn_in):
+            model.step()
+        c, economics = model.customers, cfg.economics
+        if rule == "lowest_visits":
+            score = model.branch_visits()
+        else:
+            cost = np.full(cfg.bank.branches, cfg.bank.branch_cost)
+            score = branch_profit(
+                c.branch, c.active, c.tier, c.aum, c.loan, cost, economics,
+                model.wealth_share, cfg.population.scale,
+            )  # fmt: skip
+        model.step()
+        assert sorted(model.strategies[0].closed) == sorted(np.argsort(score)[:2].tolist())
+
+
+def test_branch_profit_adds_up_customer_revenue_less_branch_cost(make_config):
+    economics = make_config().economics
+    branch = np.array([0, 0, 1, 2])
+    active = np.array([True, True, True, False])
+    tier = np.array([0, 1, 0, 0], np.int8)
+    aum = np.array([100_000.0, 1_000_000.0, 0.0, 5e6])
+    loan = np.array([0.0, 0.0, 200_000.0, 1e6])
+    share = np.array([0.0, 0.5, 0.0, 0.0])
+    profit = branch_profit(branch, active, tier, aum, loan, np.array([1e6, 1e5, 0.0]),
+                           economics, share, 10.0)  # fmt: skip
+    e = economics
+    pay = 12 * e.payment_income
+    first = e.deposit_margin * (100_000 + 500_000) + e.wealth_fee * 500_000 + 2 * pay
+    second = (e.loan_margin - e.default_rate * e.loss_given_default) * 200_000 + pay
+    assert np.allclose(profit, [10 * first - 1e6, 10 * second - 1e5, 0.0])
+
+
+def test_open_new_adds_a_branch_where_customers_live_far(make_config):
+    kwargs = dict(customers=CUSTOMERS, months=3, burn_in=BURN_IN, seed=1)
+    plain = run(make_config(**kwargs, strategy={"outlet_closure": {}}))
+    moved = run(make_config(**kwargs, strategy={"outlet_closure": {"open_new": True}}))
+    strategy = moved.strategies[0]
+    assert strategy.opened == 12 and len(moved.branches) == 13
+    new = moved.branch_list()[12]
+    assert new.is_open and new.capacity > 1.0
+    ts = timeseries(moved)
+    assert (ts["branches_open"] == 11).all()
+    assert ts["cost_outlet_closure.opening"].iloc[0] == strategy.config.opening_cost > 0
+    c = moved.customers
+    assert np.count_nonzero(c.active & (c.branch == 12)) > 100
+    mean_km = [np.mean(m.customers.distance[m.customers.active]) for m in (plain, moved)]
+    assert mean_km[1] < mean_km[0]
+    assert strategy.extra_km.mean() <= plain.strategies[0].extra_km.mean()
+
+
+def test_pre_notice_softens_the_shock_at_its_cost(make_config):
+    kwargs = dict(customers=5_000, months=1, burn_in=3, seed=3)
+    plain = run(make_config(**kwargs, strategy={"outlet_closure": {}}))
+    notice = run(make_config(**kwargs, strategy={"outlet_closure": {"pre_notice": True}}))
+    a, b = plain.strategies[0], notice.strategies[0]
+    assert np.array_equal(a.affected_ids, b.affected_ids)
+    cut = notice.strategies[0].config.notice_cut
+    assert np.allclose(b.shocks, (1 - cut) * a.shocks)
+    booked = timeseries(notice)["cost_outlet_closure.notice"].iloc[0]
+    assert booked == len(b.affected_ids) * notice.config.population.scale * 30.0
+
+
+@pytest.mark.parametrize(
+    ("params", "needles"),
+    [
+        ({"count": 12}, ["strategy.outlet_closure.count=12", "1 to 11"]),
+        ({"branches": [0, 12]}, ["strategy.outlet_closure.branches", "12", "0 to 11"]),
+        ({"branches": [3, 3]}, ["strategy.outlet_closure.branches", "3", "once"]),
+        ({"branches": list(range(12))}, ["strategy.outlet_closure.branches", "at most 11"]),
+        ({"branches": [-1]}, ["strategy.outlet_closure.branches[0]=-1"]),
+        ({"month": 30}, ["strategy.outlet_closure.month=30", "1 to 24"]),
+        ({"month": 2, "start": 3}, ["strategy.outlet_closure.month=2", "4 to 24"]),
+        ({"rule": "oldest"}, ["strategy.outlet_closure.rule", "lowest_profit"]),
+    ],
+)
+def test_bad_inputs_are_refused(make_config, params, needles):
+    with pytest.raises(ConfigError) as err:
+        make_config(months=24, strategy={"outlet_closure": params})
+    for needle in needles:
+        assert needle in str(err.value)
