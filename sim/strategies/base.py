@@ -87,6 +87,19 @@ class Strategy:
         (e.g. service a loan book)."""
 
 
+def check_branch_ids(key: str, ids: list[int], branches: int) -> None:
+    """Refuse branch indices that do not exist or repeat."""
+    bad = [i for i in ids if not 0 <= i < branches]
+    if bad:
+        raise ConfigError(
+            f"{key}={ids} has unknown branch {bad[0]}; allowed ids 0 to {branches - 1}"
+            f" (bank.branches={branches})"
+        )
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(f"{key}={ids} lists branch {repeated[0]} more than once")
+
+
 def register(cls: type[Strategy]) -> type[Strategy]:
     """Class decorator adding a strategy to the registry under its ``name``."""
     if cls.name in REGISTRY:

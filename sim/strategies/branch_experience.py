@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import ConfigError, param
-from sim.strategies.base import Strategy, StrategyConfig, register
+from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
 
 RULES = ("busiest", "longest_wait")
 
@@ -84,18 +84,7 @@ class BranchExperience(Strategy):
         key, n = f"strategy.{cls.name}", scenario.bank.branches
         ids = list(config.branches or [])
         if ids:
-            bad = [i for i in ids if not 0 <= i < n]
-            if bad:
-                raise ConfigError(
-                    f"{key}.branches={ids} has unknown branch {bad[0]}; allowed ids 0 to {n - 1}"
-                    f" (bank.branches={n})"
-                )
-            repeated = sorted({i for i in ids if ids.count(i) > 1})
-            if repeated:
-                raise ConfigError(
-                    f"{key}.branches={ids} lists branch {repeated[0]} more than once;"
-                    " allowed each id once"
-                )
+            check_branch_ids(f"{key}.branches", ids, n)
         elif config.count > n:
             raise ConfigError(
                 f"{key}.count={config.count} is more than the bank's {n} branches; allowed 1 to {n}"
