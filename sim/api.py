@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sim import metrics
 from sim.config import Config, ConfigError, one_line, register, to_config
 from sim.model import BankModel
+from sim.provenance import atomic_folder, provenance
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 register()
@@ -37,6 +36,8 @@ class RunResult:
     timeseries: pd.DataFrame
     summary: pd.Series
     panel: pd.DataFrame
+    started: str  # ISO time
+    finished: str
 
     @property
     def run_id(self) -> str:
@@ -45,23 +46,20 @@ class RunResult:
 
     def save(self, directory: str | Path | None = None) -> Path:
         """Write the run folder atomically under ``directory`` (default ``output.dir``)."""
-        parent = Path(directory or self.config.output.dir)
-        parent.mkdir(parents=True, exist_ok=True)
-        target = parent / self.run_id
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.run_id}-", dir=parent))
-        tmp.chmod(0o755)
-        try:
+        target = Path(directory or self.config.output.dir) / self.run_id
+        with atomic_folder(target) as tmp:
             (tmp / "config.yaml").write_text(config_yaml(self.config))
             self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             (tmp / "summary.json").write_text(json.dumps(self.summary.to_dict(), indent=2))
             if self.config.output.panel:
                 self.panel.to_parquet(tmp / "panel.parquet", index=False)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            record = provenance(self.config, self.started, self.finished, "ok")
+            (tmp / "provenance.json").write_text(json.dumps(record, indent=2))
         return target
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def config_yaml(config: Config) -> str:
@@ -105,12 +103,12 @@ def run_scenario(
         config = load_config(scenario)
     else:
         config = to_config(scenario)
+    started = now()
     model = BankModel(config)
     model.run(progress=progress)
     timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    result = RunResult(
-        config, timeseries, pd.Series(metrics.summarise(model, timeseries)), metrics.panel(model)
-    )
+    summary = pd.Series(metrics.summarise(model, timeseries))
+    result = RunResult(config, timeseries, summary, metrics.panel(model), started, now())
     if save:
         result.save(None if save is True else save)
     return result

@@ -80,6 +80,7 @@ def test_saved_run_folder_round_trips_and_is_replaced_atomically(make_config, tm
     assert sorted(p.name for p in first.iterdir()) == [
         "config.yaml",
         "panel.parquet",
+        "provenance.json",
         "summary.json",
         "timeseries.parquet",
     ]

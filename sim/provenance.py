@@ -1,0 +1,77 @@
+"""Where a stored run came from (config, seed, code version, packages, times, status), and the
+atomic folder writes that keep a results store free of half-written runs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "omegaconf")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def code_version() -> dict:
+    """Git commit and dirty flag of the project checkout (None outside git), and versions."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+        "python": platform.python_version(),
+        "packages": {name: _version(name) for name in PACKAGES},
+    }
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def provenance(config, started: str, finished: str, status: str, error: str | None = None):
+    """The provenance record of one run."""
+    record = {
+        "status": status,
+        "seed": config.seed,
+        "strategies": {name: vars(params) for name, params in config.strategy.items()},
+        "started": started,
+        "finished": finished,
+        **code_version(),
+    }
+    if error is not None:
+        record["error"] = error
+    return record
+
+
+@contextmanager
+def atomic_folder(target: Path):
+    """Yield a temporary folder beside ``target``; on success it replaces ``target`` whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
