@@ -67,24 +67,39 @@ def config_yaml(config: Config) -> str:
 
 
 def config_hash(config: Config) -> str:
-    """Hash of everything that shapes the results (the ``output`` settings do not)."""
+    """The run id: a hash of everything that shapes the results (``output`` settings do not)."""
+    return seeded_hash(scenario_text(config), config.seed)
+
+
+def scenario_text(config: Config) -> str:
+    """The resolved scenario as text, without its seed and output settings."""
     scenario = OmegaConf.to_container(OmegaConf.structured(config))
-    del scenario["output"]
-    return hashlib.sha256(OmegaConf.to_yaml(scenario).encode()).hexdigest()[:16]
+    del scenario["output"], scenario["seed"]
+    return OmegaConf.to_yaml(scenario)
+
+
+def seeded_hash(scenario: str, seed: int) -> str:
+    """Run id of a scenario (``scenario_text``) run with ``seed``."""
+    return hashlib.sha256(f"{scenario}seed: {seed}\n".encode()).hexdigest()[:16]
 
 
 def load_config(overrides: list[str] | None = None) -> Config:
     """Compose ``configs/`` with Hydra overrides into a validated Config (or raise ConfigError)."""
+    return to_config(compose_config(overrides))
+
+
+def compose_config(overrides: list[str] | None = None, name: str = "config") -> DictConfig:
+    """Compose ``configs/<name>.yaml`` with overrides; Hydra's errors become one-line
+    ConfigErrors."""
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides or []))
-        return to_config(cfg)
+            return compose(config_name=name, overrides=list(overrides or []))
     except MissingConfigException as exc:
-        group, _, name = (exc.missing_cfg_file or "").partition("/")
-        if not name:
+        group, _, option = (exc.missing_cfg_file or "").partition("/")
+        if not option:
             raise ConfigError(one_line(exc)) from None
         known = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-        raise ConfigError(f"{group}={name!r} is unknown; choose from {known}") from None
+        raise ConfigError(f"{group}={option!r} is unknown; choose from {known}") from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(one_line(exc)) from None
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.api import load_config
 from sim.config import TIER_BOUNDS, Config
-from sim.customers import EXIT_REASONS
+from sim.customers import EXIT_REASONS, masked_sum
 from sim.model import BankModel
 
 
@@ -132,7 +132,7 @@ def _first_measured_year(config: Config) -> dict:
     run["natural"] = everyone["exit_reason"][at_start] == EXIT_REASONS.index("natural")
     c = model.customers
     wealth_share = np.asarray(config.economics.wealth_share)[c.tier]
-    deposits = float(np.dot(c.aum * (1 - wealth_share), c.active)) * config.population.scale
+    deposits = masked_sum(c.aum * (1 - wealth_share), c.active) * config.population.scale
     run["deposit_margin"] = model.books["revenue_deposit_margin"] * 12 / deposits
     sessions, visits = model.events["sessions"], model.events["visits"]
     run["digital_share"] = sessions / (sessions + visits)

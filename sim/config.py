@@ -609,13 +609,14 @@ def register() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def to_config(cfg: DictConfig | Config) -> Config:
-    """Typed, validated Config from a Hydra DictConfig or a Config (whose types are checked)."""
+def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config:
+    """Typed, validated config (``schema`` or a subclass) from a Hydra DictConfig, or a Config
+    whose types are checked."""
     if not isinstance(cfg, Config):
         plain = OmegaConf.to_container(cfg, resolve=True)
         plain.pop("hydra", None)
         try:
-            cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
+            cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
         except OmegaConfBaseException as exc:
             raise ConfigError(one_line(exc)) from None
     validate(cfg)

@@ -53,6 +53,12 @@ COLUMNS: dict[str, tuple[type, object]] = {
 COMPACT_SHARE = 0.1  # archive leavers once they are this share of the rows
 
 
+def masked_sum(values: np.ndarray, mask: np.ndarray) -> float:
+    """Sum of a column over a mask. (Not ``np.dot``: BLAS threads would fight over the cores
+    when runs execute in parallel processes.)"""
+    return float(np.sum(values, where=mask, dtype=np.float64))
+
+
 class Customers:
     """Columnar customer store; ``customers.aum`` is a view of the used rows."""
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import TIERS
-from sim.customers import CHANNELS, EXIT_REASONS
+from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
 
 
 def new_events() -> defaultdict:
@@ -28,7 +28,7 @@ class Cohort:
         c.cohort[:] = c.active * (1 + (c.tier >= 1))
         self.size = int(np.count_nonzero(c.cohort))
         self.size_mid_high = int(np.count_nonzero(c.cohort == 2))
-        self.aum = float(np.dot(c.aum, c.active)) * model.config.population.scale
+        self.aum = masked_sum(c.aum, c.active) * model.config.population.scale
         self.tiers = tier_counts(c)
         self.retention_12m = None
 
@@ -42,7 +42,7 @@ class Cohort:
     def aum_retention(self, model) -> float:
         """AUM the cohort still holds with the bank, relative to its AUM at the start."""
         c = model.customers
-        kept = float(np.dot(c.aum, c.active & (c.cohort >= 1))) * model.config.population.scale
+        kept = masked_sum(c.aum, c.active & (c.cohort >= 1)) * model.config.population.scale
         return kept / self.aum if self.aum > 0 else 1.0
 
 
@@ -69,7 +69,7 @@ def monthly_kpis(model) -> dict[str, float]:
         **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
         "retention": retention,
         "retention_mid_high": cohort.retention(model, mid_high=True),
-        "aum": float(np.dot(c.aum, active)) * model.config.population.scale,
+        "aum": masked_sum(c.aum, active) * model.config.population.scale,
         "aum_retention": cohort.aum_retention(model),
         "satisfaction": _mean(c.satisfaction, active),
         "effort": _mean(c.effort, active),
@@ -90,7 +90,7 @@ def monthly_kpis(model) -> dict[str, float]:
 
 def _mean(values: np.ndarray, mask: np.ndarray) -> float:
     n = np.count_nonzero(mask)
-    return float(np.dot(values, mask) / n) if n else 0.0
+    return masked_sum(values, mask) / n if n else 0.0
 
 
 def reporters(model) -> dict:

@@ -26,7 +26,7 @@ from mesa import DataCollector, Model
 from sim import behaviour, geography, metrics
 from sim.agents import Branch, Competitor, Manager, Partner
 from sim.config import TIERS, Config
-from sim.customers import CHANNELS, EXIT_REASONS, Customers
+from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
 from sim.rng import Streams
 from sim.strategies import base as strategies
@@ -387,9 +387,7 @@ class BankModel(Model):
             branch.serve(load[branch.index], bank.wait_minutes)
         self.events["visits"] = float(load.sum())
         self.events["sessions"] = (
-            float(np.dot(c.digital, c.active))
-            * bank.sessions_per_month
-            * self.config.population.scale
+            masked_sum(c.digital, c.active) * bank.sessions_per_month * self.config.population.scale
         )
 
     # 5. Wealth --------------------------------------------------------------------------------
@@ -548,7 +546,7 @@ class BankModel(Model):
         aum_by_tier = np.bincount(c.tier, weights=c.aum * c.active, minlength=4)
         wealth = float(np.dot(aum_by_tier, self.wealth_share))
         deposits = float(aum_by_tier.sum()) - wealth
-        loans = float(np.dot(c.loan, c.active))
+        loans = masked_sum(c.loan, c.active)
         book = self.ledger.book
         book("deposit_margin", e.deposit_margin / 12.0 * deposits * scale)
         book("wealth_fees", e.wealth_fee / 12.0 * wealth * scale)

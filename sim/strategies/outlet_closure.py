@@ -42,7 +42,10 @@ class OutletClosureConfig(StrategyConfig):
         choices=RULES,
     )
     count: int = param(
-        2, "branches closed by the rule", "scenario choice; two of the default twelve", 1
+        2,
+        "branches closed by the rule (0: none, e.g. a sweep's reference point)",
+        "scenario choice; two of the default twelve",
+        0,
     )
     month: int = param(1, "measured month in which the branches close", "scenario choice", 1, 1_200)
     open_new: bool = param(

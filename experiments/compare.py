@@ -1,0 +1,115 @@
+"""``python -m experiments.compare [experiment=NAME] [key=value ...]``: compare strategies.
+
+Runs every arm of the experiment on the same seeds (common random numbers), stores each run
+under ``<output.dir>/<experiment name>/runs/<run id>``, skips runs already stored (so an
+interrupted or partly failed experiment resumes), then reports per-arm statistics and paired
+differences against the baseline. The whole experiment is validated before any run starts; a run
+that fails is recorded with its traceback while the others go on, and the command then exits 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from experiments import report
+from experiments.config import CompareConfig, check_experiment, register
+from experiments.executors import run_all, workers
+from experiments.plan import RunSpec, arms, plan
+from experiments.store import open_store, status, write_plan
+from sim.api import CONFIG_DIR, compose_config
+from sim.config import ConfigError, to_config
+
+register()
+EXPERIMENT_KEYS = ("experiment", "executor", "replications", "report", "hydra")
+
+
+def scenario_overrides(overrides: list[str]) -> list[str]:
+    """The command line's overrides that shape the scenario of every arm."""
+
+    def key(override: str) -> str:
+        return override.lstrip("+~").partition("=")[0].split(".")[0].split("/")[0]
+
+    return [o for o in overrides if key(o) not in EXPERIMENT_KEYS]
+
+
+def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[RunSpec], Path]:
+    """Validate everything and plan every run, before anything is run (raises ConfigError)."""
+    compare = to_config(cfg, schema=CompareConfig)
+    check_experiment(compare)
+    specs = plan(compare, scenario_overrides(overrides))
+    root = open_store(Path(compare.output.dir) / compare.experiment.name)
+    return compare, specs, root
+
+
+def run_experiment(
+    compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
+) -> int:
+    """Run what is missing, then report; returns the exit code (1 if any run failed)."""
+    (root / "experiment.yaml").write_text(
+        yaml.safe_dump(OmegaConf.to_container(OmegaConf.structured(compare)), sort_keys=False)
+    )
+    write_plan(root, specs)
+    unique = list({s.run_id: s for s in specs}.values())
+    todo = [s for s in unique if status(root / "runs", s.run_id) != "ok"]
+    e, ex = compare.experiment, compare.executor
+    points = len({s.point for s in specs})
+    print(
+        f"Experiment {e.name}: {len(arms(compare))} arms x {compare.replications} replications"
+        f"{f' x {points} points' if points > 1 else ''} = {len(unique)} runs;"
+        f" {len(unique) - len(todo)} already stored, {len(todo)} to run on {ex.kind}"
+        f"{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
+    )
+    clock = time.perf_counter()
+    outcomes = run_all(todo, root / "runs", ex, progress=progress)
+    seconds = time.perf_counter() - clock
+    failed = [o for o in outcomes if o.status != "ok"]
+    if outcomes:
+        print(
+            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
+            f" {len(outcomes) - len(failed)} ok, {len(failed)} failed"
+        )
+    for o in failed:
+        print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
+    if compare.report:
+        report.report(root)
+    print(f"Results: {root}")
+    if failed:
+        print(
+            f"{len(failed)} runs failed; their tracebacks are in runs/<run id>/provenance.json."
+            " Rerun the same command to retry them."
+        )
+    return 1 if failed else 0
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="compare", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    try:
+        prepared = prepare(cfg, list(HydraConfig.get().overrides.task))
+    except ConfigError as exc:
+        sys.exit(f"config error: {exc}")
+    sys.exit(run_experiment(*prepared))
+
+
+def main() -> None:
+    """Compose and validate with one-line errors (exit 2), then run; Hydra flags go to Hydra."""
+    args = sys.argv[1:]
+    if any(a.startswith("-") for a in args):
+        _app()
+        return
+    try:
+        prepared = prepare(compose_config(args, name="compare"), args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(run_experiment(*prepared))
+
+
+if __name__ == "__main__":
+    main()

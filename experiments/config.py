@@ -1,0 +1,129 @@
+"""The experiment schema: arms x replications x optional parameter points, and the executor.
+
+``python -m experiments.compare`` composes ``configs/compare.yaml``: the scenario schema (so that
+``population.customers=5000`` or ``months=36`` apply to every arm) plus ``replications``, an
+``experiment`` preset (``configs/experiment/``) and an ``executor`` (``configs/executor/``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+from sim.config import Config, ConfigError, param
+
+PLAYBOOK = (
+    "outlet_closure",
+    "branch_experience",
+    "partner_promotion",
+    "mentoring",
+    "training",
+    "follow_up",
+    "lean_service",
+    "digital_scenario",
+    "product_innovation",
+)
+DEFAULT_ARMS = {
+    "baseline": [],
+    **{name: [f"strategy=[{name}]"] for name in PLAYBOOK},
+    "playbook": ["strategy=playbook"],
+}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class SampleConfig:
+    """Random or Latin-hypercube sample of points in a box of parameter ranges."""
+
+    method: str = param(
+        "none", "how points are drawn", "scenario choice", choices=("none", "random", "lhs")
+    )
+    points: int = param(8, "points drawn", "scenario choice", 1, 10_000)
+    ranges: dict[str, list[float]] = param(
+        {}, "config key -> [low, high]", "scenario choice (integers are rounded)"
+    )
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = param("playbook", "experiment folder under output.dir", "preset name")
+    description: str = param("", "one line for reports", "preset")
+    baseline: str = param("baseline", "the arm every other arm is compared with", "preset")
+    arms: dict[str, list[str]] = param(
+        DEFAULT_ARMS, "arm -> scenario overrides (e.g. strategy=[training])", "preset"
+    )
+    only: list[str] = param([], "run just these arms (and the baseline); empty: all", "choice")
+    overrides: list[str] = param(
+        ["output.panel=false"],
+        "scenario overrides for every arm, before the command line's",
+        "preset; panels are skipped to keep stores small",
+    )
+    grid: dict[str, list[Any]] = param(
+        {}, "config key -> values; every combination is a point", "scenario choice"
+    )
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+
+@dataclass
+class ExecutorConfig:
+    kind: str = param(
+        "local", "where runs execute", "local pool by default", choices=("local", "ray", "slurm")
+    )
+    workers: int = param(0, "local worker processes (0: all cores)", "machine", 0, 4_096)
+    address: str = param("", "Ray cluster address (empty: start a local Ray)", "cluster")
+    partition: str = param("", "SLURM partition (empty: the cluster default)", "cluster")
+    timeout_min: int = param(60, "SLURM job time limit, minutes", "cluster", 1, 100_000)
+    cpus_per_task: int = param(1, "SLURM CPUs per run", "cluster", 1, 1_024)
+    local: bool = param(False, "SLURM through submitit's local executor (for tests)", "testing")
+
+
+@dataclass
+class CompareConfig(Config):
+    replications: int = param(
+        20, "seeds per arm, shared by every arm", "common random numbers", 1, 100_000
+    )
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    report: bool = param(True, "write the report when the runs are done", "workflow")
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="compare_schema", node=CompareConfig)
+
+
+def check_experiment(cfg: CompareConfig) -> None:
+    """Refuse what would make a broken experiment, before any run starts."""
+    e = cfg.experiment
+    if not NAME.match(e.name):
+        raise ConfigError(
+            f"experiment.name={e.name!r} is not allowed; use letters, digits, '_', '-' and '.',"
+            " not starting with '.' (it names a folder under output.dir)"
+        )
+    if cfg.strategy:
+        raise ConfigError(
+            f"strategy={sorted(cfg.strategy)}: strategies belong to arms here; set them in"
+            " experiment.arms"
+        )
+    if e.baseline not in e.arms:
+        raise ConfigError(f"experiment.baseline={e.baseline!r} is not an arm; arms: {list(e.arms)}")
+    unknown = [a for a in e.only if a not in e.arms]
+    if unknown:
+        raise ConfigError(f"experiment.only: {unknown[0]!r} is not an arm; arms: {list(e.arms)}")
+    for key, values in e.grid.items():
+        if not values:
+            raise ConfigError(f"experiment.grid.{key} is empty; give at least one value")
+    if e.sample.method != "none":
+        if not e.sample.ranges:
+            raise ConfigError("experiment.sample.ranges is empty; give key: [low, high]")
+        for key, bounds in e.sample.ranges.items():
+            if len(bounds) != 2 or not bounds[0] < bounds[1]:
+                raise ConfigError(
+                    f"experiment.sample.ranges.{key}={bounds}; allowed [low, high] with low < high"
+                )
+    if cfg.replications < 2:
+        raise ConfigError(
+            f"replications={cfg.replications} gives no confidence intervals; allowed >= 2"
+        )

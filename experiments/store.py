@@ -1,0 +1,93 @@
+"""The results store: one folder per run under ``<experiment>/runs/<run id>``, written atomically.
+
+A run's id is a hash of its resolved scenario (seed included), so a rerun finds what is done, and
+a changed config gets a new id and is never served a stale result. ``plan.csv`` maps runs to arms,
+points and seeds; runs stored by ``python -m sim.run`` (e.g. a Hydra multirun) have no plan and
+are grouped by their strategies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from sim.api import config_yaml
+from sim.config import ConfigError
+from sim.provenance import atomic_folder, provenance
+
+PLAN = "plan.csv"
+
+
+def open_store(root: Path) -> Path:
+    """The experiment folder, created; refuses an unwritable place before any run starts."""
+    existing = next(p for p in [root, *root.parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"output.dir: cannot write under {existing} (for {root})")
+    (root / "runs").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def status(runs_dir: Path, run_id: str) -> str | None:
+    """'ok', 'failed' or None (not run)."""
+    path = runs_dir / run_id / "provenance.json"
+    return json.loads(path.read_text())["status"] if path.exists() else None
+
+
+def write_plan(root: Path, specs) -> None:
+    rows = [{"run_id": s.run_id, "arm": s.arm, "point": s.point, "seed": s.seed} for s in specs]
+    pd.DataFrame(rows).to_csv(root / PLAN, index=False)
+
+
+def write_failure(runs_dir: Path, spec, started: str, finished: str, error: str) -> None:
+    """Record a run that raised: its config and provenance with the traceback, no results."""
+    with atomic_folder(runs_dir / spec.run_id) as tmp:
+        (tmp / "config.yaml").write_text(config_yaml(spec.config))
+        record = provenance(spec.config, started, finished, "failed", error)
+        (tmp / "provenance.json").write_text(json.dumps(record, indent=2))
+
+
+def load(results: Path) -> pd.DataFrame:
+    """One row per stored run: run_id, arm, point, seed, status, error and the summary's KPIs.
+
+    ``results`` is an experiment folder (with ``runs/`` and a plan) or a folder of run folders.
+    """
+    runs_dir = results / "runs" if (results / "runs").is_dir() else results
+    rows = []
+    for folder in sorted(p for p in runs_dir.iterdir() if (p / "provenance.json").exists()):
+        record = json.loads((folder / "provenance.json").read_text())
+        row = {
+            "run_id": folder.name,
+            "status": record["status"],
+            "seed": record["seed"],
+            "strategies": ",".join(record["strategies"]),
+            "error": record.get("error", ""),
+        }
+        if record["status"] == "ok":
+            row |= {
+                k: v
+                for k, v in json.loads((folder / "summary.json").read_text()).items()
+                if k not in row and not isinstance(v, list | dict)
+            }
+        rows.append(row)
+    runs = pd.DataFrame(rows)
+    if runs.empty:
+        return runs
+    plan_path = results / PLAN
+    if plan_path.exists():
+        plan = pd.read_csv(plan_path, dtype={"point": str}, keep_default_na=False)
+        runs = plan.merge(runs.drop(columns="seed"), on="run_id", how="left")
+        runs["status"] = runs["status"].fillna("missing")
+    else:
+        runs["arm"] = runs["strategies"].replace("", "baseline")
+        runs["point"] = ""
+    return runs
+
+
+def experiment_meta(results: Path) -> dict:
+    """The experiment's resolved config, if the folder has one."""
+    path = results / "experiment.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
