@@ -93,7 +93,8 @@ def _app(cfg: DictConfig) -> None:
     try:
         prepared = prepare(cfg, list(HydraConfig.get().overrides.task))
     except ConfigError as exc:
-        sys.exit(f"config error: {exc}")
+        print(f"config error: {exc}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(run_experiment(*prepared))
 
 

@@ -15,22 +15,6 @@ from hydra.core.config_store import ConfigStore
 
 from sim.config import Config, ConfigError, param
 
-PLAYBOOK = (
-    "outlet_closure",
-    "branch_experience",
-    "partner_promotion",
-    "mentoring",
-    "training",
-    "follow_up",
-    "lean_service",
-    "digital_scenario",
-    "product_innovation",
-)
-DEFAULT_ARMS = {
-    "baseline": [],
-    **{name: [f"strategy=[{name}]"] for name in PLAYBOOK},
-    "playbook": ["strategy=playbook"],
-}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -53,7 +37,7 @@ class ExperimentConfig:
     description: str = param("", "one line for reports", "preset")
     baseline: str = param("baseline", "the arm every other arm is compared with", "preset")
     arms: dict[str, list[str]] = param(
-        DEFAULT_ARMS, "arm -> scenario overrides (e.g. strategy=[training])", "preset"
+        {}, "arm -> scenario overrides (e.g. strategy=[training])", "preset"
     )
     only: list[str] = param([], "run just these arms (and the baseline); empty: all", "choice")
     overrides: list[str] = param(
@@ -107,6 +91,8 @@ def check_experiment(cfg: CompareConfig) -> None:
             f"strategy={sorted(cfg.strategy)}: strategies belong to arms here; set them in"
             " experiment.arms"
         )
+    if not e.arms:
+        raise ConfigError("experiment.arms is empty; give at least the baseline, e.g. baseline: []")
     if e.baseline not in e.arms:
         raise ConfigError(f"experiment.baseline={e.baseline!r} is not an arm; arms: {list(e.arms)}")
     unknown = [a for a in e.only if a not in e.arms]

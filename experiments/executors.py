@@ -7,6 +7,7 @@ as failed with its traceback; the others go on.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import traceback
@@ -21,6 +22,8 @@ from experiments.config import ExecutorConfig
 from experiments.plan import RunSpec
 from experiments.store import write_failure
 from sim.api import now, run_scenario
+
+tqdm.monitor_interval = 0  # no monitor thread: the pool forks workers from a thread-free process
 
 
 @dataclass
@@ -68,7 +71,9 @@ def workers(executor: ExecutorConfig) -> int:
 
 def _local(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
     """A pool of warm worker processes: each imports the model once and takes run after run."""
-    with ProcessPoolExecutor(max_workers=min(workers(executor), max(len(specs), 1))) as pool:
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    size = min(workers(executor), max(len(specs), 1))
+    with ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
         futures = [pool.submit(execute, spec, runs_dir) for spec in specs]
         for future in as_completed(futures):
             yield future.result()

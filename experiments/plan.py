@@ -36,13 +36,14 @@ def arms(cfg: CompareConfig) -> list[str]:
     return [a for a in e.arms if not e.only or a in e.only or a == e.baseline]
 
 
-def points(cfg: CompareConfig, base: Config) -> list[tuple[str, list[str]]]:
-    """(label, overrides) of every parameter point: the grid's combinations, or the sample."""
+def points(cfg: CompareConfig, nodes: list) -> list[tuple[str, list[str]]]:
+    """(label, overrides) of every parameter point: the grid's combinations, or the sample
+    (rounded where the arms' configs, ``nodes``, hold integers)."""
     e = cfg.experiment
     if e.grid:
         keys = list(e.grid)
         combos = itertools.product(*(e.grid[k] for k in keys))
-        return [_point(dict(zip(keys, values, strict=True))) for values in combos]
+        return _unique([_point(dict(zip(keys, values, strict=True))) for values in combos])
     if e.sample.method == "none":
         return [("", [])]
     keys = list(e.sample.ranges)
@@ -52,17 +53,25 @@ def points(cfg: CompareConfig, base: Config) -> list[tuple[str, list[str]]]:
     else:
         unit = np.random.default_rng(cfg.seed).random((e.sample.points, len(keys)))
     values = qmc.scale(unit, low, high)
-    structured = OmegaConf.structured(base)
-    integer = [isinstance(OmegaConf.select(structured, k), int) for k in keys]
-    return [
-        _point(
-            {
-                k: int(round(v)) if whole else float(f"{v:.6g}")
-                for k, v, whole in zip(keys, row, integer, strict=True)
-            }
-        )
-        for row in values
+    integer = [
+        any(isinstance(OmegaConf.select(n, k, default=None), int) for n in nodes) for k in keys
     ]
+    return _unique(
+        [
+            _point(
+                {
+                    k: int(round(v)) if whole else float(f"{v:.6g}")
+                    for k, v, whole in zip(keys, row, integer, strict=True)
+                }
+            )
+            for row in values
+        ]
+    )
+
+
+def _unique(points: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """Each point once (a repeated grid value, or sample values that round alike)."""
+    return list(dict(points).items())
 
 
 def _point(values: dict) -> tuple[str, list[str]]:
@@ -78,10 +87,9 @@ def plan(cfg: CompareConfig, cli_overrides: list[str]) -> list[RunSpec]:
     """
     e = cfg.experiment
     common = [*e.overrides, *cli_overrides]
-    base = load_config(common)
     configs = {arm: _compose(arm, [*common, *e.arms[arm]], "") for arm in arms(cfg)}
     nodes = {arm: OmegaConf.structured(config) for arm, config in configs.items()}
-    grid = points(cfg, base)
+    grid = points(cfg, list(nodes.values()))
     for key in sorted({o.partition("=")[0] for _, overrides in grid for o in overrides}):
         if not any(_has(node, key) for node in nodes.values()):
             raise ConfigError(f"experiment: {key!r} is not a key of any arm's config")

@@ -25,7 +25,7 @@ PLAN = "plan.csv"
 def open_store(root: Path) -> Path:
     """The experiment folder, created; refuses an unwritable place before any run starts."""
     existing = next(p for p in [root, *root.parents] if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"output.dir: cannot write under {existing} (for {root})")
     (root / "runs").mkdir(parents=True, exist_ok=True)
     return root
@@ -56,7 +56,7 @@ def load(results: Path) -> pd.DataFrame:
     ``results`` is an experiment folder (with ``runs/`` and a plan) or a folder of run folders.
     """
     runs_dir = results / "runs" if (results / "runs").is_dir() else results
-    rows = []
+    rows, settings = [], {}
     for folder in sorted(p for p in runs_dir.iterdir() if (p / "provenance.json").exists()):
         record = json.loads((folder / "provenance.json").read_text())
         row = {
@@ -67,24 +67,61 @@ def load(results: Path) -> pd.DataFrame:
             "error": record.get("error", ""),
         }
         if record["status"] == "ok":
-            row |= {
-                k: v
-                for k, v in json.loads((folder / "summary.json").read_text()).items()
-                if k not in row and not isinstance(v, list | dict)
-            }
+            summary = json.loads((folder / "summary.json").read_text())
+            row |= {k: v for k, v in summary.items() if k not in row and not isinstance(v, list)}
+        settings[folder.name] = dict(_flatten(yaml.safe_load((folder / "config.yaml").read_text())))
         rows.append(row)
     runs = pd.DataFrame(rows)
     if runs.empty:
         return runs
     plan_path = results / PLAN
-    if plan_path.exists():
-        plan = pd.read_csv(plan_path, dtype={"point": str}, keep_default_na=False)
-        runs = plan.merge(runs.drop(columns="seed"), on="run_id", how="left")
-        runs["status"] = runs["status"].fillna("missing")
-    else:
-        runs["arm"] = runs["strategies"].replace("", "baseline")
-        runs["point"] = ""
+    if not plan_path.exists():
+        return _arms_and_points(runs, settings)
+    plan = pd.read_csv(plan_path, dtype={"point": str}, keep_default_na=False)
+    runs = plan.merge(runs.drop(columns="seed"), on="run_id", how="left")
+    runs["status"] = runs["status"].fillna("missing")
     return runs
+
+
+def _flatten(node: dict, prefix: str = ""):
+    """(dotted key, value as text) of a nested config, without its seed and output settings."""
+    for key, value in node.items():
+        if prefix == "" and key in ("seed", "output"):
+            continue
+        if isinstance(value, dict) and value:
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", json.dumps(value)
+
+
+def _arms_and_points(runs: pd.DataFrame, settings: dict[str, dict]) -> pd.DataFrame:
+    """Arms and points of runs stored without a plan (e.g. a Hydra multirun of ``sim.run``).
+
+    The arm is the set of strategies ("baseline" for none); the point is the settings that vary
+    within an arm. A baseline run is paired with every point that agrees with its own settings.
+    """
+    runs["arm"] = runs["strategies"].replace("", "baseline")
+    keys = set()
+    for _, ids in runs.groupby("arm")["run_id"]:
+        values = pd.DataFrame([settings[i] for i in ids])
+        keys |= {k for k in values if values[k].nunique(dropna=False) > 1}
+
+    def label(run_id: str, only=None) -> str:
+        s = settings[run_id]
+        chosen = [k for k in sorted(keys) if k in s and (only is None or k in only)]
+        return ",".join(f"{k}={s[k]}" for k in chosen)
+
+    runs["point"] = [label(i) for i in runs["run_id"]]
+    base = runs[runs["arm"] == "baseline"]
+    if base.empty:
+        return runs
+    own = set().union(*(settings[i] for i in base["run_id"]))
+    copies = []
+    for point in runs.loc[runs["arm"] != "baseline", "point"].unique():
+        if point not in set(base["point"]):
+            example = runs.loc[runs["point"] == point, "run_id"].iloc[0]
+            copies.append(base[base["point"] == label(example, only=own)].assign(point=point))
+    return pd.concat([runs, *copies], ignore_index=True)
 
 
 def experiment_meta(results: Path) -> dict:

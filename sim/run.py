@@ -52,7 +52,8 @@ def _app(cfg: DictConfig) -> None:
     try:
         config = to_config(cfg)
     except ConfigError as exc:
-        sys.exit(f"config error: {exc}")
+        print(f"config error: {exc}", file=sys.stderr)
+        sys.exit(2)
     result = run_scenario(config, progress=True)
     folder = result.save()
     print(format_summary(result))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import experiments  # noqa: F401  (first: no helper threads, as in the experiment CLIs)
+
+# isort: split
 import copy
 from dataclasses import dataclass
 
@@ -48,6 +51,26 @@ class NoopStrategy(Strategy):
     """Does nothing at all: results must equal the baseline's bit for bit."""
 
     name = "test_noop"
+
+
+@dataclass
+class FailConfig(StrategyConfig):
+    fail_seed: int = param(-1, "run seed whose run raises (-1: none)", "test", -1)
+
+
+class FailStrategy(Strategy):
+    """Raises while the model is built for one run seed: a crashing run among good ones.
+
+    Registered only for the tests that ask for the ``fail_strategy`` fixture (the playbook tests
+    check every registered strategy but ``test_perks`` and ``test_noop``).
+    """
+
+    name = "test_fail"
+    Config = FailConfig
+
+    def setup(self) -> None:
+        if self.model.config.seed == self.config.fail_seed:
+            raise RuntimeError(f"test_fail: planned failure at seed {self.config.fail_seed}")
 
 
 def _register_once(cls: type[Strategy]) -> None:
@@ -113,3 +136,13 @@ def make_config():
 def changed():
     """Validated deep copy of a config with dotted keys changed: ``changed(cfg, {"seed": 2})``."""
     return with_changes
+
+
+@pytest.fixture
+def fail_strategy():
+    """``test_fail`` registered for one test (forked workers inherit it); its name."""
+    register(FailStrategy)
+    try:
+        yield FailStrategy.name
+    finally:
+        del REGISTRY[FailStrategy.name]

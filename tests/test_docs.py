@@ -19,5 +19,5 @@ def test_every_parameter_has_unit_and_source():
 
 def test_readme_quickstart_commands_exist():
     readme = (ROOT / "README.md").read_text()
-    assert "python -m sim.run" in readme
+    assert "python -m experiments.compare" in readme
     assert "python -m pytest" in readme
