@@ -128,3 +128,23 @@ def experiment_meta(results: Path) -> dict:
     """The experiment's resolved config, if the folder has one."""
     path = results / "experiment.yaml"
     return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+def load_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """The monthly time series of the given runs (rows of ``load``), stacked with their run_id,
+    arm, point and seed."""
+    runs_dir = results / "runs" if (results / "runs").is_dir() else results
+    frames = [
+        pd.read_parquet(runs_dir / row.run_id / "timeseries.parquet").assign(
+            run_id=row.run_id, arm=row.arm, point=row.point, seed=row.seed
+        )
+        for row in runs[runs["status"] == "ok"].itertuples()
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_run_table(results: Path, run_id: str, table: str) -> pd.DataFrame | None:
+    """One run's ``panel`` or ``branches`` table, if it was stored."""
+    runs_dir = results / "runs" if (results / "runs").is_dir() else results
+    path = runs_dir / run_id / f"{table}.parquet"
+    return pd.read_parquet(path) if path.exists() else None

@@ -17,6 +17,8 @@ class Branch(mesa.Agent):
         super().__init__(model)
         self.index, self.x, self.y = index, float(x), float(y)
         self.is_open = True
+        self.opened = model.month  # 0 for the bank's own branches
+        self.closed = 0  # month it closed, 0 while open
         self.capacity = 1.0  # visits per month; the model sizes it to the opening catchment
         self.cost = cost  # CNY per year
         self.base_quality = quality

@@ -30,12 +30,13 @@ register()
 
 @dataclass
 class RunResult:
-    """What one run produced: its config and three pandas tables."""
+    """What one run produced: its config and four pandas tables."""
 
     config: Config
     timeseries: pd.DataFrame
     summary: pd.Series
     panel: pd.DataFrame
+    branches: pd.DataFrame
     started: str  # ISO time
     finished: str
 
@@ -51,6 +52,7 @@ class RunResult:
             (tmp / "config.yaml").write_text(config_yaml(self.config))
             self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             (tmp / "summary.json").write_text(json.dumps(self.summary.to_dict(), indent=2))
+            self.branches.to_parquet(tmp / "branches.parquet", index=False)
             if self.config.output.panel:
                 self.panel.to_parquet(tmp / "panel.parquet", index=False)
             record = provenance(self.config, self.started, self.finished, "ok")
@@ -123,7 +125,9 @@ def run_scenario(
     model.run(progress=progress)
     timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     summary = pd.Series(metrics.summarise(model, timeseries))
-    result = RunResult(config, timeseries, summary, metrics.panel(model), started, now())
+    result = RunResult(
+        config, timeseries, summary, metrics.panel(model), metrics.branches(model), started, now()
+    )
     if save:
         result.save(None if save is True else save)
     return result

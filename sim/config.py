@@ -719,6 +719,8 @@ def _check_cross(cfg: Config) -> None:
     if not math.isclose(total, 1.0, abs_tol=1e-6):
         raise ConfigError(f"population.segments shares sum to {total:g}; they must sum to 1")
     for name, s in segments.items():
+        if name in TIERS:
+            raise ConfigError(f"population.segments.{name}: a tier's name; choose another name")
         if s.urban + s.rural > 1.0:
             raise ConfigError(
                 f"population.segments.{name}: urban + rural = {s.urban + s.rural:g};"

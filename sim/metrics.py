@@ -14,6 +14,8 @@ import pandas as pd
 from sim.config import TIERS
 from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
 
+SKILL_PERCENTILES = (10, 25, 50, 75, 90)  # of client managers' skill, each month
+
 
 def new_events() -> defaultdict:
     """Counters of this month's events (new customers, exits, quits, complaints ...)."""
@@ -61,12 +63,17 @@ def monthly_kpis(model) -> dict[str, float]:
     if measured == min(12, model.config.months):
         cohort.retention_12m = retention
     managers = list(model.managers)
+    skills = [m.skill for m in managers]
+    segments = np.bincount(c.segment, weights=active, minlength=len(model.segment_names))
     row = {
         "month": measured,
         "customers": n_active,
         **{f"customers_{tier}": n for tier, n in tier_counts(c).items()},
         **{f"new_{ch}": e[f"new_{ch}"] for ch in CHANNELS[1:]},
         **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
+        **{f"exits_{tier}": e[f"exits_{tier}"] for tier in TIERS},
+        **{f"customers_{s}": int(n) for s, n in zip(model.segment_names, segments, strict=True)},
+        **{f"exits_{s}": e[f"exits_{s}"] for s in model.segment_names},
         "retention": retention,
         "retention_mid_high": cohort.retention(model, mid_high=True),
         "aum": masked_sum(c.aum, active) * model.config.population.scale,
@@ -78,7 +85,11 @@ def monthly_kpis(model) -> dict[str, float]:
         "fee_complaints": e["fee_complaints"],
         "upgrades": e["upgrades"],
         "downgrades": e["downgrades"],
-        "manager_skill": float(np.mean([m.skill for m in managers])) if managers else 0.0,
+        "manager_skill": float(np.mean(skills)) if managers else 0.0,
+        **{
+            f"manager_skill_p{q}": float(np.percentile(skills, q)) if managers else 0.0
+            for q in SKILL_PERCENTILES
+        },
         "manager_quits": e["manager_quits"],
         "branches_open": sum(b.is_open for b in model.branches),
         "branch_wait": float(np.mean([b.wait for b in model.branches if b.is_open] or [0.0])),
@@ -93,35 +104,8 @@ def _mean(values: np.ndarray, mask: np.ndarray) -> float:
     return masked_sum(values, mask) / n if n else 0.0
 
 
-def reporters(model) -> dict:
-    """DataCollector model reporters, one per KPI column."""
-    keys = [
-        "month",
-        "customers",
-        *(f"customers_{t}" for t in TIERS),
-        *(f"new_{ch}" for ch in CHANNELS[1:]),
-        *(f"exit_{r}" for r in EXIT_REASONS[1:]),
-        "retention",
-        "retention_mid_high",
-        "aum",
-        "aum_retention",
-        "satisfaction",
-        "effort",
-        "attention",
-        "complaints",
-        "fee_complaints",
-        "upgrades",
-        "downgrades",
-        "manager_skill",
-        "manager_quits",
-        "branches_open",
-        "branch_wait",
-        "branch_visits",
-        *(f"{kind}_{line}" for line, kind in model.ledger.kinds.items()),
-        "revenue",
-        "cost",
-        "profit",
-    ]
+def reporters(keys) -> dict:
+    """DataCollector model reporters, one per KPI column of ``monthly_kpis``."""
     return {key: (lambda m, key=key: m.kpis[key]) for key in keys}
 
 
@@ -159,7 +143,7 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
 
 
 def panel(model) -> pd.DataFrame:
-    """One row per customer ever served, like a CRM extract."""
+    """One row per customer ever served, like a CRM extract (plus home and branch for maps)."""
     c, t = model.customers.everyone(), model.month
     gone = c["left"] >= 0
     return pd.DataFrame(
@@ -179,5 +163,22 @@ def panel(model) -> pd.DataFrame:
                 np.where(gone, c["exit_reason"] - 1, -1), EXIT_REASONS[1:]
             ),
             "channel": pd.Categorical.from_codes(c["channel"], CHANNELS),
+            "home_x": c["x"],
+            "home_y": c["y"],
+            "branch": c["branch"],
         }
     )
+
+
+def branches(model) -> pd.DataFrame:
+    """One row per branch ever open: site (km), the months it opened and closed (if it did)."""
+    return pd.DataFrame(
+        {
+            "branch": b.index,
+            "x": b.x,
+            "y": b.y,
+            "opened_month": b.opened - model.config.burn_in if b.opened else pd.NA,
+            "closed_month": b.closed - model.config.burn_in if b.closed else pd.NA,
+        }
+        for b in model.branch_list()
+    ).astype({"opened_month": "Int32", "closed_month": "Int32"})

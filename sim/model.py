@@ -58,7 +58,7 @@ class BankModel(Model):
         for strategy in self.strategies:
             strategy.setup()
         self.cohort = None if config.burn_in else metrics.Cohort(self)
-        self.datacollector = DataCollector(model_reporters=metrics.reporters(self))
+        self.datacollector = DataCollector()  # reporters are set at the first measured month
 
     # ----------------------------------------------------------------------------------------
     # Building the world
@@ -236,6 +236,7 @@ class BankModel(Model):
         rehomed = np.flatnonzero(c.active & np.isin(c.branch, [b.index for b in closing]))
         for branch in closing:
             branch.is_open = False
+            branch.closed = self.month
         self.rehome()
         for branch in closing:
             new_home, _ = self.open_branches.nearest(np.array([[branch.x, branch.y]]))
@@ -484,6 +485,9 @@ class BankModel(Model):
         c.left[idx] = t
         c.exit_reason[idx] = EXIT_REASONS.index(reason)
         self.events[f"exit_{reason}"] += len(idx)
+        for names, column in ((TIERS, c.tier), (self.segment_names, c.segment)):
+            for name, n in zip(names, np.bincount(column[idx], minlength=len(names)), strict=True):
+                self.events[f"exits_{name}"] += int(n)
 
     # 8. Engagement ----------------------------------------------------------------------------
 
@@ -569,6 +573,8 @@ class BankModel(Model):
             self.cohort = metrics.Cohort(self)
         elif t > self.config.burn_in:
             self.kpis = metrics.monthly_kpis(self)
+            if not self.datacollector.model_reporters:
+                self.datacollector = DataCollector(model_reporters=metrics.reporters(self.kpis))
             self.datacollector.collect(self)
 
     def run(self, progress: bool = False) -> None:
