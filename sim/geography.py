@@ -26,6 +26,7 @@ def draw_homes(
     xy = 0.5 + sd * rng.standard_normal((n, 2))
     fringe = zone == 2
     xy[fringe] = _rural_points(rng, int(fringe.sum()))
+    xy = 1.0 - np.abs(1.0 - np.abs(xy))  # reflect at the edges: clipping would pile homes up
     return (np.clip(xy, 0.0, 1.0) * side_km).astype(np.float32)
 
 
