@@ -4,18 +4,20 @@ Reads every stored run, prints per-arm means with 95% CIs, a verdict per arm fro
 differences against the baseline (same seeds; paired t and Wilcoxon p-values under Holm's
 correction), and how much common random numbers narrowed the CIs. Writes ``summary.csv`` and
 ``summary.parquet`` (one row per point and arm), ``differences.csv``/``.parquet`` (one row per
-point, arm and KPI) and ``crn.csv`` into the folder.
+point, arm and KPI) and ``crn.csv`` into the folder; then draws the figures into ``figures/`` and
+writes the report, ``report.html`` (self-contained) and ``report.md`` (see ``experiments.html``).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments import stats, store
+from experiments import html, stats, store
 
 RATE_KPIS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention")
 MONEY_KPIS = ("revenue", "cost", "profit", "npv")
@@ -23,7 +25,8 @@ SHOWN = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retent
 
 
 def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
-    """Compute, print and write the experiment's statistics; returns the tables."""
+    """Compute, print and write the experiment's statistics and its report; returns the tables
+    (with ``figures``: name, title, caption, png and svg of every chart drawn)."""
     runs = store.load(results)
     if runs.empty:
         out(f"No runs stored in {results} yet.")
@@ -46,6 +49,13 @@ def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
             out(f"  {_label(row.point, row.arm)}: {row.sentence}")
         out(_crn_line(tables["crn"]))
     _write(results, tables)
+    written = html.write_report(results, tables, runs)
+    columns = [f.name for f in fields(html.ChartFile)]
+    tables["figures"] = pd.DataFrame([asdict(c) for c in written.charts], columns=columns)
+    drawn = f"{len(written.charts)} charts" if not written.error else f"not drawn: {written.error}"
+    out(f"\nFigures: {written.figures} ({drawn})")
+    out(f"Report: {written.html}")
+    out(f"Report: {written.md}")
     return tables
 
 

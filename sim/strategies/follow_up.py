@@ -115,8 +115,11 @@ class FollowUp(Strategy):
         demand = np.bincount(tier_cell, weights=want_tier, minlength=len(desks) * n_class)
         demand += np.bincount(desk * n_class, weights=want_after, minlength=len(desks) * n_class)
         share = served_share(demand.reshape(len(desks), n_class), model.spare_contacts / scale)
+        served = share.ravel() * demand  # contacts each (desk, class) can make
         u = model.streams.uniform(f"strategy:{self.name}:reach", month, c.id)
-        received = want_tier * (u < share.ravel()[tier_cell]) + want_after * (u < share[desk, 0])
+        after_cell = desk * n_class
+        received = want_tier * take_lowest(tier_cell, u, want_tier > 0, served, want_tier)
+        received += want_after * take_lowest(after_cell, u, want_after > 0, served, want_after)
         skill = np.array([m.skill for m in desks])
         perk = cfg.lift * skill[desk] * -np.expm1(-received) / SATURATION
         c.perks += perk.astype(np.float32)
@@ -129,6 +132,19 @@ class FollowUp(Strategy):
         rows, products, complaints = self.snapshot
         event = (c.products[:rows] > products) | (c.complaints[:rows] > complaints)
         self.recent = (month, c.id[:rows][event & c.active[:rows]])
+
+
+def take_lowest(cell, u, wanting, served, want) -> np.ndarray:
+    """Who is reached: in each cell, the wanting customers with the lowest draws ``u``, as many
+    as the cell's ``served`` contacts cover at ``want`` contacts each (never more)."""
+    idx = np.flatnonzero(wanting)
+    order = idx[np.lexsort((u[idx], cell[idx]))]
+    cells = cell[order]
+    rank = np.arange(len(order)) - np.searchsorted(cells, cells, side="left")
+    quota = np.floor(served[cells] / want[order] + 1e-9)
+    reached = np.zeros(len(cell), bool)
+    reached[order[rank < quota]] = True
+    return reached
 
 
 def served_share(demand: np.ndarray, spare: np.ndarray) -> np.ndarray:

@@ -1,0 +1,438 @@
+"""The experiment report: ``report.html`` (self-contained, rendered in headless Chromium) and
+``report.md``, written with the figures by ``report.report`` (and so by ``experiments.compare``
+and ``python -m experiments.report``).
+
+One tiny experiment (300 customers, 2 burn-in + 6 measured months, 2 seeds, 4 arms) is run and
+reported once per session; the tests read what it wrote. The browser test needs Chromium
+(Debian's ``chromium``; ``.ci/run`` installs it where apt is available) and is skipped only when
+no Chromium binary is found.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from experiments import html as report_html
+from experiments.report import report
+from experiments.store import load
+
+ROOT = Path(__file__).resolve().parent.parent
+ARMS = ("baseline", "outlet_closure", "mentoring", "training")
+TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # no network: an external resource cannot load
+]
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const loaded = images.filter((i) => i.complete && i.naturalWidth > 0).length;
+  const external = performance.getEntriesByType("resource")
+    .filter((r) => !r.name.startsWith("data:")).length;
+  const overflow = document.documentElement.scrollWidth > window.innerWidth ? 1 : 0;
+  const clipped = Array.from(document.querySelectorAll(".scroll"))
+    .filter((d) => d.scrollWidth > d.clientWidth + 1).length;  // a table wider than the page
+  document.title = `probe images ${loaded}/${images.length} external ${external}`
+    + ` overflow ${overflow} clipped ${clipped}`;
+});
+</script>
+"""
+
+
+GRID = (  # long point labels, as a two-key grid over strategy parameters gives
+    "strategy.outlet_closure.count=0,strategy.partner_promotion.budget=500000.0",
+    "strategy.outlet_closure.count=6,strategy.partner_promotion.budget=2000000.0",
+)
+
+
+@dataclass
+class Reported:
+    root: Path
+    tables: dict[str, pd.DataFrame]
+    printed: str
+    html: str
+    md: str
+
+
+@pytest.fixture(scope="session")
+def reported(tmp_path_factory) -> Reported:
+    """A tiny experiment, run by the CLI without a report, then reported by ``report.report``.
+
+    The runs are made in another process: forking the local pool from this one, which earlier
+    tests may have left with threads (Ray, Arrow), would not be safe.
+    """
+    out = tmp_path_factory.mktemp("html_report")
+    args = [
+        *TINY,
+        "replications=2",
+        "report=false",
+        "experiment.only=[outlet_closure,mentoring,training]",
+        f"output.dir={out}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.compare", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    root = out / "playbook"
+    assert not (root / "report.html").exists()  # report=false
+    lines: list[str] = []
+    tables = report(root, out=lines.append)
+    return Reported(
+        root,
+        tables,
+        "\n".join(lines),
+        (root / "report.html").read_text(encoding="utf-8"),
+        (root / "report.md").read_text(encoding="utf-8"),
+    )
+
+
+@pytest.fixture(scope="session")
+def grid_report(reported, tmp_path_factory) -> Path:
+    """The same runs reported as two points of a grid (without charts): a sweep's tables."""
+    folder = tmp_path_factory.mktemp("grid") / "sweep"
+    shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
+    tables = {
+        name: pd.concat([reported.tables[name].assign(point=p) for p in GRID], ignore_index=True)
+        for name in ("summary", "verdicts", "crn")
+    }
+    return report_html.write_report(folder, tables, load(folder), charts=[]).html
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of each table's cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.tables: dict[str, list[list[tuple[str, str]]]] = {}  # class -> rows of (text, class)
+        self._table = self._row = self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "table":
+            self._table = self.tables.setdefault(attrs.get("class") or "", [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag == "td" and self._row is not None:
+            self._cell = ["", attrs.get("class") or ""]
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self._row.append((self._cell[0].strip(), self._cell[1]))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self._row:
+                self._table.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[0] += data + " "
+
+
+def parse(text: str) -> Tags:
+    tags = Tags()
+    tags.feed(text)
+    return tags
+
+
+def charts(reported: Reported) -> list[dict]:
+    figures = reported.tables["figures"]
+    assert len(figures), f"no charts drawn:\n{reported.printed}"
+    return figures.to_dict("records")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    return struct.unpack(">II", data[16:24])
+
+
+# --------------------------------------------------------------------------------------------
+# Files and wiring
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_writes_html_md_and_figures_and_prints_their_paths(reported):
+    root = reported.root
+    for name in ("report.html", "report.md"):
+        assert (root / name).is_file()
+        assert f"Report: {root / name}" in reported.printed
+    assert f"Figures: {root / 'figures'}" in reported.printed
+    assert "not drawn" not in reported.printed
+    for chart in charts(reported):
+        for kind in ("png", "svg"):
+            path = Path(chart[kind])
+            assert path.is_file() and path.stat().st_size > 0, path
+            assert path.parent == root / "figures"
+    # report.py's own outputs are still written and printed
+    assert (root / "summary.csv").exists() and (root / "crn.csv").exists()
+    assert re.search(r"^\s*training: retention ", reported.printed, re.MULTILINE)
+
+
+# --------------------------------------------------------------------------------------------
+# report.html
+# --------------------------------------------------------------------------------------------
+
+
+def test_html_loads_nothing_from_outside(reported):
+    text = reported.html
+    assert "http://" not in text and "https://" not in text
+    assert "<link" not in text.lower()
+    assert "<script" not in text.lower()  # no scripts at all, inline or not
+    assert "@import" not in text and "url(" not in text
+    tags = parse(text).tags
+    sources = [(tag, a["src"]) for tag, a in tags if "src" in a]
+    assert sources, "no images"
+    assert all(src.startswith("data:image/png;base64,") for _, src in sources), sources[:3]
+    for tag, attrs in tags:
+        href = attrs.get("href")
+        assert href is None or href.startswith("#"), (tag, href)  # in-page links only
+        assert not {"srcset", "poster", "data", "background"} & set(attrs), (tag, attrs)
+        assert tag not in ("iframe", "object", "embed", "video", "audio", "link", "base"), tag
+
+
+def test_every_chart_is_embedded_with_its_title_and_caption(reported):
+    text = reported.html
+    sources = {a["src"] for tag, a in parse(text).tags if tag == "img"}
+    listed = charts(reported)
+    assert len(sources) == len(listed)
+    for chart in listed:
+        data = base64.b64encode(Path(chart["png"]).read_bytes()).decode("ascii")
+        assert f"data:image/png;base64,{data}" in sources, chart["name"]
+        assert f'id="figure-{html.escape(chart["name"])}"' in text
+        assert html.escape(chart["title"]) in text
+        assert html.escape(chart["caption"]) in text
+
+
+def test_verdict_table_lists_every_arm_with_its_verdicts_coloured(reported):
+    tables = parse(reported.html).tables
+    rows = tables["verdicts"]
+    assert [row[0][0].split()[0] for row in rows] == list(ARMS)
+    verdicts = reported.tables["verdicts"].set_index("arm")
+    for row in rows[1:]:
+        arm = row[0][0].split()[0]
+        retention, profit = row[4], row[7]  # Arm Runs Ret Δ verdict NPV Δ verdict
+        for (text, cls), role in ((retention, "retention"), (profit, "profit")):
+            verdict = verdicts.loc[arm, f"{role}_verdict"]
+            assert text.startswith(verdict), (arm, role, text)
+            tone = {"better": "better", "worse": "worse"}.get(verdict, "neutral")
+            assert tone in cls.split(), (arm, role, cls)
+    assert [row[0][0] for row in tables["means"]] == list(ARMS)
+    summary = reported.tables["summary"].set_index("arm")
+    for row in tables["means"]:
+        retention = summary.loc[row[0][0], "retention_horizon"] * 100
+        assert row[3][0].startswith(f"{retention:.1f} ± "), row
+
+
+def test_crn_configuration_provenance_and_reading_note(reported):
+    text = reported.html
+    root = reported.root
+    for section in ("Common random numbers", "Configuration", "Provenance", "How to read"):
+        assert section in text
+    commits = {json.loads(p.read_text())["git_commit"] for p in root.glob("runs/*/provenance.json")}
+    assert len(commits) == 1
+    commit = commits.pop()
+    assert commit and commit in text and commit in reported.md
+    record = json.loads(next(root.glob("runs/*/provenance.json")).read_text())
+    for name, version in record["packages"].items():
+        assert f"{name} {version}" in text
+    assert "8 ok, 0 failed, 0 missing (of 8 planned)" in text
+    assert "Time span of the runs" in text
+    assert html.escape("strategy=[outlet_closure]") in text  # an arm's overrides
+    assert "seeds 0–1" in text
+    assert "population.customers: 20000 → 300" in text  # changed from the defaults
+    assert "Holm" in text and "95%" in text and "same seeds" in text
+    crn = parse(text).tables["crn"]
+    assert any(row[0][0] == "training" for row in crn)
+
+
+def test_markdown_has_the_same_content_and_relative_figure_paths(reported):
+    md = reported.md
+    for heading in re.findall(r"<h2>(.*?)</h2>", reported.html):
+        assert f"## {html.unescape(heading)}" in md
+    for chart in charts(reported):
+        rel = Path(chart["png"]).relative_to(reported.root).as_posix()
+        assert rel.startswith("figures/") and rel.endswith(".png")
+        assert f"]({rel})" in md
+        assert (reported.root / rel).is_file()
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    for arm in ARMS:
+        assert any(line.startswith(f"| {arm} |") for line in rows), arm
+    assert "data:image" not in md
+
+
+def test_points_head_their_rows_in_html_and_fill_a_column_in_markdown(grid_report):
+    text = grid_report.read_text()
+    md = grid_report.with_suffix(".md").read_text()
+    for label in ("count=0, budget=500,000", "count=6, budget=2,000,000"):
+        assert text.count(f"Point: {label}</th>") == 3  # verdicts, means and CRN tables
+        assert f"| {label} | training |" in md
+    assert "2 parameter points" in text
+    rows = parse(text).tables["verdicts"]
+    assert [row[0][0].split()[0] for row in rows] == [*ARMS, *ARMS]
+
+
+def test_text_is_escaped(reported, tmp_path):
+    """Descriptions, arm names, chart titles and captions cannot inject markup."""
+    evil = '<script>alert("x")</script> & <img src=x>'
+    meta = (reported.root / "experiment.yaml").read_text()
+    folder = tmp_path / "evil"
+    shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
+    (folder / "experiment.yaml").write_text(
+        meta.replace(
+            meta[meta.index("  description:") : meta.index("  baseline:")],
+            f"  description: {json.dumps(evil)}\n",
+        )
+    )
+    png = Path(charts(reported)[0]["png"])
+    chart = SimpleNamespace(name='x"y', title=evil, caption=evil, png=png, svg=png)
+    tables = dict(reported.tables)
+    tables["summary"] = tables["summary"].replace({"arm": {"training": evil}})
+    runs = load(folder)
+    written = report_html.write_report(folder, tables, runs, charts=[chart])
+    text = written.html.read_text()
+    assert "<script" not in text and "<img src=x" not in text
+    assert html.escape(evil) in text
+    assert 'id="figure-x&quot;y"' in text
+    md = written.md.read_text()
+    assert not re.search(r"(?<!\\)<(script|img)", md), md[:500]  # only as \<script
+
+
+def test_failed_and_missing_runs_are_counted(reported):
+    runs = load(reported.root)
+    runs.loc[0, "status"] = "failed"
+    runs.loc[0, "error"] = "Traceback ...\nRuntimeError: planned failure"
+    runs.loc[1, "status"] = "missing"
+    doc = report_html.build(reported.root, reported.tables, runs, [])
+    text = report_html.render_html(doc)
+    assert "6 ok, 1 failed, 1 missing (of 8 planned)" in text
+    assert "RuntimeError: planned failure" in text
+    assert runs.loc[0, "run_id"] in text
+
+
+def test_a_store_without_experiment_config_or_baseline_is_reported(reported, tmp_path):
+    folder = tmp_path / "partial"
+    shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
+    (folder / "experiment.yaml").unlink()
+    runs = load(folder)
+    runs = runs[runs["arm"] == "training"]
+    tables = {"summary": reported.tables["summary"].query("arm == 'training'")}
+    written = report_html.write_report(folder, tables, runs, charts=[])
+    text = written.html.read_text()
+    assert "no differences or verdicts" in text
+    assert "training" in text and "Provenance" in text
+
+
+# --------------------------------------------------------------------------------------------
+# In a browser
+# --------------------------------------------------------------------------------------------
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def probe(binary: str, page: Path, tmp_path: Path) -> str:
+    """Open a copy of ``page`` with the probe script at a projector's 1280 px; what it found."""
+    copy = tmp_path / f"probe-{page.parent.name}.html"
+    copy.write_text(page.read_text().replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    proc = run_chromium(
+        binary,
+        tmp_path / "profile",
+        "--window-size=1280,800",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        copy.as_uri(),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    title = re.search(r"<title>probe ([^<]*)</title>", proc.stdout)
+    assert title, f"the probe did not run:\n{proc.stdout[:2000]}\n{proc.stderr[-3000:]}"
+    return title[1]
+
+
+def test_report_renders_in_headless_chromium_with_every_image_loaded(
+    reported, grid_report, tmp_path
+):
+    binary = chromium()
+    if binary is None:
+        pytest.skip(
+            "no Chromium binary (chromium, chromium-browser or google-chrome) on PATH;"
+            " install it with: apt-get install -y chromium (.ci/run does where apt is available)"
+        )
+    page = reported.root / "report.html"
+    n = len(charts(reported))
+    assert probe(binary, page, tmp_path) == f"images {n}/{n} external 0 overflow 0 clipped 0"
+    # a sweep's tables fit too
+    assert probe(binary, grid_report, tmp_path) == "images 0/0 external 0 overflow 0 clipped 0"
+
+    shot = tmp_path / "report.png"  # the report itself, unchanged, as a presenter sees it
+    proc = run_chromium(
+        binary,
+        tmp_path / "profile",
+        "--window-size=1400,4000",
+        f"--screenshot={shot}",
+        page.as_uri(),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert png_size(shot) == (1400, 4000)
+    assert shot.stat().st_size > 50_000  # not a blank page
+
+
+def test_a_failure_to_draw_still_writes_the_report(reported, tmp_path, monkeypatch, capsys):
+    from experiments import plots
+
+    def broken(*args, **kwargs):
+        raise ValueError("no charts today")
+
+    monkeypatch.setattr(plots, "draw_all", broken)
+    folder = tmp_path / "broken"
+    shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
+    written = report_html.write_report(folder, reported.tables)
+    assert written.charts == [] and written.error == "ValueError: no charts today"
+    assert "ValueError: no charts today" in capsys.readouterr().err  # the traceback
+    text = written.html.read_text()
+    assert "The figures could not be drawn: ValueError: no charts today" in text
+    assert "Verdicts against the baseline" in text and "<img" not in text
