@@ -624,17 +624,13 @@ def _reading_section(reps, points: bool) -> Section:
 # --------------------------------------------------------------------------------------------
 
 
-def _runs_dir(results: Path) -> Path:
-    return results / "runs" if (results / "runs").is_dir() else results
-
-
 def _provenance(results: Path, runs: pd.DataFrame) -> dict[str, dict]:
     """run id -> provenance record of every stored run in ``runs``."""
     out = {}
     if runs.empty:
         return out
     for run_id in pd.unique(runs.loc[runs["status"] != "missing", "run_id"]):
-        path = _runs_dir(results) / str(run_id) / "provenance.json"
+        path = store.runs_folder(results) / str(run_id) / "provenance.json"
         if path.exists():
             out[str(run_id)] = json.loads(path.read_text())
     return out
@@ -643,7 +639,7 @@ def _provenance(results: Path, runs: pd.DataFrame) -> dict[str, dict]:
 def _first_config(results: Path, runs: pd.DataFrame) -> dict:
     """The scenario of a store without experiment.yaml: its first run's config."""
     for run_id in runs.get("run_id", []):
-        path = _runs_dir(results) / str(run_id) / "config.yaml"
+        path = store.runs_folder(results) / str(run_id) / "config.yaml"
         if path.exists():
             return yaml.safe_load(path.read_text()) or {}
     return {}

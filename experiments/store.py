@@ -31,6 +31,11 @@ def open_store(root: Path) -> Path:
     return root
 
 
+def runs_folder(results: Path) -> Path:
+    """Where an experiment folder (or a plain folder of run folders) keeps its runs."""
+    return results / "runs" if (results / "runs").is_dir() else results
+
+
 def status(runs_dir: Path, run_id: str) -> str | None:
     """'ok', 'failed' or None (not run)."""
     path = runs_dir / run_id / "provenance.json"
@@ -55,9 +60,11 @@ def load(results: Path) -> pd.DataFrame:
 
     ``results`` is an experiment folder (with ``runs/`` and a plan) or a folder of run folders.
     """
-    runs_dir = results / "runs" if (results / "runs").is_dir() else results
+    planned = (results / PLAN).exists()
     rows, settings = [], {}
-    for folder in sorted(p for p in runs_dir.iterdir() if (p / "provenance.json").exists()):
+    for folder in sorted(
+        p for p in runs_folder(results).iterdir() if (p / "provenance.json").exists()
+    ):
         record = json.loads((folder / "provenance.json").read_text())
         row = {
             "run_id": folder.name,
@@ -69,15 +76,16 @@ def load(results: Path) -> pd.DataFrame:
         if record["status"] == "ok":
             summary = json.loads((folder / "summary.json").read_text())
             row |= {k: v for k, v in summary.items() if k not in row and not isinstance(v, list)}
-        settings[folder.name] = dict(_flatten(yaml.safe_load((folder / "config.yaml").read_text())))
+        if not planned:  # arms and points come from the runs' own settings
+            config = yaml.safe_load((folder / "config.yaml").read_text())
+            settings[folder.name] = dict(_flatten(config))
         rows.append(row)
     runs = pd.DataFrame(rows)
     if runs.empty:
         return runs
-    plan_path = results / PLAN
-    if not plan_path.exists():
+    if not planned:
         return _arms_and_points(runs, settings)
-    plan = pd.read_csv(plan_path, dtype={"point": str}, keep_default_na=False)
+    plan = pd.read_csv(results / PLAN, dtype={"point": str}, keep_default_na=False)
     runs = plan.merge(runs.drop(columns="seed"), on="run_id", how="left")
     runs["status"] = runs["status"].fillna("missing")
     return runs
@@ -133,9 +141,8 @@ def experiment_meta(results: Path) -> dict:
 def load_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """The monthly time series of the given runs (rows of ``load``), stacked with their run_id,
     arm, point and seed."""
-    runs_dir = results / "runs" if (results / "runs").is_dir() else results
     frames = [
-        pd.read_parquet(runs_dir / row.run_id / "timeseries.parquet").assign(
+        pd.read_parquet(runs_folder(results) / row.run_id / "timeseries.parquet").assign(
             run_id=row.run_id, arm=row.arm, point=row.point, seed=row.seed
         )
         for row in runs[runs["status"] == "ok"].itertuples()
@@ -145,6 +152,5 @@ def load_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
 
 def load_run_table(results: Path, run_id: str, table: str) -> pd.DataFrame | None:
     """One run's ``panel`` or ``branches`` table, if it was stored."""
-    runs_dir = results / "runs" if (results / "runs").is_dir() else results
-    path = runs_dir / run_id / f"{table}.parquet"
+    path = runs_folder(results) / run_id / f"{table}.parquet"
     return pd.read_parquet(path) if path.exists() else None

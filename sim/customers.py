@@ -128,7 +128,3 @@ class Customers:
             grown = np.full(capacity, fill, dtype)
             grown[: self.n] = col[: self.n]
             self._cols[name] = grown
-
-    @property
-    def nbytes(self) -> int:
-        return sum(col.nbytes for col in self._cols.values())
