@@ -39,7 +39,7 @@ def measure(customers: int, burn_in: int, months: int) -> dict:
     customer_months = 0
     for _ in range(burn_in + months):
         model.step()
-        customer_months += model.n_active
+        customer_months += int(model.customers.active.sum())  # simulated customers
     done = time.perf_counter()
     return {
         "build_s": built - start,

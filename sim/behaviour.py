@@ -7,7 +7,6 @@ columns at once.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 from sim.config import TIER_BOUNDS
 
@@ -21,21 +20,6 @@ def tiers(aum: np.ndarray) -> np.ndarray:
     """Tier index (0 mass, 1 mid, 2 high, 3 private) from AUM in CNY."""
     low, mid, high = TIER_BOUNDS
     return (aum >= low).view(np.int8) + (aum >= mid).view(np.int8) + (aum >= high).view(np.int8)
-
-
-def draw_aum(z, median, sigma, alpha):
-    """AUM (CNY) from standard normals: lognormal body, Pareto tail above the high-tier bound.
-
-    Above the bound the lognormal draw is mapped rank-preserving onto a Pareto tail of index
-    ``alpha`` (a thinner top than the lognormal's: few private clients hold a large share).
-    """
-    bound = TIER_BOUNDS[1]
-    aum = median * np.exp(sigma * z)
-    tail = aum > bound
-    z_bound = np.log(bound / median) / sigma
-    survival = ndtr(-z[tail]) / ndtr(-z_bound[tail] if np.ndim(z_bound) else -z_bound)
-    aum[tail] = bound * np.maximum(survival, 1e-12) ** (-1.0 / alpha)
-    return aum
 
 
 def apportion(weights, total: int) -> np.ndarray:

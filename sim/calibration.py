@@ -2,7 +2,8 @@
 
 ``python -m sim.calibration [key=value ...]`` prints model vs target. Attrition is the 12-month
 attrition of the customers active when burn-in ends, split by what they were then (tier, tenure,
-products), pooled over a few seeds of the same bank. Each target has a tolerance band;
+products), pooled over a few seeds of the same bank; every share counts real customers (each
+simulated customer by its weight). Each target has a tolerance band;
 ``tests/test_calibration.py`` asserts them. Branch cost and deposit margin check the books.
 """
 
@@ -77,12 +78,19 @@ def measure(config: Config, seeds: int = 1) -> dict[str, float]:
         _first_measured_year(dataclasses.replace(config, seed=config.seed + k))
         for k in range(seeds)
     ]
-    arrays = ("left", "natural", "aum", "products", "tenure")
+    arrays = ("left", "natural", "aum", "products", "tenure", "weight")
     pool = {key: np.concatenate([r[key] for r in runs]) for key in arrays}
     left, aum, products, tenure = pool["left"], pool["aum"], pool["products"], pool["tenure"]
+    weight = pool["weight"].astype(np.float64)
+
+    def mean(values, mask=slice(None)):
+        return float(np.average(values[mask], weights=weight[mask]))
 
     def attrition(mask):
-        return float(left[mask].mean())
+        return mean(left, mask)
+
+    def aum_share(mask):
+        return float((aum * weight)[mask].sum() / (aum * weight).sum())
 
     affluent, private = aum >= TIER_BOUNDS[1], aum >= TIER_BOUNDS[2]
     books = [row for r in runs for row in r["books"]]
@@ -94,12 +102,12 @@ def measure(config: Config, seeds: int = 1) -> dict[str, float]:
         "attrition_10y": attrition(tenure >= 120),
         "attrition_1_product": attrition(products == 1),
         "attrition_4_products": attrition(products >= 4),
-        "natural_exits": float(pool["natural"].mean()),
-        "products": float(products.mean()),
-        "affluent_share": float(affluent.mean()),
-        "affluent_aum_share": float(aum[affluent].sum() / aum.sum()),
-        "private_share": float(private.mean()),
-        "private_aum_share": float(aum[private].sum() / aum.sum()),
+        "natural_exits": mean(pool["natural"]),
+        "products": mean(products),
+        "affluent_share": mean(affluent),
+        "affluent_aum_share": aum_share(affluent),
+        "private_share": mean(private),
+        "private_aum_share": aum_share(private),
         "cost_per_branch": sum(b["cost_branches"] for b in books) / seeds / config.bank.branches,
         "margin_on_deposits": float(np.mean([r["deposit_margin"] for r in runs])),
         "digital_share": float(np.mean([r["digital_share"] for r in runs])),
@@ -121,6 +129,7 @@ def _first_measured_year(config: Config) -> dict:
         "aum": c.aum[start],
         "products": c.products[start],
         "tenure": model.month - c.joined[start],
+        "weight": c.weight[start],
         "books": [],
     }
     for _ in range(12):
@@ -132,7 +141,7 @@ def _first_measured_year(config: Config) -> dict:
     run["natural"] = everyone["exit_reason"][at_start] == EXIT_REASONS.index("natural")
     c = model.customers
     wealth_share = np.asarray(config.economics.wealth_share)[c.tier]
-    deposits = masked_sum(c.aum * (1 - wealth_share), c.active) * config.population.scale
+    deposits = masked_sum(c.aum * (1 - wealth_share) * c.weight, c.active)
     run["deposit_margin"] = model.books["revenue_deposit_margin"] * 12 / deposits
     sessions, visits = model.events["sessions"], model.events["visits"]
     run["digital_share"] = sessions / (sessions + visits)

@@ -138,12 +138,18 @@ class PopulationConfig:
     """The customer book at the start and how new customers arrive."""
 
     customers: int = param(
-        20_000, "simulated customers at start", "a mid-sized city bank", 1, 10_000_000
+        20_000,
+        "simulated customers at start (real ones: their weights' sum)",
+        "a mid-sized city bank",
+        1,
+        10_000_000,
     )
-    scale: float = param(
-        10.0,
-        "real customers per simulated customer",
-        "a city branch serves ~10-20k retail customers",
+    weights: dict[str, float] = param(
+        {"mass": 25.0, "mid": 3.0, "high": 1.0, "private": 0.25},
+        "tier -> real customers per simulated customer (at arrival)",
+        "fewer per agent in the affluent tiers, so the mid- and high-end book that strategies"
+        " target is simulated with many agents; the defaults give a bank of ~213k real customers"
+        " with ~7.6k mass, ~6.7k mid, ~4.7k high and ~1.0k private agents",
         0.001,
         1e6,
     )
@@ -743,6 +749,11 @@ def _check_cross(cfg: Config) -> None:
                 raise ConfigError(
                     f"market.partners.{name}.skew.{seg}: unknown segment; known: {sorted(segments)}"
                 )
+    if set(cfg.population.weights) != set(TIERS):
+        odd = sorted(set(cfg.population.weights) ^ set(TIERS))[0]
+        raise ConfigError(
+            f"population.weights.{odd}: the weights need exactly the tiers {list(TIERS)}"
+        )
     unknown = set(cfg.behaviour.weights) - set(EXPERIENCE_COMPONENTS)
     if unknown:
         raise ConfigError(

@@ -1,7 +1,9 @@
 """The customer population as columns: one row per customer, NumPy arrays with spare capacity.
 
-Every customer has a lifelong ``id`` (the ``customer_id`` of the panel) that keys its random
-numbers (see :mod:`sim.rng`). Rows are kept in ascending id order. Customers who leave are marked
+Every customer has a lifelong serial ``id`` (the ``customer_id`` of the panel), a ``key`` that
+keys its random numbers and names the same person in every arm of a comparison (see
+:mod:`sim.rng`), and a ``weight``: the real customers it stands for (see :mod:`sim.arrivals`).
+Rows are kept in ascending id order. Customers who leave are marked
 inactive and, once they make up a tenth of the rows, moved to an archive (``compact``), so that
 long runs do not drag their leavers through every array operation. Attribute access
 (``customers.aum``) returns a view of the rows in use.
@@ -18,6 +20,8 @@ CHANNELS = ("opening_book", "organic", "referral", "partner", "digital")
 
 COLUMNS: dict[str, tuple[type, object]] = {
     "id": (np.int64, -1),
+    "key": (np.uint64, 0),
+    "weight": (np.float32, 1.0),  # real customers this simulated one stands for
     "segment": (np.int8, 0),
     "age": (np.float32, 0.0),
     "income": (np.float32, 0.0),
@@ -41,6 +45,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "shock": (np.float32, 0.0),  # extra log-hazard, decaying (set by strategies)
     "active": (np.bool_, True),
     "referred": (np.bool_, False),
+    "friends": (np.int16, 0),  # friends referred so far (numbers the friends' keys)
     "channel": (np.int8, 0),
     "joined": (np.int32, 0),  # month joined (negative for the opening book)
     "left": (np.int32, -1),  # month left, -1 while a customer
@@ -57,6 +62,12 @@ def masked_sum(values: np.ndarray, mask: np.ndarray) -> float:
     """Sum of a column over a mask. (Not ``np.dot``: BLAS threads would fight over the cores
     when runs execute in parallel processes.)"""
     return float(np.sum(values, where=mask, dtype=np.float64))
+
+
+def weighted_mean(values: np.ndarray, weight: np.ndarray, mask: np.ndarray) -> float:
+    """Mean of a column over a mask, each row counted by its weight (0 for an empty mask)."""
+    total = masked_sum(weight, mask)
+    return masked_sum(values * weight, mask) / total if total > 0 else 0.0
 
 
 class Customers:

@@ -10,39 +10,46 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
+from scipy.special import ndtri
 
 URBAN_SD = 0.08  # urban core: normal around the centre, sd as a fraction of the side
 SUBURB_SD = 0.22  # suburbs: wider normal around the centre
 
 
-def draw_homes(
-    rng: np.random.Generator, urban: np.ndarray, rural: np.ndarray, side_km: float
-) -> np.ndarray:
-    """Home coordinates (n x 2, km) given each person's urban and rural probabilities."""
-    n = len(urban)
-    u = rng.random(n)
-    zone = np.where(u < urban, 0, np.where(u < urban + rural, 2, 1))
+def homes_from_uniforms(u_zone, u_a, u_b, urban, rural, side_km: float) -> np.ndarray:
+    """Homes (n x 2, km) from three uniforms per person and their urban and rural shares.
+
+    The urban core and the suburbs are normal around the centre; the rural fringe is uniform on
+    the band outside the central 60%, drawn by inverse CDF (no rejection, so one person's home
+    depends on their own numbers only).
+    """
+    zone = np.where(u_zone < urban, 0, np.where(u_zone < urban + rural, 2, 1))
     sd = np.where(zone == 0, URBAN_SD, SUBURB_SD)[:, None]
-    xy = 0.5 + sd * rng.standard_normal((n, 2))
+    xy = 0.5 + sd * ndtri(np.column_stack([u_a, u_b]))
     fringe = zone == 2
-    xy[fringe] = _rural_points(rng, int(fringe.sum()))
+    xy[fringe] = _fringe_points(u_a[fringe], u_b[fringe])
     xy = 1.0 - np.abs(1.0 - np.abs(xy))  # reflect at the edges: clipping would pile homes up
     return (np.clip(xy, 0.0, 1.0) * side_km).astype(np.float32)
 
 
-def _rural_points(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Uniform points in the outer band of the square (outside the central 60%)."""
-    pts = rng.random((n, 2))
-    inner = np.all(np.abs(pts - 0.5) < 0.3, axis=1)
-    while inner.any():
-        pts[inner] = rng.random((int(inner.sum()), 2))
-        inner = np.all(np.abs(pts - 0.5) < 0.3, axis=1)
-    return pts
+def _fringe_points(u_a: np.ndarray, u_b: np.ndarray) -> np.ndarray:
+    """Uniform points on the band of the unit square outside [0.2, 0.8]^2: x by the inverse of
+    its marginal (the middle column is 0.4 tall), then y on the column's open part."""
+    x = np.interp(u_a, [0.0, 0.3125, 0.6875, 1.0], [0.0, 0.2, 0.8, 1.0])
+    middle = (x > 0.2) & (x < 0.8)
+    y = np.where(middle, 0.4 * u_b, u_b)
+    y = np.where(middle & (y >= 0.2), y + 0.6, y)
+    return np.column_stack([x, y])
 
 
-def branch_sites(rng: np.random.Generator, homes: np.ndarray, count: int) -> np.ndarray:
-    """``count`` sites at the centres of k-means clusters of (a sample of) homes."""
-    sample = homes[rng.choice(len(homes), size=min(len(homes), 5_000), replace=False)]
+def branch_sites(
+    rng: np.random.Generator, homes: np.ndarray, weight: np.ndarray, count: int
+) -> np.ndarray:
+    """``count`` sites at the centres of k-means clusters of (a sample of) homes, each home
+    sampled by the real customers it stands for."""
+    size = min(int(np.count_nonzero(weight)), 5_000)
+    picked = rng.choice(len(homes), size=size, replace=False, p=weight / weight.sum())
+    sample = homes[picked]
     if count >= len(sample):
         return sample[rng.integers(0, len(sample), size=count)].astype(np.float32)
     centres, _ = kmeans2(sample.astype(np.float64), count, minit="++", seed=rng)

@@ -1,7 +1,8 @@
 """KPIs: monthly reporters for Mesa's DataCollector, the run summary and the customer panel.
 
 Retention is measured on the *cohort*: the customers active when burn-in ends. Monthly rows cover
-the measured months only; burn-in is warm-up.
+the measured months only; burn-in is warm-up. Counts, shares and means are of real customers:
+every simulated customer counts with its weight.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from sim.config import TIERS
-from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
+from sim.customers import CHANNELS, EXIT_REASONS, masked_sum, weighted_mean
+from sim.ledger import GROUPS
 
 SKILL_PERCENTILES = (10, 25, 50, 75, 90)  # of client managers' skill, each month
 
@@ -28,59 +30,60 @@ class Cohort:
     def __init__(self, model):
         c = model.customers
         c.cohort[:] = c.active * (1 + (c.tier >= 1))
-        self.size = int(np.count_nonzero(c.cohort))
-        self.size_mid_high = int(np.count_nonzero(c.cohort == 2))
-        self.aum = masked_sum(c.aum, c.active) * model.config.population.scale
+        self.size = masked_sum(c.weight, c.cohort >= 1)
+        self.size_mid_high = masked_sum(c.weight, c.cohort == 2)
+        self.aum = masked_sum(c.aum * c.weight, c.active)
         self.tiers = tier_counts(c)
         self.retention_12m = None
 
     def retention(self, model, mid_high: bool = False) -> float:
         """Share of the cohort (or of its mid-and-up part) still active."""
         c = model.customers
-        kept = np.count_nonzero(c.active & (c.cohort >= 1 + mid_high))
+        kept = masked_sum(c.weight, c.active & (c.cohort >= 1 + mid_high))
         total = self.size_mid_high if mid_high else self.size
         return kept / total if total else 1.0
 
     def aum_retention(self, model) -> float:
         """AUM the cohort still holds with the bank, relative to its AUM at the start."""
         c = model.customers
-        kept = masked_sum(c.aum, c.active & (c.cohort >= 1)) * model.config.population.scale
+        kept = masked_sum(c.aum * c.weight, c.active & (c.cohort >= 1))
         return kept / self.aum if self.aum > 0 else 1.0
 
 
-def tier_counts(c) -> dict[str, int]:
-    counts = np.bincount(c.tier, weights=c.active, minlength=4).astype(int)
-    return {tier: int(n) for tier, n in zip(TIERS, counts, strict=True)}
+def tier_counts(c) -> dict[str, float]:
+    """Real active customers by tier."""
+    counts = np.bincount(c.tier, weights=c.weight * c.active, minlength=4)
+    return {tier: float(n) for tier, n in zip(TIERS, counts, strict=True)}
 
 
 def monthly_kpis(model) -> dict[str, float]:
     """One row of the time series: state, flows and the month's books."""
     c, e, cohort = model.customers, model.events, model.cohort
     active = c.active
-    n_active = int(np.count_nonzero(active))
     measured = model.month - model.config.burn_in
     retention = cohort.retention(model)
     if measured == min(12, model.config.months):
         cohort.retention_12m = retention
     managers = list(model.managers)
     skills = [m.skill for m in managers]
-    segments = np.bincount(c.segment, weights=active, minlength=len(model.segment_names))
+    segments = np.bincount(c.segment, weights=c.weight * active, minlength=len(model.segment_names))
     row = {
         "month": measured,
-        "customers": n_active,
+        "customers": model.real_active,
+        "agents": int(np.count_nonzero(active)),
         **{f"customers_{tier}": n for tier, n in tier_counts(c).items()},
         **{f"new_{ch}": e[f"new_{ch}"] for ch in CHANNELS[1:]},
         **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
         **{f"exits_{tier}": e[f"exits_{tier}"] for tier in TIERS},
-        **{f"customers_{s}": int(n) for s, n in zip(model.segment_names, segments, strict=True)},
+        **{f"customers_{s}": float(n) for s, n in zip(model.segment_names, segments, strict=True)},
         **{f"exits_{s}": e[f"exits_{s}"] for s in model.segment_names},
         "retention": retention,
         "retention_mid_high": cohort.retention(model, mid_high=True),
-        "aum": masked_sum(c.aum, active) * model.config.population.scale,
+        "aum": masked_sum(c.aum * c.weight, active),
         "aum_retention": cohort.aum_retention(model),
-        "satisfaction": _mean(c.satisfaction, active),
-        "effort": _mean(c.effort, active),
-        "attention": _mean(c.attention, active & (c.manager >= 0)),
+        "satisfaction": weighted_mean(c.satisfaction, c.weight, active),
+        "effort": weighted_mean(c.effort, c.weight, active),
+        "attention": weighted_mean(c.attention, c.weight, active & (c.manager >= 0)),
         "complaints": e["complaints"],
         "fee_complaints": e["fee_complaints"],
         "upgrades": e["upgrades"],
@@ -97,11 +100,6 @@ def monthly_kpis(model) -> dict[str, float]:
         **model.books,
     }
     return row
-
-
-def _mean(values: np.ndarray, mask: np.ndarray) -> float:
-    n = np.count_nonzero(mask)
-    return masked_sum(values, mask) / n if n else 0.0
 
 
 def reporters(keys) -> dict:
@@ -128,13 +126,17 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
         "cost": float(timeseries["cost"].sum()),
         "profit": float(timeseries["profit"].sum()),
         "npv": float(np.dot(timeseries["profit"].to_numpy(), discount)),
+        **{
+            f"npv_{group}": float(np.dot(timeseries[f"profit_{group}"].to_numpy(), discount))
+            for group in GROUPS
+        },
         "new_customers": float(timeseries[[f"new_{ch}" for ch in CHANNELS[1:]]].sum().sum()),
         "complaints": float(timeseries["complaints"].sum()),
         "satisfaction": float(end["satisfaction"]),
         "effort": float(end["effort"]),
         "manager_skill": float(end["manager_skill"]),
         "customers_start": cohort.size,
-        "customers_end": int(end["customers"]),
+        "customers_end": float(end["customers"]),
     }
     summary |= {f"customers_start_{t}": n for t, n in cohort.tiers.items()}
     summary |= {f"customers_end_{t}": n for t, n in tier_counts(c).items()}
@@ -149,6 +151,8 @@ def panel(model) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": c["id"],
+            "customer_key": c["key"],
+            "weight": c["weight"],
             "segment": pd.Categorical.from_codes(c["segment"], model.segment_names),
             "tier": pd.Categorical.from_codes(c["tier"], TIERS),
             "age": c["age"].astype(np.float64).round(1),

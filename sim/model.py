@@ -25,6 +25,7 @@ from mesa import DataCollector, Model
 
 from sim import behaviour, geography, metrics
 from sim.agents import Branch, Competitor, Manager, Partner
+from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
@@ -45,6 +46,7 @@ class BankModel(Model):
         self.ledger = Ledger()
         self.segment_names = list(config.population.segments)
         self.seg = _segment_table(config)
+        self.arrivals = Arrivals(config, self.seg, self.streams)
         self._constants()
         self.contact_need = np.asarray(config.behaviour.contact_need, np.float64)
         self.fit_bonus = np.zeros(len(self.segment_names), np.float32)
@@ -77,23 +79,22 @@ class BankModel(Model):
 
     def _build_world(self) -> None:
         cfg = self.config
-        rng = self.streams.generator("population")
-        n = cfg.population.customers
-        seg = self.draw_segments(rng, n)
-        xy = self.draw_homes(rng, seg)
+        keys = self.arrivals.keys("opening_book", cfg.population.customers)
+        drawn = self.arrivals.sampled(keys, self.arrivals.cells())
+        xy = self.arrivals.homes(keys, drawn["segment"])
         sites = geography.branch_sites(
-            self.streams.generator("branch_sites"), xy, cfg.bank.branches
+            self.streams.generator("branch_sites"), xy, drawn["weight"], cfg.bank.branches
         )
         bank = cfg.bank
         for i, (x, y) in enumerate(sites):
             Branch(self, i, x, y, bank.branch_cost, bank.branch_quality)
         self.rehome()
-        tenure = rng.exponential(cfg.population.tenure_mean_years * 12.0, n).astype(np.int32)
         for name, partner in cfg.market.partners.items():
             Partner(self, name, partner)
         for name, competitor in cfg.market.competitors.items():
             Competitor(self, name, competitor)
-        self.add_customers(rng, seg, xy, "opening_book", tenure=tenure)
+        tenure = self.arrivals.tenure(keys)
+        self.add_customers(keys, drawn, "opening_book", xy=xy, tenure=tenure)
         self._staff_branches()
         self._hire_team()
         self.assign_managers(trust=bank.opening_trust)
@@ -107,10 +108,8 @@ class BankModel(Model):
     def branch_visits(self) -> np.ndarray:
         """Real branch visits per month by branch, from the active customers' channel mix."""
         c, bank = self.customers, self.config.bank
-        visits = np.where(c.active, bank.visits_per_month * (1.0 - c.digital), 0.0)
-        return np.bincount(c.branch, weights=visits, minlength=len(self.branches)) * (
-            self.config.population.scale
-        )
+        visits = bank.visits_per_month * (1.0 - c.digital) * c.weight * c.active
+        return np.bincount(c.branch, weights=visits, minlength=len(self.branches))
 
     def _hire_team(self) -> None:
         """Desks go to branches in proportion to their customers who get a manager."""
@@ -119,7 +118,8 @@ class BankModel(Model):
         skill = np.clip(
             rng.normal(cfg.manager_skill, cfg.manager_skill_sd, cfg.managers), 0.05, 0.98
         )
-        managed = np.bincount(c.branch[c.tier >= self.managed_tier], minlength=cfg.branches)
+        managed = np.bincount(c.branch, weights=c.weight * (c.tier >= self.managed_tier))
+        managed = np.pad(managed, (0, cfg.branches - len(managed)))
         desk_branch = behaviour.apportion(managed + 1e-9, cfg.managers)
         for desk in range(cfg.managers):
             Manager(self, desk, desk_branch[desk], skill[desk], cfg.manager_contacts)
@@ -150,68 +150,47 @@ class BankModel(Model):
     # Adding customers (opening book and every acquisition channel)
     # ----------------------------------------------------------------------------------------
 
-    def draw_segments(self, rng, n: int, weights=None) -> np.ndarray:
-        """Segments of ``n`` newcomers: segment shares, optionally reweighted."""
-        p = self.seg["share"] * (1.0 if weights is None else np.asarray(weights))
-        return rng.choice(len(p), size=n, p=p / p.sum()).astype(np.int8)
-
-    def draw_homes(self, rng, seg: np.ndarray) -> np.ndarray:
-        return geography.draw_homes(
-            rng, self.seg["urban"][seg], self.seg["rural"][seg], self.config.bank.city_km
-        )
-
     def add_customers(
-        self, rng, seg, xy, channel: str, tenure=None, referred=False, aum_factor: float = 1.0
+        self, keys, drawn: dict, channel: str, xy=None, tenure=None, referred=False
     ) -> slice:
-        """Add customers of the given segments and homes; returns their rows.
+        """Add the people with these keys (``drawn``: their segment, AUM and weight; the rest is
+        read from their keys); returns their rows. Homes are drawn unless ``xy`` is given.
 
-        New customers (``tenure`` None) cost ``population.acquisition_cost`` each.
+        New customers (``tenure`` None) cost ``population.acquisition_cost`` per real customer.
         """
-        n, s, cfg = len(seg), self.seg, self.config
+        n, seg = len(keys), drawn["segment"]
         if n == 0:
             return slice(self.customers.n, self.customers.n)
-        normal = rng.standard_normal((6, n)).astype(np.float32)
-        aum = behaviour.draw_aum(
-            normal[0], s["aum_median"][seg], s["aum_sigma"][seg], cfg.population.pareto_alpha
-        )
-        aum = np.minimum(aum * aum_factor, cfg.population.aum_cap)
-        income = s["income"][seg] * np.exp(0.4 * normal[1])
-        has_loan = rng.random(n) < s["loan_share"][seg]
-        loan = has_loan * income * 12.0 * cfg.economics.loan_to_income * rng.uniform(0.3, 1.7, n)
-        products = np.clip(1 + rng.poisson(s["products"][seg] - 1.0), 1, 6)
+        xy = self.arrivals.homes(keys, seg) if xy is None else xy
         branch, distance = self.open_branches.nearest(xy)
-        joined = self.month - (0 if tenure is None else tenure)
         rows = self.customers.append(
-            segment=seg,
-            age=np.clip(s["age_mean"][seg] + s["age_sd"][seg] * normal[2], 18, 100),
-            income=income,
-            digital=np.clip(s["digital"][seg] + 0.15 * normal[3], 0, 1),
-            fit=np.clip(s["fit"][seg] + 0.1 * normal[4], 0, 1),
+            key=keys,
+            **drawn,
+            **self.arrivals.person(keys, seg),
             x=xy[:, 0],
             y=xy[:, 1],
-            aum=aum,
-            loan=loan,
-            products=products,
-            tier=behaviour.tiers(aum),
+            tier=behaviour.tiers(drawn["aum"]),
             branch=branch,
             distance=distance,
             referred=referred,
             channel=CHANNELS.index(channel),
-            joined=joined,
+            joined=self.month - (0 if tenure is None else tenure),
             last_used=self.month,
-            satisfaction=np.clip(cfg.population.initial_satisfaction + 0.1 * normal[5], 0, 1),
         )
         if tenure is None:
-            self.events[f"new_{channel}"] += n
-            self.ledger.book(
-                "acquisition", n * cfg.population.acquisition_cost * cfg.population.scale
-            )
+            weight = self.customers.weight[rows]
+            self.events[f"new_{channel}"] += float(weight.sum(dtype=np.float64))
+            self.book_share("acquisition", self.config.population.acquisition_cost * weight, rows)
         return rows
 
-    def acquire(self, rng, n: int, channel: str, weights=None) -> slice:
-        """Acquire ``n`` newcomers through a channel, segments skewed by ``weights``."""
-        seg = self.draw_segments(rng, n, weights)
-        return self.add_customers(rng, seg, self.draw_homes(rng, seg), channel)
+    def acquire(self, channel: str, real_rate: float, skew=None, stream: str = "") -> slice:
+        """This month's newcomers through a channel: ``real_rate`` real arrivals expected,
+        segments skewed by ``skew``; ``stream`` (default: the channel) numbers the arrivals."""
+        stream = stream or channel
+        cells = self.arrivals.cells(skew)
+        n = self.arrivals.count_this_month(stream, self.month, real_rate, cells)
+        keys = self.arrivals.keys(stream, n)
+        return self.add_customers(keys, self.arrivals.sampled(keys, cells), channel)
 
     # ----------------------------------------------------------------------------------------
     # Branch geometry
@@ -321,13 +300,13 @@ class BankModel(Model):
         by contact coverage x skill x trust; in managed tiers, unmet need for contact costs up to
         the neglect penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
         cell = (c.manager + 1) * 4 + c.tier
-        customers = np.bincount(cell, weights=c.active, minlength=(len(desks) + 1) * 4)
+        customers = np.bincount(cell, weights=c.weight * c.active, minlength=(len(desks) + 1) * 4)
         skill = np.array([m.skill for m in desks], np.float32)
-        contacts = np.array([m.contacts for m in desks]) / self.config.population.scale
+        contacts = np.array([m.contacts for m in desks], np.float64)
         served, spare = behaviour.contact_coverage(
             customers.reshape(-1, 4)[1:], self.contact_need, contacts
         )
-        self.spare_contacts = spare * self.config.population.scale  # per desk, real contacts
+        self.spare_contacts = spare  # per desk, real contacts
         coverage = np.vstack([np.zeros(4), served])
         wants = (self.contact_need > 0) & (np.arange(4) >= self.managed_tier)
         base = NEUTRAL_ATTENTION - self.config.behaviour.neglect_penalty * (1 - coverage) * wants
@@ -338,16 +317,17 @@ class BankModel(Model):
 
     def _quits(self, t: int, desks: list[Manager]) -> None:
         c, bank = self.customers, self.config.bank
-        u = self.streams.uniform("manager_quits", t, len(desks))
+        u = self.streams.uniform("manager_quits", t, [m.desk for m in desks])
         rate = behaviour.monthly(bank.manager_quit_rate)
         leaving = [m for m, draw in zip(desks, u, strict=True) if draw < rate * m.quit_multiplier]
         if not leaving:
             return
         quit_desks = np.array([m.desk for m in leaving])
         theirs = c.active & np.isin(c.manager, quit_desks)
-        follow = theirs & (
-            self.streams.uniform("manager_follow", t, c.id) < bank.follow_manager * c.trust
-        )
+        rows = np.flatnonzero(theirs)
+        u = self.streams.uniform("manager_follow", t, c.key[rows])
+        follow = np.zeros_like(theirs)
+        follow[rows] = u < bank.follow_manager * c.trust[rows]
         self.exit(follow, "followed_manager", t)
         stay = theirs & ~follow
         c.trust[stay] = self.config.behaviour.trust_after_change
@@ -360,7 +340,7 @@ class BankModel(Model):
     def assign_managers(self, trust: float) -> None:
         """Match managers to tiers: customers who fell below the managed tier lose theirs;
         those at or above it without one get a desk at their branch (dealt round-robin over
-        its desks, least loaded first), starting with ``trust``."""
+        its desks, least loaded in real customers first), starting with ``trust``."""
         c, desks = self.customers, self.desk_list()
         expects = c.tier >= self.managed_tier
         c.manager[(c.manager >= 0) & ~expects] = -1
@@ -369,7 +349,9 @@ class BankModel(Model):
             return
         c.trust[need] = trust
         desk_branch = np.array([m.branch for m in desks])
-        load = np.bincount(c.manager[c.active & (c.manager >= 0)], minlength=len(desks))
+        managed = c.active & (c.manager >= 0)
+        load = np.zeros(len(desks))  # real customers per desk
+        load += np.bincount(c.manager[managed], weights=c.weight[managed], minlength=len(desks))
         for b in np.unique(c.branch[need]):
             mine = need[c.branch[need] == b]
             candidates = np.flatnonzero(desk_branch == b)
@@ -377,7 +359,7 @@ class BankModel(Model):
                 candidates = np.arange(len(desks))
             order = candidates[np.argsort(load[candidates], kind="stable")]
             c.manager[mine] = order[np.arange(len(mine)) % len(order)]
-            load += np.bincount(c.manager[mine], minlength=len(desks))
+            load += np.bincount(c.manager[mine], weights=c.weight[mine], minlength=len(desks))
 
     # 4. Service -------------------------------------------------------------------------------
 
@@ -387,9 +369,12 @@ class BankModel(Model):
         for branch in self.branch_list():
             branch.serve(load[branch.index], bank.wait_minutes)
         self.events["visits"] = float(load.sum())
-        self.events["sessions"] = (
-            masked_sum(c.digital, c.active) * bank.sessions_per_month * self.config.population.scale
+        self.events["sessions"] = masked_sum(c.digital * c.weight, c.active) * (
+            bank.sessions_per_month
         )
+        visits = bank.visits_per_month * (1.0 - c.digital) * bank.visit_cost
+        sessions = bank.sessions_per_month * c.digital * bank.digital_cost
+        self.book_customers("service", (visits + sessions) * c.weight * c.active)
 
     # 5. Wealth --------------------------------------------------------------------------------
 
@@ -397,7 +382,7 @@ class BankModel(Model):
         c, m = self.customers, self.config.market
         z = self.streams.generator("market", t).standard_normal()
         market_return = m.market_return / 12.0 + m.market_volatility * z
-        noise = self.streams.shock("wealth", t, c.id)
+        noise = self.streams.shock("wealth", t, c.key)
         log_growth = behaviour.log_growth(
             self.wealth_share[c.tier],
             market_return,
@@ -408,8 +393,8 @@ class BankModel(Model):
         c.aum *= np.exp(log_growth * c.active)  # leavers' balances stay frozen
         c.age[:] += np.float32(1 / 12) * c.active
         tier = behaviour.tiers(c.aum)
-        self.events["upgrades"] += int(np.count_nonzero(tier > c.tier))
-        self.events["downgrades"] += int(np.count_nonzero(tier < c.tier))
+        self.events["upgrades"] += masked_sum(c.weight, tier > c.tier)
+        self.events["downgrades"] += masked_sum(c.weight, tier < c.tier)
         c.tier[:] = tier
 
     # 6. Experience ----------------------------------------------------------------------------
@@ -432,7 +417,9 @@ class BankModel(Model):
             "attention": c.attention,
             "fit": fit,
         }
-        fee = self.streams.uniform("fees", t, c.id) < b.fee_surprise_rate * self.fee_surprise_factor
+        fee = (
+            self.streams.uniform("fees", t, c.key) < b.fee_surprise_rate * self.fee_surprise_factor
+        )
         pull = sum((comp.pull_on(c.tier, d) for comp in self.competitors), np.float32(0))
         penalty = np.where(fee, np.float32(b.fee_surprise_penalty), np.float32(0))
         penalty += np.float32(b.competitor_penalty) * pull
@@ -470,7 +457,7 @@ class BankModel(Model):
         total = switching + natural
         p_leave = -np.expm1(-total)
         p_natural = p_leave * np.divide(natural, total, out=np.zeros_like(total), where=total > 0)
-        u = self.streams.uniform("churn", t, c.id)
+        u = self.streams.uniform("churn", t, c.key)
         leave = c.active & (u < p_leave)
         is_natural = u < p_natural
         self.exit(leave & is_natural, "natural", t)
@@ -484,10 +471,12 @@ class BankModel(Model):
         c.active[idx] = False
         c.left[idx] = t
         c.exit_reason[idx] = EXIT_REASONS.index(reason)
-        self.events[f"exit_{reason}"] += len(idx)
+        weight = c.weight[idx]
+        self.events[f"exit_{reason}"] += float(weight.sum(dtype=np.float64))
         for names, column in ((TIERS, c.tier), (self.segment_names, c.segment)):
-            for name, n in zip(names, np.bincount(column[idx], minlength=len(names)), strict=True):
-                self.events[f"exits_{name}"] += int(n)
+            counts = np.bincount(column[idx], weights=weight, minlength=len(names))
+            for name, n in zip(names, counts, strict=True):
+                self.events[f"exits_{name}"] += float(n)
 
     # 8. Engagement ----------------------------------------------------------------------------
 
@@ -498,73 +487,87 @@ class BankModel(Model):
             (sat - b.referral_threshold) / (1.0 - b.referral_threshold + 1e-9), 0.0, 1.0
         )
         referrers = np.flatnonzero(
-            c.active & (self.streams.uniform("referrals", t, c.id) < p_refer)
+            c.active & (self.streams.uniform("referrals", t, c.key) < p_refer)
         )
-        u = self.streams.uniform("products", t, c.id)
+        u = self.streams.uniform("products", t, c.key)
         add = c.active & (u < b.cross_sell_rate * sat * fit) & (c.products < 6)
         drop = c.active & (u > 1.0 - b.drop_rate * (1.0 - sat)) & (c.products > 1)
         c.products[:] += add.astype(np.int8) - drop.astype(np.int8)
         p_complain = b.complaint_rate * (1.0 - sat) + b.complaint_fee * fee
-        complain = c.active & (self.streams.uniform("complaints", t, c.id) < p_complain)
+        complain = c.active & (self.streams.uniform("complaints", t, c.key) < p_complain)
         c.complaints[:] += complain
-        self.events["complaints"] += int(np.count_nonzero(complain))
-        self.events["fee_complaints"] += int(np.count_nonzero(complain & fee))
+        self.events["complaints"] += masked_sum(c.weight, complain)
+        self.events["fee_complaints"] += masked_sum(c.weight, complain & fee)
         use = -np.expm1(-b.usage_rate * c.products * sat)
-        used = c.active & (self.streams.uniform("usage", t, c.id) < use)
+        used = c.active & (self.streams.uniform("usage", t, c.key) < use)
         np.copyto(c.last_used, t, where=used)
-        self._referred(t, referrers)
+        self._referred(referrers)
 
-    def _referred(self, t: int, referrers: np.ndarray) -> None:
-        """Referred friends join: the referrer's segment, living nearby, a little richer."""
+    def _referred(self, referrers: np.ndarray) -> None:
+        """Referred friends join: keyed to their referrer, in the referrer's segment, living
+        nearby, a little richer (:meth:`Arrivals.friends`)."""
         if not len(referrers):
             return
         c = self.customers
-        rng = self.streams.generator("acquisition:referral", t)
-        xy = np.column_stack([c.x[referrers], c.y[referrers]])
-        xy = np.clip(xy + rng.normal(0.0, 1.5, xy.shape), 0.0, self.config.bank.city_km)
+        who, friends = self.arrivals.friends(
+            c.key[referrers], c.friends[referrers], c.segment[referrers], c.weight[referrers]
+        )
+        c.friends[referrers] += 1
+        keys = friends.pop("key")
+        near = np.column_stack([c.x[referrers], c.y[referrers]])[who]
         self.add_customers(
-            rng,
-            c.segment[referrers].copy(),
-            xy.astype(np.float32),
-            "referral",
-            referred=True,
-            aum_factor=1.2,
+            keys, friends, "referral", xy=self.arrivals.near(keys, near), referred=True
         )
 
     # 9. Acquisition ---------------------------------------------------------------------------
 
     def _acquire_organic(self, t: int) -> None:
-        rng = self.streams.generator("acquisition:organic", t)
-        n = rng.poisson(self.config.population.organic_rate * self.n_active)
-        self.acquire(rng, n, "organic")
+        self.acquire("organic", self.config.population.organic_rate * self.real_active)
 
     @property
-    def n_active(self) -> int:
-        return int(np.count_nonzero(self.customers.active))
+    def real_active(self) -> float:
+        """Real customers the bank has: the weights of the active simulated ones."""
+        c = self.customers
+        return masked_sum(c.weight, c.active)
 
     # 11. Books --------------------------------------------------------------------------------
 
     def _book(self) -> None:
-        c, e, cfg = self.customers, self.config.economics, self.config
-        scale = cfg.population.scale
-        aum_by_tier = np.bincount(c.tier, weights=c.aum * c.active, minlength=4)
-        wealth = float(np.dot(aum_by_tier, self.wealth_share))
-        deposits = float(aum_by_tier.sum()) - wealth
-        loans = masked_sum(c.loan, c.active)
-        book = self.ledger.book
-        book("deposit_margin", e.deposit_margin / 12.0 * deposits * scale)
-        book("wealth_fees", e.wealth_fee / 12.0 * wealth * scale)
-        book("loan_interest", e.loan_margin / 12.0 * loans * scale)
-        book("payment_income", e.payment_income * self.n_active * scale)
-        book("credit_losses", e.default_rate / 12.0 * e.loss_given_default * loans * scale)
-        book("branches", sum(b.cost for b in self.branches if b.is_open) / 12.0)
-        book("staff", len(self.managers) * cfg.bank.manager_salary / 12.0)
-        book(
-            "service",
-            self.events["visits"] * cfg.bank.visit_cost
-            + self.events["sessions"] * cfg.bank.digital_cost,
-        )
+        c, e, bank = self.customers, self.config.economics, self.config.bank
+        weight = c.weight * c.active
+        wealth = c.aum * self.wealth_share[c.tier]
+        book = self.book_customers
+        book("deposit_margin", e.deposit_margin / 12.0 * (c.aum - wealth) * weight)
+        book("wealth_fees", e.wealth_fee / 12.0 * wealth * weight)
+        book("loan_interest", e.loan_margin / 12.0 * c.loan * weight)
+        book("payment_income", e.payment_income * weight)
+        book("credit_losses", e.default_rate / 12.0 * e.loss_given_default * c.loan * weight)
+        self.ledger.book("branches", sum(b.cost for b in self.branches if b.is_open) / 12.0)
+        self.ledger.book("staff", len(self.managers) * bank.manager_salary / 12.0)
         self.books = self.ledger.close()
+
+    def book_customers(self, line: str, amounts: np.ndarray) -> None:
+        """Book one amount per row (CNY, for the real customers the row stands for), split
+        between the opening book (the measured cohort) and newcomers."""
+        newcomer = (self.customers.cohort == 0).view(np.int8)
+        opening, newcomers = np.bincount(newcomer, weights=amounts, minlength=2)
+        self.ledger.book(line, opening, "opening_book")
+        self.ledger.book(line, newcomers, "newcomers")
+
+    def book_share(self, line: str, amount, rows) -> None:
+        """Book ``amount`` (CNY; a total, or one amount per row) spent on or earned from the
+        customers in ``rows``, split between the opening book and newcomers by their weight
+        (to the fixed group if there is nobody to split it by)."""
+        c = self.customers
+        weight = c.weight[rows].astype(np.float64)
+        if np.ndim(amount) == 0:
+            if weight.sum() <= 0:
+                self.ledger.book(line, amount)
+                return
+            amount = amount * weight / weight.sum()
+        newcomer = c.cohort[rows] == 0
+        self.ledger.book(line, float(np.sum(amount, where=~newcomer)), "opening_book")
+        self.ledger.book(line, float(np.sum(amount, where=newcomer)), "newcomers")
 
     # 12. Records ------------------------------------------------------------------------------
 

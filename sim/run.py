@@ -17,7 +17,7 @@ from sim.config import ConfigError, to_config
 
 
 def format_summary(result: RunResult) -> str:
-    """The KPI table printed after a run."""
+    """The KPI table printed after a run (counts are real customers)."""
     s, cfg = result.summary, result.config
     pct = "{:.1%}".format
     money = lambda v: f"CNY {v / 1e6:,.1f} M"  # noqa: E731
@@ -31,17 +31,21 @@ def format_summary(result: RunResult) -> str:
         ("Cost", money(s.cost)),
         ("Profit", money(s.profit)),
         (f"NPV at {cfg.economics.discount_rate:.0%}", money(s.npv)),
-        ("New customers (simulated)", f"{s.new_customers:,.0f}"),
-        ("Complaints (simulated)", f"{s.complaints:,.0f}"),
+        ("  from the opening book", money(s.npv_opening_book)),
+        ("  from newcomers", money(s.npv_newcomers)),
+        ("  fixed costs and programmes", money(s.npv_fixed)),
+        ("New customers", f"{s.new_customers:,.0f}"),
+        ("Complaints", f"{s.complaints:,.0f}"),
         ("Satisfaction (0-1)", f"{s.satisfaction:.3f}"),
         ("Effort (0-1, lower is better)", f"{s.effort:.3f}"),
         ("Manager skill (0-1)", f"{s.manager_skill:.3f}"),
-        ("Customers (simulated) start -> end", f"{s.customers_start:,} -> {s.customers_end:,}"),
+        ("Customers start -> end", f"{s.customers_start:,.0f} -> {s.customers_end:,.0f}"),
     ]
     width = max(len(k) for k, _ in rows)
     strategies = ", ".join(cfg.strategy) or "none (baseline)"
     head = (
-        f"Strategies: {strategies} | seed {cfg.seed} | {cfg.population.customers:,} customers"
+        f"Strategies: {strategies} | seed {cfg.seed} | {s.customers_start:,.0f} customers"
+        f" ({cfg.population.customers:,} simulated)"
         f" | {cfg.burn_in} burn-in + {cfg.months} measured months"
     )
     return "\n".join([head, *(f"  {k:<{width}}  {v:>18}" for k, v in rows)])

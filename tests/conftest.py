@@ -43,8 +43,7 @@ class PerksStrategy(Strategy):
 
     def after_customers(self, month: int) -> None:
         self.calls.append(("after", month))
-        scale = self.model.config.population.scale
-        self.book("perks", self.model.n_active * scale * self.config.cost)
+        self.book("perks", self.model.real_active * self.config.cost)
 
 
 class NoopStrategy(Strategy):

@@ -14,6 +14,7 @@ from sim.api import RunResult, run_scenario
 from sim.behaviour import tiers
 from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS
+from sim.ledger import GROUPS
 from sim.metrics import panel
 from sim.model import BankModel
 from sim.strategies import REGISTRY
@@ -89,15 +90,23 @@ def assert_invariants(result: RunResult) -> None:
     assert np.isclose(s.cost, ts["cost"].sum())
     assert np.isclose(s.profit, s.revenue - s.cost)
 
-    # Tier counts add up to the customers, in the time series and in the summary.
-    assert (ts[[f"customers_{t}" for t in TIERS]].sum(axis=1) == ts["customers"]).all()
-    assert sum(s[f"customers_start_{t}"] for t in TIERS) == s.customers_start
-    assert sum(s[f"customers_end_{t}"] for t in TIERS) == s.customers_end
+    # Profit splits into the opening book, newcomers and fixed lines; so does NPV.
+    parts = [f"profit_{g}" for g in GROUPS]
+    assert np.allclose(ts[parts].sum(axis=1), ts["profit"], rtol=1e-9, atol=1e-3)
+    assert np.isclose(sum(s[f"npv_{g}"] for g in GROUPS), s.npv, rtol=1e-9, atol=1e-3)
+    if not cfg.strategy:
+        assert (ts["profit_fixed"] <= 0).all()  # branches and staff: costs only
+
+    # Tier counts add up to the customers (real ones: weights), in the series and the summary.
+    close = {"rtol": 1e-6, "atol": 1e-3}
+    assert np.allclose(ts[[f"customers_{t}" for t in TIERS]].sum(axis=1), ts["customers"], **close)
+    assert np.isclose(sum(s[f"customers_start_{t}"] for t in TIERS), s.customers_start, **close)
+    assert np.isclose(sum(s[f"customers_end_{t}"] for t in TIERS), s.customers_end, **close)
     assert s.customers_end == ts["customers"].iloc[-1]
 
     # Conservation: the book moves only by joiners and leavers.
     flow = (ts[NEW].sum(axis=1) - ts[EXITS].sum(axis=1)).cumsum()
-    assert (ts["customers"] == s.customers_start + flow).all()
+    assert np.allclose(ts["customers"], s.customers_start + flow, **close)
 
     # Retention is a share of a cohort that can only shrink.
     for col in ("retention", "retention_mid_high"):
@@ -110,9 +119,12 @@ def assert_invariants(result: RunResult) -> None:
     # The panel: one row per customer ever served, NA left_month exactly for those still here.
     assert panel["customer_id"].tolist() == list(range(len(panel)))
     assert (panel["channel"] == "opening_book").sum() == cfg.population.customers
-    assert (panel["joined_month"] > cfg.burn_in).sum() == ts[NEW].to_numpy().sum()
+    assert (panel["weight"] > 0).all()
+    weight = panel["weight"].astype(float)
+    joined = weight[panel["joined_month"] > cfg.burn_in].sum()
+    assert np.isclose(joined, ts[NEW].to_numpy().sum(), **close)
     stayed = panel["left_month"].isna()
-    assert stayed.sum() == s.customers_end
+    assert np.isclose(weight[stayed].sum(), s.customers_end, **close)
     assert (stayed == panel["exit_reason"].isna()).all()
     assert (
         panel.loc[stayed, "tenure_months"]
@@ -121,7 +133,8 @@ def assert_invariants(result: RunResult) -> None:
     left = panel.loc[~stayed, "left_month"].astype(int)
     assert (left >= 1).all() and (left <= cfg.burn_in + cfg.months).all()
     assert (left >= panel.loc[~stayed, "joined_month"]).all()
-    assert (left > cfg.burn_in).sum() == ts[EXITS].to_numpy().sum()
+    gone = weight[~stayed][(left > cfg.burn_in).to_numpy()].sum()
+    assert np.isclose(gone, ts[EXITS].to_numpy().sum(), **close)
     assert not panel.loc[~stayed, "active_member"].any()
     assert (panel["aum"] >= 0).all()
     assert (panel["tenure_months"] >= 0).all()

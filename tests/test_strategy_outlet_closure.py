@@ -38,10 +38,16 @@ def pairs(make_config):
     return out
 
 
+def rows_of(everyone, keys):
+    """Rows of ``everyone`` (a model's customers) of the customers with these keys."""
+    order = np.argsort(everyone["key"])
+    return order[np.searchsorted(everyone["key"], keys, sorter=order)]
+
+
 def exits_of(model, ids, first, last, reason=None):
-    """Mask over ``ids``: left in absolute months first..last (for ``reason`` if given)."""
+    """Mask over keys ``ids``: left in absolute months first..last (for ``reason`` if given)."""
     everyone = model.customers.everyone()
-    rows = np.searchsorted(everyone["id"], ids)
+    rows = rows_of(everyone, ids)
     left = everyone["left"][rows]
     mask = (left >= first) & (left <= last)
     if reason is not None:
@@ -72,7 +78,7 @@ def test_closed_branches_customers_leave_more_often_than_in_the_baseline(pairs):
     switched = np.zeros(2)
     excess = np.zeros(2)
     for base, closed in pairs:
-        ids = closed.strategies[0].affected_ids
+        ids = closed.strategies[0].affected_keys
         assert len(ids) > 500
         switched += [exits_of(m, ids, *year1, reason=1).sum() for m in (base, closed)]
         for k, window in enumerate((year1, year2)):
@@ -86,7 +92,7 @@ def test_closed_branches_customers_leave_more_often_than_in_the_baseline(pairs):
 def test_branch_dependent_customers_are_hit_harder(pairs):
     counts = {"low": np.zeros(3), "high": np.zeros(3)}  # customers, baseline exits, closure exits
     for base, closed in pairs:
-        ids = closed.strategies[0].affected_ids
+        ids = closed.strategies[0].affected_keys
         digital = digital_of(base, ids)
         window = (BURN_IN + 1, BURN_IN + 12)
         left = [exits_of(m, ids, *window) for m in (base, closed)]
@@ -99,7 +105,7 @@ def test_branch_dependent_customers_are_hit_harder(pairs):
 
 def digital_of(model, ids):
     everyone = model.customers.everyone()
-    return everyone["digital"][np.searchsorted(everyone["id"], ids)]
+    return everyone["digital"][rows_of(everyone, ids)]
 
 
 def test_closure_takes_deposits_with_it(make_config):
@@ -107,9 +113,9 @@ def test_closure_takes_deposits_with_it(make_config):
     base = run(make_config(**kwargs))
     closed = run(make_config(**kwargs, strategy={"outlet_closure": {}}))
     strategy = closed.strategies[0]
-    ids = strategy.affected_ids
+    ids = strategy.affected_keys
     kept = [
-        m.customers.aum[np.isin(m.customers.id, ids) & m.customers.active] for m in (base, closed)
+        m.customers.aum[np.isin(m.customers.key, ids) & m.customers.active] for m in (base, closed)
     ]
     ratio = kept[1].sum() / kept[0].sum()
     assert 0.6 < ratio < 0.97, ratio  # a share of the moved AUM leaves at once
@@ -130,8 +136,8 @@ def test_rehomed_customers_go_to_the_nearest_open_branch(make_config):
     assert strategy.closed == [0, 4, 7]
     branches = model.branch_list()
     assert [b.index for b in branches if not b.is_open] == [0, 4, 7]
-    rows = np.isin(c.id, strategy.affected_ids)
-    assert rows.sum() == len(strategy.affected_ids) > 0
+    rows = np.isin(c.key, strategy.affected_keys)
+    assert rows.sum() == len(strategy.affected_keys) > 0
     open_sites = np.array([(b.x, b.y) for b in branches if b.is_open])
     open_ids = np.array([b.index for b in branches if b.is_open])
     home = np.column_stack([c.x[rows], c.y[rows]])
@@ -161,8 +167,8 @@ def test_rules_pick_the_weakest_branches(make_config):
         else:
             cost = np.full(cfg.bank.branches, cfg.bank.branch_cost)
             score = branch_profit(
-                c.branch, c.active, c.tier, c.aum, c.loan, cost, economics,
-                model.wealth_share, cfg.population.scale,
+                c.branch, c.weight * c.active, c.tier, c.aum, c.loan, cost, economics,
+                model.wealth_share,
             )  # fmt: skip
         model.step()
         assert sorted(model.strategies[0].closed) == sorted(np.argsort(score)[:2].tolist())
@@ -171,13 +177,13 @@ def test_rules_pick_the_weakest_branches(make_config):
 def test_branch_profit_adds_up_customer_revenue_less_branch_cost(make_config):
     economics = make_config().economics
     branch = np.array([0, 0, 1, 2])
-    active = np.array([True, True, True, False])
+    weight = np.array([10.0, 10.0, 10.0, 0.0])  # real customers per row; 0: left
     tier = np.array([0, 1, 0, 0], np.int8)
     aum = np.array([100_000.0, 1_000_000.0, 0.0, 5e6])
     loan = np.array([0.0, 0.0, 200_000.0, 1e6])
     share = np.array([0.0, 0.5, 0.0, 0.0])
-    profit = branch_profit(branch, active, tier, aum, loan, np.array([1e6, 1e5, 0.0]),
-                           economics, share, 10.0)  # fmt: skip
+    profit = branch_profit(branch, weight, tier, aum, loan, np.array([1e6, 1e5, 0.0]),
+                           economics, share)  # fmt: skip
     e = economics
     pay = 12 * e.payment_income
     first = e.deposit_margin * (100_000 + 500_000) + e.wealth_fee * 500_000 + 2 * pay
@@ -208,11 +214,13 @@ def test_pre_notice_softens_the_shock_at_its_cost(make_config):
     plain = run(make_config(**kwargs, strategy={"outlet_closure": {}}))
     notice = run(make_config(**kwargs, strategy={"outlet_closure": {"pre_notice": True}}))
     a, b = plain.strategies[0], notice.strategies[0]
-    assert np.array_equal(a.affected_ids, b.affected_ids)
+    assert np.array_equal(a.affected_keys, b.affected_keys)
     cut = notice.strategies[0].config.notice_cut
     assert np.allclose(b.shocks, (1 - cut) * a.shocks)
     booked = timeseries(notice)["cost_outlet_closure.notice"].iloc[0]
-    assert booked == len(b.affected_ids) * notice.config.population.scale * 30.0
+    everyone = notice.customers.everyone()
+    real = everyone["weight"][rows_of(everyone, b.affected_keys)].sum(dtype=np.float64)
+    assert booked == pytest.approx(real * 30.0)
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ def run_model(cfg) -> BankModel:
     return model
 
 
-def share_of(segments, names) -> float:
-    return float(np.isin(np.asarray(segments, dtype=object), names).mean())
+def share_of(segments, names, weight) -> float:
+    """Share of real customers (simulated ones by their weight) in the named segments."""
+    return float(np.average(np.isin(np.asarray(segments, dtype=object), names), weights=weight))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -32,36 +33,39 @@ def test_rural_partner_brings_mostly_farmers(make_config, seed):
     partner = rural.panel[rural.panel.channel == "partner"]
     organic = base.panel[base.panel.channel == "organic"]
     assert len(partner) > 150
-    farmers_partner = share_of(partner.segment, ["farmer"])
-    farmers_organic = share_of(organic.segment, ["farmer"])
+    farmers_partner = share_of(partner.segment, ["farmer"], partner.weight)
+    farmers_organic = share_of(organic.segment, ["farmer"], organic.weight)
     assert farmers_partner > 2 * farmers_organic
     assert 0.3 < farmers_partner < 0.55  # weight 4 on a 15% share: ~41%, not only farmers
 
 
 def test_each_partner_skews_its_newcomers_to_its_segments(make_config):
-    cfg = make_config({"population.scale": 2.0}, months=24, strategy={"partner_promotion": {}})
+    many = {"population.weights": {"mass": 2.0, "mid": 2.0, "high": 1.0, "private": 0.25}}
+    cfg = make_config(many, months=24, strategy={"partner_promotion": {}})
     model = run_model(cfg)
     strategy = model.strategies[0]
     everyone = model.customers.everyone()
     segment = np.array(model.segment_names, dtype=object)[everyone["segment"]]
-    organic = segment[everyone["channel"] == CHANNELS.index("organic")]
+    is_organic = everyone["channel"] == CHANNELS.index("organic")
+    organic, organic_weight = segment[is_organic], everyone["weight"][is_organic]
     shares = np.array([s.share for s in cfg.population.segments.values()])
     assert strategy.factor == 1.0  # the budget does not bind in this small bank
     for partner in model.partners:
         listed = list(partner.config.skew)
-        recruits = segment[np.isin(everyone["id"], strategy.recruits[partner.name])]
+        theirs = np.isin(everyone["key"], strategy.recruits[partner.name])
+        recruits, weight = segment[theirs], everyone["weight"][theirs]
         assert len(recruits) > 300, partner.name
         weights = strategy.weights[partner.name]
         expected = (shares * weights)[strategy.targets[partner.name]].sum() / (shares @ weights)
-        observed = share_of(recruits, listed)
+        observed = share_of(recruits, listed, weight)
         assert abs(observed - expected) < 0.07, partner.name
-        assert observed > share_of(organic, listed) + 0.1, partner.name
+        assert observed > share_of(organic, listed, organic_weight) + 0.1, partner.name
 
 
 def test_subsidies_are_paid_per_participant_who_gets_the_perk(make_config):
     cfg = make_config(months=12, strategy={"partner_promotion": {}})
     model = BankModel(to_config(cfg))
-    strategy, scale = model.strategies[0], cfg.population.scale
+    strategy = model.strategies[0]
     subsidy = {p.name: p.config.subsidy for p in model.partners}
     for t in range(1, cfg.burn_in + cfg.months + 1):
         model.step()
@@ -69,12 +73,13 @@ def test_subsidies_are_paid_per_participant_who_gets_the_perk(make_config):
         if t <= cfg.burn_in:
             assert paid == 0.0
             continue
-        participants = strategy.participants
-        assert sum(participants.values()) > 50
-        expected = sum(n * scale * subsidy[name] for name, n in participants.items())
+        participants = strategy.participants  # real customers
+        assert sum(participants.values()) > 500
+        expected = sum(n * subsidy[name] for name, n in participants.items())
         assert paid == pytest.approx(expected)
-        perks = model.customers.perks
-        assert perks.sum() / 0.05 == pytest.approx(sum(participants.values()), rel=1e-4)
+        c = model.customers
+        real_perks = np.dot(c.perks.astype(np.float64), c.weight)
+        assert real_perks / 0.05 == pytest.approx(sum(participants.values()), rel=1e-4)
 
 
 def test_more_participation_more_participants_and_subsidies(make_config):
@@ -114,10 +119,11 @@ def test_participants_are_more_satisfied_than_in_the_baseline(make_config, seed)
     promoted = run_model(cfg)
     c, b = promoted.customers, base.customers
     rows = promoted.strategies[0].rows["rural"]
-    ids = c.id[rows][c.active[rows] & (c.joined[rows] <= cfg.burn_in)]  # enrolled book customers
-    both = np.intersect1d(ids, b.id[b.active])
-    assert len(both) > 80
-    gain = c.satisfaction[np.isin(c.id, both)] - b.satisfaction[np.isin(b.id, both)]
+    keys = c.key[rows][c.active[rows] & (c.joined[rows] <= cfg.burn_in)]  # enrolled, from the book
+    both = np.intersect1d(keys, b.key[b.active])
+    assert len(both) > 40
+    mine, theirs = (np.argsort(x.key)[np.searchsorted(np.sort(x.key), both)] for x in (c, b))
+    gain = c.satisfaction[mine] - b.satisfaction[theirs]
     assert 0.03 < gain.mean() < 0.07  # the 0.05 perk, nearly fully smoothed in after 18 months
 
 

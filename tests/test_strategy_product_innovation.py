@@ -28,8 +28,10 @@ def common(base, launched):
     """Rows, in each run, of the customers who joined before the strategy acted and are active in
     both runs: the same people under common random numbers (later ids are different newcomers)."""
     b, c, start = base.customers, launched.customers, base.config.burn_in
-    ids = np.intersect1d(b.id[b.active & (b.joined <= start)], c.id[c.active & (c.joined <= start)])
-    return np.isin(b.id, ids), np.isin(c.id, ids)
+    keys = np.intersect1d(
+        b.key[b.active & (b.joined <= start)], c.key[c.active & (c.joined <= start)]
+    )
+    return np.isin(b.key, keys), np.isin(c.key, keys)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -64,7 +66,6 @@ def test_aum_flows_to_target_customers(make_config, seed):
     ramp = np.minimum(np.arange(1, 25) / params.ramp_months, 1.0).sum()
     expected = params.uptake * ramp * params.inflow_months * c.income[in_launched][is_target].sum()
     assert 0.5 * expected < inflow < 2.0 * expected
-    assert launched.strategies[0].inflow > 0
 
 
 def test_all_products_reach_their_segments(make_config):

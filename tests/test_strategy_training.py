@@ -34,7 +34,8 @@ def test_more_hours_more_skill(make_config):
 
 
 def test_training_time_comes_out_of_customer_contacts(make_config):
-    cfg = make_config(months=6, strategy={"training": {"hours": 480.0}})
+    no_hires = {"bank.manager_quit_rate": 0.0}  # a new hire starts untrained
+    cfg = make_config(no_hires, months=6, strategy={"training": {"hours": 480.0}})
     model = BankModel(to_config(cfg))
     for _ in range(cfg.burn_in + 1):
         model.step()

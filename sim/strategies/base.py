@@ -70,8 +70,13 @@ class Strategy:
         end = self.config.end
         return end is not None and month - self.model.config.burn_in > end
 
-    def book(self, line: str, amount: float) -> None:
-        self.model.ledger.book(f"{self.name}.{line}", amount)
+    def book(self, line: str, amount, rows=None) -> None:
+        """Book on one of this strategy's lines: a programme cost (fixed group), or, with
+        ``rows``, an amount spent on or earned from those customers (``BankModel.book_share``)."""
+        if rows is None:
+            self.model.ledger.book(f"{self.name}.{line}", amount)
+        else:
+            self.model.book_share(f"{self.name}.{line}", amount, rows)
 
     def setup(self) -> None:
         """Once, after the world is built."""

@@ -99,7 +99,7 @@ class DigitalScenario(Strategy):
         self.progress = 0.0  # share of the full effect built, 0-1
         self.fit_segments = np.isin(names, cfg.fit_segments)
         self.weights = np.where(np.array(names) == cfg.young_segment, cfg.young_weight, 1.0)
-        self.new_customers = 0  # simulated, this month
+        self.new_customers = 0.0  # real, this month
 
     def before_customers(self, month: int) -> None:
         cfg = self.config
@@ -110,8 +110,6 @@ class DigitalScenario(Strategy):
         self.model.fit_bonus[self.fit_segments] += np.float32(cfg.fit_gain * self.progress)
 
     def after_customers(self, month: int) -> None:
-        rng = self.rng(month, "acquisition")
-        rate = self.config.acquisition_rate * self.progress
-        n = rng.poisson(rate * self.model.n_active)
-        rows = self.model.acquire(rng, n, "digital", self.weights)
-        self.new_customers = rows.stop - rows.start
+        rate = self.config.acquisition_rate * self.progress * self.model.real_active
+        rows = self.model.acquire("digital", rate, self.weights)
+        self.new_customers = float(self.model.customers.weight[rows].sum())

@@ -5,7 +5,7 @@ extra follow-up contacts, and managed customers who bought a product or complain
 ``after_sales_contacts`` after-sales contacts. Contacts come only from each desk's spare capacity
 (``model.spare_contacts``: contacts left after last month's regular contact needs), after-sales
 first, then the followed tiers richest first; where a desk cannot serve all, customers are reached
-at random (own stream, keyed by customer id), so a desk with no spare capacity follows up nobody.
+at random (own stream, keyed by customer), so a desk with no spare capacity follows up nobody.
 A customer reached gets a perk of ``lift`` x the manager's skill for one contact, saturating with
 more contacts. Cost: per follow-up contact (the manager's time is spare capacity already paid for).
 """
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import TIERS, ConfigError, param
+from sim.customers import masked_sum
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 SATURATION = 1.0 - math.exp(-1.0)  # perk of n contacts: lift x skill x (1 - e^-n) / SATURATION
@@ -78,9 +79,9 @@ class FollowUp(Strategy):
         self.tier_class = np.zeros(len(TIERS), np.int64)
         self.tier_class[self.followed] = np.arange(1, len(self.followed) + 1)
         self.snapshot = None  # (rows, products, complaints) before this month's customer step
-        self.recent = (-1, np.zeros(0, np.int64))  # (month, ids who bought or complained)
+        self.recent = (-1, np.zeros(0, np.uint64))  # (month, keys who bought or complained)
         self.contacts = 0.0  # real follow-up contacts made this month
-        self.reached = 0  # simulated customers reached this month
+        self.reached = 0.0  # real customers reached this month
 
     @classmethod
     def check(cls, config: FollowUpConfig, scenario) -> None:
@@ -96,60 +97,65 @@ class FollowUp(Strategy):
     def before_customers(self, month: int) -> None:
         cfg, model, c = self.config, self.model, self.model.customers
         self.snapshot = (c.n, c.products.copy(), c.complaints.copy())
-        self.contacts, self.reached = 0.0, 0
+        self.contacts, self.reached = 0.0, 0.0
         desks = model.desk_list()
         if not desks:
             return
-        scale = model.config.population.scale
         managed = c.active & (c.manager >= 0)
         desk = np.where(managed, c.manager, 0)
-        want_tier = np.zeros(c.n)
+        want_tier = np.zeros(c.n)  # contacts each simulated customer's real ones want
         if len(self.followed):
             want_tier[managed & np.isin(c.tier, self.followed)] = cfg.contacts_per_month
         want_after = np.zeros(c.n)
-        month_of, ids = self.recent
-        if month_of == month - 1 and len(ids):
-            want_after[managed & np.isin(c.id, ids)] = cfg.after_sales_contacts
+        month_of, keys = self.recent
+        if month_of == month - 1 and len(keys):
+            want_after[managed & np.isin(c.key, keys)] = cfg.after_sales_contacts
+        want_tier *= c.weight
+        want_after *= c.weight
         n_class = len(self.followed) + 1
         tier_cell = desk * n_class + self.tier_class[c.tier]
         demand = np.bincount(tier_cell, weights=want_tier, minlength=len(desks) * n_class)
         demand += np.bincount(desk * n_class, weights=want_after, minlength=len(desks) * n_class)
-        share = served_share(demand.reshape(len(desks), n_class), model.spare_contacts / scale)
+        share = served_share(demand.reshape(len(desks), n_class), model.spare_contacts)
         served = share.ravel() * demand  # contacts each (desk, class) can make
-        u = model.streams.uniform(f"strategy:{self.name}:reach", month, c.id)
+        u = model.streams.uniform(f"strategy:{self.name}:reach", month, c.key)
         after_cell = desk * n_class
-        received = want_tier * take_lowest(tier_cell, u, want_tier > 0, served, want_tier)
-        received += want_after * take_lowest(after_cell, u, want_after > 0, served, want_after)
+        reached_tier = take_lowest(tier_cell, u, served, want_tier)
+        reached_after = take_lowest(after_cell, u, served, want_after)
+        received = want_tier * reached_tier + want_after * reached_after  # real contacts
+        each = cfg.contacts_per_month * reached_tier + cfg.after_sales_contacts * reached_after
         skill = np.array([m.skill for m in desks])
-        perk = cfg.lift * skill[desk] * -np.expm1(-received) / SATURATION
+        perk = cfg.lift * skill[desk] * -np.expm1(-each) / SATURATION
         c.perks += perk.astype(np.float32)
-        self.reached = int(np.count_nonzero(received))
-        self.contacts = float(received.sum()) * scale
-        self.book("contacts", self.contacts * cfg.cost_per_contact)
+        self.reached = masked_sum(c.weight, received > 0)
+        self.contacts = float(received.sum())
+        self.book("contacts", received * cfg.cost_per_contact, slice(None))
 
     def after_customers(self, month: int) -> None:
         c = self.model.customers
         rows, products, complaints = self.snapshot
         event = (c.products[:rows] > products) | (c.complaints[:rows] > complaints)
-        self.recent = (month, c.id[:rows][event & c.active[:rows]])
+        self.recent = (month, c.key[:rows][event & c.active[:rows]])
 
 
-def take_lowest(cell, u, wanting, served, want) -> np.ndarray:
-    """Who is reached: in each cell, the wanting customers with the lowest draws ``u``, as many
-    as the cell's ``served`` contacts cover at ``want`` contacts each (never more)."""
-    idx = np.flatnonzero(wanting)
+def take_lowest(cell, u, served, want) -> np.ndarray:
+    """Who is reached: in each cell, the customers who want contacts (``want`` > 0, real
+    contacts for the real customers a row stands for) with the lowest draws ``u``, while the
+    cell's ``served`` contacts cover them all (never more)."""
+    idx = np.flatnonzero(want > 0)
     order = idx[np.lexsort((u[idx], cell[idx]))]
     cells = cell[order]
-    rank = np.arange(len(order)) - np.searchsorted(cells, cells, side="left")
-    quota = np.floor(served[cells] / want[order] + 1e-9)
+    used = np.cumsum(want[order])
+    start = np.searchsorted(cells, cells, side="left")
+    before = np.where(start > 0, used[np.maximum(start - 1, 0)], 0.0)
     reached = np.zeros(len(cell), bool)
-    reached[order[rank < quota]] = True
+    reached[order[used - before <= served[cells] * (1 + 1e-9)]] = True
     return reached
 
 
 def served_share(demand: np.ndarray, spare: np.ndarray) -> np.ndarray:
     """Share of each (desk, class) demand served from each desk's spare contacts, classes in
-    priority order (column 0 first). Both in simulated contacts; no demand counts as served."""
+    priority order (column 0 first). Both in real contacts; no demand counts as served."""
     left = np.maximum(np.asarray(spare, np.float64), 0.0).copy()
     share = np.ones_like(demand)
     for k in range(demand.shape[1]):

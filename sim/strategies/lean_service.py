@@ -107,16 +107,15 @@ class LeanService(Strategy):
 
     def before_customers(self, month: int) -> None:
         cfg, model, c = self.config, self.model, self.model.customers
-        scale = model.config.population.scale
-        real_active = model.n_active * scale
+        real_active = model.real_active
         if cfg.prenotify:
             model.fee_surprise_factor *= 1.0 - cfg.prevented_share
-            self.book("notification", real_active * cfg.notify_cost)
+            self.book("notification", real_active * cfg.notify_cost, c.active)
         if cfg.feedback:
             self.fit_gain += cfg.fit_rate * (cfg.fit_cap - self.fit_gain)
             model.fit_bonus += np.float32(self.fit_gain)
-            self.book("feedback", real_active * cfg.feedback_cost)
+            self.book("feedback", real_active * cfg.feedback_cost, c.active)
         if cfg.value_added:
             served = c.active & np.isin(c.tier, self.vas_tier_index)
             c.perks += np.where(served, np.float32(cfg.vas_perk), np.float32(0))
-            self.book("value_added", np.count_nonzero(served) * scale * cfg.vas_cost)
+            self.book("value_added", c.weight[served] * cfg.vas_cost, served)

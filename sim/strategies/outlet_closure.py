@@ -150,16 +150,16 @@ class OutletClosureConfig(StrategyConfig):
 
 def branch_profit(
     branch: np.ndarray,
-    active: np.ndarray,
+    weight: np.ndarray,
     tier: np.ndarray,
     aum: np.ndarray,
     loan: np.ndarray,
     branch_cost: np.ndarray,
     economics,
     wealth_share: np.ndarray,
-    scale: float,
 ) -> np.ndarray:
-    """Annual profit of each branch (CNY, real scale): what its active customers earn (deposit
+    """Annual profit of each branch (CNY): what its customers (``weight``: real customers per
+    row, 0 for those who left) earn (deposit
     margin, wealth fees, loan interest net of expected credit losses, payment income) less its
     running cost ``branch_cost`` (one value per branch, 0 for closed ones)."""
     e = economics
@@ -172,7 +172,7 @@ def branch_profit(
         + 12.0 * e.payment_income
     )
     n = len(branch_cost)
-    revenue = np.bincount(branch, weights=earn * active, minlength=n)[:n] * scale
+    revenue = np.bincount(branch, weights=earn * weight, minlength=n)[:n]
     return revenue - np.asarray(branch_cost, np.float64)
 
 
@@ -219,7 +219,7 @@ class OutletClosure(Strategy):
         super().__init__(model, config)
         self.closed: list[int] = []  # branches this strategy closed
         self.opened: int | None = None  # index of the branch it opened
-        self.affected_ids = np.zeros(0, np.int64)  # ids of customers whose branch closed
+        self.affected_keys = np.zeros(0, np.uint64)  # keys of customers whose branch closed
         self.extra_km = np.zeros(0, np.float32)  # their extra travel, km
         self.shocks = np.zeros(0, np.float32)  # their closure shock, log-hazard
         self.flight = np.zeros(0, np.float64)  # their share of AUM moved out
@@ -262,14 +262,13 @@ class OutletClosure(Strategy):
             cost = np.array([b.cost if b.is_open else 0.0 for b in branches])
             score = branch_profit(
                 c.branch,
-                c.active,
+                c.weight * c.active,
                 c.tier,
                 c.aum,
                 c.loan,
                 cost,
                 model.config.economics,
                 model.wealth_share,
-                model.config.population.scale,
             )
         candidates = np.flatnonzero(is_open)
         order = candidates[np.argsort(score[candidates], kind="stable")]
@@ -323,6 +322,6 @@ class OutletClosure(Strategy):
         c.shock[rows] += shock.astype(np.float32)
         c.aum[rows] *= 1.0 - flight
         if cfg.pre_notice:
-            self.book("notice", len(rows) * model.config.population.scale * cfg.notice_cost)
-        self.affected_ids = c.id[rows].copy()
+            self.book("notice", c.weight[rows] * cfg.notice_cost, rows)
+        self.affected_keys = c.key[rows].copy()
         self.extra_km, self.shocks, self.flight = extra, shock.astype(np.float32), flight

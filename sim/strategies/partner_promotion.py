@@ -129,67 +129,66 @@ class PartnerPromotion(Strategy):
             self.weights[p.name] = np.array(
                 [skew.get(s, self.config.other_weight) for s in segments], np.float64
             )
-            self.recruits[p.name] = np.empty(0, np.int64)  # ids of the partner's newcomers
+            self.recruits[p.name] = np.empty(0, np.uint64)  # keys of the partner's newcomers
             self.vintages[p.name] = (np.empty(0, np.int64), np.empty(0))  # month, real CNY
             p.active = False
         self.factor = 1.0  # share of each programme the budget affords this month
         self.rows: dict[str, np.ndarray] = {}  # this month's participants' rows, by partner
-        self.participants = dict.fromkeys(self.recruits, 0)  # simulated, this month
-        self.new_customers = dict.fromkeys(self.recruits, 0)  # simulated, this month
+        self.participants = dict.fromkeys(self.recruits, 0.0)  # real, this month
+        self.new_customers = dict.fromkeys(self.recruits, 0.0)  # real, this month
         self.loans = dict.fromkeys(self.recruits, 0.0)  # outstanding, real CNY
 
     # Participants: perks and subsidies ---------------------------------------------------------
 
     def before_customers(self, month: int) -> None:
         c, cfg = self.model.customers, self.config
-        scale = self.model.config.population.scale
         wanted, demand = {}, 0.0
         for p in self.partners:
             p.active = True
             # A fixed draw per customer (month 0): the same customers stay enrolled.
-            key = self.model.streams.uniform(f"strategy:{self.name}:enrol:{p.name}", 0, c.id)
-            key[np.isin(c.id, self.recruits[p.name])] = -1.0  # recruits are enrolled first
+            key = self.model.streams.uniform(f"strategy:{self.name}:enrol:{p.name}", 0, c.key)
+            key[np.isin(c.key, self.recruits[p.name])] = -1.0  # recruits are enrolled first
             enrolled = (key < 0) | (self.targets[p.name][c.segment] & (key < cfg.participation))
             rows = np.flatnonzero(c.active & enrolled)
             wanted[p.name] = (rows, key[rows])
-            demand += len(rows) * scale * p.config.subsidy
+            demand += float(c.weight[rows].sum(dtype=np.float64)) * p.config.subsidy
         self.factor = 1.0 if demand <= cfg.budget else cfg.budget / demand
         for p in self.partners:
             rows, key = wanted[p.name]
-            afford = int(self.factor * len(rows))
-            if afford < len(rows):
-                rows = np.sort(rows[np.argsort(key, kind="stable")[:afford]])
+            if self.factor < 1.0:  # the budget affords the lowest draws, by real customers
+                order = rows[np.argsort(key, kind="stable")]
+                reach = np.cumsum(c.weight[order], dtype=np.float64)
+                rows = np.sort(order[reach <= self.factor * reach[-1]])
             c.perks[rows] += np.float32(cfg.perk)
             self.rows[p.name] = rows
-            self.participants[p.name] = len(rows)
-            self.book("subsidies", len(rows) * scale * p.config.subsidy)
+            self.participants[p.name] = float(c.weight[rows].sum(dtype=np.float64))
+            self.book("subsidies", self.participants[p.name] * p.config.subsidy, rows)
 
     # Leads, new customers and the partner loan books ------------------------------------------
 
     def after_customers(self, month: int) -> None:
         cfg, model = self.config, self.model
-        scale = model.config.population.scale
         for p in self.partners:
             pc = p.config
-            rng = self.rng(month, f"leads:{p.name}")
-            n = rng.poisson(pc.reach * self.factor * pc.conversion / scale)
-            new = model.acquire(rng, n, "partner", self.weights[p.name])
+            rate = pc.reach * self.factor * pc.conversion
+            new = model.acquire("partner", rate, self.weights[p.name], stream=f"partner:{p.name}")
             c = model.customers  # fresh views: acquiring may have grown the columns
-            new_ids = c.id[new]
-            self.recruits[p.name] = np.concatenate([self.recruits[p.name], new_ids])
-            self.new_customers[p.name] = len(new_ids)
+            new_keys = c.key[new]
+            self.recruits[p.name] = np.concatenate([self.recruits[p.name], new_keys])
+            self.new_customers[p.name] = float(c.weight[new].sum(dtype=np.float64))
             rows = self.rows[p.name]
             rows = rows[c.active[rows]]
             borrowers = np.concatenate(
                 [
-                    rows[self._draw("loan", p.name, month, c.id[rows]) < cfg.loan_uptake],
+                    rows[self._draw("loan", p.name, month, c.key[rows]) < cfg.loan_uptake],
                     np.arange(new.start, new.stop)[
-                        self._draw("new_loan", p.name, month, new_ids) < cfg.loan_share_new
+                        self._draw("new_loan", p.name, month, new_keys) < cfg.loan_share_new
                     ],
                 ]
             )
             c.products[borrowers] = np.minimum(c.products[borrowers] + 1, MAX_PRODUCTS)
-            self._run_loan_book(p, month, len(borrowers) * scale * pc.loan_size)
+            lent = float(c.weight[borrowers].sum(dtype=np.float64)) * pc.loan_size
+            self._run_loan_book(p, month, lent)
 
     def after_end(self, month: int) -> None:
         """The promotion is over: partners go idle, their loan books run off."""
@@ -197,10 +196,8 @@ class PartnerPromotion(Strategy):
             p.active = False
             self._run_loan_book(p, month, 0.0)
 
-    def _draw(self, purpose: str, partner: str, month: int, ids: np.ndarray) -> np.ndarray:
-        if not len(ids):
-            return np.empty(0, np.float32)
-        return self.model.streams.uniform(f"strategy:{self.name}:{purpose}:{partner}", month, ids)
+    def _draw(self, purpose: str, partner: str, month: int, keys: np.ndarray) -> np.ndarray:
+        return self.model.streams.uniform(f"strategy:{self.name}:{purpose}:{partner}", month, keys)
 
     def _run_loan_book(self, partner, month: int, originated: float) -> None:
         """Book a month of interest, funding and expected losses on the loans made before this

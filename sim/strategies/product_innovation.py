@@ -122,7 +122,7 @@ class ProductInnovation(Strategy):
 
     def before_customers(self, month: int) -> None:
         cfg, model = self.config, self.model
-        c, scale = model.customers, model.config.population.scale
+        c = model.customers
         if self.launched is None:
             self.launched = month
             self.book("development", cfg.development_cost * len(cfg.products))
@@ -131,8 +131,8 @@ class ProductInnovation(Strategy):
         self.inflow = 0.0
         for product, target in self.targets.items():
             model.fit_bonus[target] += np.float32(cfg.fit_gain * self.ramp)
-            u = model.streams.uniform(f"strategy:{self.name}:uptake:{product}", month, c.id)
+            u = model.streams.uniform(f"strategy:{self.name}:uptake:{product}", month, c.key)
             movers = np.flatnonzero(c.active & target[c.segment] & (u < cfg.uptake * self.ramp))
             amount = cfg.inflow_months * c.income[movers].astype(np.float64)
             c.aum[movers] += amount
-            self.inflow += float(amount.sum()) * scale
+            self.inflow += float(np.dot(amount, c.weight[movers]))
