@@ -33,14 +33,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
-from scipy.stats import poisson
+from scipy.special import ndtr, ndtri, pdtr, pdtrik
 
 from sim.config import TIER_BOUNDS, TIERS
 from sim.geography import homes_from_uniforms
 from sim.rng import Streams, channel_key, friend_keys
 
 FRIEND_SPREAD_KM = 1.5  # sd of a referred friend's home around the referrer's
+MAX_PRODUCTS = 6
 FRIEND_AUM_FACTOR = 1.2  # referred customers are worth more [Schmitt, Skiera & Van den Bulte 2011]
 
 
@@ -61,6 +61,9 @@ class Arrivals:
         pop = config.population
         self.weight = np.array([pop.weights[t] for t in TIERS], np.float64)
         self._survival: dict[float, np.ndarray] = {}
+        # products held: 1 + Poisson(mean - 1), at most 6; its CDF at 0..4 by segment
+        extra = np.maximum(segments["products"] - 1.0, 1e-12)[:, None]
+        self.products_cdf = pdtr(np.arange(MAX_PRODUCTS - 1), extra)
         self.count: defaultdict[str, int] = defaultdict(int)
         self._cells: dict[tuple, Cells] = {}
 
@@ -85,8 +88,8 @@ class Arrivals:
         mean = real_rate * cells.agents_per_real
         if mean <= 0:
             return 0
-        u = self.streams.uniform64(f"arrivals:{stream}", month, [0])[0]
-        return int(poisson.ppf(u, mean))
+        u = self.streams.uniform64(f"arrivals:{stream}", month, [0])
+        return int(poisson_quantile(u, mean)[0])
 
     def survival(self, factor: float = 1.0) -> np.ndarray:
         """P(AUM >= each tier's lower bound) by segment (segments x 5), for AUM drawn from the
@@ -112,7 +115,7 @@ class Arrivals:
         event = friend_keys(referrer_keys, nth)
         mean = weight * per_tier.sum(axis=1)[segment]
         u = self.streams.uniform64("arrival:friends", 0, event)
-        count = poisson.ppf(u, np.maximum(mean, 1e-12)).astype(np.int64)
+        count = poisson_quantile(u, mean)
         who = np.repeat(np.arange(len(event)), count)
         nth_friend = np.arange(len(who)) - np.repeat(np.cumsum(count) - count, count)
         keys = friend_keys(event[who], nth_friend)
@@ -149,12 +152,12 @@ class Arrivals:
         has_loan = u("loan") < s["loan_share"][segment]
         size = 0.3 + 1.4 * u("loan_size")
         loan = has_loan * income * 12.0 * self.config.economics.loan_to_income * size
-        extra = poisson.ppf(u("products"), np.maximum(s["products"][segment] - 1.0, 1e-9))
+        extra = (u("products")[:, None] > self.products_cdf[segment]).sum(axis=1)
         return {
             "age": np.clip(s["age_mean"][segment] + s["age_sd"][segment] * z("age"), 18, 100),
             "income": income,
             "loan": loan,
-            "products": np.clip(1 + extra, 1, 6),
+            "products": 1 + extra,
             "digital": np.clip(s["digital"][segment] + 0.15 * z("digital"), 0, 1),
             "fit": np.clip(s["fit"][segment] + 0.1 * z("fit"), 0, 1),
             "satisfaction": np.clip(
@@ -190,6 +193,15 @@ class Arrivals:
 
     def _normal(self, keys):
         return lambda attribute: self.streams.normal(f"arrival:{attribute}", 0, keys)
+
+
+def poisson_quantile(u: np.ndarray, mean) -> np.ndarray:
+    """Poisson quantiles (inverse CDF) at ``u`` in (0, 1), 0 where the mean is 0; the same
+    numbers as ``scipy.stats.poisson.ppf``, without its per-call overhead."""
+    mean = np.maximum(mean, 1e-12)
+    k = np.ceil(pdtrik(u, mean))
+    below = np.maximum(k - 1, 0)
+    return np.where(pdtr(below, mean) >= u, below, k).astype(np.int64)
 
 
 def wealth_survival(

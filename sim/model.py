@@ -535,24 +535,31 @@ class BankModel(Model):
     def _book(self) -> None:
         c, e, bank = self.customers, self.config.economics, self.config.bank
         weight = c.weight * c.active
-        wealth = c.aum * self.wealth_share[c.tier]
-        book = self.book_customers
-        book("deposit_margin", e.deposit_margin / 12.0 * (c.aum - wealth) * weight)
-        book("wealth_fees", e.wealth_fee / 12.0 * wealth * weight)
-        book("loan_interest", e.loan_margin / 12.0 * c.loan * weight)
-        book("payment_income", e.payment_income * weight)
-        book("credit_losses", e.default_rate / 12.0 * e.loss_given_default * c.loan * weight)
+        wealth = c.aum * self.wealth_share[c.tier] * weight
+        newcomer = c.cohort == 0
+        books = {
+            "deposit_margin": (e.deposit_margin / 12.0, c.aum * weight - wealth),
+            "wealth_fees": (e.wealth_fee / 12.0, wealth),
+            "loan_interest": (e.loan_margin / 12.0, c.loan * weight),
+            "payment_income": (e.payment_income, weight),
+        }
+        loans = books["loan_interest"][1]
+        books["credit_losses"] = (e.default_rate / 12.0 * e.loss_given_default, loans)
+        for line, (rate, base) in books.items():
+            self.book_customers(line, base, newcomer, rate)
         self.ledger.book("branches", sum(b.cost for b in self.branches if b.is_open) / 12.0)
         self.ledger.book("staff", len(self.managers) * bank.manager_salary / 12.0)
         self.books = self.ledger.close()
 
-    def book_customers(self, line: str, amounts: np.ndarray) -> None:
-        """Book one amount per row (CNY, for the real customers the row stands for), split
-        between the opening book (the measured cohort) and newcomers."""
-        newcomer = (self.customers.cohort == 0).view(np.int8)
-        opening, newcomers = np.bincount(newcomer, weights=amounts, minlength=2)
-        self.ledger.book(line, opening, "opening_book")
-        self.ledger.book(line, newcomers, "newcomers")
+    def book_customers(self, line: str, amounts, newcomer=None, rate: float = 1.0) -> None:
+        """Book ``rate`` x one amount per row (CNY, for the real customers the row stands for),
+        split between the opening book (the measured cohort) and ``newcomer`` rows (default:
+        everyone outside the cohort)."""
+        newcomer = self.customers.cohort == 0 if newcomer is None else newcomer
+        total = float(np.sum(amounts, dtype=np.float64))
+        new = float(np.sum(amounts, where=newcomer, dtype=np.float64))
+        self.ledger.book(line, rate * (total - new), "opening_book")
+        self.ledger.book(line, rate * new, "newcomers")
 
     def book_share(self, line: str, amount, rows) -> None:
         """Book ``amount`` (CNY; a total, or one amount per row) spent on or earned from the
