@@ -3,8 +3,10 @@
 Runs every arm of the experiment on the same seeds (common random numbers), stores each run
 under ``<output.dir>/<experiment name>/runs/<run id>``, skips runs already stored (so an
 interrupted or partly failed experiment resumes), then reports per-arm statistics and paired
-differences against the baseline. The whole experiment is validated before any run starts; a run
-that fails is recorded with its traceback while the others go on, and the command then exits 1.
+differences against the baseline. With ``replications=auto`` it runs batches of seeds until
+every verdict on the decision KPIs is decided or ``replications_max`` is reached. The whole
+experiment is validated before any run starts; a run that fails is recorded with its traceback
+while the others go on, and the command then exits 1.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments import report
-from experiments.config import CompareConfig, check_experiment, register
-from experiments.executors import run_all, workers
+from experiments.config import AUTO, EXPERIMENT_KEYS, CompareConfig, check_experiment, register
+from experiments.executors import Outcome, run_all, workers
 from experiments.plan import RunSpec, arms, plan
+from experiments.stats import UNDECIDED
 from experiments.store import open_store, status, write_plan
 from sim.api import CONFIG_DIR, compose_config
 from sim.config import ConfigError, to_config
 
 register()
-EXPERIMENT_KEYS = ("experiment", "executor", "replications", "report", "hydra")
+NOT_SCENARIO = (*EXPERIMENT_KEYS, "hydra")
 
 
 def scenario_overrides(overrides: list[str]) -> list[str]:
@@ -36,7 +39,7 @@ def scenario_overrides(overrides: list[str]) -> list[str]:
     def key(override: str) -> str:
         return override.lstrip("+~").partition("=")[0].split(".")[0].split("/")[0]
 
-    return [o for o in overrides if key(o) not in EXPERIMENT_KEYS]
+    return [o for o in overrides if key(o) not in NOT_SCENARIO]
 
 
 def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[RunSpec], Path]:
@@ -51,30 +54,16 @@ def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[
 def run_experiment(
     compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
 ) -> int:
-    """Run what is missing, then report; returns the exit code (1 if any run failed)."""
+    """Run what is missing (with ``replications=auto``, in batches of seeds until the verdicts
+    are decided), then report; returns the exit code (1 if any run failed)."""
     (root / "experiment.yaml").write_text(
         yaml.safe_dump(OmegaConf.to_container(OmegaConf.structured(compare)), sort_keys=False)
     )
-    write_plan(root, specs)
-    unique = list({s.run_id: s for s in specs}.values())
-    todo = [s for s in unique if status(root / "runs", s.run_id) != "ok"]
-    e, ex = compare.experiment, compare.executor
-    points = len({s.point for s in specs})
-    print(
-        f"Experiment {e.name}: {len(arms(compare))} arms x {compare.replications} replications"
-        f"{f' x {points} points' if points > 1 else ''} = {len(unique)} runs;"
-        f" {len(unique) - len(todo)} already stored, {len(todo)} to run on {ex.kind}"
-        f"{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
-    )
-    clock = time.perf_counter()
-    outcomes = run_all(todo, root / "runs", ex, progress=progress)
-    seconds = time.perf_counter() - clock
+    if compare.replications == AUTO:
+        outcomes = run_auto(compare, specs, root, progress)
+    else:
+        outcomes = run_batch(compare, specs, root, progress)
     failed = [o for o in outcomes if o.status != "ok"]
-    if outcomes:
-        print(
-            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
-            f" {len(outcomes) - len(failed)} ok, {len(failed)} failed"
-        )
     for o in failed:
         print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
     if compare.report:
@@ -86,6 +75,70 @@ def run_experiment(
             " Rerun the same command to retry them."
         )
     return 1 if failed else 0
+
+
+def run_batch(
+    compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
+) -> list[Outcome]:
+    """Plan ``specs`` in the store and run those not stored yet; their outcomes."""
+    write_plan(root, specs)
+    unique = list({s.run_id: s for s in specs}.values())
+    todo = [s for s in unique if status(root / "runs", s.run_id) != "ok"]
+    e, ex = compare.experiment, compare.executor
+    points = len({s.point for s in specs})
+    seeds = len({s.seed for s in specs})
+    print(
+        f"Experiment {e.name}: {len(arms(compare))} arms x {seeds} replications"
+        f"{f' x {points} points' if points > 1 else ''} = {len(unique)} runs;"
+        f" {len(unique) - len(todo)} already stored, {len(todo)} to run on {ex.kind}"
+        f"{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
+    )
+    clock = time.perf_counter()
+    outcomes = run_all(todo, root / "runs", ex, progress=progress)
+    seconds = time.perf_counter() - clock
+    if outcomes:
+        ok = sum(o.status == "ok" for o in outcomes)
+        print(
+            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
+            f" {ok} ok, {len(outcomes) - ok} failed"
+        )
+    return outcomes
+
+
+def run_auto(
+    compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
+) -> list[Outcome]:
+    """``replications=auto``: run the first ``replications_min`` seeds, then add batches of
+    ``replications_batch`` seeds until no verdict on ``experiment.decision_kpis`` is undecided
+    or ``replications_max`` seeds are run. Stored runs are reused; a failed run stops it."""
+    n, outcomes = compare.replications_min, []
+    print(
+        f"replications=auto: {n} seeds, then {compare.replications_batch} more at a time up to"
+        f" {compare.replications_max}, until every verdict on"
+        f" {', '.join(compare.experiment.decision_kpis)} is decided"
+    )
+    while True:
+        batch = [s for s in specs if s.seed < compare.seed + n]
+        outcomes += run_batch(compare, batch, root, progress)
+        if any(o.status != "ok" for o in outcomes):
+            print(f"Stopped adding seeds at {n}: runs failed.")
+            return outcomes
+        open_, total = _undecided(root, compare.experiment.decision_kpis)
+        print(f"{n} seeds: {open_} of {total} verdicts on the decision KPIs undecided")
+        if open_ and n >= compare.replications_max:
+            print(f"replications_max={n} reached; the report says about how many seeds would do.")
+        if not open_ or n >= compare.replications_max:
+            return outcomes
+        n = min(n + compare.replications_batch, compare.replications_max)
+
+
+def _undecided(root: Path, kpis: list[str]) -> tuple[int, int]:
+    """(undecided, all) verdicts on ``kpis`` (those the runs have) in the store at ``root``."""
+    differences = report.statistics(root).get("differences")
+    if differences is None:
+        return 0, 0
+    verdicts = differences.loc[differences["kpi"].isin(kpis), "verdict"]
+    return int((verdicts == UNDECIDED).sum()), len(verdicts)
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="compare", version_base="1.3")

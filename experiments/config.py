@@ -1,21 +1,25 @@
 """The experiment schema: arms x replications x optional parameter points, and the executor.
 
 ``python -m experiments.compare`` composes ``configs/compare.yaml``: the scenario schema (so that
-``population.customers=5000`` or ``months=36`` apply to every arm) plus ``replications``, an
-``experiment`` preset (``configs/experiment/``) and an ``executor`` (``configs/executor/``).
+``population.customers=5000`` or ``months=36`` apply to every arm) plus ``replications`` (a number
+of seeds, or ``auto``: batches of seeds until the verdicts are decided), an ``experiment`` preset
+(``configs/experiment/``) and an ``executor`` (``configs/executor/``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from experiments.kpis import REGISTRY
 from sim.config import Config, ConfigError, param
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+AUTO = "auto"
+MAX_REPLICATIONS = 100_000
 
 
 @dataclass
@@ -49,6 +53,18 @@ class ExperimentConfig:
         {}, "config key -> values; every combination is a point", "scenario choice"
     )
     sample: SampleConfig = field(default_factory=SampleConfig)
+    smallest_effect: dict[str, float] = param(
+        {},
+        "KPI -> smallest effect worth acting on: absolute for rates and satisfaction, a fraction"
+        " of the baseline's |mean| for money and counts",
+        "replaces the defaults of experiments/kpis.py (docs/experiments.md)",
+        0.0,
+    )
+    decision_kpis: list[str] = param(
+        ["retention_horizon", "retention_mid_high", "aum_retention", "npv"],
+        "KPIs whose verdicts replications=auto waits for",
+        "retention, the affluent, their money and the value of the bank",
+    )
 
 
 @dataclass
@@ -66,12 +82,21 @@ class ExecutorConfig:
 
 @dataclass
 class CompareConfig(Config):
-    replications: int = param(
-        20, "seeds per arm, shared by every arm", "common random numbers", 1, 100_000
+    replications: Any = param(
+        20, "seeds per arm, shared by every arm, or auto", "common random numbers"
     )
+    replications_min: int = param(10, "auto: seeds of the first batch", "workflow", 2)
+    replications_batch: int = param(10, "auto: seeds added per batch", "workflow", 1)
+    replications_max: int = param(60, "auto: seeds at most", "workflow", 2, MAX_REPLICATIONS)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     report: bool = param(True, "write the report when the runs are done", "workflow")
+
+
+EXPERIMENT_KEYS = tuple(
+    f.name for f in fields(CompareConfig) if f.name not in {g.name for g in fields(Config)}
+)
+"""The top-level keys of an experiment that are not scenario keys."""
 
 
 def register() -> None:
@@ -109,7 +134,35 @@ def check_experiment(cfg: CompareConfig) -> None:
                 raise ConfigError(
                     f"experiment.sample.ranges.{key}={bounds}; allowed [low, high] with low < high"
                 )
-    if cfg.replications < 2:
+    _check_replications(cfg)
+    for name, value in e.smallest_effect.items():
+        if name not in REGISTRY:
+            raise ConfigError(
+                f"experiment.smallest_effect.{name}={value!r}: unknown KPI; allowed: "
+                f"{', '.join(REGISTRY)}"
+            )
+    unknown = [k for k in e.decision_kpis if k not in REGISTRY]
+    if unknown or not e.decision_kpis:
         raise ConfigError(
-            f"replications={cfg.replications} gives no confidence intervals; allowed >= 2"
+            f"experiment.decision_kpis={e.decision_kpis}: give one or more of {', '.join(REGISTRY)}"
+        )
+
+
+def seeds_planned(cfg: CompareConfig) -> int:
+    """Seeds to plan: ``replications``, or at most ``replications_max`` with ``auto``."""
+    return cfg.replications_max if cfg.replications == AUTO else cfg.replications
+
+
+def _check_replications(cfg: CompareConfig) -> None:
+    r = cfg.replications
+    if r == AUTO:
+        if cfg.replications_min > cfg.replications_max:
+            raise ConfigError(
+                f"replications_min={cfg.replications_min} is above replications_max="
+                f"{cfg.replications_max}; allowed replications_min <= replications_max"
+            )
+    elif isinstance(r, bool) or not isinstance(r, int) or not 2 <= r <= MAX_REPLICATIONS:
+        raise ConfigError(
+            f"replications={r!r} is not allowed; give a number of seeds from 2 to"
+            f" {MAX_REPLICATIONS:,} (fewer than 2 give no confidence intervals) or {AUTO}"
         )

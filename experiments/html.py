@@ -4,7 +4,8 @@
 the runs' provenance and the experiment's config, and writes both files into the results folder.
 Both come from one document model, so they carry the same content: the experiment's title and
 description; the verdict table (per arm, and point, the retention and NPV differences against the
-baseline with 95% CIs and verdicts, and the arm means); the figures with their titles and
+baseline with simultaneous 95% CIs and the verdicts read off them; NPV in parts and the other
+retention measures; the arm means); the figures with their titles and
 captions; how much common random numbers narrowed the CIs; the configuration (arms and their
 overrides, replications and seeds, grid or sample, key scenario settings); provenance (git
 commit, package versions, run counts, time span); and how to read it all.
@@ -35,27 +36,37 @@ import pandas as pd
 import yaml
 
 from experiments import store
+from experiments.config import AUTO, EXPERIMENT_KEYS
+from experiments.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
+from experiments.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
 
-RATE_KPIS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention")
-MEANS = {  # the arm means table: KPI -> column heading
-    "retention_12m": "Retention 12 m, %",
-    "retention_horizon": "Retention at horizon, %",
-    "retention_mid_high": "Mid/high-tier retention, %",
-    "aum_retention": "AUM retention, %",
-    "npv": "NPV, CNY M",
+MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
+"""The KPIs of the arm means table."""
+MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs, note)
+    "NPV in parts": (
+        (*NPV_PARTS, "npv"),
+        "Opening book: the customers active when burn-in ends; newcomers: those who joined"
+        " later, net of their acquisition cost; fixed costs: branches, staff and strategies'"
+        " fixed costs. The three add up to NPV.",
+    ),
+    "Other retention measures": (
+        ("retention_12m", "retention_mid_high", "aum_retention"),
+        "Retention of the cohort at 12 months, of its mid and high tiers, and of its AUM.",
+    ),
 }
-SCENARIO_KEYS = (  # shown whatever their value
+SCENARIO_KEYS = (  # shown whatever their value, when the scenario has them
     "seed",
     "months",
     "burn_in",
     "population.customers",
-    "population.scale",
+    "population.weights",
     "bank.branches",
     "bank.managers",
     "economics.discount_rate",
 )
-NOT_SCENARIO = ("seed", "output", "strategy", "experiment", "executor", "replications", "report")
-TONES = {"better": "better", "worse": "worse", "not distinguishable": "neutral"}
+NOT_SCENARIO = ("seed", "output", "strategy", *EXPERIMENT_KEYS)
+TONES = {BETTER: "better", WORSE: "worse", NEGLIGIBLE: "neutral", UNDECIDED: "undecided"}
+"""The colour of each verdict."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,27 +288,27 @@ def build(
     description = e.get("description") or (
         "" if e else "Runs stored without an experiment plan, grouped by their strategies."
     )
-    reps = meta.get("replications") or _replications(runs)
+    reps, auto = _replications(meta, runs)
     facts = [
         f"{len(arm_names)} arms",
-        f"{reps} seeds each" if reps else "",
+        f"{reps} seeds each{' (replications=auto)' if auto else ''}" if reps else "",
         f"{len(points)} parameter points" if points else "",
         f"baseline: {baseline}" if baseline in arm_names else "no baseline runs",
         _run_counts(runs),
         f"written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
     ]
     sections = [
-        _verdict_section(tables, baseline, short),
+        _verdict_section(tables, baseline, short, e.get("smallest_effect") or {}),
         _figure_section(charts, error),
         _crn_section(tables, short),
         _config_section(meta, scenario, runs, arm_names, baseline),
         _provenance_section(results, runs, records),
-        _reading_section(reps, bool(points)),
+        _reading_section(reps, bool(points), e.get("smallest_effect") or {}),
     ]
     return Document(title, description, [f for f in facts if f], sections)
 
 
-def _verdict_section(tables, baseline: str, short: dict[str, str]) -> Section:
+def _verdict_section(tables, baseline: str, short: dict[str, str], settings: dict) -> Section:
     section = Section("verdicts", "Verdicts against the baseline")
     summary = tables.get("summary")
     if summary is None or summary.empty:
@@ -334,19 +345,9 @@ def _verdict_section(tables, baseline: str, short: dict[str, str]) -> Section:
                 empty = "—" if row["arm"] == baseline else "no pairs"
                 cells += [Cell("—"), Cell(empty, tone="")]
                 continue
-            verdict = v[f"{role}_verdict"]
-            tone = TONES.get(verdict, "")
-            scale = _scale(kpi)
-            diff, low, high = (v[f"{role}_{k}"] for k in ("diff", "ci_low", "ci_high"))
-            digits = _digits(scale, diff, low, high)
-            cells.append(
-                Cell(
-                    _num(diff, scale, digits, sign=True),
-                    sub=_interval(low, high, scale, digits),
-                    tone=tone,
-                )
-            )
-            cells.append(Cell(verdict, sub=_p(v[f"{role}_p_holm"]), tone=tone))
+            d = {k: v[f"{role}_{k}"] for k in ("n", "ci_low", "ci_high", "verdict", "seeds_needed")}
+            d["mean_diff"] = v[f"{role}_diff"]
+            cells += [_diff_cell(kpi, d), _verdict_cell(d)]
         rows.append(cells)
     numeric = frozenset({1, 2, 3, 5, 6})
     groups = _groups(summary, short)
@@ -354,14 +355,18 @@ def _verdict_section(tables, baseline: str, short: dict[str, str]) -> Section:
     section.blocks.append(
         Para(
             "Retention at the horizon (the cohort active after burn-in) and NPV, means over seeds"
-            " ± the 95% CI half-width; Δ is arm − baseline paired on the same seeds, with its 95%"
-            " CI below; the verdict's p is the Holm-corrected paired t-test.",
+            " ± the 95% CI half-width; Δ is arm − baseline paired on the same seeds, with its"
+            " simultaneous 95% CI below (one interval per arm, all holding together). The"
+            " verdict is read off that interval: negligible when it lies within the smallest"
+            f" effect worth acting on ({thresholds_text(settings)}), better or worse when it"
+            " excludes 0 and the difference is at least that effect, undecided otherwise.",
             note=True,
         )
     )
+    section.blocks += _more_differences(tables.get("differences"), short)
     section.blocks.append(Heading("Arm means"))
     kpis = [k for k in MEANS if k in summary.columns]
-    columns = ["Arm", "Runs", *(MEANS[k] for k in kpis)]
+    columns = ["Arm", "Runs", *(f"{REGISTRY[k].label}, {REGISTRY[k].unit_label()}" for k in kpis)]
     rows = [
         [Cell(row["arm"]), Cell(_int(row.get("n"))), *(_mean_cell(row, k) for k in kpis)]
         for row in _records(summary)
@@ -372,12 +377,60 @@ def _verdict_section(tables, baseline: str, short: dict[str, str]) -> Section:
     return section
 
 
+def _more_differences(differences: pd.DataFrame | None, short: dict[str, str]) -> list:
+    """A table of differences and verdicts per heading of MORE_KPIS whose KPIs the runs have
+    (beyond NPV, which the verdict table shows)."""
+    blocks = []
+    if differences is None or differences.empty:
+        return blocks
+    wide = differences.set_index(["point", "arm", "kpi"])
+    keys = differences[["point", "arm"]].drop_duplicates()
+    for heading, (wanted, note) in MORE_KPIS.items():
+        kpis = [k for k in wanted if k in set(differences["kpi"])]
+        if not set(kpis) - {"npv"}:
+            continue
+        rows = [
+            [Cell(arm), *(_diff_cell(k, wide.loc[(point, arm, k)], verdict=True) for k in kpis)]
+            for point, arm in keys.itertuples(index=False)
+        ]
+        columns = ["Arm", *(REGISTRY[k].axis(delta=True) for k in kpis)]
+        numeric = frozenset(range(1, len(columns)))
+        blocks.append(Heading(heading))
+        blocks.append(Table(columns, rows, numeric, "differences", _groups(keys, short)))
+        blocks.append(
+            Para(
+                "Arm − baseline on the same seeds, with its simultaneous 95% CI and verdict"
+                f" below. {note}",
+                note=True,
+            )
+        )
+    return blocks
+
+
+def _diff_cell(kpi: str, d, verdict: bool = False) -> Cell:
+    """A difference with its interval below (and its verdict, when asked), in its tone."""
+    k = REGISTRY[kpi]
+    diff, low, high = d["mean_diff"], d["ci_low"], d["ci_high"]
+    digits = decimals(*(x * k.scale for x in (diff, low, high)))
+    sub = _interval(k, low, high, digits) + (f" · {d['verdict']}" if verdict else "")
+    return Cell(k.number(diff, digits, sign=True), sub=sub, tone=TONES.get(d["verdict"], ""))
+
+
+def _verdict_cell(d) -> Cell:
+    """The verdict, with the seeds it used (or would need) below."""
+    verdict, n, needed = d["verdict"], d["n"], d["seeds_needed"]
+    sub = f"{_int(n)} seeds"
+    if verdict == UNDECIDED and _finite(needed):
+        sub = f"{_int(n)} seeds; about {int(needed):,} would decide"
+    return Cell(verdict, sub=sub, tone=TONES.get(verdict, ""))
+
+
 def _headline(verdicts: pd.DataFrame, baseline: str) -> str:
     n = len(verdicts)
     parts = []
     for role, label in (("retention", "Retention"), ("profit", "NPV")):
         counts = verdicts[f"{role}_verdict"].value_counts()
-        told = [f"{counts.get(v, 0)} {v}" for v in ("better", "worse", "not distinguishable")]
+        told = [f"{counts.get(v, 0)} {v}" for v in VERDICTS]
         parts.append(f"{label}: {', '.join(told)}.")
     what = "arm-and-point comparisons" if verdicts["point"].astype(bool).any() else "arms"
     return f"{n} {what} against {baseline!r} on the same seeds. " + " ".join(parts)
@@ -430,6 +483,7 @@ def _crn_section(tables, short: dict[str, str]) -> Section:
         "Width ratio",
         "Worth × replications",
     ]
+    retention = REGISTRY["retention_horizon"]
     rows = []
     for row in _records(crn):
         eq = row["equivalent_replications"]
@@ -437,11 +491,11 @@ def _crn_section(tables, short: dict[str, str]) -> Section:
             [
                 Cell(row["arm"]),
                 Cell(_int(row["n"])),
-                Cell(_num(row["correlation"], 1, digits=3)),
-                Cell(_num(row["paired_half_width"], 100, digits=2)),
-                Cell(_num(row["independent_half_width"], 100, digits=2)),
-                Cell(_num(row["ratio"], 1, digits=2)),
-                Cell("∞" if eq == math.inf else _num(eq, 1, digits=0)),
+                Cell(_num(row["correlation"], 3)),
+                Cell(retention.number(row["paired_half_width"], 2)),
+                Cell(retention.number(row["independent_half_width"], 2)),
+                Cell(_num(row["ratio"], 2)),
+                Cell("∞" if eq == math.inf else _num(eq, 0)),
             ]
         )
     numeric = frozenset(range(1, len(columns)))
@@ -466,18 +520,19 @@ def _config_section(meta: dict, scenario: dict, runs, arm_names, baseline) -> Se
     if e:
         pairs.append(("Experiment", Cell(str(e.get("name", "")))))
         pairs.append(("Baseline arm", Cell(str(baseline))))
-    reps = meta.get("replications") or _replications(runs)
+    reps, auto = _replications(meta, runs)
     seeds = sorted({int(s) for s in runs["seed"].dropna()}) if len(runs) else []
     if reps:
-        pairs.append(
-            (
-                "Replications",
-                Cell(
-                    f"{reps} per arm{' and point' if _has_points(e) else ''}, seeds "
-                    f"{_ranges(seeds)}, the same for every arm"
-                ),
-            )
+        rule = (
+            f"auto (first {meta.get('replications_min')} seeds, then"
+            f" {meta.get('replications_batch')} at a time up to {meta.get('replications_max')},"
+            f" until every verdict on {', '.join(e.get('decision_kpis') or [])} is decided): "
+            if auto
+            else ""
         )
+        where = " and point" if _has_points(e) else ""
+        text = f"{rule}{reps} per arm{where}, seeds {_ranges(seeds)}, the same for every arm"
+        pairs.append(("Replications", Cell(text)))
     if e:
         pairs.append(("Parameter points", Cell(_points_text(e))))
         common = e.get("overrides") or []
@@ -487,11 +542,11 @@ def _config_section(meta: dict, scenario: dict, runs, arm_names, baseline) -> Se
         executor = meta.get("executor", {}) or {}
         if executor.get("kind"):
             pairs.append(("Executor", Cell(str(executor["kind"]))))
-    flat = dict(_flatten(scenario))
     for key in SCENARIO_KEYS:
-        if key in flat and not (key == "seed" and seeds):
-            pairs.append((Cell(key, code=True), Cell(_value(flat[key]))))
-    changed = _changed_from_defaults(flat)
+        value = _setting(scenario, key)
+        if value is not None and not (key == "seed" and seeds):
+            pairs.append((Cell(key, code=True), Cell(_value(value))))
+    changed = _changed_from_defaults(dict(_flatten(scenario)))
     if changed:
         pairs.append(("Changed from the default scenario", Cell("; ".join(changed), code=True)))
     section.blocks.append(_pairs_table(pairs))
@@ -599,18 +654,22 @@ def _provenance_section(results: Path, runs: pd.DataFrame, records: dict) -> Sec
     return section
 
 
-def _reading_section(reps, points: bool) -> Section:
+def _reading_section(reps, points: bool, settings: dict) -> Section:
     section = Section("reading", "How to read this report")
     at = " and point" if points else ""
+    each = " at each point" if points else ""
     items = [
         "Every arm runs on the same seeds as the baseline (common random numbers), so each"
         f" difference is paired seed by seed{at}: arm − baseline.",
-        f"95% confidence intervals are Student-t intervals over the {reps or 'n'} seeds: ± the"
-        " half-width for a mean, 'low to high' for a difference. A difference whose CI excludes"
-        " 0 is a real difference in this model, not just seed noise.",
-        "A verdict is better or worse when the paired t-test is significant at 5% after Holm's"
-        f" correction across the arms{' of each point' if points else ''}, and not"
-        " distinguishable otherwise: more replications may still tell such an arm apart.",
+        f"A mean is shown ± the half-width of its 95% Student-t CI over the {reps or 'n'} seeds."
+        " A difference is shown with its simultaneous 95% CI, 'low to high': the intervals of"
+        f" all arms for one KPI{each} are Bonferroni-adjusted so that they hold together, with"
+        " 95% confidence, however many arms are compared.",
+        "The verdict is read off that interval. Negligible: the whole interval lies within the"
+        f" smallest effect worth acting on ({thresholds_text(settings)}); better or worse: the"
+        " interval excludes 0, so the difference is real in this model, not seed noise, and it"
+        " is at least the smallest effect; undecided: the seeds run cannot tell yet, and the"
+        " report says about how many would.",
         "Retention is the share of the customers active after burn-in still with the bank at"
         " the horizon, in %; differences in percentage points (pts). NPV is the discounted"
         " profit over the measured months, in CNY millions for the real bank.",
@@ -653,6 +712,16 @@ def _flatten(node: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
+def _setting(scenario: dict, key: str):
+    """The value of a dotted key in a nested config, or None when it has no such key."""
+    node = scenario
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def _changed_from_defaults(flat: dict) -> list[str]:
     """'key: default -> value' of the scenario settings that differ from configs/' defaults."""
     try:
@@ -672,10 +741,15 @@ def _changed_from_defaults(flat: dict) -> list[str]:
     return changed
 
 
-def _replications(runs: pd.DataFrame) -> int:
-    if runs.empty:
-        return 0
-    return int(runs.groupby(["point", "arm"])["seed"].nunique().max()) if "point" in runs else 0
+def _replications(meta: dict, runs: pd.DataFrame) -> tuple[int, bool]:
+    """Seeds per arm (the configured number, else the most any arm and point has) and whether
+    they were chosen by ``replications=auto``."""
+    configured = meta.get("replications")
+    if isinstance(configured, int) and not isinstance(configured, bool):
+        return configured, False
+    if runs.empty or "point" not in runs:
+        return 0, configured == AUTO
+    return int(runs.groupby(["point", "arm"])["seed"].nunique().max()), configured == AUTO
 
 
 def _has_points(e: dict) -> bool:
@@ -722,47 +796,28 @@ def _finite(x) -> bool:
         return False
 
 
-def _scale(kpi: str) -> float:
-    return 100.0 if kpi in RATE_KPIS else 1e-6
-
-
-def _num(x, scale: float = 1.0, digits: int = 1, sign: bool = False) -> str:
-    if not _finite(x):
-        return "—"
-    v = float(x) * scale + 0.0  # no "-0.0" for a zero; a tiny negative keeps its sign
-    return f"{v:+,.{digits}f}" if sign else f"{v:,.{digits}f}"
+def _num(x, digits: int = 1) -> str:
+    return f"{float(x) + 0.0:,.{digits}f}" if _finite(x) else "—"  # no "-0.0" for a zero
 
 
 def _int(x) -> str:
     return str(int(x)) if _finite(x) else "—"
 
 
-def _digits(scale: float, *values) -> int:
-    """Decimals that show small values (below 1 in display units) with two significant digits."""
-    finite = [abs(float(v)) * scale for v in values if _finite(v) and v != 0]
-    if not finite or max(finite) >= 1:
-        return 1
-    return min(3, 1 - math.floor(math.log10(max(finite))))
-
-
-def _interval(low, high, scale: float, digits: int = 1) -> str:
+def _interval(kpi: Kpi, low, high, digits: int = 1) -> str:
     if not (_finite(low) and _finite(high)):
         return "no CI"
-    return f"{_num(low, scale, digits, sign=True)} to {_num(high, scale, digits, sign=True)}"
-
-
-def _p(p) -> str:
-    if not _finite(p):
-        return "not tested"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+    return f"{kpi.number(low, digits, sign=True)} to {kpi.number(high, digits, sign=True)}"
 
 
 def _mean_cell(row: dict, kpi: str) -> Cell:
-    scale = _scale(kpi)
+    k = REGISTRY[kpi]
     mean, low, high = row.get(kpi), row.get(f"{kpi}_ci_low"), row.get(f"{kpi}_ci_high")
-    text = _num(mean, scale)
-    if _finite(mean) and _finite(low) and _finite(high):
-        text += " ± " + _num((float(high) - float(low)) / 2, scale)
+    if not _finite(mean):
+        return Cell("—")
+    text = k.number(mean)
+    if _finite(low) and _finite(high):
+        text += " ± " + k.number((float(high) - float(low)) / 2)
     return Cell(text)
 
 
@@ -803,6 +858,8 @@ def _value(v) -> str:
         return f"{v:,.0f}" if v.is_integer() and abs(v) >= 1e4 else f"{v:g}"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(map(_value, v)) + "]"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_value(x)}" for k, x in v.items())
     if v is None:
         return "none"
     return str(v)
@@ -849,7 +906,8 @@ def _pairs_table(pairs: list[tuple[str | Cell, Cell]]) -> Table:
 CSS = """
 :root { --ink: #1a1a1a; --muted: #555; --rule: #c9ced6; --head: #eef1f5;
   --better: #d6f0da; --better-ink: #135c22; --worse: #f8d7d5; --worse-ink: #8a1a12;
-  --neutral: #eceff2; --neutral-ink: #3d4650; --accent: #1f4e8c;
+  --neutral: #eceff2; --neutral-ink: #3d4650; --undecided: #fdf3d0; --undecided-ink: #5c4600;
+  --accent: #1f4e8c;
   --sans: "Segoe UI", "Helvetica Neue", Arial, "Liberation Sans", "DejaVu Sans", sans-serif; }
 * { box-sizing: border-box; }
 html { font-size: 19px; }
@@ -878,7 +936,9 @@ td .sub { display: block; font-size: 0.78rem; color: var(--muted); font-family: 
 td.better { background: var(--better); color: var(--better-ink); }
 td.worse { background: var(--worse); color: var(--worse-ink); }
 td.neutral { background: var(--neutral); color: var(--neutral-ink); }
-td.better .sub, td.worse .sub, td.neutral .sub { color: inherit; opacity: 0.85; }
+td.undecided { background: var(--undecided); color: var(--undecided-ink); }
+td.better .sub, td.worse .sub, td.neutral .sub, td.undecided .sub { color: inherit;
+  opacity: 0.85; }
 td.verdict { font-weight: 600; }
 tr.group th { background: #fff; border-left-color: #fff; border-right-color: #fff;
   padding-top: 0.9rem; font-size: 1rem; text-align: left; color: var(--accent); }

@@ -2,7 +2,9 @@
 
 Every arm composes the same scenario (the preset's and the command line's overrides), then its
 own overrides, then the point's; seeds ``seed .. seed + replications - 1`` are shared by every arm
-and point (common random numbers). A bad arm or point is refused here, before any run starts.
+and point (common random numbers); ``replications=auto`` plans ``replications_max`` seeds, of
+which the runner runs the first batches only. A bad arm or point is refused here, before any run
+starts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from scipy.stats import qmc
 
-from experiments.config import CompareConfig
+from experiments.config import CompareConfig, seeds_planned
 from sim.api import load_config, scenario_text, seeded_hash
 from sim.config import Config, ConfigError
 
@@ -101,7 +103,7 @@ def plan(cfg: CompareConfig, cli_overrides: list[str]) -> list[RunSpec]:
                 _compose(arm, [*common, *e.arms[arm], *mine], label) if mine else configs[arm]
             )
             text = scenario_text(scenario)
-            for k in range(cfg.replications):
+            for k in range(seeds_planned(cfg)):
                 seed = cfg.seed + k
                 run = dataclasses.replace(scenario, seed=seed)
                 if k == 0:  # the first seed keeps its customer panel, for maps

@@ -29,6 +29,8 @@ from matplotlib.text import Text
 from scipy import stats as sps
 
 from experiments import store
+from experiments.kpis import REGISTRY
+from experiments.stats import BETTER, NEGLIGIBLE, UNDECIDED, WORSE
 from sim.config import TIERS
 
 BASELINE_COLOUR = "#000000"
@@ -65,16 +67,12 @@ STYLE = {
     "grid.linewidth": 0.8,
     "svg.fonttype": "none",
 }
-RATES = {
-    "retention_12m": "Retention at 12 months",
-    "retention_horizon": "Retention at horizon",
-    "retention_mid_high": "Mid/high-tier retention",
-    "aum_retention": "AUM retention",
-}
-MONEY = {"revenue": "Revenue", "cost": "Cost", "profit": "Profit", "npv": "NPV"}
 FOREST_KPIS = ("retention_horizon", "retention_mid_high", "profit", "npv")
 SWEEP_KPIS = ("retention_horizon", "npv")
-VERDICT_SCORE = {"better": 1, "not distinguishable": 0, "worse": -1}
+DETECTED = (BETTER, WORSE)
+"""Verdicts that found a difference worth acting on: filled dots and starred cells."""
+VERDICT_SCORE = {BETTER: 1, NEGLIGIBLE: 0, UNDECIDED: 0, WORSE: -1}
+"""How an arm ranks by a verdict, when choosing the arm of the single-arm charts."""
 
 
 @dataclass
@@ -261,16 +259,12 @@ def _save(drawn: _Drawn, out_dir: Path) -> Chart:
 
 
 def kpi_name(kpi: str) -> str:
-    return RATES.get(kpi) or MONEY.get(kpi) or kpi.replace("_", " ")
+    return REGISTRY[kpi].label
 
 
 def kpi_axis(kpi: str, delta: bool) -> tuple[str, float]:
     """Axis label with its unit, and the factor from stored values (shares, CNY) to it."""
-    if kpi in MONEY:
-        unit, scale = "CNY M", 1e-6
-    else:
-        unit, scale = ("pts" if delta else "%"), 100.0
-    return f"{'Δ ' if delta else ''}{kpi_name(kpi)} ({unit})", scale
+    return REGISTRY[kpi].axis(delta), REGISTRY[kpi].scale
 
 
 def signed(value: float, digits: int = 1) -> str:
@@ -348,8 +342,7 @@ def _over_time(d: _Data, name: str, title: str, column: str, kpi: str, what: str
         return
     arms, note, legend = d.shown(kpi)
     title += d.at_point()
-    scale = 1e-6 if money else 100.0
-    unit = "CNY M" if money else "%"
+    scale, unit = REGISTRY[kpi].scale, REGISTRY[kpi].unit_label()
     rows = 2 if arms[:1] == [d.baseline] and len(arms) > 1 else 1
     ratios = {"height_ratios": [3, 2]} if rows == 2 else {}
     fig, axes = _figure(
@@ -372,7 +365,7 @@ def _over_time(d: _Data, name: str, title: str, column: str, kpi: str, what: str
         for a in arms[1:]:
             draw_band(bottom, t_band(matrices[a] - base), d.styles[a], a)
         bottom.axhline(0, color=BASELINE_COLOUR, lw=1.5)
-        bottom.set_ylabel(f"vs baseline ({'CNY M' if money else 'pts'})")
+        bottom.set_ylabel(f"vs baseline ({REGISTRY[kpi].unit_label(delta=True)})")
     axes[-1, 0].set_xlabel("Month of the measured period")
     axes[-1, 0].set_xlim(0, max(matrices[arms[0]].index))
     n = int(d.ts.groupby("arm")["seed"].nunique().min())
@@ -430,7 +423,8 @@ def tradeoff(d: _Data):
     s = summary.dropna(subset=[cols[0], cols[3]]).drop_duplicates([cols[0], cols[3]])
     if len(s) < 2:
         return
-    r, n = s[cols[:3]].to_numpy() * 100, s[cols[3:]].to_numpy() * 1e-6
+    r = s[cols[:3]].to_numpy() * REGISTRY["retention_horizon"].scale
+    n = s[cols[3:]].to_numpy() * REGISTRY["npv"].scale
     title = "Retention vs NPV: the trade-off between arms"
     fig, axes = _figure(14, 9, title)
     ax = axes[0, 0]
@@ -582,7 +576,7 @@ def forest(d: _Data):
     rows = diffs[["point", "arm"]].drop_duplicates().reset_index(drop=True)
     if not kpis or rows.empty:
         return
-    title = "Differences from the baseline (paired on seeds, 95% CI)"
+    title = "Differences from the baseline (paired on seeds, simultaneous 95% CIs)"
     ncols = min(len(kpis), 2)
     nrows = math.ceil(len(kpis) / ncols)
     fig, axes = _figure(
@@ -595,6 +589,9 @@ def forest(d: _Data):
         for i, r in k.iterrows():
             st = d.styles[r["arm"]]
             mean, low, high = r["mean_diff"] * scale, r["ci_low"] * scale, r["ci_high"] * scale
+            smallest = r["smallest_effect"] * scale
+            y = [ypos[i] - 0.4, ypos[i] + 0.4]
+            ax.fill_betweenx(y, -smallest, smallest, color=NEUTRAL, alpha=0.15, lw=0)
             ax.errorbar(
                 mean,
                 ypos[i],
@@ -605,7 +602,7 @@ def forest(d: _Data):
                 lw=2.6,
                 capsize=4,
                 mew=2.4,
-                mfc=st.colour if r["p_holm"] < 0.05 else "white",
+                mfc=st.colour if r["verdict"] in DETECTED else "white",
                 label=r["arm"],
             )
         ax.axvline(0, color=BASELINE_COLOUR, lw=1.5, ls="--")
@@ -619,14 +616,16 @@ def forest(d: _Data):
         ax.set_visible(False)
     marker = {"color": NEUTRAL, "marker": "o", "ms": 12, "mew": 2.4, "lw": 2.6}
     handles = [
-        Line2D([], [], **marker, label="significant (Holm-adjusted p < 0.05)"),
-        Line2D([], [], **marker, mfc="white", label="not significant"),
+        Line2D([], [], **marker, label="better or worse"),
+        Line2D([], [], **marker, mfc="white", label="negligible or undecided"),
+        Patch(color=NEUTRAL, alpha=0.15, label="± smallest effect worth acting on"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=2)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     n = int(diffs["n"].max())
     caption = (
-        f"Mean arm − baseline difference over {n} paired seeds with its 95% CI; a filled dot"
-        " is significant after Holm's correction, an interval crossing 0 is not."
+        f"Mean arm − baseline difference over {n} paired seeds with its simultaneous 95% CI."
+        " Grey: ± the smallest effect worth acting on; an interval inside it is negligible. A"
+        " filled dot is better or worse: its interval excludes 0, its mean is outside the grey."
     )
     yield _Drawn("differences_forest", title, caption, fig)
 
@@ -637,19 +636,20 @@ def forest(d: _Data):
 
 
 def _sweep_table(d: _Data) -> tuple[pd.DataFrame, bool] | None:
-    """(point, arm, kpi, value, low, high, p, <parameter columns>), and whether the values are
-    differences from the baseline (else arm means); None without a sweep."""
+    """(point, arm, kpi, value, low, high, verdict, <parameter columns>), and whether the values
+    are differences from the baseline (else arm means, without verdicts); None without a sweep."""
     keys = list(d.grid) or d.sampled
     if not keys or not d.multi_point:
         return None
     diffs, arms = d.tables.get("differences"), d.tables.get("arms")
     if diffs is not None and not diffs.empty:
-        t, delta = diffs.rename(columns={"mean_diff": "value", "p_holm": "p"}), True
+        t, delta = diffs.rename(columns={"mean_diff": "value"}), True
     elif arms is not None and not arms.empty:
-        t, delta = arms.rename(columns={"mean": "value"}).assign(p=np.nan), False
+        t, delta = arms.rename(columns={"mean": "value"}).assign(verdict=""), False
     else:
         return None
-    t = t[t["kpi"].isin(SWEEP_KPIS)][["point", "arm", "kpi", "value", "ci_low", "ci_high", "p"]]
+    columns = ["point", "arm", "kpi", "value", "ci_low", "ci_high", "verdict"]
+    t = t[t["kpi"].isin(SWEEP_KPIS)][columns]
     params = pd.DataFrame([point_values(p) for p in t["point"]], index=t.index)
     params = params.reindex(columns=keys)
     for key in keys:  # numbers as numbers, anything else (e.g. True/False) as text
@@ -674,7 +674,7 @@ def sweep_heatmap(d: _Data):
             _heatmap(ax, t[(t["arm"] == arm) & (t["kpi"] == kpi)], xkey, ykey, kpi, delta)
         caption = (
             f"{'Paired difference from the baseline' if delta else 'Mean'} of each KPI at "
-            f"every grid point for {arm}; * marks Holm-significant cells (5%)."
+            f"every grid point for {arm}; * marks a better or worse verdict."
         )
         yield _Drawn(name, title, caption, fig)
 
@@ -682,7 +682,9 @@ def sweep_heatmap(d: _Data):
 def _heatmap(ax, t: pd.DataFrame, xkey: str, ykey: str, kpi: str, delta: bool) -> None:
     label, scale = kpi_axis(kpi, delta)
     values = t.pivot_table(index=ykey, columns=xkey, values="value") * scale
-    p = t.pivot_table(index=ykey, columns=xkey, values="p").reindex_like(values)
+    detected = t.assign(detected=t["verdict"].isin(DETECTED).astype(float))
+    stars = detected.pivot_table(index=ykey, columns=xkey, values="detected")
+    stars = stars.reindex_like(values)
     limit = np.nanmax(np.abs(values.to_numpy())) or 1.0
     norm = (
         mpl.colors.Normalize(-limit, limit)
@@ -698,7 +700,7 @@ def _heatmap(ax, t: pd.DataFrame, xkey: str, ykey: str, kpi: str, delta: bool) -
     )
     for (i, j), v in np.ndenumerate(values.to_numpy()):
         if np.isfinite(v):
-            star = "*" if p.iloc[i, j] < 0.05 else ""
+            star = "*" if stars.iloc[i, j] == 1 else ""
             dark = abs(norm(v) - 0.5) > 0.3 if delta else norm(v) < 0.5
             ax.text(
                 j,
@@ -1011,6 +1013,8 @@ def branch_map(d: _Data):
     joined, left = panel["joined_month"], panel["left_month"]
     still = left.isna().to_numpy()
     at_start = ((joined <= burn_in) & (left.isna() | (left > burn_in))).to_numpy(bool)
+    # real customers: a panel row stands for its weight of them (1 in panels without weights)
+    real = panel["weight"].to_numpy() if "weight" in panel else np.ones(len(panel))
     outcome = {
         "stayed": at_start & still,
         "left": at_start & ~still,
@@ -1078,7 +1082,7 @@ def branch_map(d: _Data):
             marker="o",
             ms=10,
             color=colour,
-            label=f"{name} ({int(outcome[name].sum()):,})",
+            label=f"{name} ({real[outcome[name]].sum():,.0f})",
         )
         for name, colour in OUTCOMES.items()
     ]
@@ -1090,9 +1094,9 @@ def branch_map(d: _Data):
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     caption = (
-        f"Homes of {arm}'s customers in its first seed ({panel.shape[0]:,} simulated "
-        "customers) by outcome over the measured period, with open, closed and new "
-        "branches."
+        f"Homes of {arm}'s customers in its first seed ({panel.shape[0]:,} simulated customers;"
+        " the legend counts the real customers they stand for) by outcome over the measured"
+        " period, with open, closed and new branches."
     )
     yield _Drawn("branch_map", title, caption, fig)
 

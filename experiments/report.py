@@ -1,8 +1,9 @@
 """``python -m experiments.report RESULTS_DIR``: statistics of a (possibly partial) results store.
 
-Reads every stored run, prints per-arm means with 95% CIs, a verdict per arm from paired
-differences against the baseline (same seeds; paired t and Wilcoxon p-values under Holm's
-correction), and how much common random numbers narrowed the CIs. Writes ``summary.csv`` and
+Reads every stored run, prints per-arm means with 95% CIs and, against the baseline on the same
+seeds, a verdict per arm and KPI read off simultaneous intervals (see ``experiments.stats``) with
+the smallest effects of ``experiments.kpis`` (or the experiment's ``experiment.smallest_effect``),
+and how much common random numbers narrowed the CIs. Writes ``summary.csv`` and
 ``summary.parquet`` (one row per point and arm), ``differences.csv``/``.parquet`` (one row per
 point, arm and KPI) and ``crn.csv`` into the folder; then draws the figures into ``figures/`` and
 writes the report, ``report.html`` (self-contained) and ``report.md`` (see ``experiments.html``).
@@ -18,10 +19,33 @@ import numpy as np
 import pandas as pd
 
 from experiments import html, stats, store
+from experiments.kpis import NPV_PARTS, REGISTRY, thresholds_text
 
-RATE_KPIS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention")
-MONEY_KPIS = ("revenue", "cost", "profit", "npv")
 SHOWN = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
+
+
+def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The report's tables from the store's successful runs (``runs``: ``store.load(results)``):
+    ``arms`` and ``summary`` (empty without successful runs), and with baseline runs
+    ``differences``, ``verdicts`` and ``crn``. KPIs missing from the runs (e.g. the NPV parts in
+    older stores) are left out."""
+    runs = store.load(results) if runs is None else runs
+    experiment = store.experiment_meta(results).get("experiment") or {}
+    baseline = experiment.get("baseline", "baseline")
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return {"summary": pd.DataFrame()}
+    kpis = [k for k in stats.KPIS if k in ok.columns]
+    tables = {"arms": stats.arm_summary(ok, kpis)}
+    if baseline in set(ok["arm"]):
+        settings = experiment.get("smallest_effect") or {}
+        tables["differences"] = stats.paired_differences(
+            ok, baseline, kpis, smallest_effect=settings
+        )
+        tables["verdicts"] = stats.verdicts(tables["differences"])
+        tables["crn"] = stats.crn_efficiency(ok, baseline)
+    tables["summary"] = _summary(tables["arms"], tables.get("verdicts"))
+    return tables
 
 
 def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
@@ -31,22 +55,18 @@ def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
     if runs.empty:
         out(f"No runs stored in {results} yet.")
         return {}
-    baseline = store.experiment_meta(results).get("experiment", {}).get("baseline", "baseline")
-    ok = runs[runs["status"] == "ok"]
-    kpis = [k for k in stats.KPIS if k in ok.columns]
-    arms = stats.arm_summary(ok, kpis)
-    tables = {"arms": arms}
+    tables = statistics(results, runs)
     out(_progress(runs))
-    if baseline in set(ok["arm"]):
-        tables["differences"] = stats.paired_differences(ok, baseline, kpis)
-        tables["verdicts"] = stats.verdicts(tables["differences"])
-        tables["crn"] = stats.crn_efficiency(ok, baseline)
-    tables["summary"] = _summary(arms, tables.get("verdicts"))
-    out(_table(tables["summary"]))
-    if "verdicts" in tables:
-        out(f"\nAgainst {baseline!r} on the same seeds (Holm-corrected paired t-tests, 5%):")
+    out(_table(tables["summary"]) if len(tables["summary"]) else "No successful runs yet.")
+    if len(tables.get("verdicts", [])):
+        experiment = store.experiment_meta(results).get("experiment") or {}
+        out(_verdict_header(tables["differences"], experiment))
+        parts = tables["differences"][tables["differences"]["kpi"].isin(NPV_PARTS)]
         for row in tables["verdicts"].itertuples():
             out(f"  {_label(row.point, row.arm)}: {row.sentence}")
+            mine = parts[(parts["point"] == row.point) & (parts["arm"] == row.arm)]
+            if len(mine):
+                out(f"    {stats.sentence([d for _, d in mine.iterrows()], first=False)}")
         out(_crn_line(tables["crn"]))
     _write(results, tables)
     written = html.write_report(results, tables, runs)
@@ -57,6 +77,16 @@ def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
     out(f"Report: {written.html}")
     out(f"Report: {written.md}")
     return tables
+
+
+def _verdict_header(differences: pd.DataFrame, experiment: dict) -> str:
+    level = differences["level"].iloc[0] * 100
+    arms = int(differences["family_size"].max())
+    return (
+        f"\nAgainst {experiment.get('baseline', 'baseline')!r} on the same seeds: simultaneous"
+        f" {level:g}% CIs for the {arms} arms of each KPI (Bonferroni), verdicts read off them;"
+        f" negligible means within {thresholds_text(experiment.get('smallest_effect') or {})}:"
+    )
 
 
 def _progress(runs: pd.DataFrame) -> str:
@@ -74,7 +104,8 @@ def _summary(arms: pd.DataFrame, verdicts: pd.DataFrame | None) -> pd.DataFrame:
     n = arms.groupby(["point", "arm"], sort=False)["n"].max().rename("n")
     summary = pd.concat([n, wide], axis=1).reset_index()
     if verdicts is not None:
-        keep = ["point", "arm", "retention_verdict", "profit_verdict", "sentence"]
+        roles = [f"{r}_{c}" for r in ("retention", "profit") for c in ("verdict", "seeds_needed")]
+        keep = ["point", "arm", *roles, "sentence"]
         summary = summary.merge(verdicts[keep], on=["point", "arm"], how="left")
     return summary
 
@@ -92,10 +123,9 @@ def _table(summary: pd.DataFrame) -> str:
 
 
 def _with_ci(kpi: str, mean: float, low: float, high: float) -> str:
-    scale, fmt = (100.0, "{:.1f}") if kpi in RATE_KPIS else (1e-6, "{:,.1f}")
-    text = fmt.format(mean * scale)
+    text = REGISTRY[kpi].number(mean)
     if np.isfinite(low) and np.isfinite(high):
-        text += " ± " + fmt.format((high - low) / 2 * scale)
+        text += " ± " + REGISTRY[kpi].number((high - low) / 2)
     return text
 
 

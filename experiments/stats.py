@@ -6,37 +6,42 @@ columns. Every arm shares the seeds (common random numbers), so an arm is compar
 baseline on runs paired by (point, seed). The functions are pure, accept partial data (missing
 runs leave NaN wherever a statistic needs more runs) and return tidy DataFrames with one row per
 (point, arm[, kpi]) over every point and arm present in ``runs``, in order of first appearance.
+
+One procedure gives both the interval shown and the verdict. A *family* is one point and one
+KPI across the non-baseline arms; each of its ``m`` arms with at least 2 pairs gets the paired
+Student-t interval of its mean difference at level ``1 - (1 - level) / m`` (Bonferroni), so all
+``m`` intervals hold together with probability at least ``level``. The verdict is read off that
+interval and the KPI's smallest effect worth acting on (:mod:`experiments.kpis`):
+
+- *negligible*: the whole interval lies within ± the smallest effect (this takes precedence);
+- *better* / *worse*: the interval excludes 0 on the KPI's good / bad side, and its centre (the
+  mean difference) lies at or beyond the smallest effect;
+- *undecided*: anything else, including fewer than 2 pairs: more seeds are needed.
+
+An interval that excludes 0 around an estimate smaller than the smallest effect is undecided: the
+difference is real but probably too small to matter, and more seeds would show it negligible.
+Calling it better would flip to negligible on other seeds for any true effect between 0 and the
+smallest effect (docs/experiments.md shows how often).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-KPIS: tuple[str, ...] = (
-    "retention_12m",
-    "retention_horizon",
-    "retention_mid_high",
-    "aum_retention",
-    "revenue",
-    "cost",
-    "profit",
-    "npv",
-    "new_customers",
-    "complaints",
-    "satisfaction",
-)
-"""Default KPIs: retention-like shares (0-1), money in CNY, counts and a 0-1 satisfaction."""
+from experiments.kpis import REGISTRY, decimals
 
-HIGHER_IS_BETTER: dict[str, bool] = {kpi: kpi not in ("cost", "complaints") for kpi in KPIS}
-"""Direction of each default KPI; KPIs not listed are taken as higher-is-better."""
+KPIS: tuple[str, ...] = tuple(REGISTRY)
+"""Every registered KPI (:data:`experiments.kpis.REGISTRY`), in report order."""
 
-VERDICTS: tuple[str, ...] = ("better", "worse", "not distinguishable")
+VERDICTS: tuple[str, ...] = ("better", "worse", "negligible", "undecided")
+"""The verdict words, defined here only: import them, never spell them out elsewhere."""
+BETTER, WORSE, NEGLIGIBLE, UNDECIDED = VERDICTS
 
 _NAN = float("nan")
 
@@ -44,24 +49,6 @@ _NAN = float("nan")
 # --------------------------------------------------------------------------------------------
 # Public functions
 # --------------------------------------------------------------------------------------------
-
-
-def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values, in input order.
-
-    NaN p-values (no test possible) are left NaN and not counted in the family size.
-    """
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m:
-        order = np.argsort(p[ok], kind="stable")
-        stepped = (m - np.arange(m)) * p[ok][order]
-        adjusted = np.empty(m)
-        adjusted[order] = np.minimum(1.0, np.maximum.accumulate(stepped))
-        out[ok] = adjusted
-    return out
 
 
 def arm_summary(
@@ -100,94 +87,110 @@ def arm_summary(
 
 
 def paired_differences(
-    runs: pd.DataFrame, baseline: str, kpis: Sequence[str] = KPIS, level: float = 0.95
+    runs: pd.DataFrame,
+    baseline: str,
+    kpis: Sequence[str] = KPIS,
+    level: float = 0.95,
+    smallest_effect: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Arm − baseline differences paired on (point, seed), per non-baseline arm, point and KPI.
+    """Arm − baseline differences paired on (point, seed), per non-baseline arm, point and KPI,
+    each with its simultaneous interval and verdict (see the module's docstring).
+
+    ``smallest_effect`` maps KPI names to their smallest effect in the registry's convention
+    (absolute, or a fraction of the baseline's |mean|), replacing the registry's default.
 
     Columns: point, arm, kpi, n (pairs with both values), baseline_mean and arm_mean (over those
-    pairs), mean_diff, sd_diff, ci_low/ci_high (Student-t CI of the mean difference), rel_diff
-    (mean_diff / baseline_mean, NaN unless baseline_mean > 0, e.g. for a negative NPV), p_ttest
-    (``scipy.stats.ttest_rel``), p_wilcoxon (``scipy.stats.wilcoxon``, zero differences dropped),
-    p_holm and p_wilcoxon_holm (Holm across the arms of one KPI within one point), level.
+    pairs), mean_diff, sd_diff, rel_diff (mean_diff / baseline_mean, NaN unless baseline_mean >
+    0), ci_low/ci_high (the simultaneous interval), smallest_effect (absolute, in the KPI's
+    units), verdict, seeds_needed (for an undecided verdict with n >= 2: about how many seeds
+    would decide it, see :func:`seeds_needed`; else NaN), p_ttest (``scipy.stats.ttest_rel``),
+    p_adjusted (Bonferroni, min(1, m p_ttest): below 1 - level exactly when the interval
+    excludes 0), p_wilcoxon (``scipy.stats.wilcoxon``, zero differences dropped, unadjusted: a
+    check on the t-test, whose exact p-value cannot be small with few pairs), family_size (m),
+    interval_level (1 - (1 - level) / m) and level (the family's simultaneous level).
 
-    Degenerate cases, without SciPy warnings: n < 2 gives NaN sd, CI and p-values; differences
-    that are all zero give p = 1.0 for both tests and the CI (0, 0); a constant non-zero
-    difference gives the CI (d, d) and p_ttest = 0.0. With few pairs the exact Wilcoxon p-value
-    cannot be small (at least 2 / 2**n), so it is a check on the t-test, not a substitute.
-    A baseline with no runs (at a point or at all) gives rows with n = 0.
+    Degenerate cases, without SciPy warnings: n < 2 gives NaN sd, interval and p-values and an
+    undecided verdict; all-zero differences give p = 1 and the interval (0, 0); a constant
+    non-zero difference d gives the interval (d, d) and p_ttest = 0. A baseline with no runs
+    (at a point or at all) gives rows with n = 0.
     """
     df = _prepare(runs, kpis)
-    arm_runs = df[df["arm"] != baseline]
-    base_runs = df.loc[df["arm"] == baseline, ["point", "seed", *kpis]]
-    pairs = arm_runs.merge(base_runs, on=["point", "seed"], suffixes=("@arm", "@base"))
-    groups = {key: g for key, g in pairs.groupby(["point", "arm"], sort=False)}
-    rows = []
-    for point in _unique(df["point"]):
-        for arm in _unique(arm_runs["arm"]):
-            g = groups.get((point, arm))
-            for kpi in kpis:
-                if g is None:
-                    a = b = np.empty(0)
-                else:
-                    both = g[[f"{kpi}@arm", f"{kpi}@base"]].dropna().to_numpy()
-                    a, b = both[:, 0], both[:, 1]
-                rows.append({"point": point, "arm": arm, "kpi": kpi, **_paired(a, b, level)})
-    out = pd.DataFrame(rows, columns=_DIFF_COLUMNS[:-3])
-    family = out.groupby(["point", "kpi"], sort=False)
-    out["p_holm"] = family["p_ttest"].transform(holm)
-    out["p_wilcoxon_holm"] = family["p_wilcoxon"].transform(holm)
+    rows = [
+        {"point": point, "arm": arm, "kpi": kpi, **_paired(*_columns(pairs, kpi))}
+        for point, arm, pairs in _pairs(df, baseline, kpis)
+        for kpi in kpis
+    ]
+    out = pd.DataFrame(rows, columns=_PAIRED_COLUMNS)
+    tested = (out["n"] >= 2).astype(int)
+    out["family_size"] = tested.groupby([out["point"], out["kpi"]], sort=False).transform("sum")
+    settings = dict(smallest_effect or {})
+    judged = [_judge(d, level, settings.get(d.kpi)) for d in out.itertuples(index=False)]
+    out = pd.concat([out, pd.DataFrame(judged, index=out.index, columns=_JUDGED_COLUMNS)], axis=1)
     out["level"] = level
-    return out
+    return out[_DIFF_COLUMNS]
+
+
+def decide(low: float, high: float, smallest: float, higher_is_better: bool = True) -> str:
+    """The verdict a symmetric interval (low, high) of a difference gives: negligible when it
+    lies within ± ``smallest``; better or worse when it excludes 0 and its centre lies at or
+    beyond ± ``smallest``; undecided otherwise."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return UNDECIDED
+    if -smallest <= low and high <= smallest:
+        return NEGLIGIBLE
+    if (low > 0 or high < 0) and abs(low + high) / 2 >= smallest:
+        return BETTER if (low > 0) == higher_is_better else WORSE
+    return UNDECIDED
+
+
+def seeds_needed(n: int, mean: float, low: float, high: float, smallest: float) -> float:
+    """About how many seeds would decide an undecided interval around ``mean``: its half-width
+    shrinks as 1 / sqrt(n) until it fits in a margin, smallest - |mean| to lie within ±
+    smallest (negligible) when |mean| < smallest, else |mean| to exclude 0 (better or worse).
+    At least n + 1; inf when the margin is 0. Keeping the t-quantile of n - 1 degrees of freedom
+    makes it a little high, and the estimate moves as seeds are added: a guide, not a promise."""
+    margin = smallest - abs(mean) if abs(mean) < smallest else abs(mean)
+    if margin <= 0:
+        return math.inf
+    return float(max(n + 1, math.ceil(n * ((high - low) / 2 / margin) ** 2)))
 
 
 def verdicts(
-    differences: pd.DataFrame,
-    alpha: float = 0.05,
-    retention_kpi: str = "retention_horizon",
-    profit_kpi: str = "npv",
+    differences: pd.DataFrame, retention_kpi: str = "retention_horizon", profit_kpi: str = "npv"
 ) -> pd.DataFrame:
-    """Plain-language verdicts per (point, arm) on retention and on profit.
+    """The verdicts on retention and on profit per (point, arm), with a sentence.
 
-    ``differences`` is the output of :func:`paired_differences`. A KPI is "better" or "worse"
-    when its Holm-adjusted paired t p-value is below ``alpha``, by the sign of the difference and
-    the KPI's direction (:data:`HIGHER_IS_BETTER`), otherwise "not distinguishable" (including
-    when there are too few pairs to test). Retention is reported in percentage points, profit in
-    CNY millions, e.g. "retention +2.4 pts (95% CI +1.9 to +2.9), better; NPV -CNY 12.3 M
-    (CI -20.1 to -4.5), worse".
-
-    Columns: point, arm, then for role in (retention, profit): {role}_kpi, {role}_n,
-    {role}_diff, {role}_ci_low, {role}_ci_high, {role}_p_holm, {role}_verdict (differences and
-    CIs in the KPI's own units); and sentence.
+    ``differences`` is the output of :func:`paired_differences`. Columns: point, arm, then for
+    role in (retention, profit): {role}_kpi, {role}_n, {role}_diff, {role}_ci_low,
+    {role}_ci_high, {role}_smallest_effect, {role}_verdict, {role}_seeds_needed (values in the
+    KPI's own units); and sentence (see :func:`sentence`).
     """
-    missing = {retention_kpi, profit_kpi} - set(differences["kpi"])
+    roles = {"retention": retention_kpi, "profit": profit_kpi}
+    missing = set(roles.values()) - set(differences["kpi"])
     if missing and len(differences):
         raise ValueError(f"differences has no rows for KPI(s) {sorted(missing)}")
-    indexed = differences.set_index(["point", "arm", "kpi"])
-    roles = {"retention": retention_kpi, "profit": profit_kpi}
     rows = []
-    for point, arm in differences[["point", "arm"]].drop_duplicates().itertuples(index=False):
-        row: dict = {"point": point, "arm": arm}
-        parts = []
-        for role, kpi in roles.items():
-            d = _lookup(indexed, (point, arm, kpi))
-            verdict = _verdict(d, kpi, alpha)
-            row |= {
-                f"{role}_kpi": kpi,
-                f"{role}_n": int(d["n"]),
-                f"{role}_diff": d["mean_diff"],
-                f"{role}_ci_low": d["ci_low"],
-                f"{role}_ci_high": d["ci_high"],
-                f"{role}_p_holm": d["p_holm"],
-                f"{role}_verdict": verdict,
-            }
-            parts.append(_sentence_part(role, kpi, d, verdict, first=not parts))
-        row["sentence"] = "; ".join(parts)
-        rows.append(row)
-    columns = ["point", "arm"]
-    for role in roles:
-        columns += [f"{role}_{c}" for c in ("kpi", "n", "diff", "ci_low", "ci_high", "p_holm")]
-        columns.append(f"{role}_verdict")
-    return pd.DataFrame(rows, columns=[*columns, "sentence"])
+    for (point, arm), g in differences.groupby(["point", "arm"], sort=False):
+        by_kpi = g.set_index("kpi", drop=False)
+        chosen = [by_kpi.loc[kpi] for kpi in roles.values()]
+        row = {"point": point, "arm": arm}
+        for role, d in zip(roles, chosen, strict=True):
+            row |= {f"{role}_{name}": d[column] for column, name in _ROLE_COLUMNS.items()}
+        rows.append(row | {"sentence": sentence(chosen)})
+    columns = [f"{role}_{name}" for role in roles for name in _ROLE_COLUMNS.values()]
+    return pd.DataFrame(rows, columns=["point", "arm", *columns, "sentence"])
+
+
+def sentence(rows: Sequence[pd.Series], first: bool = True) -> str:
+    """Rows of :func:`paired_differences` in words, e.g. "retention +2.4 pts (simultaneous 95%
+    CI +1.9 to +2.9, 20 seeds), better; NPV -CNY 12.3 M (CI -20.1 to -4.5), worse". With
+    ``first``, the first part says the level and the seeds; any part says its seeds when they
+    differ from the first's."""
+    parts = []
+    for d in rows:
+        opening = first and not parts
+        parts.append(_describe(d, level=opening, seeds=opening or d["n"] != rows[0]["n"]))
+    return "; ".join(parts)
 
 
 def crn_efficiency(
@@ -196,11 +199,13 @@ def crn_efficiency(
     """How much common random numbers narrow the CI of an arm − baseline difference.
 
     For each (point, non-baseline arm), on the runs paired by seed: the paired CI half-width
-    (Student t on the differences) versus the Welch two-sample CI half-width the same runs give
-    when treated as independent samples (``scipy.stats.ttest_ind(equal_var=False)``). Reusing
-    the same runs makes the independent half-width an estimate of what independent seeds would
-    give, not a measurement. With few pairs it also carries the t-quantile difference (n - 1
-    versus Welch degrees of freedom); ``variance_ratio`` is the quantile-free part.
+    (Student t on the differences, at ``level`` for one arm: no adjustment for the family, so
+    that both widths answer the same question) versus the Welch two-sample CI half-width the
+    same runs give when treated as independent samples (``scipy.stats.ttest_ind(equal_var=
+    False)``). Reusing the same runs makes the independent half-width an estimate of what
+    independent seeds would give, not a measurement. With few pairs it also carries the
+    t-quantile difference (n - 1 versus Welch degrees of freedom); ``variance_ratio`` is the
+    quantile-free part.
 
     Columns: point, arm, n (pairs), correlation (Pearson, arm vs baseline), paired_half_width,
     independent_half_width, ratio (paired / independent; < 1 means CRN helps),
@@ -208,45 +213,11 @@ def crn_efficiency(
     replications would give the same CI width), variance_ratio (var(arm − baseline) /
     (var(arm) + var(baseline))). NaN when n < 2 or a ratio is 0 / 0.
     """
-    diffs = paired_differences(runs, baseline, kpis=[kpi], level=level)
     df = _prepare(runs, [kpi])
-    base = df.loc[df["arm"] == baseline, ["point", "seed", kpi]]
-    pairs = df[df["arm"] != baseline].merge(base, on=["point", "seed"], suffixes=("@a", "@b"))
-    pairs = pairs.dropna(subset=[f"{kpi}@a", f"{kpi}@b"])
-    groups = {key: g for key, g in pairs.groupby(["point", "arm"], sort=False)}
-    rows = []
-    for d in diffs.itertuples(index=False):
-        g = groups.get((d.point, d.arm))
-        a = g[f"{kpi}@a"].to_numpy() if g is not None else np.empty(0)
-        b = g[f"{kpi}@b"].to_numpy() if g is not None else np.empty(0)
-        paired_hw = (d.ci_high - d.ci_low) / 2
-        independent_hw = correlation = variance_ratio = _NAN
-        if d.n >= 2:
-            var_a, var_b = np.var(a, ddof=1), np.var(b, ddof=1)
-            variance_ratio = _ratio(d.sd_diff**2, var_a + var_b)
-            if var_a > 0 and var_b > 0:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    correlation = float(stats.pearsonr(a, b).statistic)
-            if var_a + var_b > 0:
-                ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
-                independent_hw = float(ci.high - ci.low) / 2
-            else:
-                independent_hw = 0.0
-        ratio = _ratio(paired_hw, independent_hw)
-        rows.append(
-            {
-                "point": d.point,
-                "arm": d.arm,
-                "n": d.n,
-                "correlation": correlation,
-                "paired_half_width": paired_hw,
-                "independent_half_width": independent_hw,
-                "ratio": ratio,
-                "equivalent_replications": _ratio(independent_hw, paired_hw) ** 2,
-                "variance_ratio": variance_ratio,
-            }
-        )
+    rows = [
+        {"point": point, "arm": arm, **_crn(*_columns(pairs, kpi), level)}
+        for point, arm, pairs in _pairs(df, baseline, [kpi])
+    ]
     return pd.DataFrame(rows, columns=_CRN_COLUMNS)
 
 
@@ -255,6 +226,28 @@ def crn_efficiency(
 # --------------------------------------------------------------------------------------------
 
 _SUMMARY_COLUMNS = ["point", "arm", "kpi", "n", "mean", "sd", "ci_low", "ci_high"]
+_PAIRED_COLUMNS = [
+    "point",
+    "arm",
+    "kpi",
+    "n",
+    "baseline_mean",
+    "arm_mean",
+    "mean_diff",
+    "sd_diff",
+    "rel_diff",
+    "p_ttest",
+    "p_wilcoxon",
+]
+_JUDGED_COLUMNS = [
+    "ci_low",
+    "ci_high",
+    "smallest_effect",
+    "verdict",
+    "seeds_needed",
+    "p_adjusted",
+    "interval_level",
+]
 _DIFF_COLUMNS = [
     "point",
     "arm",
@@ -264,15 +257,29 @@ _DIFF_COLUMNS = [
     "arm_mean",
     "mean_diff",
     "sd_diff",
+    "rel_diff",
     "ci_low",
     "ci_high",
-    "rel_diff",
+    "smallest_effect",
+    "verdict",
+    "seeds_needed",
     "p_ttest",
+    "p_adjusted",
     "p_wilcoxon",
-    "p_holm",
-    "p_wilcoxon_holm",
+    "family_size",
+    "interval_level",
     "level",
 ]
+_ROLE_COLUMNS = {  # differences column -> name in verdicts, after the role
+    "kpi": "kpi",
+    "n": "n",
+    "mean_diff": "diff",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "smallest_effect": "smallest_effect",
+    "verdict": "verdict",
+    "seeds_needed": "seeds_needed",
+}
 _CRN_COLUMNS = [
     "point",
     "arm",
@@ -307,6 +314,25 @@ def _unique(values: pd.Series) -> list:
     return list(pd.unique(values))
 
 
+def _pairs(df: pd.DataFrame, baseline: str, kpis: Sequence[str]):
+    """(point, arm, pairs) for every point and non-baseline arm, in order of first appearance:
+    the arm's runs joined to the baseline's on (point, seed), with columns ``<kpi>@arm`` and
+    ``<kpi>@base`` (no rows when there are no pairs)."""
+    arm_runs = df[df["arm"] != baseline]
+    base_runs = df.loc[df["arm"] == baseline, ["point", "seed", *kpis]]
+    pairs = arm_runs.merge(base_runs, on=["point", "seed"], suffixes=("@arm", "@base"))
+    groups = {key: g for key, g in pairs.groupby(["point", "arm"], sort=False)}
+    for point in _unique(df["point"]):
+        for arm in _unique(arm_runs["arm"]):
+            yield point, arm, groups.get((point, arm), pairs.iloc[:0])
+
+
+def _columns(pairs: pd.DataFrame, kpi: str) -> tuple[np.ndarray, np.ndarray]:
+    """The arm's and the baseline's values of ``kpi`` on the pairs where both have one."""
+    both = pairs[[f"{kpi}@arm", f"{kpi}@base"]].dropna().to_numpy(dtype=float)
+    return both[:, 0], both[:, 1]
+
+
 def _t_interval(mean: float, sd: float, n: int, level: float) -> tuple[float, float]:
     """Student-t CI of a mean; NaN for n < 2, (mean, mean) for a zero sd."""
     if n < 2 or not np.isfinite(sd):
@@ -317,14 +343,12 @@ def _t_interval(mean: float, sd: float, n: int, level: float) -> tuple[float, fl
     return float(low), float(high)
 
 
-def _paired(a: np.ndarray, b: np.ndarray, level: float) -> dict:
-    """Statistics of the paired differences a − b (see :func:`paired_differences`)."""
+def _paired(a: np.ndarray, b: np.ndarray) -> dict:
+    """Statistics of the paired differences a − b that do not depend on the family."""
     n = len(a)
     d = a - b
     base_mean = float(np.mean(b)) if n else _NAN
     mean = float(np.mean(d)) if n else _NAN
-    sd = float(np.std(d, ddof=1)) if n >= 2 else _NAN
-    low, high = _t_interval(mean, sd, n, level)
     if n < 2:
         p_t = p_w = _NAN
     elif not d.any():
@@ -341,12 +365,62 @@ def _paired(a: np.ndarray, b: np.ndarray, level: float) -> dict:
         "baseline_mean": base_mean,
         "arm_mean": float(np.mean(a)) if n else _NAN,
         "mean_diff": mean,
-        "sd_diff": sd,
-        "ci_low": low,
-        "ci_high": high,
+        "sd_diff": float(np.std(d, ddof=1)) if n >= 2 else _NAN,
         "rel_diff": mean / base_mean if base_mean > 0 else _NAN,
         "p_ttest": p_t,
         "p_wilcoxon": p_w,
+    }
+
+
+def _judge(d, level: float, setting: float | None) -> dict:
+    """The simultaneous interval of a row of :func:`_paired` statistics (with its family_size)
+    and what it says: smallest effect, verdict, seeds needed, adjusted p-value."""
+    kpi = REGISTRY[d.kpi]
+    m = max(int(d.family_size), 1)
+    interval_level = 1 - (1 - level) / m
+    low, high = _t_interval(d.mean_diff, d.sd_diff, d.n, interval_level)
+    smallest = kpi.threshold(d.baseline_mean, setting)
+    verdict = decide(low, high, smallest, kpi.higher_is_better)
+    undecided = verdict == UNDECIDED and d.n >= 2
+    return {
+        "ci_low": low,
+        "ci_high": high,
+        "smallest_effect": smallest,
+        "verdict": verdict,
+        "seeds_needed": seeds_needed(d.n, d.mean_diff, low, high, smallest) if undecided else _NAN,
+        "p_adjusted": float(np.minimum(1.0, m * d.p_ttest)),
+        "interval_level": interval_level,
+    }
+
+
+def _crn(a: np.ndarray, b: np.ndarray, level: float) -> dict:
+    """CI widths of a − b, paired and as independent samples (see :func:`crn_efficiency`)."""
+    n = len(a)
+    paired_hw = independent_hw = correlation = variance_ratio = _NAN
+    if n >= 2:
+        d = a - b
+        sd = float(np.std(d, ddof=1))
+        low, high = _t_interval(float(np.mean(d)), sd, n, level)
+        paired_hw = (high - low) / 2
+        var_a, var_b = np.var(a, ddof=1), np.var(b, ddof=1)
+        variance_ratio = _ratio(sd**2, var_a + var_b)
+        if var_a > 0 and var_b > 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                correlation = float(stats.pearsonr(a, b).statistic)
+        if var_a + var_b > 0:
+            ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+            independent_hw = float(ci.high - ci.low) / 2
+        else:
+            independent_hw = 0.0
+    return {
+        "n": n,
+        "correlation": correlation,
+        "paired_half_width": paired_hw,
+        "independent_half_width": independent_hw,
+        "ratio": _ratio(paired_hw, independent_hw),
+        "equivalent_replications": _ratio(independent_hw, paired_hw) ** 2,
+        "variance_ratio": variance_ratio,
     }
 
 
@@ -359,37 +433,25 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den)
 
 
-def _lookup(indexed: pd.DataFrame, key: tuple) -> pd.Series:
-    """The differences row for (point, arm, kpi), or an empty n = 0 row."""
-    if key in indexed.index:
-        return indexed.loc[key]
-    return pd.Series({"n": 0, "mean_diff": _NAN, "ci_low": _NAN, "ci_high": _NAN, "p_holm": _NAN})
-
-
-def _verdict(d: pd.Series, kpi: str, alpha: float) -> str:
-    p, diff = d["p_holm"], d["mean_diff"]
-    if not (np.isfinite(p) and p < alpha and np.isfinite(diff)) or diff == 0:
-        return "not distinguishable"
-    improved = (diff > 0) == HIGHER_IS_BETTER.get(kpi, True)
-    return "better" if improved else "worse"
-
-
-def _sentence_part(role: str, kpi: str, d: pd.Series, verdict: str, first: bool) -> str:
-    """E.g. "retention +2.4 pts (95% CI +1.9 to +2.9), better" or "NPV -CNY 12.3 M (...)"."""
-    label = "retention" if role == "retention" else ("NPV" if kpi == "npv" else kpi)
-    if d["n"] == 0:
-        return f"{label}: no paired runs, {verdict}"
-    scale = 100.0 if role == "retention" else 1e-6
-    diff = d["mean_diff"]
-    if role == "retention":
-        value = f"{diff * scale:+.1f} pts"
+def _describe(d: pd.Series, level: bool, seeds: bool) -> str:
+    """One row in words: "retention +2.4 pts (CI +1.9 to +2.9), better", saying the level
+    ("simultaneous 95% CI") and the number of seeds when asked."""
+    kpi = REGISTRY[d["kpi"]]
+    n, verdict = int(d["n"]), d["verdict"]
+    if n == 0:
+        return f"{kpi.short}: no paired runs, {verdict}"
+    low, high = d["ci_low"], d["ci_high"]
+    digits = decimals(*(x * kpi.scale for x in (d["mean_diff"], low, high)))
+    if np.isfinite(low) and np.isfinite(high):
+        ci = f"simultaneous {d['level'] * 100:g}% CI" if level else "CI"
+        bounds = f"{kpi.number(low, digits, sign=True)} to {kpi.number(high, digits, sign=True)}"
+        interval = f"({ci} {bounds}{f', {n} seeds' if seeds else ''})"
     else:
-        value = f"{'-' if diff < 0 else '+'}CNY {abs(diff) * scale:.1f} M"
-    if np.isfinite(d["ci_low"]) and np.isfinite(d["ci_high"]):
-        ci = "CI"
-        if first:
-            ci = f"{float(d.get('level', 0.95)) * 100:g}% CI"
-        interval = f"({ci} {d['ci_low'] * scale:+.1f} to {d['ci_high'] * scale:+.1f})"
-    else:
-        interval = f"(n={int(d['n'])}, no CI)"
-    return f"{label} {value} {interval}, {verdict}"
+        interval = f"(n={n}, no CI)"
+    text = f"{kpi.short} {kpi.amount(d['mean_diff'], digits)} {interval}, {verdict}"
+    needed = d["seeds_needed"]
+    if verdict == UNDECIDED and needed == math.inf:
+        return f"{text} (no number of seeds would decide it)"
+    if verdict == UNDECIDED and np.isfinite(needed):
+        return f"{text} (about {needed:,.0f} seeds would decide it)"
+    return text

@@ -24,7 +24,7 @@ from experiments.compare import prepare, run_experiment
 from experiments.config import CompareConfig
 from experiments.plan import arms
 from experiments.report import report
-from experiments.stats import KPIS
+from experiments.stats import KPIS, UNDECIDED, VERDICTS
 from experiments.store import load
 from sim.api import compose_config
 from sim.config import ConfigError, to_config
@@ -278,6 +278,27 @@ BAD_INPUT = {
         "experiment.sample.ranges.months",
     ),
     "one replication": (["replications=1"], "replications"),
+    "replications neither a number nor auto": (["replications=many"], "replications"),
+    "auto with its minimum above its maximum": (
+        ["replications=auto", "replications_min=20", "replications_max=10"],
+        "replications_min=20",
+    ),
+    "auto with an empty batch": (
+        ["replications=auto", "replications_batch=0"],
+        "replications_batch",
+    ),
+    "smallest effect of an unknown KPI": (
+        ["+experiment.smallest_effect={retention: 0.01}"],
+        "experiment.smallest_effect.retention",
+    ),
+    "negative smallest effect": (
+        ["+experiment.smallest_effect={npv: -0.01}"],
+        "experiment.smallest_effect.npv=-0.01",
+    ),
+    "unknown decision KPI": (
+        ["experiment.decision_kpis=[npv,profits]"],
+        "experiment.decision_kpis",
+    ),
     "strategy outside the arms": (["strategy=[training]"], "experiment.arms"),
     "unknown executor": (["executor=nope"], "nope"),
     "bad executor kind": (["executor.kind=nope"], "executor.kind"),
@@ -510,6 +531,12 @@ def test_report_writes_one_row_per_point_and_arm_and_prints_verdicts(tmp_path, m
     assert set(summary["n"]) == {2}
 
     differences = pd.read_csv(root / "differences.csv", dtype={"point": str}, keep_default_na=False)
+    required = ["arm", "kpi", "n", "mean_diff", "ci_low", "ci_high", "smallest_effect", "verdict"]
+    required += ["seeds_needed", "baseline_mean", "arm_mean", "sd_diff", "rel_diff", "p_adjusted"]
+    assert set(required) <= set(differences.columns)
+    assert set(differences["verdict"]) <= set(VERDICTS)  # a verdict on every row
+    undecided = differences[(differences["verdict"] == UNDECIDED) & (differences["n"] >= 2)]
+    assert (pd.to_numeric(undecided["seeds_needed"]) > undecided["n"]).all()
     kpis = [k for k in KPIS if k in load(root).columns]
     assert kpis
     keys = list(zip(differences["point"], differences["arm"], differences["kpi"], strict=True))
@@ -520,10 +547,13 @@ def test_report_writes_one_row_per_point_and_arm_and_prints_verdicts(tmp_path, m
 
     verdicts = summary[summary["arm"] != "baseline"]
     assert len(verdicts) == 4
+    assert {"retention_verdict", "profit_verdict", "retention_seeds_needed"} <= set(summary)
     for row in verdicts.itertuples():
         assert isinstance(row.sentence, str)
-        assert row.sentence
+        assert row.sentence.startswith("retention ") and ", 2 seeds)" in row.sentence
         assert f"{row.arm} @ {row.point}: {row.sentence}" in out
+    assert "simultaneous 95% CIs for the 2 arms of each KPI (Bonferroni)" in out
+    assert "not distinguishable" not in out
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import yaml
 
 from experiments import html as report_html
+from experiments.kpis import NPV_PARTS
 from experiments.report import report
+from experiments.stats import UNDECIDED, VERDICTS
 from experiments.store import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,9 +247,9 @@ def test_verdict_table_lists_every_arm_with_its_verdicts_coloured(reported):
         retention, profit = row[4], row[7]  # Arm Runs Ret Δ verdict NPV Δ verdict
         for (text, cls), role in ((retention, "retention"), (profit, "profit")):
             verdict = verdicts.loc[arm, f"{role}_verdict"]
-            assert text.startswith(verdict), (arm, role, text)
-            tone = {"better": "better", "worse": "worse"}.get(verdict, "neutral")
-            assert tone in cls.split(), (arm, role, cls)
+            assert verdict in VERDICTS
+            assert text.startswith(f"{verdict} 2 seeds"), (arm, role, text)  # seeds it used
+            assert report_html.TONES[verdict] in cls.split(), (arm, role, cls)
     assert [row[0][0] for row in tables["means"]] == list(ARMS)
     summary = reported.tables["summary"].set_index("arm")
     for row in tables["means"]:
@@ -271,7 +274,10 @@ def test_crn_configuration_provenance_and_reading_note(reported):
     assert html.escape("strategy=[outlet_closure]") in text  # an arm's overrides
     assert "seeds 0–1" in text
     assert "population.customers: 20000 → 300" in text  # changed from the defaults
-    assert "Holm" in text and "95%" in text and "same seeds" in text
+    assert "simultaneous 95% CI" in text and "Bonferroni" in text and "same seeds" in text
+    assert "smallest effect worth acting on" in text
+    assert "not distinguishable" not in text and "Holm" not in text
+    assert "replications_min" not in text  # experiment keys are not scenario changes
     crn = parse(text).tables["crn"]
     assert any(row[0][0] == "training" for row in crn)
 
@@ -436,3 +442,53 @@ def test_a_failure_to_draw_still_writes_the_report(reported, tmp_path, monkeypat
     text = written.html.read_text()
     assert "The figures could not be drawn: ValueError: no charts today" in text
     assert "Verdicts against the baseline" in text and "<img" not in text
+
+
+# --------------------------------------------------------------------------------------------
+# NPV in parts, undecided verdicts, scenario settings
+# --------------------------------------------------------------------------------------------
+
+
+def test_npv_parts_have_their_own_table_with_differences_and_verdicts(reported, tmp_path):
+    differences = reported.tables["differences"]
+    tables = parse(reported.html).tables
+    if set(NPV_PARTS) <= set(differences["kpi"]):  # runs of a sim with the NPV parts
+        assert "<h3>NPV in parts</h3>" in reported.html
+        rows = [r for r in tables["differences"] if r[0][0] == "training"]
+        npv = differences.set_index(["arm", "kpi"]).loc[("training", "npv")]
+        assert rows[0][4][0].startswith("+" if npv.mean_diff >= 0 else "-")
+        assert rows[0][4][0].endswith(npv.verdict)
+    older = {**reported.tables, "differences": differences[~differences.kpi.isin(NPV_PARTS)]}
+    folder = tmp_path / "older"
+    shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
+    text = report_html.write_report(folder, older, load(folder), charts=[]).html.read_text()
+    assert "NPV in parts" not in text  # a store of runs without the parts: no table, no crash
+
+
+def test_an_undecided_verdict_says_about_how_many_seeds_would_decide_it(reported, tmp_path):
+    verdicts = reported.tables["verdicts"].copy()
+    verdicts.loc[verdicts["arm"] == "training", ["profit_verdict", "profit_seeds_needed"]] = [
+        UNDECIDED,
+        37.0,
+    ]
+    tables = {**reported.tables, "verdicts": verdicts}
+    text = report_html.render_html(
+        report_html.build(reported.root, tables, load(reported.root), [])
+    )
+    row = next(r for r in parse(text).tables["verdicts"] if r[0][0].startswith("training"))
+    assert row[7][0] == "undecided 2 seeds; about 37 would decide"
+    assert "undecided" in row[7][1].split()
+
+
+def test_scenario_settings_show_population_weights_and_skip_missing_keys(reported, tmp_path):
+    folder = tmp_path / "settings"
+    shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
+    meta = yaml.safe_load((folder / "experiment.yaml").read_text())
+    meta["population"].pop("scale", None)
+    meta["population"]["weights"] = {"mass": 12, "mid": 4, "high": 1, "private": 0.5}
+    del meta["bank"], meta["economics"]  # keys a run's config may not have
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    written = report_html.write_report(folder, reported.tables, load(folder), charts=[])
+    pairs = {r[0][0]: r[1][0] for r in parse(written.html.read_text()).tables["pairs"]}
+    assert pairs["population.weights"] == "mass: 12, mid: 4, high: 1, private: 0.5"
+    assert "bank.branches" not in pairs and "population.scale" not in pairs

@@ -1,19 +1,29 @@
-"""experiments.stats against SciPy on synthetic runs with a known structure."""
+"""experiments.stats and experiments.kpis against SciPy on synthetic runs with a known
+structure, and the promises of the verdict procedure on random runs."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
+from experiments.kpis import NPV_PARTS, REGISTRY, UNITS, decimals
 from experiments.stats import (
-    HIGHER_IS_BETTER,
+    BETTER,
     KPIS,
+    NEGLIGIBLE,
+    UNDECIDED,
+    WORSE,
     arm_summary,
     crn_efficiency,
-    holm,
+    decide,
     paired_differences,
+    seeds_needed,
     verdicts,
 )
 
@@ -72,9 +82,34 @@ def row(frame, **keys) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 
-def test_kpi_directions():
-    assert set(HIGHER_IS_BETTER) == set(KPIS)
-    assert [k for k in KPIS if not HIGHER_IS_BETTER[k]] == ["cost", "complaints"]
+def test_kpi_registry_directions_units_and_smallest_effects():
+    assert tuple(REGISTRY) == KPIS
+    assert [k for k in KPIS if not REGISTRY[k].higher_is_better] == ["cost", "complaints"]
+    assert {k.unit for k in REGISTRY.values()} <= set(UNITS)
+    for name in ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention"):
+        k = REGISTRY[name]
+        assert (k.unit, k.smallest_effect, k.relative) == ("rate", 0.0025, False)
+        assert k.threshold(0.8) == 0.0025 and k.threshold(0.8, 0.01) == 0.01
+    for name in ("revenue", "cost", "profit", "npv", *NPV_PARTS):
+        k = REGISTRY[name]
+        assert (k.unit, k.smallest_effect, k.relative) == ("money", 0.01, True)
+        assert k.threshold(-4e7) == pytest.approx(4e5)  # 1% of the baseline's |mean|
+        assert k.threshold(-4e7, 0.02) == pytest.approx(8e5)
+    assert REGISTRY["satisfaction"].threshold(0.6) == 0.01
+    assert REGISTRY["npv"].describe_threshold() == "1% of the baseline's |mean|"
+    assert REGISTRY["retention_horizon"].describe_threshold(0.005) == "0.5 pts"
+
+
+def test_kpi_formatting():
+    retention, npv = REGISTRY["retention_horizon"], REGISTRY["npv"]
+    assert retention.amount(0.0004, 2) == "+0.04 pts"
+    assert npv.amount(-12.34e6) == "-CNY 12.3 M"
+    assert retention.number(-0.0) == "0.0" and retention.number(float("nan")) == "—"
+    assert npv.axis(delta=True) == "Δ NPV (CNY M)"
+    assert retention.axis() == "Retention at horizon (%)"
+    assert REGISTRY["complaints"].axis(delta=True) == "Δ Complaints"
+    assert decimals(2.4, -1.1) == 1 and decimals(0.1, -0.02) == 2 and decimals(0.04) == 3
+    assert decimals(0.0, float("nan")) == 1
 
 
 @pytest.mark.parametrize("level", [0.95, 0.9])
@@ -104,32 +139,71 @@ def test_arm_summary_matches_scipy(level):
             assert r.ci_low < r["mean"] < r.ci_high
 
 
-def test_paired_differences_match_scipy():
+def test_paired_differences_match_scipy_at_the_bonferroni_level():
     runs = make_runs()
     diffs = paired_differences(runs, "baseline")
     assert set(diffs.arm) == {"better", "worse", "mixed", "null"}
     assert len(diffs) == 4 * len(KPIS)
+    assert (diffs.family_size == 4).all() and (diffs.level == 0.95).all()
+    assert diffs.interval_level.to_numpy() == pytest.approx(1 - 0.05 / 4)
     for arm in ("better", "worse", "mixed"):
         for kpi in KPIS:
             a, b = values(runs, arm, kpi), values(runs, "baseline", kpi)
             r = row(diffs, arm=arm, kpi=kpi)
             t = stats.ttest_rel(a, b)
-            ci = t.confidence_interval(0.95)
-            d = a - b
-            low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+            ci = t.confidence_interval(1 - 0.05 / 4)
             assert r.n == len(SEEDS)
-            assert r.mean_diff == pytest.approx(d.mean(), rel=1e-9)
-            assert r.sd_diff == pytest.approx(d.std(ddof=1), rel=1e-9)
+            assert r.mean_diff == pytest.approx((a - b).mean(), rel=1e-9)
+            assert r.sd_diff == pytest.approx((a - b).std(ddof=1), rel=1e-9)
             assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
-            assert (r.ci_low, r.ci_high) == pytest.approx((low, high), rel=1e-9)
             assert r.p_ttest == pytest.approx(t.pvalue, rel=1e-9)
+            assert r.p_adjusted == pytest.approx(min(1.0, 4 * t.pvalue), rel=1e-9)
             assert r.p_wilcoxon == pytest.approx(stats.wilcoxon(a, b).pvalue, rel=1e-9)
             assert r.baseline_mean == pytest.approx(b.mean(), rel=1e-12)
             assert r.arm_mean == pytest.approx(a.mean(), rel=1e-12)
-            assert r.rel_diff == pytest.approx(d.mean() / b.mean(), rel=1e-9)
+            assert r.rel_diff == pytest.approx((a - b).mean() / b.mean(), rel=1e-9)
+            assert r.smallest_effect == pytest.approx(REGISTRY[kpi].threshold(b.mean()))
             # the known shift is recovered (noise sd is scale / 50: this is 3.5 standard errors)
             shift = SHIFTS[arm][0] if scale(kpi) < 1 else SHIFTS[arm][1]
             assert abs(r.mean_diff - shift) < scale(kpi) / 50
+
+
+@pytest.mark.parametrize("arms", [1, 2, 3, 5])
+def test_bonferroni_level_is_one_minus_alpha_over_the_arms_with_pairs(arms):
+    """m counts the arms of one point and KPI with at least 2 pairs; their intervals are
+    Student-t intervals at 1 - alpha / m, and an arm with a single pair does not count."""
+    rng = np.random.default_rng(arms)
+    base = rng.normal(0.7, 0.05, 8)
+    rows = [{"arm": "baseline", "seed": i, "retention_horizon": x} for i, x in enumerate(base)]
+    for j in range(arms):
+        xs = base + rng.normal(0.002 * j, 0.003, 8)
+        rows += [{"arm": f"a{j}", "seed": i, "retention_horizon": x} for i, x in enumerate(xs)]
+    rows.append({"arm": "lonely", "seed": 0, "retention_horizon": 0.9})  # one pair: not counted
+    runs = pd.DataFrame(rows).assign(point="")
+    for level in (0.95, 0.9):
+        diffs = paired_differences(runs, "baseline", ["retention_horizon"], level)
+        tested = diffs[diffs.n >= 2]
+        assert len(tested) == arms and (tested.family_size == arms).all()
+        assert tested.interval_level.to_numpy() == pytest.approx(1 - (1 - level) / arms)
+        for r in tested.itertuples():
+            d = values(runs, r.arm, "retention_horizon") - base
+            low, high = stats.t.interval(
+                1 - (1 - level) / arms, len(d) - 1, loc=d.mean(), scale=stats.sem(d)
+            )
+            assert (r.ci_low, r.ci_high) == pytest.approx((low, high), rel=1e-9)
+            # the adjusted p-value and the interval tell the same story
+            assert (r.p_adjusted < 1 - level) == (r.ci_low > 0 or r.ci_high < 0)
+        lonely = row(diffs, arm="lonely", kpi="retention_horizon")
+        assert np.isnan(lonely.ci_low) and lonely.verdict == UNDECIDED
+
+
+def test_families_are_one_point_and_one_kpi():
+    runs = make_runs(points=("a", "b"))
+    runs = runs[~((runs.point == "b") & (runs.arm == "null"))]  # 3 arms at b, 4 at a
+    diffs = paired_differences(runs, "baseline")
+    tested = diffs[diffs.n >= 2]
+    assert set(tested.loc[tested.point == "a", "family_size"]) == {4}
+    assert set(tested.loc[tested.point == "b", "family_size"]) == {3}
 
 
 def test_rel_diff_nan_for_non_positive_baseline():
@@ -137,32 +211,7 @@ def test_rel_diff_nan_for_non_positive_baseline():
     runs.loc[runs.arm == "baseline", "npv"] = -1e6
     r = row(paired_differences(runs, "baseline", kpis=["npv"]), arm="better")
     assert np.isfinite(r.mean_diff) and np.isnan(r.rel_diff)
-
-
-@pytest.mark.parametrize(
-    "p, expected",
-    [
-        ([0.01, 0.04, 0.03], [0.03, 0.06, 0.06]),
-        ([0.5, 0.01], [0.5, 0.02]),
-        ([0.6, 0.7], [1.0, 1.0]),
-        ([0.01, np.nan, 0.04], [0.02, np.nan, 0.04]),
-        ([0.2], [0.2]),
-        ([], []),
-    ],
-)
-def test_holm_hand_computed(p, expected):
-    np.testing.assert_allclose(holm(p), expected, rtol=1e-12)
-
-
-def test_holm_family_is_arms_of_one_kpi_within_one_point():
-    runs = make_runs(points=("a", "b"))
-    diffs = paired_differences(runs, "baseline")
-    assert len(diffs) == 2 * 4 * len(KPIS)
-    for (_, _), family in diffs.groupby(["point", "kpi"]):
-        assert len(family) == 4
-        np.testing.assert_allclose(family.p_holm, holm(family.p_ttest.to_numpy()))
-        np.testing.assert_allclose(family.p_wilcoxon_holm, holm(family.p_wilcoxon.to_numpy()))
-        assert (family.p_holm >= family.p_ttest).all()
+    assert r.smallest_effect == pytest.approx(1e4)  # 1% of |-1e6|
 
 
 def test_points_are_paired_separately():
@@ -174,75 +223,178 @@ def test_points_are_paired_separately():
         assert row(diffs, point=point, arm="better").mean_diff == pytest.approx(d.mean())
 
 
-def test_verdicts_better_worse_null():
+# --------------------------------------------------------------------------------------------
+# Verdicts: read off the interval
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "smallest", "higher", "verdict"),
+    [
+        (0.01, 0.03, 0.0025, True, BETTER),
+        (0.01, 0.03, 0.0025, False, WORSE),
+        (-0.03, -0.01, 0.0025, True, WORSE),
+        (-0.002, 0.002, 0.0025, True, NEGLIGIBLE),
+        (0.001, 0.002, 0.0025, True, NEGLIGIBLE),  # excludes 0 but too small to matter
+        (-0.0025, 0.0025, 0.0025, True, NEGLIGIBLE),  # the edges count as within
+        (0.001, 0.004, 0.0025, True, BETTER),  # real, and as likely above 0.0025 as below
+        (0.001, 0.0035, 0.0025, True, UNDECIDED),  # real, but probably too small to matter
+        (-0.001, 0.004, 0.0025, True, UNDECIDED),
+        (0.0, 0.0, 0.0, True, NEGLIGIBLE),
+        (np.nan, np.nan, 0.0025, True, UNDECIDED),
+    ],
+)
+def test_decide(low, high, smallest, higher, verdict):
+    assert decide(low, high, smallest, higher) == verdict
+
+
+def test_verdicts_better_worse_negligible():
     runs = make_runs()
     diffs = paired_differences(runs, "baseline")
     v = verdicts(diffs).set_index("arm")
     assert set(v.index) == {"better", "worse", "mixed", "null"}
-    assert (v.loc["better", "retention_verdict"], v.loc["better", "profit_verdict"]) == (
-        "better",
-        "better",
-    )
-    assert (v.loc["worse", "retention_verdict"], v.loc["worse", "profit_verdict"]) == (
-        "worse",
-        "worse",
-    )
-    assert (v.loc["mixed", "retention_verdict"], v.loc["mixed", "profit_verdict"]) == (
-        "better",
-        "worse",
-    )
-    assert v.loc["null", "retention_verdict"] == "not distinguishable"
-    assert v.loc["null", "profit_verdict"] == "not distinguishable"
+    expected = {
+        "better": (BETTER, BETTER),
+        "worse": (WORSE, WORSE),
+        "mixed": (BETTER, WORSE),
+        "null": (NEGLIGIBLE, NEGLIGIBLE),  # within ±0.25 pts and ±1% of the baseline
+    }
+    for arm, pair in expected.items():
+        assert (v.loc[arm, "retention_verdict"], v.loc[arm, "profit_verdict"]) == pair
+    # every KPI has its verdict, not only retention and NPV; higher cost and complaints are worse
+    better = diffs[diffs.arm == "better"].set_index("kpi")["verdict"]
+    assert better.drop(["cost", "complaints"]).eq(BETTER).all()
+    assert (better["cost"], better["complaints"]) == (WORSE, WORSE)
     r = row(diffs, arm="mixed", kpi="retention_horizon")
     assert v.loc["mixed", "retention_diff"] == r.mean_diff
     assert v.loc["mixed", "sentence"].startswith(
-        f"retention {r.mean_diff * 100:+.1f} pts (95% CI {r.ci_low * 100:+.1f} to "
+        f"retention {r.mean_diff * 100:+.1f} pts (simultaneous 95% CI {r.ci_low * 100:+.1f} to "
+        f"{r.ci_high * 100:+.1f}, {len(SEEDS)} seeds), better; NPV -CNY "
     )
-    assert "; NPV -CNY " in v.loc["mixed", "sentence"]
     assert v.loc["mixed", "sentence"].endswith(", worse")
 
 
+def hand_made(**columns) -> pd.DataFrame:
+    """Rows of paired differences for the verdict and sentence tests (one arm, "x")."""
+    n = len(columns["kpi"])
+    base = {"point": [""] * n, "arm": ["x"] * n, "n": [20] * n, "level": [0.95] * n}
+    base |= {"seeds_needed": [np.nan] * n, "smallest_effect": [0.0025] * n}
+    return pd.DataFrame(base | columns)
+
+
 def test_verdict_sentence_format_hand_made():
-    diffs = pd.DataFrame(
-        {
-            "point": ["", ""],
-            "arm": ["x", "x"],
-            "kpi": ["retention_horizon", "npv"],
-            "n": [20, 20],
-            "mean_diff": [0.024, -12.3e6],
-            "ci_low": [0.019, -20.1e6],
-            "ci_high": [0.029, -4.5e6],
-            "p_holm": [0.001, 0.01],
-            "level": [0.95, 0.95],
-        }
+    diffs = hand_made(
+        kpi=["retention_horizon", "npv"],
+        mean_diff=[0.024, -12.3e6],
+        ci_low=[0.019, -20.1e6],
+        ci_high=[0.029, -4.5e6],
+        verdict=[BETTER, WORSE],
     )
-    v = verdicts(diffs).iloc[0]
-    assert v.sentence == (
-        "retention +2.4 pts (95% CI +1.9 to +2.9), better; "
+    assert verdicts(diffs).iloc[0].sentence == (
+        "retention +2.4 pts (simultaneous 95% CI +1.9 to +2.9, 20 seeds), better; "
         "NPV -CNY 12.3 M (CI -20.1 to -4.5), worse"
     )
-    # not significant at alpha = 0.005 once Holm-adjusted
-    v = verdicts(diffs, alpha=0.005).iloc[0]
-    assert (v.retention_verdict, v.profit_verdict) == ("better", "not distinguishable")
+
+
+def test_small_retention_differences_show_two_decimals_and_undecided_says_seeds():
+    diffs = hand_made(
+        kpi=["retention_horizon", "npv"],
+        n=[40, 30],
+        mean_diff=[0.0004, 0.3e6],
+        ci_low=[-0.0002, -1.2e6],
+        ci_high=[0.001, 1.8e6],
+        verdict=[NEGLIGIBLE, UNDECIDED],
+        seeds_needed=[np.nan, 80.0],
+    )
+    assert verdicts(diffs).iloc[0].sentence == (
+        "retention +0.04 pts (simultaneous 95% CI -0.02 to +0.10, 40 seeds), negligible; "
+        "NPV +CNY 0.3 M (CI -1.2 to +1.8, 30 seeds), undecided (about 80 seeds would decide it)"
+    )
 
 
 def test_verdict_respects_lower_is_better():
-    diffs = pd.DataFrame(
-        {
-            "point": [""] * 4,
-            "arm": ["cheap", "cheap", "dear", "dear"],
-            "kpi": ["retention_horizon", "cost"] * 2,
-            "n": [10] * 4,
-            "mean_diff": [0.0, -3e6, 0.0, 3e6],
-            "ci_low": [-0.01, -4e6, -0.01, 2e6],
-            "ci_high": [0.01, -2e6, 0.01, 4e6],
-            "p_holm": [1.0, 0.001, 1.0, 0.001],
-        }
-    )
-    v = verdicts(diffs, profit_kpi="cost").set_index("arm")
-    assert v.loc["cheap", "profit_verdict"] == "better"
-    assert v.loc["dear", "profit_verdict"] == "worse"
-    assert v.loc["cheap", "retention_verdict"] == "not distinguishable"
+    runs = make_runs()
+    base = runs[runs.arm == "baseline"]
+    noise = np.random.default_rng(3).normal(0, 1e5, len(base))
+    cheap = base.assign(arm="cheap", cost=base.cost - 3e6 + noise)
+    dear = base.assign(arm="dear", cost=base.cost + 3e6 + noise)
+    diffs = paired_differences(pd.concat([base, cheap, dear]), "baseline", ["npv", "cost"])
+    v = verdicts(diffs, retention_kpi="npv", profit_kpi="cost").set_index("arm")
+    assert v.loc["cheap", "profit_verdict"] == BETTER  # less cost
+    assert v.loc["dear", "profit_verdict"] == WORSE
+    assert v.loc["cheap", "retention_verdict"] == NEGLIGIBLE  # the same NPV
+
+
+def test_smallest_effect_settings_replace_the_defaults():
+    runs = make_runs()
+    settings = {"retention_horizon": 0.05, "npv": 0.5}  # 5 pts; half the baseline's |NPV|
+    diffs = paired_differences(runs, "baseline", smallest_effect=settings)
+    base = values(runs, "baseline", "npv").mean()
+    r = row(diffs, arm="better", kpi="retention_horizon")
+    assert r.smallest_effect == 0.05 and r.verdict == NEGLIGIBLE  # +3 pts is now too small
+    n = row(diffs, arm="better", kpi="npv")
+    assert n.smallest_effect == pytest.approx(0.5 * abs(base)) and n.verdict == NEGLIGIBLE
+    assert row(diffs, arm="better", kpi="profit").verdict == BETTER  # the others keep theirs
+
+
+def test_seeds_needed_is_finite_above_n_and_shrinks_the_interval_to_its_margin():
+    # beyond the smallest effect: the half-width must shrink to |mean| to exclude 0
+    assert seeds_needed(10, 0.003, -0.001, 0.007, 0.0025) == math.ceil(10 * (4 / 3) ** 2)
+    # within it: the half-width must shrink to smallest - |mean| to make it negligible
+    assert seeds_needed(20, 0.0005, -0.003, 0.004, 0.0025) == math.ceil(20 * (3.5 / 2) ** 2)
+    assert seeds_needed(10, 0.002, 0.001, 0.003, 0.0025) == 40  # real but small: same margin
+    assert seeds_needed(10, 0.002, 0.0, 0.004, 0.0) == 11  # on the edge: at least one more
+    assert seeds_needed(20, 0.0, -0.001, 0.001, 0.0) == math.inf  # no margin to shrink to
+
+
+CASES = st.tuples(
+    st.integers(2, 30),  # pairs
+    st.floats(-0.03, 0.03),  # true mean difference
+    st.floats(1e-4, 0.05),  # sd of the differences
+    st.floats(0.0, 0.02),  # smallest effect, absolute (retention) or relative (cost)
+    st.sampled_from(["retention_horizon", "cost"]),
+    st.integers(0, 2**32 - 1),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(CASES, min_size=1, max_size=4))
+def test_no_row_contradicts_its_interval(cases):
+    """On random runs, every row's verdict is what its own interval says, and an undecided row
+    says a finite number of seeds above n would decide it."""
+    frames, smallest = [], {}
+    for j, (n, mu, sd, effect, kpi, seed) in enumerate(cases):
+        rng = np.random.default_rng(seed)
+        base = rng.normal(0.7, 0.05, n)
+        smallest[kpi] = effect
+        frames.append(
+            pd.DataFrame(
+                {"arm": "baseline", "point": f"{j}", "seed": range(n), "kpi": kpi, "x": base}
+            )
+        )
+        arm = base + rng.normal(mu, sd, n)
+        frames.append(
+            pd.DataFrame({"arm": "arm", "point": f"{j}", "seed": range(n), "kpi": kpi, "x": arm})
+        )
+    for kpi, runs in pd.concat(frames).groupby("kpi"):
+        runs = runs.rename(columns={"x": kpi})
+        diffs = paired_differences(runs, "baseline", [kpi], smallest_effect=smallest)
+        k = REGISTRY[kpi]
+        for r in diffs.itertuples():
+            assert r.smallest_effect == pytest.approx(k.threshold(r.baseline_mean, smallest[kpi]))
+            inside = -r.smallest_effect <= r.ci_low and r.ci_high <= r.smallest_effect
+            excludes = r.ci_low > 0 or r.ci_high < 0
+            centre = abs(r.ci_low + r.ci_high) / 2
+            assert centre == pytest.approx(abs(r.mean_diff))
+            assert r.verdict == decide(r.ci_low, r.ci_high, r.smallest_effect, k.higher_is_better)
+            if r.verdict == NEGLIGIBLE:
+                assert inside
+            elif r.verdict in (BETTER, WORSE):
+                assert excludes and not inside and centre >= r.smallest_effect
+                assert ((r.mean_diff > 0) == k.higher_is_better) == (r.verdict == BETTER)
+            else:
+                assert not inside and (not excludes or centre < r.smallest_effect)
+                assert r.n < r.seeds_needed < math.inf
 
 
 def test_partial_data_gives_nan_and_no_crash():
@@ -268,6 +420,7 @@ def test_partial_data_gives_nan_and_no_crash():
     r = row(diffs, point="a", arm="better", kpi="retention_horizon")
     common = [s for s in SEEDS if s not in (3, 7)]
     assert r.n == len(common)
+    assert r.family_size == 3  # better, mixed and null; worse has a single pair
     a = runs[(runs.arm == "better") & (runs.point == "a") & runs.seed.isin(common)]
     b = runs[(runs.arm == "baseline") & (runs.point == "a") & runs.seed.isin(common)]
     d = a.sort_values("seed").retention_horizon.to_numpy()
@@ -275,15 +428,17 @@ def test_partial_data_gives_nan_and_no_crash():
     assert r.mean_diff == pytest.approx(d.mean())
     assert row(diffs, point="a", arm="better", kpi="npv").n == len(common) - 1  # NaN KPI
     w = row(diffs, point="a", arm="worse", kpi="npv")
-    assert w.n == 1
-    assert np.isnan([w.sd_diff, w.ci_low, w.ci_high, w.p_ttest, w.p_wilcoxon, w.p_holm]).all()
+    assert w.n == 1 and w.verdict == UNDECIDED
+    assert np.isnan([w.sd_diff, w.ci_low, w.ci_high, w.p_ttest, w.p_adjusted]).all()
+    assert np.isnan(w.seeds_needed)
     nb = diffs[diffs.point == "b"]
     assert len(nb) == 4 * len(KPIS) and (nb.n == 0).all() and nb.mean_diff.isna().all()
+    assert (nb.verdict == UNDECIDED).all()
 
     v = verdicts(diffs).set_index(["point", "arm"])
-    assert v.loc[("a", "worse"), "retention_verdict"] == "not distinguishable"
-    assert "(n=1, no CI)" in v.loc[("a", "worse"), "sentence"]
-    assert v.loc[("a", "better"), "retention_verdict"] == "better"  # 10 pairs still enough
+    assert v.loc[("a", "worse"), "retention_verdict"] == UNDECIDED
+    assert "(n=1, no CI), undecided" in v.loc[("a", "worse"), "sentence"]
+    assert v.loc[("a", "better"), "retention_verdict"] == BETTER  # 10 pairs still enough
     assert "no paired runs" in v.loc[("b", "better"), "sentence"]
 
     crn = crn_efficiency(runs, "baseline").set_index(["point", "arm"])
@@ -311,11 +466,13 @@ def test_degenerate_differences():
     s = row(diffs, arm="same", kpi="retention_horizon")
     assert (s.mean_diff, s.sd_diff, s.ci_low, s.ci_high) == (0.0, 0.0, 0.0, 0.0)
     assert (s.p_ttest, s.p_wilcoxon) == (1.0, 1.0)
+    assert s.verdict == NEGLIGIBLE
     c = row(diffs, arm="shifted", kpi="complaints")
     assert (c.mean_diff, c.sd_diff, c.ci_low, c.ci_high, c.p_ttest) == (5.0, 0.0, 5.0, 5.0, 0.0)
-    v = verdicts(diffs, profit_kpi="complaints").set_index("arm")
-    assert v.loc["same", "retention_verdict"] == "not distinguishable"
-    assert v.loc["shifted", "profit_verdict"] == "worse"  # more complaints
+    # 5 more complaints on a baseline of about 5e7 is within 1% of it: negligible
+    assert c.verdict == NEGLIGIBLE
+    strict = paired_differences(runs, "baseline", ["complaints"], smallest_effect={"complaints": 0})
+    assert row(strict, arm="shifted", kpi="complaints").verdict == WORSE  # more complaints
 
 
 def test_crn_efficiency_correlated_and_independent():
@@ -364,6 +521,8 @@ def test_input_validation():
     )
     with pytest.raises(ValueError, match="npv"):
         verdicts(paired_differences(runs, "baseline", kpis=["retention_horizon"]))
+    with pytest.raises(KeyError, match="nope"):
+        paired_differences(runs.assign(nope=1.0), "baseline", kpis=["nope"])
 
 
 def test_crn_efficiency_small_unequal_variances_uses_welch():

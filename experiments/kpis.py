@@ -1,0 +1,127 @@
+"""The KPIs an experiment compares: one registry of their labels, units, directions and the
+smallest effect worth acting on.
+
+Statistics, the console report, the HTML report and the charts read a KPI's label, how to show
+it and how to judge it from here. Units: ``rate`` (a 0-1 share, shown in % and its differences
+in percentage points), ``money`` (CNY, shown in CNY millions), ``count`` and ``score`` (shown as
+they are). A smallest effect is either absolute, in the KPI's own units (0.0025 is a quarter of a
+retention point), or relative, a fraction of the baseline's |mean| (0.01 is 1%).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+UNITS = ("rate", "money", "count", "score")
+_SCALE = {"rate": 100.0, "money": 1e-6}
+_UNIT = {"rate": "%", "money": "CNY M"}
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI of a run's summary."""
+
+    name: str  # the summary.json key
+    label: str  # chart titles and table headings
+    short: str  # in verdict sentences
+    unit: str  # one of UNITS
+    smallest_effect: float  # the smallest difference worth acting on (see ``relative``)
+    relative: bool = False  # smallest_effect is a fraction of the baseline's |mean|
+    higher_is_better: bool = True
+
+    @property
+    def scale(self) -> float:
+        """Factor from stored values (shares, CNY) to display units (%, CNY M)."""
+        return _SCALE.get(self.unit, 1.0)
+
+    def unit_label(self, delta: bool = False) -> str:
+        """Display unit: "%" (or "pts" for a difference), "CNY M", or "" for counts and scores."""
+        return "pts" if delta and self.unit == "rate" else _UNIT.get(self.unit, "")
+
+    def axis(self, delta: bool = False) -> str:
+        """Axis or column label with its unit, e.g. "Δ NPV (CNY M)"."""
+        unit = self.unit_label(delta)
+        return f"{'Δ ' if delta else ''}{self.label}{f' ({unit})' if unit else ''}"
+
+    def threshold(self, baseline_mean: float, setting: float | None = None) -> float:
+        """The smallest effect in the KPI's own units; ``setting`` replaces the default (same
+        convention: absolute, or a fraction of the baseline's |mean|)."""
+        value = self.smallest_effect if setting is None else float(setting)
+        return value * abs(baseline_mean) if self.relative else value
+
+    def describe_threshold(self, setting: float | None = None) -> str:
+        """The smallest effect in words, e.g. "0.25 pts" or "1% of the baseline's |mean|"."""
+        value = self.smallest_effect if setting is None else float(setting)
+        if self.relative:
+            return f"{value * 100:g}% of the baseline's |mean|"
+        unit = self.unit_label(delta=True)
+        return f"{value * self.scale:g}{f' {unit}' if unit else ''}"
+
+    def number(self, value: float, digits: int = 1, sign: bool = False) -> str:
+        """A stored value in display units, without its unit: "2.4", "+12.3", "—" if missing."""
+        if not math.isfinite(value):
+            return "—"
+        v = value * self.scale + 0.0  # no "-0.0" for a zero
+        return f"{v:+,.{digits}f}" if sign else f"{v:,.{digits}f}"
+
+    def amount(self, value: float, digits: int = 1) -> str:
+        """A signed difference with its unit: "+2.4 pts", "-CNY 12.3 M", "+0.012"."""
+        if self.unit == "money":
+            return f"{'-' if value < 0 else '+'}CNY {abs(value) * self.scale:,.{digits}f} M"
+        unit = self.unit_label(delta=True)
+        return self.number(value, digits, sign=True) + (f" {unit}" if unit else "")
+
+
+def decimals(*values: float) -> int:
+    """Decimals that show the largest |value| (in display units) with two significant digits,
+    at least one: 2.4 -> 1, 0.04 -> 3, 0.1 -> 2; so a nonzero interval never reads 0.0 to 0.0."""
+    finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
+    if not finite or max(finite) >= 1:
+        return 1
+    return min(9, 1 - math.floor(math.log10(max(finite))))
+
+
+def _rate(name: str, label: str, short: str) -> Kpi:
+    return Kpi(name, label, short, "rate", 0.0025)
+
+
+def _money(name: str, label: str, short: str, higher_is_better: bool = True) -> Kpi:
+    return Kpi(name, label, short, "money", 0.01, True, higher_is_better)
+
+
+REGISTRY: dict[str, Kpi] = {
+    k.name: k
+    for k in (
+        _rate("retention_12m", "Retention at 12 months", "retention at 12 months"),
+        _rate("retention_horizon", "Retention at horizon", "retention"),
+        _rate("retention_mid_high", "Mid/high-tier retention", "mid/high-tier retention"),
+        _rate("aum_retention", "AUM retention", "AUM retention"),
+        _money("revenue", "Revenue", "revenue"),
+        _money("cost", "Cost", "cost", higher_is_better=False),
+        _money("profit", "Profit", "profit"),
+        _money("npv", "NPV", "NPV"),
+        _money("npv_opening_book", "NPV: opening book", "NPV of the opening book"),
+        _money("npv_newcomers", "NPV: newcomers", "NPV of newcomers"),
+        _money("npv_fixed", "NPV: fixed costs", "NPV of fixed costs"),
+        Kpi("new_customers", "New customers", "new customers", "count", 0.01, True),
+        Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False),
+        Kpi("satisfaction", "Satisfaction", "satisfaction", "score", 0.01),
+    )
+}
+"""Every KPI, in report order. Retention: a quarter of a point; money and counts: 1% of the
+baseline's |mean|; satisfaction (0-1): 0.01. docs/experiments.md gives the reasons."""
+
+NPV_PARTS = ("npv_opening_book", "npv_newcomers", "npv_fixed")
+"""The parts of ``npv``: the opening book, newcomers net of acquisition, fixed costs."""
+
+
+def thresholds_text(
+    settings: Mapping[str, float], names: tuple[str, ...] = ("retention_horizon", "npv")
+) -> str:
+    """The smallest effects of ``names`` in words, with the ``settings`` that replace the
+    defaults: "±0.25 pts for retention, ±1% of the baseline's |mean| for NPV"."""
+    return ", ".join(
+        f"±{REGISTRY[k].describe_threshold(settings.get(k))} for {REGISTRY[k].short}" for k in names
+    )
