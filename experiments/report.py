@@ -84,7 +84,8 @@ def _verdict_header(differences: pd.DataFrame, experiment: dict) -> str:
     arms = int(differences["family_size"].max())
     return (
         f"\nAgainst {experiment.get('baseline', 'baseline')!r} on the same seeds: simultaneous"
-        f" {level:g}% CIs for the {arms} arms of each KPI (Bonferroni), verdicts read off them;"
+        f" {level:g}% CIs for the {arms} arm{'s' if arms != 1 else ''} of each KPI (Bonferroni),"
+        " verdicts read off them;"
         f" negligible means within {thresholds_text(experiment.get('smallest_effect') or {})}:"
     )
 
