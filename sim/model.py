@@ -1,8 +1,9 @@
-"""BankModel: builds the world and runs the monthly step in one explicit order.
+"""BankModel: the world, the services its mechanisms share, and the monthly order.
 
 Customers are columns (:mod:`sim.customers`) updated with array operations; branches, client
-managers, partners and competitors are Mesa agents (:mod:`sim.agents`). The monthly order is
-(after a bookkeeping step that archives leavers' rows once they are many):
+managers, partners and competitors are Mesa agents (:mod:`sim.agents`). Each monthly mechanism
+is a module of :mod:`sim.mechanisms`; the model runs them in this order (after a bookkeeping
+step that archives leavers' rows once they are many):
 
 1. competitors update their pull;
 2. strategies act (``before_customers``);
@@ -12,7 +13,7 @@ managers, partners and competitors are Mesa agents (:mod:`sim.agents`). The mont
 6. experience and satisfaction;
 7. exits: switching (churn hazard) and natural exits;
 8. engagement: referrals, cross-sell and product drops, complaints, usage;
-9. organic acquisition;
+9. acquisition: referred friends and organic newcomers;
 10. strategies act (``after_customers``);
 11. the books close for the month;
 12. KPIs are recorded (measured months only).
@@ -29,10 +30,18 @@ from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
+from sim.mechanisms import (
+    acquisition,
+    books,
+    engagement,
+    exits,
+    experience,
+    service,
+    staffing,
+    wealth,
+)
 from sim.rng import Streams
 from sim.strategies import base as strategies
-
-NEUTRAL_ATTENTION = 0.5  # attention of a customer who neither gets nor misses a manager
 
 
 class BankModel(Model):
@@ -47,7 +56,8 @@ class BankModel(Model):
         self.segment_names = list(config.population.segments)
         self.seg = _segment_table(config)
         self.arrivals = Arrivals(config, self.seg, self.streams)
-        self._constants()
+        self.wealth_share = np.asarray(config.economics.wealth_share, np.float32)
+        self.managed_tier = TIERS.index(config.bank.managed_tier)
         self.contact_need = np.asarray(config.behaviour.contact_need, np.float64)
         self.fit_bonus = np.zeros(len(self.segment_names), np.float32)
 
@@ -65,17 +75,6 @@ class BankModel(Model):
     # ----------------------------------------------------------------------------------------
     # Building the world
     # ----------------------------------------------------------------------------------------
-
-    def _constants(self) -> None:
-        b = self.config.behaviour
-        self.log_base_hazard = _log(behaviour.monthly(b.churn_base))
-        self.log_product_hazard = _log(b.product_hazard)
-        self.log_tier_hazard = _log(b.tier_hazard)
-        self.log_manager_change = _log(b.manager_change_hazard)
-        self.log_referred = _log(b.referred_hazard)
-        self.wealth_share = np.asarray(self.config.economics.wealth_share, np.float32)
-        self.managed_tier = TIERS.index(self.config.bank.managed_tier)
-        self.shock_decay = np.float32(0.5 ** (1.0 / b.shock_half_life))
 
     def _build_world(self) -> None:
         cfg = self.config
@@ -97,7 +96,7 @@ class BankModel(Model):
         self.add_customers(keys, drawn, "opening_book", xy=xy, tenure=tenure)
         self._staff_branches()
         self._hire_team()
-        self.assign_managers(trust=bank.opening_trust)
+        staffing.assign_managers(self, trust=bank.opening_trust)
 
     def _staff_branches(self) -> None:
         """Size each branch's capacity to its opening catchment's visits."""
@@ -262,15 +261,15 @@ class BankModel(Model):
         for competitor in self.competitors:
             competitor.step()
         self._strategies("before_customers", t)
-        self._staff(t)
-        self._serve()
-        self._grow_wealth(t)
-        pull, fee, fit = self._experience(t)
-        self._exits(t, pull)
-        self._engage(t, fee, fit)
-        self._acquire_organic(t)
+        staffing.step(self, t)
+        service.step(self)
+        wealth.step(self, t)
+        pull, fee, fit = experience.step(self, t)
+        exits.step(self, t, pull)
+        referrers = engagement.step(self, t, fee, fit)
+        acquisition.step(self, referrers)
         self._strategies("after_customers", t)
-        self._book()
+        books.step(self)
         self._record(t)
 
     def _strategies(self, hook: str, t: int) -> None:
@@ -279,190 +278,6 @@ class BankModel(Model):
                 getattr(strategy, hook)(t)
             elif hook == "after_customers" and strategy.ended(t):
                 strategy.after_end(t)
-
-    # 3. Staffing ------------------------------------------------------------------------------
-
-    def _staff(self, t: int) -> None:
-        c, cfg = self.customers, self.config
-        desks = self.desk_list()
-        if desks:
-            self._quits(t, desks)
-            desks = self.desk_list()
-            for manager in desks:
-                manager.learn(cfg.bank.learning_rate)
-        self.assign_managers(trust=cfg.behaviour.trust_after_change)
-        managed = c.manager >= 0
-        c.trust += (1.0 - c.trust) / np.float32(cfg.bank.trust_months) * managed
-        c.attention[:] = self._attention(c, desks)
-
-    def _attention(self, c, desks: list[Manager]) -> np.ndarray:
-        """Manager attention 0-1: neutral 0.5 without a manager or need; a manager adds up to 0.5
-        by contact coverage x skill x trust; in managed tiers, unmet need for contact costs up to
-        the neglect penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
-        cell = (c.manager + 1) * 4 + c.tier
-        customers = np.bincount(cell, weights=c.weight * c.active, minlength=(len(desks) + 1) * 4)
-        skill = np.array([m.skill for m in desks], np.float32)
-        contacts = np.array([m.contacts for m in desks], np.float64)
-        served, spare = behaviour.contact_coverage(
-            customers.reshape(-1, 4)[1:], self.contact_need, contacts
-        )
-        self.spare_contacts = spare  # per desk, real contacts
-        coverage = np.vstack([np.zeros(4), served])
-        wants = (self.contact_need > 0) & (np.arange(4) >= self.managed_tier)
-        base = NEUTRAL_ATTENTION - self.config.behaviour.neglect_penalty * (1 - coverage) * wants
-        span = (1.0 - NEUTRAL_ATTENTION) * coverage * np.r_[0.0, skill][:, None]
-        attention = base.astype(np.float32).ravel()[cell]
-        attention += span.astype(np.float32).ravel()[cell] * c.trust
-        return attention
-
-    def _quits(self, t: int, desks: list[Manager]) -> None:
-        c, bank = self.customers, self.config.bank
-        u = self.streams.uniform("manager_quits", t, [m.desk for m in desks])
-        rate = behaviour.monthly(bank.manager_quit_rate)
-        leaving = [m for m, draw in zip(desks, u, strict=True) if draw < rate * m.quit_multiplier]
-        if not leaving:
-            return
-        quit_desks = np.array([m.desk for m in leaving])
-        theirs = c.active & np.isin(c.manager, quit_desks)
-        rows = np.flatnonzero(theirs)
-        u = self.streams.uniform("manager_follow", t, c.key[rows])
-        follow = np.zeros_like(theirs)
-        follow[rows] = u < bank.follow_manager * c.trust[rows]
-        self.exit(follow, "followed_manager", t)
-        stay = theirs & ~follow
-        c.trust[stay] = self.config.behaviour.trust_after_change
-        c.manager_change[stay] = t
-        for m in leaving:
-            m.remove()
-            Manager(self, m.desk, m.branch, bank.hire_skill, bank.manager_contacts)
-        self.events["manager_quits"] += len(leaving)
-
-    def assign_managers(self, trust: float) -> None:
-        """Match managers to tiers: customers who fell below the managed tier lose theirs;
-        those at or above it without one get a desk at their branch (dealt round-robin over
-        its desks, least loaded in real customers first), starting with ``trust``."""
-        c, desks = self.customers, self.desk_list()
-        expects = c.tier >= self.managed_tier
-        c.manager[(c.manager >= 0) & ~expects] = -1
-        need = np.flatnonzero(c.active & (c.manager < 0) & expects)
-        if not desks or not len(need):
-            return
-        c.trust[need] = trust
-        desk_branch = np.array([m.branch for m in desks])
-        managed = c.active & (c.manager >= 0)
-        load = np.zeros(len(desks))  # real customers per desk
-        load += np.bincount(c.manager[managed], weights=c.weight[managed], minlength=len(desks))
-        for b in np.unique(c.branch[need]):
-            mine = need[c.branch[need] == b]
-            candidates = np.flatnonzero(desk_branch == b)
-            if not len(candidates):
-                candidates = np.arange(len(desks))
-            order = candidates[np.argsort(load[candidates], kind="stable")]
-            c.manager[mine] = order[np.arange(len(mine)) % len(order)]
-            load += np.bincount(c.manager[mine], weights=c.weight[mine], minlength=len(desks))
-
-    # 4. Service -------------------------------------------------------------------------------
-
-    def _serve(self) -> None:
-        c, bank = self.customers, self.config.bank
-        load = self.branch_visits()
-        for branch in self.branch_list():
-            branch.serve(load[branch.index], bank.wait_minutes)
-        self.events["visits"] = float(load.sum())
-        self.events["sessions"] = masked_sum(c.digital * c.weight, c.active) * (
-            bank.sessions_per_month
-        )
-        visits = bank.visits_per_month * (1.0 - c.digital) * bank.visit_cost
-        sessions = bank.sessions_per_month * c.digital * bank.digital_cost
-        self.book_customers("service", (visits + sessions) * c.weight * c.active)
-
-    # 5. Wealth --------------------------------------------------------------------------------
-
-    def _grow_wealth(self, t: int) -> None:
-        c, m = self.customers, self.config.market
-        z = self.streams.generator("market", t).standard_normal()
-        market_return = m.market_return / 12.0 + m.market_volatility * z
-        noise = self.streams.shock("wealth", t, c.key)
-        log_growth = behaviour.log_growth(
-            self.wealth_share[c.tier],
-            market_return,
-            noise,
-            m.deposit_growth / 12.0,
-            m.balance_volatility,
-        )
-        c.aum *= np.exp(log_growth * c.active)  # leavers' balances stay frozen
-        c.age[:] += np.float32(1 / 12) * c.active
-        tier = behaviour.tiers(c.aum)
-        self.events["upgrades"] += masked_sum(c.weight, tier > c.tier)
-        self.events["downgrades"] += masked_sum(c.weight, tier < c.tier)
-        c.tier[:] = tier
-
-    # 6. Experience ----------------------------------------------------------------------------
-
-    def _experience(self, t: int):
-        """Update satisfaction; returns this month's competitor pull, fee surprises and fit."""
-        c, b, cfg = self.customers, self.config.behaviour, self.config
-        branches = self.branch_list()
-        quality = np.array([br.quality for br in branches], np.float32)[c.branch]
-        wait = np.array([br.wait for br in branches], np.float32)[c.branch]
-        near = behaviour.convenience(c.distance, cfg.bank.distance_km)
-        d = c.digital
-        digital_quality = min(self.digital_quality, 1.0)
-        c.effort[:] = behaviour.effort(d, wait, near, digital_quality)
-        fit = np.clip(c.fit + self.fit_bonus[c.segment], 0.0, 1.0)
-        components = {
-            "service": (1.0 - d) * quality + d * digital_quality,
-            "convenience": d + (1.0 - d) * near,
-            "effort": 1.0 - c.effort,
-            "attention": c.attention,
-            "fit": fit,
-        }
-        fee = (
-            self.streams.uniform("fees", t, c.key) < b.fee_surprise_rate * self.fee_surprise_factor
-        )
-        pull = sum((comp.pull_on(c.tier, d) for comp in self.competitors), np.float32(0))
-        penalty = np.where(fee, np.float32(b.fee_surprise_penalty), np.float32(0))
-        penalty += np.float32(b.competitor_penalty) * pull
-        now = behaviour.experience(components, b.weights, c.perks - penalty)
-        c.satisfaction += behaviour.smooth_step(c.satisfaction, now, b.smoothing) * c.active
-        return pull, fee & c.active, fit
-
-    # 7. Exits ---------------------------------------------------------------------------------
-
-    def _exits(self, t: int, pull) -> None:
-        c, b = self.customers, self.config.behaviour
-        f32 = np.float32
-        tenure = (t - c.joined).astype(f32)
-        log_hazard = (
-            self.log_base_hazard
-            + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
-            + self.log_product_hazard[np.minimum(c.products, 4) - 1]
-            + np.log(
-                behaviour.tenure_multiplier(
-                    tenure, b.new_customer_hazard, max(b.long_tenure_hazard, 1e-12), b.tenure_months
-                )
-            )
-            + self.log_tier_hazard[c.tier]
-            + f32(b.competitor_coef) * pull
-            + np.where(
-                t - c.manager_change < b.manager_change_months,
-                self.log_manager_change,
-                f32(0),
-            )
-            + np.where(c.referred, self.log_referred, f32(0))
-            + c.shock
-        )
-        switching = np.exp(log_hazard)
-        natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)
-        total = switching + natural
-        p_leave = -np.expm1(-total)
-        p_natural = p_leave * np.divide(natural, total, out=np.zeros_like(total), where=total > 0)
-        u = self.streams.uniform("churn", t, c.key)
-        leave = c.active & (u < p_leave)
-        is_natural = u < p_natural
-        self.exit(leave & is_natural, "natural", t)
-        self.exit(leave & ~is_natural, "switched", t)
-        c.shock[:] *= self.shock_decay
 
     def exit(self, mask: np.ndarray, reason: str, t: int) -> None:
         """Customers in ``mask`` leave the bank this month for ``reason``."""
@@ -478,78 +293,11 @@ class BankModel(Model):
             for name, n in zip(names, counts, strict=True):
                 self.events[f"exits_{name}"] += float(n)
 
-    # 8. Engagement ----------------------------------------------------------------------------
-
-    def _engage(self, t: int, fee, fit) -> None:
-        c, b = self.customers, self.config.behaviour
-        sat = c.satisfaction
-        p_refer = b.referral_rate * np.clip(
-            (sat - b.referral_threshold) / (1.0 - b.referral_threshold + 1e-9), 0.0, 1.0
-        )
-        referrers = np.flatnonzero(
-            c.active & (self.streams.uniform("referrals", t, c.key) < p_refer)
-        )
-        u = self.streams.uniform("products", t, c.key)
-        add = c.active & (u < b.cross_sell_rate * sat * fit) & (c.products < 6)
-        drop = c.active & (u > 1.0 - b.drop_rate * (1.0 - sat)) & (c.products > 1)
-        c.products[:] += add.astype(np.int8) - drop.astype(np.int8)
-        p_complain = b.complaint_rate * (1.0 - sat) + b.complaint_fee * fee
-        complain = c.active & (self.streams.uniform("complaints", t, c.key) < p_complain)
-        c.complaints[:] += complain
-        self.events["complaints"] += masked_sum(c.weight, complain)
-        self.events["fee_complaints"] += masked_sum(c.weight, complain & fee)
-        use = -np.expm1(-b.usage_rate * c.products * sat)
-        used = c.active & (self.streams.uniform("usage", t, c.key) < use)
-        np.copyto(c.last_used, t, where=used)
-        self._referred(referrers)
-
-    def _referred(self, referrers: np.ndarray) -> None:
-        """Referred friends join: keyed to their referrer, in the referrer's segment, living
-        nearby, a little richer (:meth:`Arrivals.friends`)."""
-        if not len(referrers):
-            return
-        c = self.customers
-        who, friends = self.arrivals.friends(
-            c.key[referrers], c.friends[referrers], c.segment[referrers], c.weight[referrers]
-        )
-        c.friends[referrers] += 1
-        keys = friends.pop("key")
-        near = np.column_stack([c.x[referrers], c.y[referrers]])[who]
-        self.add_customers(
-            keys, friends, "referral", xy=self.arrivals.near(keys, near), referred=True
-        )
-
-    # 9. Acquisition ---------------------------------------------------------------------------
-
-    def _acquire_organic(self, t: int) -> None:
-        self.acquire("organic", self.config.population.organic_rate * self.real_active)
-
     @property
     def real_active(self) -> float:
         """Real customers the bank has: the weights of the active simulated ones."""
         c = self.customers
         return masked_sum(c.weight, c.active)
-
-    # 11. Books --------------------------------------------------------------------------------
-
-    def _book(self) -> None:
-        c, e, bank = self.customers, self.config.economics, self.config.bank
-        weight = c.weight * c.active
-        wealth = c.aum * self.wealth_share[c.tier] * weight
-        newcomer = c.cohort == 0
-        books = {
-            "deposit_margin": (e.deposit_margin / 12.0, c.aum * weight - wealth),
-            "wealth_fees": (e.wealth_fee / 12.0, wealth),
-            "loan_interest": (e.loan_margin / 12.0, c.loan * weight),
-            "payment_income": (e.payment_income, weight),
-        }
-        loans = books["loan_interest"][1]
-        books["credit_losses"] = (e.default_rate / 12.0 * e.loss_given_default, loans)
-        for line, (rate, base) in books.items():
-            self.book_customers(line, base, newcomer, rate)
-        self.ledger.book("branches", sum(b.cost for b in self.branches if b.is_open) / 12.0)
-        self.ledger.book("staff", len(self.managers) * bank.manager_salary / 12.0)
-        self.books = self.ledger.close()
 
     def book_customers(self, line: str, amounts, newcomer=None, rate: float = 1.0) -> None:
         """Book ``rate`` x one amount per row (CNY, for the real customers the row stands for),
@@ -575,8 +323,6 @@ class BankModel(Model):
         newcomer = c.cohort[rows] == 0
         self.ledger.book(line, float(np.sum(amount, where=~newcomer)), "opening_book")
         self.ledger.book(line, float(np.sum(amount, where=newcomer)), "newcomers")
-
-    # 12. Records ------------------------------------------------------------------------------
 
     def _record(self, t: int) -> None:
         if t == self.config.burn_in:
@@ -614,8 +360,3 @@ def _segment_table(config: Config) -> dict[str, np.ndarray]:
         "fit",
     )
     return {f: np.array([getattr(s, f) for s in segments], np.float64) for f in fields}
-
-
-def _log(value) -> np.ndarray:
-    """Natural log as float32, with zero mapped to a tiny positive number (no hazard)."""
-    return np.log(np.maximum(np.asarray(value, np.float64), 1e-30)).astype(np.float32)

@@ -1,0 +1,51 @@
+"""Exits (step 7): customers switch to a rival by a hazard of satisfaction, products, tenure,
+tier, competitor pull, a recent manager change, being referred and strategy shocks, or leave
+naturally (death, relocation)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import behaviour
+
+
+def step(model, t: int, pull) -> None:
+    """Customers leave by their monthly hazard (``pull``: this month's competitor pull)."""
+    c, b = model.customers, model.config.behaviour
+    f32 = np.float32
+    tenure = (t - c.joined).astype(f32)
+    log_hazard = (
+        _log(behaviour.monthly(b.churn_base))
+        + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
+        + _log(b.product_hazard)[np.minimum(c.products, 4) - 1]
+        + np.log(
+            behaviour.tenure_multiplier(
+                tenure, b.new_customer_hazard, max(b.long_tenure_hazard, 1e-12), b.tenure_months
+            )
+        )
+        + _log(b.tier_hazard)[c.tier]
+        + f32(b.competitor_coef) * pull
+        + np.where(
+            t - c.manager_change < b.manager_change_months,
+            _log(b.manager_change_hazard),
+            f32(0),
+        )
+        + np.where(c.referred, _log(b.referred_hazard), f32(0))
+        + c.shock
+    )
+    switching = np.exp(log_hazard)
+    natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)
+    total = switching + natural
+    p_leave = -np.expm1(-total)
+    p_natural = p_leave * np.divide(natural, total, out=np.zeros_like(total), where=total > 0)
+    u = model.streams.uniform("churn", t, c.key)
+    leave = c.active & (u < p_leave)
+    is_natural = u < p_natural
+    model.exit(leave & is_natural, "natural", t)
+    model.exit(leave & ~is_natural, "switched", t)
+    c.shock[:] *= np.float32(0.5 ** (1.0 / b.shock_half_life))
+
+
+def _log(value) -> np.ndarray:
+    """Natural log as float32, with zero mapped to a tiny positive number (no hazard)."""
+    return np.log(np.maximum(np.asarray(value, np.float64), 1e-30)).astype(np.float32)

@@ -1,0 +1,98 @@
+"""Staffing (step 3): client managers quit (their customers may follow them out), learn, are
+assigned to the customers who expect one, and share their contacts among them, richer tiers
+first; that sets each customer's manager attention."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import behaviour
+from sim.agents import Manager
+
+NEUTRAL_ATTENTION = 0.5  # attention of a customer who neither gets nor misses a manager
+
+
+def step(model, t: int) -> None:
+    """Quits, learning, assignment, trust and attention for this month."""
+    c, cfg = model.customers, model.config
+    desks = model.desk_list()
+    if desks:
+        quits(model, t, desks)
+        desks = model.desk_list()
+        for manager in desks:
+            manager.learn(cfg.bank.learning_rate)
+    assign_managers(model, trust=cfg.behaviour.trust_after_change)
+    managed = c.manager >= 0
+    c.trust += (1.0 - c.trust) / np.float32(cfg.bank.trust_months) * managed
+    c.attention[:] = attention(model, c, desks)
+
+
+def attention(model, c, desks: list[Manager]) -> np.ndarray:
+    """Manager attention 0-1: neutral 0.5 without a manager or need; a manager adds up to 0.5
+    by contact coverage x skill x trust; in managed tiers, unmet need for contact costs up to
+    the neglect penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
+    cell = (c.manager + 1) * 4 + c.tier
+    customers = np.bincount(cell, weights=c.weight * c.active, minlength=(len(desks) + 1) * 4)
+    skill = np.array([m.skill for m in desks], np.float32)
+    contacts = np.array([m.contacts for m in desks], np.float64)
+    served, spare = behaviour.contact_coverage(
+        customers.reshape(-1, 4)[1:], model.contact_need, contacts
+    )
+    model.spare_contacts = spare  # per desk, real contacts
+    coverage = np.vstack([np.zeros(4), served])
+    wants = (model.contact_need > 0) & (np.arange(4) >= model.managed_tier)
+    base = NEUTRAL_ATTENTION - model.config.behaviour.neglect_penalty * (1 - coverage) * wants
+    span = (1.0 - NEUTRAL_ATTENTION) * coverage * np.r_[0.0, skill][:, None]
+    attention = base.astype(np.float32).ravel()[cell]
+    attention += span.astype(np.float32).ravel()[cell] * c.trust
+    return attention
+
+
+def quits(model, t: int, desks: list[Manager]) -> None:
+    """Managers quit at random; some of their customers follow them out, the rest lose trust; a
+    new hire takes each empty desk."""
+    c, bank = model.customers, model.config.bank
+    u = model.streams.uniform("manager_quits", t, [m.desk for m in desks])
+    rate = behaviour.monthly(bank.manager_quit_rate)
+    leaving = [m for m, draw in zip(desks, u, strict=True) if draw < rate * m.quit_multiplier]
+    if not leaving:
+        return
+    quit_desks = np.array([m.desk for m in leaving])
+    theirs = c.active & np.isin(c.manager, quit_desks)
+    rows = np.flatnonzero(theirs)
+    u = model.streams.uniform("manager_follow", t, c.key[rows])
+    follow = np.zeros_like(theirs)
+    follow[rows] = u < bank.follow_manager * c.trust[rows]
+    model.exit(follow, "followed_manager", t)
+    stay = theirs & ~follow
+    c.trust[stay] = model.config.behaviour.trust_after_change
+    c.manager_change[stay] = t
+    for m in leaving:
+        m.remove()
+        Manager(model, m.desk, m.branch, bank.hire_skill, bank.manager_contacts)
+    model.events["manager_quits"] += len(leaving)
+
+
+def assign_managers(model, trust: float) -> None:
+    """Match managers to tiers: customers who fell below the managed tier lose theirs;
+    those at or above it without one get a desk at their branch (dealt round-robin over
+    its desks, least loaded in real customers first), starting with ``trust``."""
+    c, desks = model.customers, model.desk_list()
+    expects = c.tier >= model.managed_tier
+    c.manager[(c.manager >= 0) & ~expects] = -1
+    need = np.flatnonzero(c.active & (c.manager < 0) & expects)
+    if not desks or not len(need):
+        return
+    c.trust[need] = trust
+    desk_branch = np.array([m.branch for m in desks])
+    managed = c.active & (c.manager >= 0)
+    load = np.zeros(len(desks))  # real customers per desk
+    load += np.bincount(c.manager[managed], weights=c.weight[managed], minlength=len(desks))
+    for b in np.unique(c.branch[need]):
+        mine = need[c.branch[need] == b]
+        candidates = np.flatnonzero(desk_branch == b)
+        if not len(candidates):
+            candidates = np.arange(len(desks))
+        order = candidates[np.argsort(load[candidates], kind="stable")]
+        c.manager[mine] = order[np.arange(len(mine)) % len(order)]
+        load += np.bincount(c.manager[mine], weights=c.weight[mine], minlength=len(desks))

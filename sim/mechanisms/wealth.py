@@ -1,0 +1,30 @@
+"""Wealth (step 5): balances move with saving, the market return and own noise; tiers follow
+AUM; customers age."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import behaviour
+from sim.customers import masked_sum
+
+
+def step(model, t: int) -> None:
+    """Move balances (leavers' stay frozen), age customers, let tiers follow AUM."""
+    c, m = model.customers, model.config.market
+    z = model.streams.generator("market", t).standard_normal()
+    market_return = m.market_return / 12.0 + m.market_volatility * z
+    noise = model.streams.shock("wealth", t, c.key)
+    log_growth = behaviour.log_growth(
+        model.wealth_share[c.tier],
+        market_return,
+        noise,
+        m.deposit_growth / 12.0,
+        m.balance_volatility,
+    )
+    c.aum *= np.exp(log_growth * c.active)  # leavers' balances stay frozen
+    c.age[:] += np.float32(1 / 12) * c.active
+    tier = behaviour.tiers(c.aum)
+    model.events["upgrades"] += masked_sum(c.weight, tier > c.tier)
+    model.events["downgrades"] += masked_sum(c.weight, tier < c.tier)
+    c.tier[:] = tier
