@@ -45,9 +45,9 @@ class ExperimentConfig:
     )
     only: list[str] = param([], "run just these arms (and the baseline); empty: all", "choice")
     overrides: list[str] = param(
-        ["output.panel=false"],
+        ["output.panel=false", "output.crm_extract=false"],
         "scenario overrides for every arm, before the command line's",
-        "preset; panels are skipped to keep stores small",
+        "preset; panels and CRM extracts are skipped to keep stores small",
     )
     grid: dict[str, list[Any]] = param(
         {}, "config key -> values; every combination is a point", "scenario choice"

@@ -106,8 +106,8 @@ def plan(cfg: CompareConfig, cli_overrides: list[str]) -> list[RunSpec]:
             for k in range(seeds_planned(cfg)):
                 seed = cfg.seed + k
                 run = dataclasses.replace(scenario, seed=seed)
-                if k == 0:  # the first seed keeps its customer panel, for maps
-                    run.output = dataclasses.replace(run.output, panel=True)
+                if k == 0:  # the first seed keeps its customer panel (maps) and CRM extract
+                    run.output = dataclasses.replace(run.output, panel=True, crm_extract=True)
                 specs.append(RunSpec(arm, label, seed, run, seeded_hash(text, seed)))
     return specs
 

@@ -37,6 +37,42 @@ class Branch(mesa.Agent):
         self.quality = min(max(quality, 0.0), 1.0)
 
 
+class ContactBudget:
+    """One manager's contact time for the month, in real customer contacts, owned in one place.
+
+    Every use draws on it in the order the month runs: training hours and mentoring hours (the
+    strategies, before customers), a follow-up programme's reserved share, then regular service
+    (staffing, richer tiers first); follow-up may also spend what was left idle last month. A draw
+    never takes more than is left, so the contacts used never exceed the budget.
+    """
+
+    def __init__(self, total: float):
+        self.total, self.used, self.idle = 0.0, {}, 0.0
+        self.reset(total)
+
+    def reset(self, total: float) -> None:
+        """Start a new month with ``total`` contacts; what was not used last month is ``idle``."""
+        self.idle = self.left if self.used else 0.0
+        self.total, self.used = float(total), {}
+
+    @property
+    def left(self) -> float:
+        return max(self.total - sum(self.used.values()), 0.0)
+
+    def draw(self, use: str, amount: float) -> float:
+        """Take up to ``amount`` contacts for ``use``; returns what was granted."""
+        granted = min(max(float(amount), 0.0), self.left)
+        self.used[use] = self.used.get(use, 0.0) + granted
+        return granted
+
+    def hours(self, hours: float) -> float:
+        """Contacts that ``hours`` of working time would have made (``WORKING_HOURS`` a month)."""
+        return hours * self.total / WORKING_HOURS
+
+
+WORKING_HOURS = 170.0  # per manager per month
+
+
 class Manager(mesa.Agent):
     """A client manager at a desk. When one quits, a new hire takes the same desk."""
 
@@ -44,9 +80,20 @@ class Manager(mesa.Agent):
         super().__init__(model)
         self.desk, self.branch = desk, branch
         self.skill = float(skill)
-        self.contacts = contacts  # customer contacts per month
+        self.budget = ContactBudget(contacts)  # customer contacts this month and their uses
         self.learning_multiplier = 1.0  # lever: mentoring, training
         self.quit_multiplier = 1.0  # lever: mentoring
+        self.coaching = 0.0  # lever: skill customers see on top of own skill (joint visits)
+
+    @property
+    def contacts(self) -> float:
+        """Contacts this month still free for customers (the budget less what has been drawn)."""
+        return self.budget.left
+
+    @property
+    def served_skill(self) -> float:
+        """The skill the desk's customers see this month: own skill plus coaching, at most 1."""
+        return min(self.skill + self.coaching, 1.0)
 
     def learn(self, rate: float) -> None:
         """Close a share of the gap to full skill."""

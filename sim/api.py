@@ -30,7 +30,8 @@ register()
 
 @dataclass
 class RunResult:
-    """What one run produced: its config and four pandas tables."""
+    """What one run produced: its config and its pandas tables (``crm_extract`` is None when
+    ``output.crm_extract`` is off)."""
 
     config: Config
     timeseries: pd.DataFrame
@@ -39,6 +40,7 @@ class RunResult:
     branches: pd.DataFrame
     started: str  # ISO time
     finished: str
+    crm_extract: pd.DataFrame | None = None
 
     @property
     def run_id(self) -> str:
@@ -55,6 +57,8 @@ class RunResult:
             self.branches.to_parquet(tmp / "branches.parquet", index=False)
             if self.config.output.panel:
                 self.panel.to_parquet(tmp / "panel.parquet", index=False)
+            if self.config.output.crm_extract and self.crm_extract is not None:
+                self.crm_extract.to_parquet(tmp / "crm_extract.parquet", index=False)
             record = provenance(self.config, self.started, self.finished, "ok")
             (tmp / "provenance.json").write_text(json.dumps(record, indent=2))
         return target
@@ -126,7 +130,14 @@ def run_scenario(
     timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     summary = pd.Series(metrics.summarise(model, timeseries))
     result = RunResult(
-        config, timeseries, summary, metrics.panel(model), metrics.branches(model), started, now()
+        config,
+        timeseries,
+        summary,
+        metrics.panel(model),
+        metrics.branches(model),
+        started,
+        now(),
+        crm_extract=metrics.crm_extract(model),
     )
     if save:
         result.save(None if save is True else save)

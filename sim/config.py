@@ -173,9 +173,11 @@ class PopulationConfig:
         6.0, "years, mean tenure of the opening book", "typical retail book age", 0.0, 50.0
     )
     organic_rate: float = param(
-        0.0095,
-        "new customers per month per active customer",
-        "keeps the book roughly stable against ~12%/yr attrition",
+        0.00168,
+        "people won per month per potential customer in the city (those already with the bank"
+        " do not join again)",
+        "at market.opening_share 0.15, 0.0095 newcomers a month per customer: keeps the book"
+        " roughly stable against ~12%/yr attrition",
         0.0,
         1.0,
     )
@@ -312,7 +314,20 @@ DEFAULT_COMPETITORS = {
 class PartnerConfig:
     """A partner business; idle unless a strategy uses it."""
 
-    reach: float = param(2_000.0, "leads per month when promoted", "synthetic partner", 0.0)
+    customers: float = param(
+        0.05,
+        "the partner's customers, as a share of the city's potential bank customers",
+        "synthetic partner",
+        0.0,
+        1.0,
+    )
+    reach: float = param(
+        0.03,
+        "share of the partner's customers reached by a promotion per month (leads)",
+        "synthetic partner",
+        0.0,
+        1.0,
+    )
     conversion: float = param(
         0.05, "share of leads that open an account", "synthetic partner", 0.0, 1.0
     )
@@ -325,7 +340,8 @@ class PartnerConfig:
 
 DEFAULT_PARTNERS = {
     "supermarket": PartnerConfig(
-        reach=4_000.0,
+        customers=0.15,
+        reach=0.02,
         conversion=0.03,
         skew={"family": 2.0, "retiree": 1.5},
         subsidy=30.0,
@@ -334,7 +350,8 @@ DEFAULT_PARTNERS = {
         loan_size=5_000.0,
     ),
     "travel": PartnerConfig(
-        reach=1_500.0,
+        customers=0.04,
+        reach=0.03,
         conversion=0.05,
         skew={"young_professional": 2.0},
         subsidy=80.0,
@@ -343,7 +360,8 @@ DEFAULT_PARTNERS = {
         loan_size=15_000.0,
     ),
     "renovation": PartnerConfig(
-        reach=800.0,
+        customers=0.015,
+        reach=0.04,
         conversion=0.06,
         skew={"family": 2.0, "business_owner": 1.5},
         subsidy=150.0,
@@ -352,7 +370,8 @@ DEFAULT_PARTNERS = {
         loan_size=80_000.0,
     ),
     "rural": PartnerConfig(
-        reach=1_200.0,
+        customers=0.03,
+        reach=0.03,
         conversion=0.08,
         skew={"farmer": 4.0},
         subsidy=50.0,
@@ -372,6 +391,15 @@ class MarketConfig:
     )
     partners: dict[str, PartnerConfig] = param(
         DEFAULT_PARTNERS, "partner name -> partner", "supermarket, travel, renovation, rural"
+    )
+    opening_share: float = param(
+        0.15,
+        "the bank's share of the city's potential retail customers at the start (the rest bank"
+        " with rivals); sets the city's market size",
+        "synthetic; a city commercial bank's share of its home city's retail customers,"
+        " typically ~10-20%",
+        0.001,
+        1.0,
     )
     market_return: float = param(
         0.03, "mean return per year on wealth products", "balanced wealth products", -1.0, 1.0
@@ -558,10 +586,66 @@ class BehaviourConfig:
     )
     usage_rate: float = param(
         0.25,
-        "transactions per month per product at full satisfaction",
-        "synthetic; drives active membership",
+        "transactions per month per product at full engagement",
+        "synthetic; usage is the observable trace of engagement (months since last use)",
         0.0,
         100.0,
+    )
+    # Engagement (mechanisms.engagement): a 0-1 state that drifts towards a target each month.
+    engagement_weights: dict[str, float] = param(
+        {"products": 0.2, "satisfaction": 0.3, "digital": 0.15, "habit": 0.35},
+        "engagement target = sum of weight x component 0-1 (products: (min(products, 4) - 1) / 3;"
+        " habit: a lifelong per-customer draw) plus strategies' lifts",
+        "synthetic; Gallup retail-banking surveys: engagement is more than satisfaction, and"
+        " grows with products and with channel habits (Gallup 2013, 2015)",
+        0.0,
+        1.0,
+    )
+    engagement_speed: float = param(
+        0.15,
+        "share of the gap to the target engagement closed each month",
+        "synthetic; habits change over months (half-life ~4 months)",
+        0.0,
+        1.0,
+    )
+    engagement_threshold: float = param(
+        0.45,
+        "engagement 0-1 at or above which a customer counts as engaged",
+        "range only: Gallup finds 15-35% of bank customers fully engaged and up to 38% actively"
+        " disengaged (UK 2009, US 2011-14); the default leaves about 30% disengaged",
+        0.0,
+        1.0,
+    )
+    engagement_hazard: list[float] = param(
+        [1.4, 0.72],
+        "switching hazard multiplier when disengaged, engaged",
+        "range only: practitioner churn models rank dormancy (no transactions for 3+ months)"
+        " among the strongest attrition signals; disengaged ~1.5-3x engaged after products"
+        " and satisfaction (here 1.94x); centred so the baseline's attrition barely moves",
+        0.0,
+        20.0,
+    )
+    life_event_rate: float = param(
+        0.015,
+        "life events (move, job, family) per customer per month that shift engagement",
+        "range only: the '4 Ds' of attrition (death, divorce, displacement, dissatisfaction,"
+        " The Financial Brand 2015); ~10-25% of adults a year move, change job or family",
+        0.0,
+        1.0,
+    )
+    life_event_disengage: float = param(
+        0.6,
+        "share of life events that disengage (the rest re-engage)",
+        "synthetic; moves and job changes break banking habits more often than they make them",
+        0.0,
+        1.0,
+    )
+    life_event_size: float = param(
+        0.5,
+        "share of engagement lost (or of the gap to 1 gained) in a life event",
+        "synthetic",
+        0.0,
+        1.0,
     )
     drop_rate: float = param(
         0.004, "products dropped per month at zero satisfaction", "synthetic", 0.0, 1.0
@@ -579,12 +663,75 @@ class BehaviourConfig:
         0.0,
         30.0,
     )
+    relationship: RelationshipConfig = field(default_factory=lambda: RelationshipConfig())
+
+
+@dataclass
+class RelationshipConfig:
+    """How the client-manager relationship (a managed customer's attention: contact coverage x
+    skill x trust, trust growing with the months with the same manager) moves mid- and high-end
+    customers beyond satisfaction: switching, cross-sell and AUM inflows. Each term is zero at
+    ``reference``, a typical managed customer, and read only for customers with a manager."""
+
+    reference: float = param(
+        0.73,
+        "attention 0-1 at which the relationship terms are zero",
+        "the default bank's weighted mean attention of managed customers (0.71-0.73 in years"
+        " 1-3, seed 0), so the calibrated baseline hardly moves",
+        0.0,
+        1.0,
+    )
+    switching: float = param(
+        1.5,
+        "log-hazard of switching per unit attention below reference",
+        "range only: the direction is published (Drexler & Schoar 2014, loan-officer turnover"
+        " cuts borrowers' ties to the bank; J.D. Power 2013 small-business banking: an account"
+        " manager change lowers intended loyalty and share of wallet; SEI 2007: >10% adviser"
+        " turnover loses client assets; Verhoef 2003: affective commitment lowers defection);"
+        " sized so a well-run (0.9) vs a neglected (0.45) relationship differ ~x2.2 in hazard"
+        " with the attention-satisfaction path, ~6% vs ~15% mid/high annual attrition",
+        0.0,
+        10.0,
+    )
+    cross_sell: float = param(
+        1.5,
+        "relative change of the cross-sell probability per unit attention above reference",
+        "range only: Verhoef, Franses & Hoekstra 2002 and Verhoef 2003 (relationship commitment"
+        " raises cross-buying and customer share in financial services); Cooil et al. 2007"
+        " (satisfaction gains raise share of wallet, 4,319 Canadian bank households); about"
+        " +25% well-run vs -40% neglected",
+        0.0,
+        10.0,
+    )
+    inflow: float = param(
+        0.08,
+        "AUM log-growth per year per unit attention above reference",
+        "range only: Cooil et al. 2007 (share of wallet follows satisfaction); SEI 2007"
+        " (manager turnover loses client assets); about +1.4%/yr well-run vs -2.2%/yr neglected",
+        0.0,
+        1.0,
+    )
 
 
 @dataclass
 class OutputConfig:
     dir: str = param("results/runs", "folder for run folders", "project layout")
     panel: bool = param(True, "write the customer panel", "project layout")
+    crm_extract: bool = param(True, "write the CRM extract (crm_extract.parquet)", "project layout")
+    crm_reference_month: int = param(
+        0,
+        "measured month of the CRM extract's snapshot (0: the end of burn-in)",
+        "project layout",
+        0,
+        1_200,
+    )
+    crm_horizon_months: int = param(
+        12,
+        "months after the reference in which the CRM extract records exits",
+        "project layout",
+        1,
+        1_200,
+    )
 
 
 @dataclass
@@ -718,6 +865,11 @@ def _range(lo, hi) -> str:
 
 
 def _check_cross(cfg: Config) -> None:
+    if cfg.output.crm_reference_month > cfg.months:
+        raise ConfigError(
+            f"output.crm_reference_month={cfg.output.crm_reference_month} is after the run's"
+            f" last measured month; allowed 0 to months={cfg.months}"
+        )
     segments = cfg.population.segments
     if not segments:
         raise ConfigError("population.segments is empty; at least one segment is required")

@@ -43,6 +43,9 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "attention": (np.float32, 0.0),  # last month's manager attention, 0-1
     "perks": (np.float32, 0.0),  # experience from perks, 0-1 (set by strategies)
     "shock": (np.float32, 0.0),  # extra log-hazard, decaying (set by strategies)
+    "adapt": (np.int8, 0),  # after a branch closure: 0 none, 1 adapting, 2 settled, 3 went digital
+    "closed_at": (np.int32, NEVER),  # month the customer's home branch closed under them
+    "before_km": (np.float32, 0.0),  # km to the home branch before it closed
     "active": (np.bool_, True),
     "referred": (np.bool_, False),
     "friends": (np.int16, 0),  # friends referred so far (numbers the friends' keys)
@@ -52,6 +55,8 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "exit_reason": (np.int8, 0),
     "complaints": (np.int16, 0),
     "last_used": (np.int32, 0),  # month of the last transaction
+    "engagement": (np.float32, 0.6),  # 0-1; newcomers start just onboarded (engaged, barely)
+    "engagement_lift": (np.float32, 0.0),  # strategies' lift of the target, cleared monthly
     "cohort": (np.int8, 0),  # 1 in the measured cohort, 2 in it and mid tier or above at start
 }
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sim.config import TIERS
 from sim.customers import CHANNELS, EXIT_REASONS, masked_sum, weighted_mean
 from sim.ledger import GROUPS
+from sim.mechanisms.engagement import engaged
 
 SKILL_PERCENTILES = (10, 25, 50, 75, 90)  # of client managers' skill, each month
 
@@ -33,6 +34,7 @@ class Cohort:
         self.size = masked_sum(c.weight, c.cohort >= 1)
         self.size_mid_high = masked_sum(c.weight, c.cohort == 2)
         self.aum = masked_sum(c.aum * c.weight, c.active)
+        self.market_share = model.market.share(model)
         self.tiers = tier_counts(c)
         self.retention_12m = None
 
@@ -81,6 +83,7 @@ def monthly_kpis(model) -> dict[str, float]:
         "retention_mid_high": cohort.retention(model, mid_high=True),
         "aum": masked_sum(c.aum * c.weight, active),
         "aum_retention": cohort.aum_retention(model),
+        "market_share": model.market.share(model),
         "satisfaction": weighted_mean(c.satisfaction, c.weight, active),
         "effort": weighted_mean(c.effort, c.weight, active),
         "attention": weighted_mean(c.attention, c.weight, active & (c.manager >= 0)),
@@ -137,6 +140,8 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
         "manager_skill": float(end["manager_skill"]),
         "customers_start": cohort.size,
         "customers_end": float(end["customers"]),
+        "market_share_start": cohort.market_share,
+        "market_share_end": float(end["market_share"]),
     }
     summary |= {f"customers_start_{t}": n for t, n in cohort.tiers.items()}
     summary |= {f"customers_end_{t}": n for t, n in tier_counts(c).items()}
@@ -145,7 +150,9 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
 
 
 def panel(model) -> pd.DataFrame:
-    """One row per customer ever served, like a CRM extract (plus home and branch for maps)."""
+    """One row per customer ever served (plus home and branch for maps); attributes as of the end
+    of the run, or for leavers as they were when they left (engagement: the last state before
+    the month they left)."""
     c, t = model.customers.everyone(), model.month
     gone = c["left"] >= 0
     return pd.DataFrame(
@@ -159,7 +166,8 @@ def panel(model) -> pd.DataFrame:
             "tenure_months": np.where(gone, c["left"], t) - c["joined"],
             "products": c["products"],
             "aum": c["aum"].round(2),
-            "active_member": c["active"] & (t - c["last_used"] < 3),
+            "engagement": c["engagement"],
+            "engaged_at_exit_or_end": engaged(c["engagement"], model.config.behaviour),
             "satisfaction": c["satisfaction"],
             "joined_month": c["joined"],
             "left_month": pd.Series(c["left"]).where(gone).astype("Int32"),
@@ -170,6 +178,99 @@ def panel(model) -> pd.DataFrame:
             "home_x": c["x"],
             "home_y": c["y"],
             "branch": c["branch"],
+        }
+    )
+
+
+# The customer columns the CRM extract copies at its reference month.
+CRM_COLUMNS = (
+    "id",
+    "key",
+    "weight",
+    "segment",
+    "tier",
+    "age",
+    "joined",
+    "products",
+    "aum",
+    "engagement",
+    "last_used",
+    "complaints",
+    "manager",
+    "satisfaction",
+    "digital",
+    "branch",
+    "channel",
+)
+
+
+class CrmSnapshot:
+    """The customers active at the CRM extract's reference month, their columns copied then."""
+
+    def __init__(self, model):
+        c = model.customers
+        rows = np.flatnonzero(c.active)
+        self.month = model.month  # absolute model month
+        self.columns = {name: getattr(c, name)[rows].copy() for name in CRM_COLUMNS}
+
+
+def crm_reference(model) -> int:
+    """Absolute model month of the CRM extract's snapshot."""
+    return model.config.burn_in + model.config.output.crm_reference_month
+
+
+def crm_snapshot(model) -> None:
+    """Take the CRM extract's snapshot if this is its month (called at the end of each month and
+    when the model is built); the extract is filled with outcomes at the end of the run."""
+    if model.config.output.crm_extract and model.month == crm_reference(model):
+        model.crm = CrmSnapshot(model)
+
+
+def crm_extract(model) -> pd.DataFrame | None:
+    """One row per customer active at the reference month (``output.crm_reference_month``
+    measured months after burn-in), attributes as of then, and whether, when (months after the
+    reference) and why they left within ``output.crm_horizon_months``; None when switched off.
+
+    ``observed_months`` is the follow-up the run allows (less than the horizon when the run ends
+    first); ``churned`` counts exits within it. Weight rows by ``weight`` for real customers.
+    """
+    snap = getattr(model, "crm", None)
+    if snap is None:
+        return None
+    s, t0, cfg = snap.columns, snap.month, model.config
+    observed = min(cfg.output.crm_horizon_months, cfg.burn_in + cfg.months - t0)
+    everyone = model.customers.everyone()
+    at = np.searchsorted(everyone["id"], s["id"])  # ids ascend in both
+    left = everyone["left"][at]
+    churned = (left > t0) & (left <= t0 + observed)
+    return pd.DataFrame(
+        {
+            "customer_id": s["id"],
+            "customer_key": s["key"],
+            "weight": s["weight"],
+            "reference_month": np.full(len(at), t0 - cfg.burn_in, np.int32),
+            "segment": pd.Categorical.from_codes(s["segment"], model.segment_names),
+            "tier": pd.Categorical.from_codes(s["tier"], TIERS),
+            "age": s["age"].astype(np.float64).round(1),
+            "tenure_months": t0 - s["joined"],
+            "products": s["products"],
+            "aum": s["aum"].round(2),
+            "engagement": s["engagement"],
+            "engaged": engaged(s["engagement"], cfg.behaviour),
+            "months_since_use": t0 - s["last_used"],
+            "complaints": s["complaints"],
+            "has_manager": s["manager"] >= 0,
+            "manager_desk": pd.Series(s["manager"]).where(s["manager"] >= 0).astype("Int32"),
+            "satisfaction": s["satisfaction"],
+            "digital": s["digital"],
+            "branch": s["branch"],
+            "channel": pd.Categorical.from_codes(s["channel"], CHANNELS),
+            "observed_months": np.full(len(at), observed, np.int32),
+            "churned": churned,
+            "months_to_exit": pd.Series(left - t0).where(churned).astype("Int32"),
+            "exit_reason": pd.Categorical.from_codes(
+                np.where(churned, everyone["exit_reason"][at] - 1, -1), EXIT_REASONS[1:]
+            ),
         }
     )
 

@@ -30,6 +30,7 @@ from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
+from sim.market import Market
 from sim.mechanisms import (
     acquisition,
     books,
@@ -64,12 +65,14 @@ class BankModel(Model):
         self.customers = Customers(int(config.population.customers * 1.2) + 64)
         self.events = metrics.new_events()
         self._build_world()
-        self.spare_contacts = np.zeros(len(self.managers))  # per desk, after last month's needs
+        self.market = Market(self)
         self.reset_levers()
         self.strategies = strategies.build(self)
         for strategy in self.strategies:
             strategy.setup()
         self.cohort = None if config.burn_in else metrics.Cohort(self)
+        self.crm = None  # the CRM extract's snapshot, taken at its reference month
+        metrics.crm_snapshot(self)
         self.datacollector = DataCollector()  # reporters are set at the first measured month
 
     # ----------------------------------------------------------------------------------------
@@ -183,13 +186,16 @@ class BankModel(Model):
         return rows
 
     def acquire(self, channel: str, real_rate: float, skew=None, stream: str = "") -> slice:
-        """This month's newcomers through a channel: ``real_rate`` real arrivals expected,
-        segments skewed by ``skew``; ``stream`` (default: the channel) numbers the arrivals."""
+        """This month's newcomers through a channel: ``real_rate`` real people reached and won
+        (segments skewed by ``skew``), of whom those not with the bank yet join (the market's
+        headroom); ``stream`` (default: the channel) numbers the arrivals."""
         stream = stream or channel
         cells = self.arrivals.cells(skew)
         n = self.arrivals.count_this_month(stream, self.month, real_rate, cells)
         keys = self.arrivals.keys(stream, n)
-        return self.add_customers(keys, self.arrivals.sampled(keys, cells), channel)
+        drawn = self.arrivals.sampled(keys, cells)
+        join = self.market.joins(self, keys, drawn["segment"])
+        return self.add_customers(keys[join], {k: v[join] for k, v in drawn.items()}, channel)
 
     # ----------------------------------------------------------------------------------------
     # Branch geometry
@@ -250,7 +256,8 @@ class BankModel(Model):
             branch.quality_bonus, branch.wait_factor = 0.0, 1.0
         for manager in self.managers:
             manager.learning_multiplier = manager.quit_multiplier = 1.0
-            manager.contacts = bank.manager_contacts
+            manager.coaching = 0.0
+            manager.budget.reset(bank.manager_contacts)  # a new month's contact time
 
     def step(self) -> None:
         self.month += 1
@@ -332,6 +339,7 @@ class BankModel(Model):
             if not self.datacollector.model_reporters:
                 self.datacollector = DataCollector(model_reporters=metrics.reporters(self.kpis))
             self.datacollector.collect(self)
+        metrics.crm_snapshot(self)
 
     def run(self, progress: bool = False) -> None:
         """Run burn-in and measured months, with an optional progress bar."""

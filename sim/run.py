@@ -2,7 +2,8 @@
 
 A Hydra app over ``configs/``. The whole config is validated before any work; a bad one is
 refused with one line naming the key, the value and what is allowed (exit 2, nothing written).
-The run prints a KPI table and writes its folder under ``output.dir``.
+The run prints a KPI table (and a line on the CRM extract) and writes its folder under
+``output.dir``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,22 @@ def _app(cfg: DictConfig) -> None:
     result = run_scenario(config, progress=True)
     folder = result.save()
     print(format_summary(result))
+    if (extract := result.crm_extract) is not None:
+        print(crm_line(extract))
     print(f"Run folder: {folder}")
+
+
+def crm_line(extract) -> str:
+    """One line on the CRM extract: who it holds and how many of them left (real customers)."""
+    weight = extract["weight"].astype(float)
+    real = weight.sum()
+    churn = (weight * extract["churned"]).sum() / real if real else 0.0
+    month = int(extract["reference_month"].iloc[0]) if len(extract) else 0
+    horizon = int(extract["observed_months"].iloc[0]) if len(extract) else 0
+    return (
+        f"CRM extract: {len(extract):,} simulated ({real:,.0f} real) customers active at measured"
+        f" month {month}; {churn:.1%} left within {horizon} months"
+    )
 
 
 def main() -> None:

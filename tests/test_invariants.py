@@ -135,7 +135,22 @@ def assert_invariants(result: RunResult) -> None:
     assert (left >= panel.loc[~stayed, "joined_month"]).all()
     gone = weight[~stayed][(left > cfg.burn_in).to_numpy()].sum()
     assert np.isclose(gone, ts[EXITS].to_numpy().sum(), **close)
-    assert not panel.loc[~stayed, "active_member"].any()
+    # Engagement is 0-1; leavers keep the state they had before they left (engaged or not).
+    assert panel["engagement"].between(0.0, 1.0).all()
+    threshold = np.float32(cfg.behaviour.engagement_threshold)
+    assert (panel["engaged_at_exit_or_end"] == (panel["engagement"] >= threshold)).all()
+
+    # The CRM extract (reference: end of burn-in) holds the cohort, its exits within the horizon.
+    crm = result.crm_extract
+    assert crm["customer_id"].is_unique and (crm["reference_month"] == 0).all()
+    real = crm["weight"].astype(float)
+    assert np.isclose(real.sum(), s.customers_start, **close)
+    observed = min(cfg.output.crm_horizon_months, cfg.months)
+    assert (crm["observed_months"] == observed).all()
+    churn = real[crm["churned"]].sum() / real.sum() if real.sum() else 0.0
+    assert np.isclose(1.0 - churn, ts["retention"].iloc[observed - 1], **close)
+    assert (crm["churned"] == crm["exit_reason"].notna()).all()
+    assert crm["months_to_exit"].dropna().between(1, observed).all()
     assert (panel["aum"] >= 0).all()
     assert (panel["tenure_months"] >= 0).all()
     assert panel["products"].between(1, 6).all()

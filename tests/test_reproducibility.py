@@ -80,6 +80,7 @@ def test_saved_run_folder_round_trips_and_is_replaced_atomically(make_config, tm
     assert sorted(p.name for p in first.iterdir()) == [
         "branches.parquet",
         "config.yaml",
+        "crm_extract.parquet",
         "panel.parquet",
         "provenance.json",
         "summary.json",

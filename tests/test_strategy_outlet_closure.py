@@ -1,16 +1,19 @@
 """Outlet closure, paired against the baseline on the same seeds (common random numbers): branch
 costs fall, the customers whose branch closed move to the nearest open branch and leave more often
-than the same customers in the baseline, the branch-dependent most, and the excess fades."""
+than the same customers in the baseline, the branch-dependent most; they adapt (settle or go
+digital), so the excess fades; the deposits a closure loses depend on the local situation; the
+receiving branches get busier; a new branch goes where it serves the most uncovered customers."""
 
 import numpy as np
 import pytest
 
+from sim import geography
 from sim.config import ConfigError
 from sim.model import BankModel
-from sim.strategies.outlet_closure import branch_profit
+from sim.strategies.outlet_closure import ADAPTING, DIGITAL, SETTLED, branch_profit
 
-SEEDS = (0, 1, 2, 3)
-CUSTOMERS, BURN_IN, MONTHS = 20_000, 6, 25
+SEEDS = (0, 1, 2, 3, 4, 5)
+CUSTOMERS, BURN_IN, MONTHS = 20_000, 6, 37
 
 
 def run(cfg) -> BankModel:
@@ -99,7 +102,7 @@ def test_branch_dependent_customers_are_hit_harder(pairs):
         for group, mask in (("low", digital < 0.4), ("high", digital > 0.7)):
             counts[group] += [mask.sum(), left[0][mask].sum(), left[1][mask].sum()]
     rate = {g: (c[2] - c[1]) / c[0] for g, c in counts.items()}
-    assert rate["low"] > 0.02, rate
+    assert rate["low"] > 0.01, rate
     assert rate["low"] > 3 * max(rate["high"], 0.0), rate
 
 
@@ -121,7 +124,7 @@ def test_closure_takes_deposits_with_it(make_config):
     assert 0.6 < ratio < 0.97, ratio  # a share of the moved AUM leaves at once
     digital = digital_of(closed, ids)
     flight = strategy.flight
-    assert flight.max() <= closed.strategies[0].config.deposit_flight
+    assert flight.max() <= closed.strategies[0].config.flight_share
     assert flight[digital < 0.4].mean() > 2 * flight[digital > 0.7].mean()
 
 
@@ -241,3 +244,154 @@ def test_bad_inputs_are_refused(make_config, params, needles):
         make_config(months=24, strategy={"outlet_closure": params})
     for needle in needles:
         assert needle in str(err.value)
+
+
+def switched_real(model, ids, first, last):
+    """Real customers among keys ``ids`` who switched in absolute months first..last."""
+    everyone = model.customers.everyone()
+    rows = rows_of(everyone, ids)
+    mask = exits_of(model, ids, first, last, reason=1)
+    return float(everyone["weight"][rows][mask].sum(dtype=np.float64))
+
+
+def test_excess_attrition_fades_as_customers_adapt(pairs):
+    """Year 1 elevated (Bain 2016: ~14%), fading over about two years: year 3 well below year 1."""
+    years = [(BURN_IN + 1 + 12 * k, BURN_IN + 12 * (k + 1)) for k in range(3)]
+    real = np.zeros((2, 3))
+    for base, closed in pairs:
+        ids = closed.strategies[0].affected_keys
+        for k, window in enumerate(years):
+            real[:, k] += [switched_real(m, ids, *window) for m in (base, closed)]
+    excess = real[1] / real[0] - 1
+    assert 0.05 < excess[0] < 0.30, excess
+    assert excess[1] < 0.7 * excess[0], excess
+    assert excess[2] < 0.4 * excess[0], excess
+
+
+def test_affected_customers_settle_or_go_digital(pairs):
+    for base, closed in pairs:
+        strategy, c = closed.strategies[0], closed.customers
+        mine = c.active & np.isin(c.key, strategy.affected_keys)
+        assert (c.closed_at[mine] == BURN_IN + 1).all()
+        state = c.adapt[mine]
+        assert np.isin(state, (ADAPTING, SETTLED, DIGITAL)).all()
+        assert np.mean(state == ADAPTING) < 0.15  # three years on, most have adapted
+        assert np.mean(state == SETTLED) > 0.1 and np.mean(state == DIGITAL) > 0.1
+        assert (c.adapt[c.active & ~mine] == 0).all()
+        went = c.key[mine][state == DIGITAL]
+        everyone = base.customers.everyone()
+        before = everyone["digital"][rows_of(everyone, went)]
+        assert (c.digital[mine][state == DIGITAL] >= before - 1e-6).all()
+        assert np.mean(c.digital[mine][state == DIGITAL] > before + 0.01) > 0.5
+        # the settled get back, as a perk, the experience the longer trip costs them
+        settled = mine & (c.adapt == SETTLED) & (c.distance > c.before_km + 1.0)
+        assert (c.perks[settled] > 0).all() and (c.perks[mine & (c.adapt == DIGITAL)] == 0).all()
+
+
+def aum_of(model, keys):
+    """Real AUM held at the bank (0 if gone) by the customers with these keys."""
+    c = model.customers
+    order = np.argsort(c.key)
+    rows = order[np.clip(np.searchsorted(c.key, keys, sorter=order), 0, len(order) - 1)]
+    here = (c.key[rows] == keys) & c.active[rows]
+    return np.where(here, c.aum[rows] * c.weight[rows], 0.0)
+
+
+def test_deposits_lost_vary_across_closures_with_a_heavy_upper_tail(make_config):
+    """FMCG 2012: about one consolidation in five loses over half of the moved deposits; the
+    rest lose less. 24 closures (8 seeds x 3 branches), deposits a year on against the baseline."""
+    lost, rival_km = [], []
+    for seed in range(8):
+        kwargs = dict(customers=CUSTOMERS, months=12, burn_in=BURN_IN, seed=seed)
+        ids = [(3 * seed + 4 * k) % 12 for k in range(3)]
+        base = run(make_config(**kwargs))
+        closed = run(make_config(**kwargs, strategy={"outlet_closure": {"branches": ids}}))
+        strategy = closed.strategies[0]
+        kept = [aum_of(m, strategy.affected_keys) for m in (base, closed)]
+        for b in strategy.closed:
+            mine = strategy.from_branch == b
+            lost.append(1 - kept[1][mine].sum() / kept[0][mine].sum())
+            rival_km.append(strategy.site_rival_km[b])
+    lost, rival_km = np.array(lost), np.array(rival_km)
+    assert len(lost) == 24
+    assert 2 <= np.sum(lost > 0.5) <= 9, np.sort(lost)  # a minority lose most
+    assert np.median(lost) < 0.4 and lost.min() < 0.2, np.sort(lost)
+    assert lost.max() - lost.min() > 0.3, np.sort(lost)
+    near, far = lost[rival_km < 1.5], lost[rival_km > 3.0]
+    assert near.mean() > far.mean() + 0.1, (near, far)  # a rival next door takes more
+
+
+def branch_state(cfg):
+    """Model stepped to the end of the first measured month."""
+    model = BankModel(cfg)
+    for _ in range(cfg.burn_in + 1):
+        model.step()
+    return model
+
+
+def test_receiving_branches_get_busier_unless_all_staff_move(make_config):
+    kwargs = dict(customers=CUSTOMERS, months=2, burn_in=BURN_IN, seed=2)
+    base = branch_state(make_config(**kwargs))
+    arms = {
+        moved: branch_state(
+            make_config(**kwargs, strategy={"outlet_closure": {"staff_moved": moved}})
+        )
+        for moved in (0.5, 1.0)
+    }
+    b0 = base.branch_list()
+    rises = {}
+    for moved, model in arms.items():
+        closed = model.strategies[0].closed
+        b1 = model.branch_list()
+        gained = [i for i in range(12) if i not in closed and b1[i].visits > b0[i].visits * 1.05]
+        assert gained
+        rises[moved] = np.mean([b1[i].utilisation - b0[i].utilisation for i in gained])
+        if moved == 0.5:
+            assert all(b1[i].wait > b0[i].wait for i in gained)
+            assert all(b1[i].quality < b0[i].quality for i in gained)
+            waits = [timeseries(m)["branch_wait"].iloc[0] for m in (base, model)]
+            assert waits[1] > waits[0] * 1.05, waits
+    assert rises[0.5] > 0.05 and rises[0.5] > 3 * abs(rises[1.0]), rises
+
+
+def test_new_branch_serves_more_uncovered_customers_than_the_closed_one(make_config):
+    for seed in (0, 1, 2):
+        cfg = make_config(
+            customers=CUSTOMERS,
+            months=2,
+            burn_in=BURN_IN,
+            seed=seed,
+            strategy={"outlet_closure": {"open_new": True}},
+        )
+        model = branch_state(cfg)
+        strategy, c = model.strategies[0], model.customers
+        params = strategy.config
+        branches = model.branch_list()
+        new = branches[strategy.opened]
+        closed = np.array([(branches[i].x, branches[i].y) for i in strategy.closed])
+        assert np.hypot(*(closed - [new.x, new.y]).T).min() >= params.gap_km - 1e-6
+        others = np.array([(b.x, b.y) for b in branches if b.is_open and b is not new])
+        homes = np.column_stack([c.x, c.y])[c.active]
+        uncovered = geography.nearest_km(others, homes) >= params.far_km
+        weight = c.weight[c.active][uncovered]
+        served = geography.served(
+            np.vstack([[new.x, new.y], closed]), homes[uncovered], weight, params.far_km
+        )
+        # the closed site, now the centre of its former catchment, would serve about as many
+        # (a reopening, which the gap rules out); the new site comes close, and far beats an
+        # average allowed site
+        assert served[0] > 0.8 * served[1:].max(), served
+        axis = np.arange(0.5, model.config.bank.city_km, 1.0)
+        grid = np.array(np.meshgrid(axis, axis)).reshape(2, -1).T
+        grid = grid[geography.nearest_km(closed, grid) >= params.gap_km]
+        typical = geography.served(grid, homes[uncovered], weight, params.far_km).mean()
+        assert served[0] > 3 * typical, (served, typical)
+
+
+def test_best_site_avoids_the_closed_site_and_counts_real_customers():
+    homes = np.array([[1.0, 1.0]] * 10 + [[8.0, 8.0]] * 3, np.float32)
+    weight = np.array([1.0] * 10 + [25.0] * 3)  # fewer rows, more real customers
+    x, y = geography.best_site(homes, weight, 10.0, 0.5, 1.0, np.zeros((0, 2)), 0.0)
+    assert np.hypot(x - 8.0, y - 8.0) < 0.5
+    x, y = geography.best_site(homes, weight, 10.0, 0.5, 1.0, np.array([[8.0, 8.0]]), 3.0)
+    assert np.hypot(x - 8.0, y - 8.0) >= 3.0 and np.hypot(x - 1.0, y - 1.0) < 1.0

@@ -10,7 +10,7 @@ the random streams).
 - :mod:`~sim.mechanisms.wealth` (5): balances, tiers, ageing
 - :mod:`~sim.mechanisms.experience` (6): experience and satisfaction
 - :mod:`~sim.mechanisms.exits` (7): switching and natural exits
-- :mod:`~sim.mechanisms.engagement` (8): referrals, cross-sell, complaints, usage
+- :mod:`~sim.mechanisms.engagement` (8): referrals, cross-sell, complaints, engagement, usage
 - :mod:`~sim.mechanisms.acquisition` (9): referred friends and organic newcomers
 - :mod:`~sim.mechanisms.books` (11): the month's ledger
 """

@@ -1,5 +1,6 @@
-"""Acquisition (step 9): referred friends join, and organic newcomers arrive in proportion to
-the book (see :mod:`sim.arrivals` for who they are)."""
+"""Acquisition (step 9): referred friends join, and organic newcomers arrive from the part of the
+market the bank does not have yet (see :mod:`sim.arrivals` for who they are and
+:mod:`sim.market` for the market)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def referred(model, referrers: np.ndarray) -> None:
     )
     c.friends[referrers] += 1
     keys = friends.pop("key")
+    join = model.market.joins(model, keys, friends["segment"])
+    keys, who, friends = keys[join], who[join], {k: v[join] for k, v in friends.items()}
     near = np.column_stack([c.x[referrers], c.y[referrers]])[who]
     model.add_customers(
         keys, friends, "referral", xy=model.arrivals.near(keys, near), referred=True
@@ -30,5 +33,7 @@ def step(model, referrers: np.ndarray) -> None:
 
 
 def organic(model) -> None:
-    """Organic newcomers: ``population.organic_rate`` real ones per real active customer."""
-    model.acquire("organic", model.config.population.organic_rate * model.real_active)
+    """Organic newcomers: ``population.organic_rate`` of the city's potential customers are won
+    each month; those not with the bank yet join."""
+    potential = model.market.potential.sum()
+    model.acquire("organic", model.config.population.organic_rate * potential)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim import behaviour
+from sim.mechanisms import engagement
+from sim.mechanisms.staffing import relationship
 
 
 def step(model, t: int, pull) -> None:
@@ -32,6 +34,8 @@ def step(model, t: int, pull) -> None:
         )
         + np.where(c.referred, _log(b.referred_hazard), f32(0))
         + c.shock
+        + engagement.log_hazard(model)  # disengaged customers switch more
+        - f32(b.relationship.switching) * relationship(model)  # client-manager relationship
     )
     switching = np.exp(log_hazard)
     natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)

@@ -1,6 +1,8 @@
 """Staffing (step 3): client managers quit (their customers may follow them out), learn, are
-assigned to the customers who expect one, and share their contacts among them, richer tiers
-first; that sets each customer's manager attention."""
+assigned to the customers who expect one, and share the contacts left in their budgets (after
+training, mentoring and reserved follow-up) among them, richer tiers first; that sets each
+customer's manager attention, which drives satisfaction (experience) and, through
+:func:`relationship`, switching, cross-sell and AUM inflows of managed customers."""
 
 from __future__ import annotations
 
@@ -33,12 +35,13 @@ def attention(model, c, desks: list[Manager]) -> np.ndarray:
     the neglect penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
     cell = (c.manager + 1) * 4 + c.tier
     customers = np.bincount(cell, weights=c.weight * c.active, minlength=(len(desks) + 1) * 4)
-    skill = np.array([m.skill for m in desks], np.float32)
-    contacts = np.array([m.contacts for m in desks], np.float64)
+    skill = np.array([m.served_skill for m in desks], np.float32)
+    contacts = np.array([m.budget.left for m in desks], np.float64)
     served, spare = behaviour.contact_coverage(
         customers.reshape(-1, 4)[1:], model.contact_need, contacts
     )
-    model.spare_contacts = spare  # per desk, real contacts
+    for manager, used in zip(desks, contacts - spare, strict=True):
+        manager.budget.draw("service", used)  # regular contacts, real
     coverage = np.vstack([np.zeros(4), served])
     wants = (model.contact_need > 0) & (np.arange(4) >= model.managed_tier)
     base = NEUTRAL_ATTENTION - model.config.behaviour.neglect_penalty * (1 - coverage) * wants
@@ -46,6 +49,13 @@ def attention(model, c, desks: list[Manager]) -> np.ndarray:
     attention = base.astype(np.float32).ravel()[cell]
     attention += span.astype(np.float32).ravel()[cell] * c.trust
     return attention
+
+
+def relationship(model) -> np.ndarray:
+    """Each customer's relationship gap: attention less ``behaviour.relationship.reference`` for
+    customers with a manager, 0 for the rest (float32). Positive for a well-run relationship."""
+    c, ref = model.customers, np.float32(model.config.behaviour.relationship.reference)
+    return np.where(c.manager >= 0, c.attention - ref, np.float32(0))
 
 
 def quits(model, t: int, desks: list[Manager]) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 
 from sim import behaviour
 from sim.customers import masked_sum
+from sim.mechanisms.staffing import relationship
 
 
 def step(model, t: int) -> None:
@@ -22,6 +23,7 @@ def step(model, t: int) -> None:
         m.deposit_growth / 12.0,
         m.balance_volatility,
     )
+    log_growth += model.config.behaviour.relationship.inflow / 12.0 * relationship(model)  # RM
     c.aum *= np.exp(log_growth * c.active)  # leavers' balances stay frozen
     c.age[:] += np.float32(1 / 12) * c.active
     tier = behaviour.tiers(c.aum)

@@ -10,9 +10,11 @@ month by ``BankModel.reset_levers``, so an ended strategy leaves them) or throug
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import yaml
@@ -183,9 +185,47 @@ own ledger lines, `cost_<strategy>.<line>` and `revenue_<strategy>.<line>` in th
 """
 
 
+EFFECTS = Path(__file__).resolve().parents[2] / "docs" / "strategy_effects.csv"
+
+
+def effects_markdown(path: Path = EFFECTS) -> list[str]:
+    """The measured effects of the strategies at their defaults (``docs/strategy_effects.csv``,
+    written by ``python -m experiments.effects``) as a table; nothing if there is no file."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+
+    def cell(row, name, scale):
+        value, low, high = (float(row[k]) * scale for k in (name, f"{name}_low", f"{name}_high"))
+        return f"{value:+.2f} ({low:+.2f} to {high:+.2f}), {row[f'{name}_verdict']}"
+
+    seeds = rows[0]["seeds"] if rows else "?"
+    return [
+        "## Effects at the defaults",
+        "",
+        "Each strategy at its defaults against the baseline on the default bank (60 measured"
+        f" months, {seeds} seeds, common random numbers): the mean difference with its"
+        " simultaneous 95% CI and the verdict (see docs/experiments.md). Regenerate with"
+        " `python -m experiments.compare`, `python -m experiments.effects"
+        " results/experiments/playbook` and `python -m sim.strategies`.",
+        "",
+        "| strategy | retention (pts) | mid/high retention (pts) | NPV (CNY M) |"
+        " why a banker would find it plausible |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{r['strategy']}` | {cell(r, 'retention', 100)} | "
+            f"{cell(r, 'mid_high', 100)} | {cell(r, 'npv', 1e-6)} | {r['why']} |"
+            for r in rows
+        ),
+        "",
+    ]
+
+
 def strategies_markdown(names: list[str]) -> str:
-    """The strategies reference: mechanism, parameters and an example command for each."""
-    parts = [STRATEGIES_INTRO]
+    """The strategies reference: measured effects, then mechanism, parameters and an example
+    command for each."""
+    parts = [STRATEGIES_INTRO, *effects_markdown()]
     for name in sorted(names):
         cls = REGISTRY[name]
         fields = dataclasses.fields(cls.Config)

@@ -5,7 +5,8 @@ towards a ceiling (half of it after ``half_spend``). The build-up raises digital
 ``quality_gain`` (less effort and better service for digital users), brings extra newcomers through
 the ``digital`` channel (up to ``acquisition_rate`` per active customer a month, skewed to
 ``young_segment``), and low-threshold, flexible, principal-protected products raise product fit of
-``fit_segments`` by up to ``fit_gain``. Cost: the monthly investment.
+``fit_segments`` by up to ``fit_gain``. Embedded finance also raises engagement (by up to
+``engagement_gain`` x digital affinity). Cost: the monthly investment.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ class DigitalScenarioConfig(StrategyConfig):
         0.0,
         1.0,
     )
+    engagement_gain: float = param(
+        0.1,
+        "engagement target 0-1 added at full build-up, x the customer's digital affinity",
+        "synthetic; embedded finance puts the bank in everyday payments and apps",
+        0.0,
+        1.0,
+    )
     fit_segments: list[str] = param(
         ["young_professional", "family", "farmer"],
         "segments whose product fit the new products raise",
@@ -108,6 +116,8 @@ class DigitalScenario(Strategy):
         self.progress = 1.0 - 0.5 ** (self.spent / cfg.half_spend)
         self.model.digital_quality += cfg.quality_gain * self.progress
         self.model.fit_bonus[self.fit_segments] += np.float32(cfg.fit_gain * self.progress)
+        c = self.model.customers
+        c.engagement_lift += np.float32(cfg.engagement_gain * self.progress) * c.digital
 
     def after_customers(self, month: int) -> None:
         rate = self.config.acquisition_rate * self.progress * self.model.real_active

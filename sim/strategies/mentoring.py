@@ -4,9 +4,17 @@ Every month it is active, managers below ``junior_skill`` (new hires start at ``
 are paired, least skilled first, with the most skilled managers at or above ``senior_skill``, at
 most ``ratio`` mentees each. A pair lasts ``months`` (then the mentee graduates) or until a side
 quits; freed slots go to waiting juniors, so new hires are paired the month after they arrive.
-Mentees learn faster (x (1 + ``learning_boost``)); mentors give up ``time_share`` of their contacts
-per mentee; as mentors are evaluated on mentee progress, both quit less, the more so the more skill
-the mentee has gained since pairing. Cost: a stipend per pair and month, plus the contacts given up.
+Mentees learn faster (x (1 + ``learning_boost``)); each mentor gives ``mentor_hours`` a month per
+mentee out of its contact budget (``Manager.budget``), so its own customers get fewer regular
+contacts; as mentors are evaluated on mentee progress, both quit less, the more so the more skill
+the mentee has gained since pairing (Eby et al. 2013: mentoring's effects are mostly on the
+mentee's satisfaction and retention). While paired, the mentor joins the mentee's key client
+meetings, so the mentee's customers see its skill plus ``joint_visits`` of the gap to the mentor's
+(``Manager.coaching``). For customers this works through their manager: a mentee's
+faster-rising skill lifts its customers' attention, and fewer quits mean fewer manager changes
+(trust reset, the manager-change hazard, customers following a leaver out), which matter most to
+mid- and high-end customers (``behaviour.relationship``).
+Cost: a stipend per pair and month, plus the contact time given up.
 """
 
 from __future__ import annotations
@@ -56,12 +64,19 @@ class MentoringConfig(StrategyConfig):
         0.0,
         5.0,
     )
-    time_share: float = param(
-        0.05,
-        "share of a mentor's customer contacts given up per mentee",
-        "synthetic; about 8 of 170 working hours a month per mentee",
+    mentor_hours: float = param(
+        8.0,
+        "hours a month a mentor gives each mentee, out of its contact budget",
+        "synthetic; about 2 hours a week per apprentice (of 170 working hours a month)",
         0.0,
-        0.5,
+        85.0,
+    )
+    joint_visits: float = param(
+        0.3,
+        "share of the skill gap to the mentor that the mentee's customers see while paired",
+        "synthetic; 师徒制 practice: the master joins the apprentice's key client meetings",
+        0.0,
+        1.0,
     )
     quit_reduction: float = param(
         0.1,
@@ -173,9 +188,12 @@ class Mentoring(Strategy):
             gains[pair.mentor].append(gain)
             mentee.learning_multiplier *= 1.0 + cfg.learning_boost
             mentee.quit_multiplier *= 1.0 - self.reduction(gain)
+            mentor = by_id[pair.mentor]
+            mentee.coaching += cfg.joint_visits * max(mentor.skill - mentee.skill, 0.0)
         for mentor_id, mentee_gains in gains.items():
             mentor = by_id[mentor_id]
-            mentor.contacts *= max(1.0 - cfg.time_share * len(mentee_gains), 0.0)
+            hours = cfg.mentor_hours * len(mentee_gains)
+            mentor.budget.draw("mentoring", mentor.budget.hours(hours))
             mentor.quit_multiplier *= 1.0 - self.reduction(sum(mentee_gains) / len(mentee_gains))
         self.book("stipends", len(self.pairs) * cfg.stipend)
 

@@ -1,16 +1,35 @@
 """Outlet closure and relocation (playbook item 1: 调整物理网点布局).
 
 In measured month ``month`` the bank closes branches, chosen by id (``branches``) or by rule
-(``count`` branches with the lowest annual profit or the fewest visits), and can open one new
-branch where most customers live far from the remaining ones (``open_new``). Customers and desks
-move to the nearest open branch (``model.close_branches``), and so do the counter staff
-(``staff_moved``: capacity and its share of cost go to the branches that take over the visits);
-closed branches cost nothing from then on. The customers whose branch closed lose convenience
-through the model's own distance and wait effects, get a churn shock (log-hazard in the ``shock``
-column, halving every ``behaviour.shock_half_life`` months) and move part of their AUM out at once;
-shock and outflow grow with branch dependence (low digital affinity, old age) and with the extra
-travel to the new home branch; a pre-notice softens the shock. Cost, once, in the closure month:
-per closed branch, per new branch, and notice letters and calls per affected customer.
+(``count`` branches with the lowest annual profit, from its customers' real weighted revenue net
+of credit losses less branch cost, or the fewest visits), and can open one new branch
+(``open_new``) where it serves the most uncovered real customers (those farther than ``far_km``
+from every open branch, within ``far_km`` of the site), at least ``gap_km`` from the branches it
+just closed. Customers and desks move to the nearest open branch (``model.close_branches``), and
+``staff_moved`` of the counter staff move with them (capacity and its share of cost, split by the
+visits each receiving branch takes over); the rest of the closed branches' cost is saved. When
+less than all the staff move, the receiving branches get busier: utilisation, waits and their own
+customers' service quality worsen.
+
+What a closure loses depends on the local situation. Each affected customer's risk (0-1) is their
+branch dependence (low digital affinity, old age) x the weight of their extra travel to the new
+home branch x the local rival presence (``rival_floor`` with no rival branch nearby, rising to 1
+with one at the door; ``rival_branches`` rival sites are drawn once per city at homes, by real
+customers, from the ``rival_sites`` stream). At the closure, a customer moves ``flight_share`` of
+their AUM out with probability ``deposit_flight`` x risk (all or nothing per customer, so closures
+with many exposed, wealthy customers near a rival lose most of their deposits and the rest lose
+less), and gets a churn shock (log-hazard ``shock`` x risk, halving every
+``behaviour.shock_half_life`` months; a pre-notice softens it).
+
+Affected customers then adapt over months (column ``adapt``: 1 adapting, 2 settled, 3 went
+digital): each month an adapting customer resolves with probability 1 - exp(-1 /
+``adapt_months``); with probability 1 - dependence they go digital (their ``digital`` affinity
+rises just enough that the lost convenience and travel effort are made up), otherwise they settle
+at the receiving branch (the experience the extra travel cost them is given back as a perk each
+month). While adapting they feel the longer trip in full and leave more often, so the excess
+attrition fades over about two years. The adaptation runs on after ``end``: a closure is lasting.
+Cost, once, in the closure month: per closed branch, per new branch, and notice letters and calls
+per affected real customer.
 """
 
 from __future__ import annotations
@@ -19,11 +38,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import behaviour, geography
 from sim.config import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
 
 RULES = ("lowest_profit", "lowest_visits")
 OLD_FROM, OLD_TO = 40.0, 70.0  # years: the age part of branch dependence rises from 0 to 1
+ADAPTING, SETTLED, DIGITAL = 1, 2, 3  # values of the ``adapt`` column
 
 
 @dataclass
@@ -50,28 +71,37 @@ class OutletClosureConfig(StrategyConfig):
     month: int = param(1, "measured month in which the branches close", "scenario choice", 1, 1_200)
     open_new: bool = param(
         False,
-        "open one branch where most customers live far from the remaining branches",
+        "open one branch where it serves the most uncovered real customers",
         "scenario choice (relocation)",
     )
     site_cell_km: float = param(
-        3.0,
-        "km, side of the grid cells searched for the new site",
-        "synthetic; a neighbourhood a branch can serve",
-        0.5,
+        1.0,
+        "km between the candidate sites (a grid) searched for the new branch",
+        "synthetic; a block or two",
+        0.1,
         100.0,
     )
     far_km: float = param(
         5.0,
-        "km from the home branch beyond which a customer counts as far when siting a new branch",
+        "km from every open branch beyond which a customer counts as uncovered; also the reach"
+        " of the new branch when counting whom it serves",
         "bank.distance_km default: convenience has fallen to 1/e",
+        0.1,
+        1_000.0,
+    )
+    gap_km: float = param(
+        3.0,
+        "smallest distance, km, between the new branch and the branches closed with it",
+        "scenario choice: a relocation goes to another neighbourhood, not next door",
         0.0,
         1_000.0,
     )
     staff_moved: float = param(
-        1.0,
+        0.5,
         "share of a closed branch's counter capacity (and its staff cost) moved to the branches"
         " that take over its customers, split by the visits they take over",
-        "Chinese banks redeploy the staff of closed outlets rather than lay them off",
+        "synthetic: consolidations redeploy part of the closed outlets' staff and save the rest;"
+        " 1 keeps the receiving branches' utilisation about unchanged",
         0.0,
         1.0,
     )
@@ -84,9 +114,10 @@ class OutletClosureConfig(StrategyConfig):
     )
     shock: float = param(
         0.1,
-        "log-hazard added for a fully branch-dependent customer with far more travel",
-        "Bain 2016: affected customers switch ~14% more; the model's own loss of convenience"
-        " gives ~+14% at the defaults, this fading part adds ~2 points",
+        "log-hazard added at the closure for a fully exposed customer (risk 1: fully"
+        " branch-dependent, far more travel, a rival branch at the door)",
+        "Bain 2016: affected customers switch ~14% more in the next year; most of it comes from"
+        " the model's own loss of convenience while customers adapt, this adds a little",
         0.0,
         10.0,
     )
@@ -111,12 +142,53 @@ class OutletClosureConfig(StrategyConfig):
         0.0,
         1.0,
     )
-    deposit_flight: float = param(
-        0.5,
-        "share of AUM moved out at once by a fully branch-dependent customer with far more travel",
-        "FMCG 2012: a fifth of consolidations lose over half of the moved deposits",
+    rival_branches: int = param(
+        24,
+        "rival bank branches in the city, each at a home drawn by real customers (the local"
+        " rival presence a closure meets)",
+        "synthetic; rival banks together have about twice the bank's branches",
+        0,
+        10_000,
+    )
+    rival_km: float = param(
+        1.5,
+        "km from the closed branch to the nearest rival branch at which the rival's pull on"
+        " its customers falls to 1/e (a rival next door keeps their old trip)",
+        "synthetic; a rival branch within a short walk or drive is a ready alternative",
+        0.01,
+        1_000.0,
+    )
+    rival_floor: float = param(
+        0.05,
+        "share of a customer's closure exposure kept with no rival branch nearby",
+        "synthetic; digital rivals and distant branches still attract some",
         0.0,
         1.0,
+    )
+    deposit_flight: float = param(
+        6.0,
+        "probability, per unit of exposure ((1 - digital) x travel weight x rival weight), that"
+        " an affected customer moves their deposits out at once (capped at 1)",
+        "FMCG 2012: about a fifth of consolidations lose over half of the moved deposits; with"
+        " the defaults about that share of closures do, the median loses about a quarter",
+        0.0,
+        100.0,
+    )
+    flight_share: float = param(
+        0.9,
+        "share of AUM a customer who moves their deposits takes out (the rest stays with an"
+        " account kept for payments)",
+        "synthetic",
+        0.0,
+        1.0,
+    )
+    adapt_months: float = param(
+        12.0,
+        "mean months an affected customer takes to settle at the new branch or go digital",
+        "DESIGN.md after Bain 2016: elevated attrition lasts about two years (with 12 months,"
+        " 86% have adapted after 24)",
+        0.1,
+        600.0,
     )
     pre_notice: bool = param(
         False, "notify affected customers before the closure", "scenario choice"
@@ -188,28 +260,37 @@ def travel_weight(extra_km: np.ndarray, travel_km: float, near_share: float) -> 
     return near_share + (1.0 - near_share) * grow
 
 
-def new_site(x, y, distance, active, city_km: float, cell_km: float, far_km: float):
-    """Site (x, y) km of a new branch: in the grid cell (side ``cell_km``) with the most active
-    customers living at least ``far_km`` from their home branch, at those customers' mean home.
-    If nobody lives that far, the cell with the most total distance, at the distance-weighted
-    mean home."""
-    cells = int(np.ceil(city_km / cell_km))
-    ix = np.clip((x / cell_km).astype(np.int64), 0, cells - 1)
-    iy = np.clip((y / cell_km).astype(np.int64), 0, cells - 1)
-    cell = ix * cells + iy
-    far = active & (distance >= far_km)
-    weight = far.astype(np.float64) if far.any() else distance * active
-    score = np.bincount(cell, weights=weight, minlength=cells * cells)
-    chosen = (cell == int(np.argmax(score))) & (weight > 0)
-    w = weight[chosen]
-    if w.sum() <= 0.0:  # nobody to serve: the city centre
-        return city_km / 2.0, city_km / 2.0
-    return float(np.dot(x[chosen], w) / w.sum()), float(np.dot(y[chosen], w) / w.sum())
+def rival_weight(rival_km: np.ndarray, scale_km: float, floor: float) -> np.ndarray:
+    """0-1 weight of the local rival presence: ``floor`` with none near, 1 with one at the door."""
+    return floor + (1.0 - floor) * np.exp(-np.asarray(rival_km, np.float64) / scale_km)
+
+
+def digital_to_restore(digital, before_km, now_km, distance_km: float) -> np.ndarray:
+    """Digital affinity at which a customer whose branch moved from ``before_km`` to ``now_km``
+    has the convenience and travel effort of before: (1 - d') (1 - near_now) = (1 - d) (1 -
+    near_before); never below ``digital``."""
+    near0 = behaviour.convenience(before_km, distance_km)
+    near1 = behaviour.convenience(now_km, distance_km)
+    restored = 1.0 - (1.0 - digital) * (1.0 - near0) / np.maximum(1.0 - near1, 1e-6)
+    return np.clip(restored, digital, 1.0).astype(np.float32)
+
+
+def travel_loss(digital, before_km, now_km, distance_km: float, weights, digital_quality):
+    """Experience (0-1 units) the longer trip costs a customer: the convenience and effort
+    components at ``now_km`` against ``before_km`` (0 if the trip is no longer)."""
+    near0 = behaviour.convenience(before_km, distance_km)
+    near1 = behaviour.convenience(now_km, distance_km)
+    convenience = (1.0 - digital) * (near0 - near1)
+    effort = behaviour.effort(digital, 0.0, near1, digital_quality) - behaviour.effort(
+        digital, 0.0, near0, digital_quality
+    )
+    loss = weights.get("convenience", 0.0) * convenience + weights.get("effort", 0.0) * effort
+    return np.maximum(loss, 0.0).astype(np.float32)
 
 
 @register
 class OutletClosure(Strategy):
-    """Outlet closure and relocation: close branches, rehome customers, a fading churn shock."""
+    """Outlet closure and relocation: close branches, rehome customers, who then adapt."""
 
     name = "outlet_closure"
     Config = OutletClosureConfig
@@ -219,10 +300,27 @@ class OutletClosure(Strategy):
         super().__init__(model, config)
         self.closed: list[int] = []  # branches this strategy closed
         self.opened: int | None = None  # index of the branch it opened
-        self.affected_keys = np.zeros(0, np.uint64)  # keys of customers whose branch closed
+        self.rivals = np.zeros((0, 2), np.float32)  # rival branch sites, km
+        # per affected customer (whose branch closed), in the order of their keys at closure:
+        self.affected_keys = np.zeros(0, np.uint64)
+        self.from_branch = np.zeros(0, np.int32)  # the branch that closed under them
         self.extra_km = np.zeros(0, np.float32)  # their extra travel, km
+        self.site_rival_km: dict[int, float] = {}  # closed branch -> km to the nearest rival
+        self.rival_km = np.zeros(0, np.float32)  # km from their closed branch to a rival
+        self.risk = np.zeros(0, np.float64)  # their closure risk, 0-1
         self.shocks = np.zeros(0, np.float32)  # their closure shock, log-hazard
         self.flight = np.zeros(0, np.float64)  # their share of AUM moved out
+
+    def setup(self) -> None:
+        """Site the rival branches once, from the opening book's homes (the same in every arm)."""
+        c = self.model.customers
+        homes = np.column_stack([c.x, c.y])
+        rng = self.model.streams.generator("rival_sites")
+        self.rivals = geography.rival_sites(rng, homes, c.weight, self.config.rival_branches)
+
+    def active(self, month: int) -> bool:
+        """Acts from ``start`` to ``end``; once branches have closed, their customers adapt on."""
+        return super().active(month) or bool(self.closed)
 
     @classmethod
     def check(cls, config: OutletClosureConfig, scenario) -> None:
@@ -290,38 +388,95 @@ class OutletClosure(Strategy):
                 b.cost += share[b.index] * cost
 
     def before_customers(self, month: int) -> None:
-        cfg, model = self.config, self.model
-        if month - model.config.burn_in != cfg.month:
-            return
+        if month - self.model.config.burn_in == self.config.month and not self.closed:
+            self.close(month)
+        if self.closed:
+            self.adapt(month)
+            self.relieve()
+
+    def close(self, month: int) -> None:
+        """Close the chosen branches (and open a new one): customers, desks and staff move; the
+        affected customers' risk sets their deposit flight and shock; they start adapting."""
+        cfg, model, c = self.config, self.model, self.model.customers
         closing = self.choose()
-        c = model.customers
-        before, visits = c.distance.copy(), model.branch_visits()
+        sites = np.array([(b.x, b.y) for b in model.branch_list()], np.float64)
+        before, home, visits = c.distance.copy(), c.branch.copy(), model.branch_visits()
         rows = model.close_branches(closing)
         self.closed = closing
         self.move_staff(closing, model.branch_visits() - visits)
         if cfg.open_new:
-            x, y = new_site(
-                c.x,
-                c.y,
-                c.distance,
-                c.active,
+            uncovered = c.active & (c.distance >= cfg.far_km)
+            x, y = geography.best_site(
+                np.column_stack([c.x, c.y])[uncovered],
+                c.weight[uncovered],
                 model.config.bank.city_km,
                 cfg.site_cell_km,
                 cfg.far_km,
+                sites[closing],
+                cfg.gap_km,
             )
             self.opened = model.open_branch(x, y).index
             self.book("opening", cfg.opening_cost)
         self.book("closure", len(closing) * cfg.closure_cost)
 
         extra = c.distance[rows] - before[rows]
-        weight = dependence(c.digital[rows], c.age[rows], cfg.age_weight) * travel_weight(
-            extra, cfg.travel_km, cfg.near_share
+        site_km = np.zeros(len(sites), np.float32)
+        site_km[closing] = geography.nearest_km(self.rivals, sites[closing])
+        self.site_rival_km = {b: float(site_km[b]) for b in closing}
+        rival_km = site_km[home[rows]]
+        local = travel_weight(extra, cfg.travel_km, cfg.near_share) * rival_weight(
+            rival_km, cfg.rival_km, cfg.rival_floor
         )
-        shock = cfg.shock * weight * (1.0 - cfg.notice_cut * cfg.pre_notice)
-        flight = cfg.deposit_flight * weight
-        c.shock[rows] += shock.astype(np.float32)
+        risk = dependence(c.digital[rows], c.age[rows], cfg.age_weight) * local
+        shock = (cfg.shock * risk * (1.0 - cfg.notice_cut * cfg.pre_notice)).astype(np.float32)
+        exposure = (1.0 - c.digital[rows]) * local
+        u = model.streams.uniform(f"strategy:{self.name}:flight", month, c.key[rows])
+        flight = cfg.flight_share * (u < cfg.deposit_flight * exposure)
+        c.shock[rows] += shock
         c.aum[rows] *= 1.0 - flight
+        c.adapt[rows] = ADAPTING
+        c.closed_at[rows] = month
+        c.before_km[rows] = before[rows]
         if cfg.pre_notice:
             self.book("notice", c.weight[rows] * cfg.notice_cost, rows)
         self.affected_keys = c.key[rows].copy()
-        self.extra_km, self.shocks, self.flight = extra, shock.astype(np.float32), flight
+        self.from_branch = home[rows]
+        self.extra_km, self.rival_km, self.risk = extra, rival_km, risk
+        self.shocks, self.flight = shock, flight
+
+    def adapt(self, month: int) -> None:
+        """Adapting customers resolve at rate 1 / ``adapt_months``: the less branch-dependent go
+        digital (just enough to make up the longer trip), the rest settle at the new branch."""
+        cfg, model, c = self.config, self.model, self.model.customers
+        rows = np.flatnonzero(c.active & (c.adapt == ADAPTING) & (c.closed_at < month))
+        if not len(rows):
+            return
+        u = model.streams.uniform(f"strategy:{self.name}:adapt", month, c.key[rows])
+        rows = rows[u < -np.expm1(-1.0 / cfg.adapt_months)]
+        dep = dependence(c.digital[rows], c.age[rows], cfg.age_weight)
+        u = model.streams.uniform(f"strategy:{self.name}:route", month, c.key[rows])
+        digital, settle = rows[u >= dep], rows[u < dep]
+        c.digital[digital] = digital_to_restore(
+            c.digital[digital],
+            c.before_km[digital],
+            c.distance[digital],
+            model.config.bank.distance_km,
+        )
+        c.adapt[digital] = DIGITAL
+        c.adapt[settle] = SETTLED
+
+    def relieve(self) -> None:
+        """Settled customers no longer feel the longer trip: this month's perk gives back the
+        experience it costs them."""
+        model, c = self.model, self.model.customers
+        rows = np.flatnonzero(c.active & (c.adapt == SETTLED))
+        if not len(rows):
+            return
+        c.perks[rows] += travel_loss(
+            c.digital[rows],
+            c.before_km[rows],
+            c.distance[rows],
+            model.config.bank.distance_km,
+            model.config.behaviour.weights,
+            min(model.digital_quality, 1.0),
+        )

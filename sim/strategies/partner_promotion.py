@@ -1,14 +1,16 @@
 """Partner promotions (playbook item 3, 跨界合作): supermarket, travel, renovation, rural partners.
 
-Every active month each promoted partner brings ``reach`` leads skewed to its segments, who convert
-at its ``conversion`` into new customers (channel ``partner``). Existing customers of its segments
-enrol (a fixed share, the same customers every month) and so do its recruits: participants get a
-perk (card instalments, payment discounts) and the bank pays the partner's ``subsidy`` per
-participant per month; when subsidies would exceed ``budget``, every programme (leads and
-participants) is scaled down alike. Some recruits and participants take the partner's loan
-(``loan_size``), one more product held; the strategy keeps these loans as its own book per partner,
-repaid linearly over ``loan_term`` months, earning ``loan_rate`` and losing ``default_rate`` x
-``loss_given_default`` a year, funded at ``funding_rate``.
+Every active month each promoted partner reaches ``reach`` of its customers (``customers``, a share
+of the city's potential bank customers, skewed to its segments), who convert at its ``conversion``
+into new customers (channel ``partner``) unless they are with the bank already. Existing
+customers of its segments enrol (a fixed share, the same customers every month) and so do its
+recruits: participants get a perk (card instalments, payment discounts) and ``engagement``, and
+the bank pays the partner's ``subsidy`` per participant per month; when subsidies would exceed
+``budget``, every programme (leads and participants) is scaled down alike. Some recruits and
+participants take the partner's loan (``loan_size``), one more product held; the strategy keeps
+these loans as its own book per partner, repaid linearly over ``loan_term`` months, earning
+``loan_rate`` and losing ``default_rate`` x ``loss_given_default`` a year, funded at
+``funding_rate``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ class PartnerPromotionConfig(StrategyConfig):
         0.05,
         "experience added to a participant each month, per programme",
         "synthetic; about a fifth less switching hazard for a participant",
+        0.0,
+        1.0,
+    )
+    engagement: float = param(
+        0.1,
+        "engagement target 0-1 added to a participant each month, per programme",
+        "synthetic; card instalments and payment discounts bring everyday transactions",
         0.0,
         1.0,
     )
@@ -160,6 +169,7 @@ class PartnerPromotion(Strategy):
                 reach = np.cumsum(c.weight[order], dtype=np.float64)
                 rows = np.sort(order[reach <= self.factor * reach[-1]])
             c.perks[rows] += np.float32(cfg.perk)
+            c.engagement_lift[rows] += np.float32(cfg.engagement)
             self.rows[p.name] = rows
             self.participants[p.name] = float(c.weight[rows].sum(dtype=np.float64))
             self.book("subsidies", self.participants[p.name] * p.config.subsidy, rows)
@@ -170,7 +180,8 @@ class PartnerPromotion(Strategy):
         cfg, model = self.config, self.model
         for p in self.partners:
             pc = p.config
-            rate = pc.reach * self.factor * pc.conversion
+            leads = pc.reach * pc.customers * model.market.potential.sum()
+            rate = leads * self.factor * pc.conversion
             new = model.acquire("partner", rate, self.weights[p.name], stream=f"partner:{p.name}")
             c = model.customers  # fresh views: acquiring may have grown the columns
             new_keys = c.key[new]
