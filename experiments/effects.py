@@ -21,7 +21,7 @@ MEASURES = {"retention": "retention_horizon", "mid_high": "retention_mid_high", 
 
 def effects(differences: pd.DataFrame, why: dict[str, str]) -> pd.DataFrame:
     """One row per arm: seeds, and per measure the mean difference, CI and verdict."""
-    d = differences[differences["point"].fillna("").astype(str) == ""]
+    d = differences[differences["point"].fillna("") == ""]
     rows = []
     for arm, g in d.groupby("arm", sort=False):
         by = g.set_index("kpi")
@@ -46,7 +46,7 @@ def main() -> None:
         sys.exit(f"error: {differences} not found; run python -m experiments.compare first")
     old = pd.read_csv(EFFECTS, keep_default_na=False) if EFFECTS.is_file() else None
     why = {} if old is None else dict(zip(old["strategy"], old["why"], strict=True))
-    table = effects(pd.read_csv(differences), why)
+    table = effects(pd.read_csv(differences, dtype={"point": str}), why)
     table.to_csv(EFFECTS, index=False, float_format="%.6g")
     print(f"wrote {EFFECTS} ({len(table)} arms); now run: python -m sim.strategies")
 

@@ -56,7 +56,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "complaints": (np.int16, 0),
     "last_used": (np.int32, 0),  # month of the last transaction
     "engagement": (np.float32, 0.6),  # 0-1; newcomers start just onboarded (engaged, barely)
-    "engagement_lift": (np.float32, 0.0),  # strategies' lift of the target, cleared monthly
+    "engagement_lift": (np.float32, 0.0),  # strategies' lift of the target (a monthly lever)
     "cohort": (np.int8, 0),  # 1 in the measured cohort, 2 in it and mid tier or above at start
 }
 

@@ -252,6 +252,7 @@ class BankModel(Model):
         self.fee_surprise_factor = 1.0
         self.fit_bonus[:] = 0.0
         self.customers.perks[:] = 0.0
+        self.customers.engagement_lift[:] = 0.0
         for branch in self.branches:
             branch.quality_bonus, branch.wait_factor = 0.0, 1.0
         for manager in self.managers:

@@ -5,7 +5,7 @@ a lifelong habit, is jolted by life events, and sets how often customers transac
 A customer is *engaged* when engagement is at least ``behaviour.engagement_threshold``; the
 switching hazard (:mod:`sim.mechanisms.exits`) reads the flag through :func:`log_hazard`.
 Strategies move engagement by adding to the column ``engagement_lift`` in ``before_customers``
-(a lift of this month's target); the engagement step reads it and clears it.
+(a lift of this month's target), a lever the model rebuilds each month like perks.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ def evolve(model, t: int) -> None:
     level = np.where(down, level * (f32(1) - size), level)
     level = np.where(event & ~down, level + size * (f32(1) - level), level)
     np.copyto(c.engagement, np.clip(level, f32(0), f32(1)), where=c.active)
-    c.engagement_lift[:] = 0.0
     model.events["life_events"] += masked_sum(c.weight, event)
 
 
