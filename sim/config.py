@@ -519,7 +519,7 @@ class BehaviourConfig:
         600.0,
     )
     long_tenure_hazard: float = param(
-        0.4, "hazard multiplier at long tenure", "~5%/yr after 10 years", 0.0, 10.0
+        0.3, "hazard multiplier at long tenure", "~5%/yr after 10 years", 0.0, 10.0
     )
     tier_hazard: list[float] = param(
         [1.0, 0.75, 0.6, 0.55],

@@ -354,7 +354,7 @@ def test_receiving_branches_get_busier_unless_all_staff_move(make_config):
     assert rises[0.5] > 0.05 and rises[0.5] > 3 * abs(rises[1.0]), rises
 
 
-def test_new_branch_serves_more_uncovered_customers_than_the_closed_one(make_config):
+def test_new_branch_serves_most_uncovered_customers_it_may(make_config):
     for seed in (0, 1, 2):
         cfg = make_config(
             customers=CUSTOMERS,
@@ -378,9 +378,9 @@ def test_new_branch_serves_more_uncovered_customers_than_the_closed_one(make_con
             np.vstack([[new.x, new.y], closed]), homes[uncovered], weight, params.far_km
         )
         # the closed site, now the centre of its former catchment, would serve about as many
-        # (a reopening, which the gap rules out); the new site comes close, and far beats an
-        # average allowed site
-        assert served[0] > 0.8 * served[1:].max(), served
+        # (a reopening, which the gap rules out); the new site serves most of that, and far
+        # beats an average allowed site
+        assert served[0] > 0.75 * served[1:].max(), served
         axis = np.arange(0.5, model.config.bank.city_km, 1.0)
         grid = np.array(np.meshgrid(axis, axis)).reshape(2, -1).T
         grid = grid[geography.nearest_km(closed, grid) >= params.gap_km]

@@ -63,11 +63,11 @@ def test_sharing_sessions_pull_skill_towards_the_best_branch(make_config):
 
 
 def test_trained_managers_keep_more_of_their_mid_and_high_customers(make_config):
-    """Default bank, 36 measured months, paired on 4 seeds: a few tenths of a point or more."""
+    """Default bank, 36 measured months, paired on 4 seeds: at least a tenth of a point."""
     gains = []
     for seed in range(4):
         size = {"seed": seed, "months": 36, "customers": 20_000, "burn_in": 12}
         base = run_scenario(make_config(**size))
         trained = run_scenario(make_config(**size, strategy={"training": {}}))
         gains.append(trained.summary["retention_mid_high"] - base.summary["retention_mid_high"])
-    assert np.mean(gains) > 0.0015 and sum(g > 0 for g in gains) >= 3
+    assert np.mean(gains) > 0.001 and sum(g > 0 for g in gains) >= 3
