@@ -137,6 +137,24 @@ def changed():
     return with_changes
 
 
+@pytest.fixture(scope="session")
+def mid_high_gains(make_config):
+    """Paired gains in mid/high retention of a strategy over the baseline: default bank, 36
+    measured months, seeds 0-3 (common random numbers): ``mid_high_gains({"training": {}})``."""
+    from sim.api import run_scenario
+
+    def gains(strategy: dict) -> list[float]:
+        out = []
+        for seed in range(4):
+            size = {"seed": seed, "months": 36, "customers": 20_000, "burn_in": 12}
+            base = run_scenario(make_config(**size)).summary["retention_mid_high"]
+            arm = run_scenario(make_config(**size, strategy=strategy)).summary
+            out.append(arm["retention_mid_high"] - base)
+        return out
+
+    return gains
+
+
 @pytest.fixture
 def fail_strategy():
     """``test_fail`` registered for one test (forked workers inherit it); its name."""
