@@ -86,11 +86,6 @@ class Manager(mesa.Agent):
         self.coaching = 0.0  # lever: skill customers see on top of own skill (joint visits)
 
     @property
-    def contacts(self) -> float:
-        """Contacts this month still free for customers (the budget less what has been drawn)."""
-        return self.budget.left
-
-    @property
     def served_skill(self) -> float:
         """The skill the desk's customers see this month: own skill plus coaching, at most 1."""
         return min(self.skill + self.coaching, 1.0)

@@ -163,6 +163,7 @@ class Arrivals:
             "satisfaction": np.clip(
                 self.config.population.initial_satisfaction + 0.1 * z("satisfaction"), 0, 1
             ),
+            "habit": self.streams.uniform("engagement:habit", 0, keys),
         }
 
     def homes(self, keys: np.ndarray, segment: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "exit_reason": (np.int8, 0),
     "complaints": (np.int16, 0),
     "last_used": (np.int32, 0),  # month of the last transaction
+    "habit": (np.float32, 0.0),  # lifelong banking habit 0-1 (part of the engagement target)
     "engagement": (np.float32, 0.6),  # 0-1; newcomers start just onboarded (engaged, barely)
     "engagement_lift": (np.float32, 0.0),  # strategies' lift of the target (a monthly lever)
     "cohort": (np.int8, 0),  # 1 in the measured cohort, 2 in it and mid tier or above at start

@@ -43,16 +43,15 @@ def step(model, t: int, fee, fit) -> np.ndarray:
 
 def target(model) -> np.ndarray:
     """Engagement each customer drifts towards, 0-1: weighted products held, satisfaction,
-    digital habit and a lifelong habit (stream ``engagement:habit``), plus strategies' lifts."""
+    digital habit and the lifelong ``habit`` drawn at arrival, plus strategies' lifts."""
     c, w = model.customers, model.config.behaviour.engagement_weights
     f32 = np.float32
     products = (np.minimum(c.products, 4) - 1).astype(f32) / f32(3)
-    habit = model.streams.uniform("engagement:habit", 0, c.key)
     level = (
         f32(w.get("products", 0.0)) * products
         + f32(w.get("satisfaction", 0.0)) * c.satisfaction
         + f32(w.get("digital", 0.0)) * c.digital
-        + f32(w.get("habit", 0.0)) * habit
+        + f32(w.get("habit", 0.0)) * c.habit
         + c.engagement_lift
     )
     return np.clip(level, f32(0), f32(1))
