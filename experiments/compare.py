@@ -20,11 +20,11 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import report
+from analysis import report
 from experiments.config import AUTO, EXPERIMENT_KEYS, CompareConfig, check_experiment, register
 from experiments.executors import Outcome, run_all, workers
 from experiments.plan import RunSpec, arms, plan
-from experiments.stats import UNDECIDED
+from analysis.stats import UNDECIDED
 from experiments.store import open_store, status, write_plan
 from sim.api import CONFIG_DIR, compose_config
 from sim.config import ConfigError, to_config

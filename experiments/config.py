@@ -14,7 +14,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from experiments.kpis import REGISTRY
+from sim.kpis import REGISTRY
 from sim.config import Config, ConfigError, param
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

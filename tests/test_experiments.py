@@ -23,8 +23,8 @@ from experiments.compare import main as compare_main
 from experiments.compare import prepare, run_experiment
 from experiments.config import CompareConfig
 from experiments.plan import arms
-from experiments.report import report
-from experiments.stats import KPIS, UNDECIDED, VERDICTS
+from analysis.report import report
+from analysis.stats import KPIS, UNDECIDED, VERDICTS
 from experiments.store import load
 from sim.api import compose_config
 from sim.config import ConfigError, to_config

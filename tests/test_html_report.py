@@ -27,10 +27,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from experiments import html as report_html
-from experiments.kpis import NPV_PARTS
-from experiments.report import report
-from experiments.stats import UNDECIDED, VERDICTS
+from analysis import html as report_html
+from sim.kpis import NPV_PARTS
+from analysis.report import report
+from analysis.stats import UNDECIDED, VERDICTS
 from experiments.store import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -428,7 +428,7 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(
 
 
 def test_a_failure_to_draw_still_writes_the_report(reported, tmp_path, monkeypatch, capsys):
-    from experiments import plots
+    from analysis import charts as plots
 
     def broken(*args, **kwargs):
         raise ValueError("no charts today")

@@ -1,4 +1,4 @@
-"""The experiment charts (``experiments.plots``), drawn from two tiny stores built once.
+"""The experiment charts (``analysis.plots``), drawn from two tiny stores built once.
 
 ``arms``: the playbook experiment (baseline and ten arms, outlet closure opening a new branch),
 300 customers, 2 burn-in + 6 measured months, 2 seeds. ``grid``: the baseline and outlet closure
@@ -21,10 +21,10 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.container import ErrorbarContainer
 
-from experiments import plots
+from analysis import charts as plots
 from experiments.compare import prepare, run_experiment
-from experiments.report import statistics
-from experiments.stats import BETTER, UNDECIDED
+from analysis.report import statistics
+from analysis.stats import BETTER, UNDECIDED
 from experiments.store import load, load_run_table, load_timeseries
 from sim.api import compose_config
 

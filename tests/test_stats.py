@@ -1,4 +1,4 @@
-"""experiments.stats and experiments.kpis against SciPy on synthetic runs with a known
+"""analysis.stats and sim.kpis against SciPy on synthetic runs with a known
 structure, and the promises of the verdict procedure on random runs."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from experiments.kpis import NPV_PARTS, REGISTRY, UNITS, decimals
-from experiments.stats import (
+from sim.kpis import NPV_PARTS, REGISTRY, KINDS, decimals
+from analysis.stats import (
     BETTER,
     KPIS,
     NEGLIGIBLE,
@@ -41,7 +41,7 @@ SHIFTS = {
 
 
 def scale(kpi: str) -> float:
-    return 0.05 if kpi in SHARES or kpi == "satisfaction" else 1e7
+    return 0.05 if kpi in SHARES or REGISTRY[kpi].kind == "score" else 1e7
 
 
 def make_runs(points=("",), seeds=SEEDS, rng_seed=1) -> pd.DataFrame:
@@ -84,15 +84,15 @@ def row(frame, **keys) -> pd.Series:
 
 def test_kpi_registry_directions_units_and_smallest_effects():
     assert tuple(REGISTRY) == KPIS
-    assert [k for k in KPIS if not REGISTRY[k].higher_is_better] == ["cost", "complaints"]
-    assert {k.unit for k in REGISTRY.values()} <= set(UNITS)
+    assert [k for k in KPIS if not REGISTRY[k].higher_is_better] == ["cost", "complaints", "effort"]
+    assert {k.kind for k in REGISTRY.values()} <= set(KINDS)
     for name in ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention"):
         k = REGISTRY[name]
-        assert (k.unit, k.smallest_effect, k.relative) == ("rate", 0.0025, False)
+        assert (k.kind, k.smallest_effect, k.relative) == ("rate", 0.0025, False)
         assert k.threshold(0.8) == 0.0025 and k.threshold(0.8, 0.01) == 0.01
     for name in ("revenue", "cost", "profit", "npv", *NPV_PARTS):
         k = REGISTRY[name]
-        assert (k.unit, k.smallest_effect, k.relative) == ("money", 0.01, True)
+        assert (k.kind, k.smallest_effect, k.relative) == ("money", 0.01, True)
         assert k.threshold(-4e7) == pytest.approx(4e5)  # 1% of the baseline's |mean|
         assert k.threshold(-4e7, 0.02) == pytest.approx(8e5)
     assert REGISTRY["satisfaction"].threshold(0.6) == 0.01
@@ -263,8 +263,8 @@ def test_verdicts_better_worse_negligible():
         assert (v.loc[arm, "retention_verdict"], v.loc[arm, "profit_verdict"]) == pair
     # every KPI has its verdict, not only retention and NPV; higher cost and complaints are worse
     better = diffs[diffs.arm == "better"].set_index("kpi")["verdict"]
-    assert better.drop(["cost", "complaints"]).eq(BETTER).all()
-    assert (better["cost"], better["complaints"]) == (WORSE, WORSE)
+    assert better.drop(["cost", "complaints", "effort"]).eq(BETTER).all()
+    assert (better["cost"], better["complaints"], better["effort"]) == (WORSE, WORSE, WORSE)
     r = row(diffs, arm="mixed", kpi="retention_horizon")
     assert v.loc["mixed", "retention_diff"] == r.mean_diff
     assert v.loc["mixed", "sentence"].startswith(

@@ -17,9 +17,9 @@ import pandas as pd
 from experiments import compare as compare_module
 from experiments.compare import prepare, run_experiment
 from experiments.executors import Outcome
-from experiments.kpis import NPV_PARTS
-from experiments.report import statistics
-from experiments.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
+from sim.kpis import NPV_PARTS
+from analysis.report import statistics
+from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
 from experiments.store import load
 from sim.api import compose_config
 

@@ -1,7 +1,7 @@
 """Charts of an experiment's stored results, for reports and slides.
 
 ``draw_all(results, tables, out_dir)`` draws every chart the store supports (``tables`` is what
-``experiments.report.report`` returns) and saves each as PNG and SVG. One style throughout: large
+``analysis.report.report`` returns) and saves each as PNG and SVG. One style throughout: large
 fonts and thick lines for projection, the Okabe-Ito colour-blind-safe palette, the baseline in
 black and every other arm in the same colour (and line style) in every figure, assigned in the
 experiment's order of arms; rates in % (differences in percentage points), money in CNY M.
@@ -29,8 +29,8 @@ from matplotlib.text import Text
 from scipy import stats as sps
 
 from experiments import store
-from experiments.kpis import REGISTRY
-from experiments.stats import BETTER, NEGLIGIBLE, UNDECIDED, WORSE
+from sim.kpis import REGISTRY
+from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, WORSE
 from sim.config import TIERS
 
 BASELINE_COLOUR = "#000000"

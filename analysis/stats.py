@@ -11,7 +11,7 @@ One procedure gives both the interval shown and the verdict. A *family* is one p
 KPI across the non-baseline arms; each of its ``m`` arms with at least 2 pairs gets the paired
 Student-t interval of its mean difference at level ``1 - (1 - level) / m`` (Bonferroni), so all
 ``m`` intervals hold together with probability at least ``level``. The verdict is read off that
-interval and the KPI's smallest effect worth acting on (:mod:`experiments.kpis`):
+interval and the KPI's smallest effect worth acting on (:mod:`sim.kpis`):
 
 - *negligible*: the whole interval lies within ± the smallest effect (this takes precedence);
 - *better* / *worse*: the interval excludes 0 on the KPI's good / bad side, and its centre (the
@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.kpis import REGISTRY, decimals
+from sim.kpis import REGISTRY, decimals
 
 KPIS: tuple[str, ...] = tuple(REGISTRY)
-"""Every registered KPI (:data:`experiments.kpis.REGISTRY`), in report order."""
+"""Every registered KPI (:data:`sim.kpis.REGISTRY`), in report order."""
 
 VERDICTS: tuple[str, ...] = ("better", "worse", "negligible", "undecided")
 """The verdict words, defined here only: import them, never spell them out elsewhere."""

@@ -37,8 +37,8 @@ import yaml
 
 from experiments import store
 from experiments.config import AUTO, EXPERIMENT_KEYS
-from experiments.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
-from experiments.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
+from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
+from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
 
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The KPIs of the arm means table."""
@@ -226,7 +226,7 @@ def _has_threads() -> bool:
 
 def _draw(results: Path, tables, figures: Path) -> tuple[list[ChartFile], str]:
     try:
-        from experiments import plots
+        from analysis import charts as plots
 
         charts = [_chart_file(c) for c in plots.draw_all(results, tables, figures)]
         _remove_stale(figures, charts)

@@ -1,11 +1,13 @@
-"""The KPIs an experiment compares: one registry of their labels, units, directions and the
-smallest effect worth acting on.
+"""The KPIs: one registry of each summary KPI's label, kind, display unit, format, direction
+and the smallest effect worth acting on.
 
-Statistics, the console report, the HTML report and the charts read a KPI's label, how to show
-it and how to judge it from here. Units: ``rate`` (a 0-1 share, shown in % and its differences
-in percentage points), ``money`` (CNY, shown in CNY millions), ``count`` and ``score`` (shown as
-they are). A smallest effect is either absolute, in the KPI's own units (0.0025 is a quarter of a
-retention point), or relative, a fraction of the baseline's |mean| (0.01 is 1%).
+A KPI is computed in :mod:`sim.metrics` and declared here, once; the run summary
+(``python -m sim.run``), the statistics, the console report, the HTML report and the charts read
+its label, how to show it and how to judge it from here. Kinds: ``rate`` (a 0-1 share, shown in %
+and its differences in percentage points), ``money`` (CNY, shown in CNY millions), ``count`` and
+``score`` (shown as they are). A smallest effect is either absolute, in the KPI's own units
+(0.0025 is a quarter of a retention point), or relative, a fraction of the baseline's |mean|
+(0.01 is 1%).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-UNITS = ("rate", "money", "count", "score")
+KINDS = ("rate", "money", "count", "score")
 _SCALE = {"rate": 100.0, "money": 1e-6}
 _UNIT = {"rate": "%", "money": "CNY M"}
 
@@ -26,19 +28,25 @@ class Kpi:
     name: str  # the summary.json key
     label: str  # chart titles and table headings
     short: str  # in verdict sentences
-    unit: str  # one of UNITS
+    kind: str  # one of KINDS
     smallest_effect: float  # the smallest difference worth acting on (see ``relative``)
     relative: bool = False  # smallest_effect is a fraction of the baseline's |mean|
     higher_is_better: bool = True
+    digits: int = 1  # decimals of a value in display units
+
+    @property
+    def unit(self) -> str:
+        """Display unit of a value: "%", "CNY M", or "" for counts and scores."""
+        return _UNIT.get(self.kind, "")
 
     @property
     def scale(self) -> float:
         """Factor from stored values (shares, CNY) to display units (%, CNY M)."""
-        return _SCALE.get(self.unit, 1.0)
+        return _SCALE.get(self.kind, 1.0)
 
     def unit_label(self, delta: bool = False) -> str:
         """Display unit: "%" (or "pts" for a difference), "CNY M", or "" for counts and scores."""
-        return "pts" if delta and self.unit == "rate" else _UNIT.get(self.unit, "")
+        return "pts" if delta and self.kind == "rate" else self.unit
 
     def axis(self, delta: bool = False) -> str:
         """Axis or column label with its unit, e.g. "Δ NPV (CNY M)"."""
@@ -66,9 +74,17 @@ class Kpi:
         v = value * self.scale + 0.0  # no "-0.0" for a zero
         return f"{v:+,.{digits}f}" if sign else f"{v:,.{digits}f}"
 
+    def text(self, value: float) -> str:
+        """A stored value with its unit at the KPI's own precision: "88.6%", "CNY -27.6 M",
+        "1,234", "0.712"."""
+        number = self.number(value, self.digits)
+        if self.kind == "money" and math.isfinite(value):
+            return f"CNY {number} M"
+        return number + ("%" if self.kind == "rate" and math.isfinite(value) else "")
+
     def amount(self, value: float, digits: int = 1) -> str:
         """A signed difference with its unit: "+2.4 pts", "-CNY 12.3 M", "+0.012"."""
-        if self.unit == "money":
+        if self.kind == "money":
             return f"{'-' if value < 0 else '+'}CNY {abs(value) * self.scale:,.{digits}f} M"
         unit = self.unit_label(delta=True)
         return self.number(value, digits, sign=True) + (f" {unit}" if unit else "")
@@ -105,13 +121,16 @@ REGISTRY: dict[str, Kpi] = {
         _money("npv_opening_book", "NPV: opening book", "NPV of the opening book"),
         _money("npv_newcomers", "NPV: newcomers", "NPV of newcomers"),
         _money("npv_fixed", "NPV: fixed costs", "NPV of fixed costs"),
-        Kpi("new_customers", "New customers", "new customers", "count", 0.01, True),
-        Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False),
-        Kpi("satisfaction", "Satisfaction", "satisfaction", "score", 0.01),
+        _money("aum_end", "AUM at the end", "AUM at the end"),
+        Kpi("new_customers", "New customers", "new customers", "count", 0.01, True, digits=0),
+        Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False, digits=0),
+        Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),
+        Kpi("effort", "Effort (0-1)", "effort", "score", 0.01, False, False, digits=3),
+        Kpi("manager_skill", "Manager skill (0-1)", "manager skill", "score", 0.01, digits=3),
     )
 }
 """Every KPI, in report order. Retention: a quarter of a point; money and counts: 1% of the
-baseline's |mean|; satisfaction (0-1): 0.01. docs/experiments.md gives the reasons."""
+baseline's |mean|; scores (0-1): 0.01. docs/experiments.md gives the reasons."""
 
 NPV_PARTS = ("npv_opening_book", "npv_newcomers", "npv_fixed")
 """The parts of ``npv``: the opening book, newcomers net of acquisition, fixed costs."""
