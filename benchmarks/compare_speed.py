@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from experiments.compare import prepare, run_experiment
-from sim.api import compose_config
+from sim.scenario import compose_config
 
 
 def timed(replications: int, workers: int, folder: str) -> tuple[float, int]:

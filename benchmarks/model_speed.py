@@ -27,8 +27,8 @@ TARGETS = {100_000: 2.0, 1_000_000: 25.0}  # seconds for the model (build + step
 
 def measure(customers: int, burn_in: int, months: int) -> dict:
     """Build and run one model in this process; returns timings, throughput and peak RSS."""
-    from sim.api import load_config
     from sim.model import BankModel
+    from sim.scenario import load_config
 
     config = load_config(
         [f"population.customers={customers}", f"burn_in={burn_in}", f"months={months}"]

@@ -14,8 +14,9 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from sim.config import Config
 from sim.kpis import REGISTRY
-from sim.config import Config, ConfigError, param
+from sim.params import ConfigError, param
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 AUTO = "auto"
@@ -57,7 +58,7 @@ class ExperimentConfig:
         {},
         "KPI -> smallest effect worth acting on: absolute for rates and satisfaction, a fraction"
         " of the baseline's |mean| for money and counts",
-        "replaces the defaults of experiments/kpis.py (docs/experiments.md)",
+        "replaces the defaults of sim/kpis.py (docs/experiments.md)",
         0.0,
     )
     decision_kpis: list[str] = param(

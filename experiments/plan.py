@@ -18,8 +18,9 @@ from omegaconf import OmegaConf
 from scipy.stats import qmc
 
 from experiments.config import CompareConfig, seeds_planned
-from sim.api import load_config, scenario_text, seeded_hash
-from sim.config import Config, ConfigError
+from sim.config import Config
+from sim.params import ConfigError
+from sim.scenario import load_config, scenario_text, seeded_hash
 
 
 @dataclass
@@ -30,7 +31,7 @@ class RunSpec:
     point: str  # "key=value,..." or "" without a grid or sample
     seed: int
     config: Config
-    run_id: str  # config_hash(config), computed once
+    run_id: str  # sim.scenario.run_id(config), computed once
 
 
 def arms(cfg: CompareConfig) -> list[str]:

@@ -8,9 +8,9 @@ from importlib import import_module
 
 _EXPORTS = {
     "Config": "sim.config",
-    "ConfigError": "sim.config",
+    "ConfigError": "sim.params",
     "RunResult": "sim.api",
-    "load_config": "sim.api",
+    "load_config": "sim.scenario",
     "run_scenario": "sim.api",
 }
 

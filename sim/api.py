@@ -1,31 +1,25 @@
-"""The Python API: compose a config, run one scenario, keep or save its results.
+"""The Python API: run one scenario, keep or save its results.
 
 ``run_scenario`` returns pandas objects and writes nothing unless asked. A saved run is one
-folder under ``output.dir`` named by a hash of its resolved scenario (seed included), written
-atomically: a temporary folder renamed into place.
+folder under ``output.dir`` named by its run id (``sim.scenario.run_id``), written atomically: a
+temporary folder renamed into place.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException, MissingConfigException
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
 from sim import metrics
-from sim.config import Config, ConfigError, one_line, register, to_config
+from sim.config import Config
 from sim.model import BankModel
 from sim.provenance import atomic_folder, provenance
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-register()
+from sim.scenario import config_yaml, load_config, run_id, to_config
 
 
 @dataclass
@@ -45,7 +39,7 @@ class RunResult:
     @property
     def run_id(self) -> str:
         """A content hash of the resolved config (seed included)."""
-        return config_hash(self.config)
+        return run_id(self.config)
 
     def save(self, directory: str | Path | None = None) -> Path:
         """Write the run folder atomically under ``directory`` (default ``output.dir``)."""
@@ -65,49 +59,8 @@ class RunResult:
 
 
 def now() -> str:
+    """The current UTC time, ISO format, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def config_yaml(config: Config) -> str:
-    return OmegaConf.to_yaml(OmegaConf.structured(config))
-
-
-def config_hash(config: Config) -> str:
-    """The run id: a hash of everything that shapes the results (``output`` settings do not)."""
-    return seeded_hash(scenario_text(config), config.seed)
-
-
-def scenario_text(config: Config) -> str:
-    """The resolved scenario as text, without its seed and output settings."""
-    scenario = OmegaConf.to_container(OmegaConf.structured(config))
-    del scenario["output"], scenario["seed"]
-    return OmegaConf.to_yaml(scenario)
-
-
-def seeded_hash(scenario: str, seed: int) -> str:
-    """Run id of a scenario (``scenario_text``) run with ``seed``."""
-    return hashlib.sha256(f"{scenario}seed: {seed}\n".encode()).hexdigest()[:16]
-
-
-def load_config(overrides: list[str] | None = None) -> Config:
-    """Compose ``configs/`` with Hydra overrides into a validated Config (or raise ConfigError)."""
-    return to_config(compose_config(overrides))
-
-
-def compose_config(overrides: list[str] | None = None, name: str = "config") -> DictConfig:
-    """Compose ``configs/<name>.yaml`` with overrides; Hydra's errors become one-line
-    ConfigErrors."""
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            return compose(config_name=name, overrides=list(overrides or []))
-    except MissingConfigException as exc:
-        group, _, option = (exc.missing_cfg_file or "").partition("/")
-        if not option:
-            raise ConfigError(one_line(exc)) from None
-        known = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-        raise ConfigError(f"{group}={option!r} is unknown; choose from {known}") from None
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(one_line(exc)) from None
 
 
 def run_scenario(
@@ -127,7 +80,7 @@ def run_scenario(
     started = now()
     model = BankModel(config)
     model.run(progress=progress)
-    timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    timeseries = metrics.timeseries(model)
     summary = pd.Series(metrics.summarise(model, timeseries))
     result = RunResult(
         config,

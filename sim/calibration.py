@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.api import load_config
 from sim.config import TIER_BOUNDS, Config
 from sim.customers import EXIT_REASONS, masked_sum
 from sim.model import BankModel
+from sim.scenario import load_config
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,24 @@
-"""Typed configuration schema, registered in Hydra's ConfigStore, and its validation.
+"""Typed configuration schema of the model, registered in Hydra's ConfigStore, and its validation.
 
-Every leaf parameter is declared with :func:`param`, which records its unit, allowed range and
-source. Validation (:func:`validate`) walks the schema and reports the first bad value as one
-line naming the key, the value and what is allowed. ``docs/parameters.md`` is generated from the
-same metadata (``python -m sim.config``), so the reference cannot drift from the code.
+Every leaf parameter is declared with :func:`sim.params.param`, which records its unit, allowed
+range and source. Validation (:func:`validate`) walks the schema and reports the first bad value
+as one line naming the key, the value and what is allowed. ``docs/parameters.md`` is generated
+from the same metadata (``python -m sim.config``), so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from sim.params import ConfigError, check_node, describe_allowed, param, value_text
 
 TIERS = ("mass", "mid", "high", "private")
 TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # CNY of AUM; Chinese retail practice
-
-
-class ConfigError(ValueError):
-    """A configuration value that is not allowed; the message is one line."""
-
-
-def param(default, unit: str, source: str, lo=None, hi=None, choices=None):
-    """A config field with its unit, allowed range (inclusive) or choices, and source."""
-    meta = {"unit": unit, "source": source, "lo": lo, "hi": hi, "choices": choices}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -762,106 +747,11 @@ def register() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config:
-    """Typed, validated config (``schema`` or a subclass) from a Hydra DictConfig, or a Config
-    whose types are checked."""
-    if not isinstance(cfg, Config):
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        plain.pop("hydra", None)
-        try:
-            cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
-        except OmegaConfBaseException as exc:
-            raise ConfigError(one_line(exc)) from None
-    validate(cfg)
-    from sim.strategies import strategy_config
-
-    cfg.strategy = {name: strategy_config(name, params) for name, params in cfg.strategy.items()}
-    return cfg
-
-
-def one_line(exc: Exception) -> str:
-    """A Hydra or OmegaConf error as one line that names the key."""
-    cause = exc.__cause__ or exc
-    head = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), repr(cause))
-    key = getattr(cause, "full_key", None)
-    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and key:
-        return f"{key} is not a known key (see docs/parameters.md)"
-    return f"{key}: {head}" if key else head
-
-
 def validate(cfg: Config) -> None:
-    """Raise ConfigError naming the first bad key, its value and what is allowed."""
+    """Raise ConfigError naming the first bad key, its value and what is allowed (the model's
+    parameters; strategies are checked by ``sim.scenario.to_config``)."""
     check_node(cfg, "")
     _check_cross(cfg)
-    from sim.strategies import validate_strategies
-
-    validate_strategies(cfg)
-
-
-def check_node(node, prefix: str) -> None:
-    """Check every field of a config dataclass, recursively: types, then ranges."""
-    hints = typing.get_type_hints(type(node))
-    for f in dataclasses.fields(node):
-        _check_typed(f"{prefix}{f.name}", getattr(node, f.name), hints[f.name], f.metadata)
-
-
-def _check_typed(key: str, value, hint, meta) -> None:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return
-    if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in args:
-            return
-        hint = next(a for a in args if a is not type(None))
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        _require(key, value, hint)
-        check_node(value, key + ".")
-    elif origin is dict:
-        _require(key, value, dict)
-        for name, item in value.items():
-            _check_typed(f"{key}.{name}", item, args[1], meta)
-    elif origin is list:
-        _require(key, value, list)
-        for i, item in enumerate(value):
-            _check_typed(f"{key}[{i}]", item, args[0], meta)
-    else:
-        _require(key, value, hint)
-        check_value(key, value, meta)
-
-
-def _require(key: str, value, kind: type) -> None:
-    """Raise unless ``value`` is of ``kind`` (an int counts as a float; a bool as neither)."""
-    allowed = (int, float) if kind is float else kind
-    if isinstance(value, bool) and kind is not bool or not isinstance(value, allowed):
-        raise ConfigError(f"{key}={value!r} has the wrong type; expected {kind.__name__}")
-
-
-def check_value(key: str, value, meta) -> None:
-    """Check one value against a field's metadata (range or choices)."""
-    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(choices)}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}={value!r} is not allowed; it must be a finite number")
-        if lo is not None and value < lo or hi is not None and value > hi:
-            raise ConfigError(f"{key}={value!r} is out of range; allowed {_range(lo, hi)}")
-
-
-def describe_allowed(meta) -> str:
-    """What a field allows, in words: its choices, its range, or "any"."""
-    if meta.get("choices"):
-        return ", ".join(map(str, meta["choices"]))
-    if meta.get("lo") is not None or meta.get("hi") is not None:
-        return _range(meta.get("lo"), meta.get("hi"))
-    return "any"
-
-
-def _range(lo, hi) -> str:
-    if hi is None:
-        return f">= {_fmt(lo)}"
-    return f"<= {_fmt(hi)}" if lo is None else f"{_fmt(lo)} to {_fmt(hi)}"
 
 
 def _check_cross(cfg: Config) -> None:
@@ -941,16 +831,8 @@ def parameter_rows(node=None, prefix: str = "") -> list[tuple[str, str, str, str
                 rows += parameter_rows(item, f"{key}.{name}.")
             continue
         allowed = describe_allowed(meta)
-        rows.append((key, _fmt(value), meta["unit"], allowed, meta["source"]))
+        rows.append((key, value_text(value), meta["unit"], allowed, meta["source"]))
     return rows
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
 
 
 def parameter_markdown() -> str:

@@ -125,7 +125,7 @@ REGISTRY: dict[str, Kpi] = {
         Kpi("new_customers", "New customers", "new customers", "count", 0.01, True, digits=0),
         Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False, digits=0),
         Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),
-        Kpi("effort", "Effort (0-1)", "effort", "score", 0.01, False, False, digits=3),
+        Kpi("effort", "Effort (0-1, lower is better)", "effort", "score", 0.01, False, False, 3),
         Kpi("manager_skill", "Manager skill (0-1)", "manager skill", "score", 0.01, digits=3),
     )
 }

@@ -13,35 +13,18 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from sim.api import CONFIG_DIR, RunResult, load_config, run_scenario
-from sim.config import ConfigError, to_config
+from sim.api import RunResult, run_scenario
+from sim.kpis import REGISTRY
+from sim.params import ConfigError
+from sim.scenario import CONFIG_DIR, load_config, to_config
 
 
 def format_summary(result: RunResult) -> str:
-    """The KPI table printed after a run (counts are real customers)."""
+    """The KPI table printed after a run: every registered KPI in the summary, in registry order,
+    with its label and value as ``sim.kpis`` shows them (counts are real customers)."""
     s, cfg = result.summary, result.config
-    pct = "{:.1%}".format
-    money = lambda v: f"CNY {v / 1e6:,.1f} M"  # noqa: E731
-    rows = [
-        *([("Retention after 12 months", pct(s.retention_12m))] if cfg.months > 12 else []),
-        (f"Retention after {cfg.months} months", pct(s.retention_horizon)),
-        ("  mid, high and private tiers", pct(s.retention_mid_high)),
-        ("AUM retention", pct(s.aum_retention)),
-        ("AUM at end", money(s.aum_end)),
-        ("Revenue", money(s.revenue)),
-        ("Cost", money(s.cost)),
-        ("Profit", money(s.profit)),
-        (f"NPV at {cfg.economics.discount_rate:.0%}", money(s.npv)),
-        ("  from the opening book", money(s.npv_opening_book)),
-        ("  from newcomers", money(s.npv_newcomers)),
-        ("  fixed costs and programmes", money(s.npv_fixed)),
-        ("New customers", f"{s.new_customers:,.0f}"),
-        ("Complaints", f"{s.complaints:,.0f}"),
-        ("Satisfaction (0-1)", f"{s.satisfaction:.3f}"),
-        ("Effort (0-1, lower is better)", f"{s.effort:.3f}"),
-        ("Manager skill (0-1)", f"{s.manager_skill:.3f}"),
-        ("Customers start -> end", f"{s.customers_start:,.0f} -> {s.customers_end:,.0f}"),
-    ]
+    rows = [(kpi.label, kpi.text(s[name])) for name, kpi in REGISTRY.items() if name in s]
+    rows.append(("Customers start -> end", f"{s.customers_start:,.0f} -> {s.customers_end:,.0f}"))
     width = max(len(k) for k, _ in rows)
     strategies = ", ".join(cfg.strategy) or "none (baseline)"
     head = (

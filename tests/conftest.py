@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sim.config import Config, param, validate
+from sim.config import Config
+from sim.params import param
+from sim.scenario import to_config
 from sim.strategies import REGISTRY, Strategy, StrategyConfig, register
 
 # --------------------------------------------------------------------------------------------
@@ -106,14 +108,14 @@ def small_config(
     seed: int = 0,
     strategy: dict | None = None,
 ) -> Config:
-    """A validated Config for a small, fast run; ``overrides`` maps dotted keys to values."""
+    """A validated Config (strategies typed) for a small, fast run; ``overrides`` maps dotted
+    keys to values."""
     cfg = Config(seed=seed, months=months, burn_in=burn_in)
     cfg.population.customers = customers
     for key, value in (overrides or {}).items():
         set_path(cfg, key, value)
     cfg.strategy = dict(strategy or {})
-    validate(cfg)
-    return cfg
+    return to_config(cfg)
 
 
 def with_changes(cfg: Config, overrides: dict) -> Config:
@@ -121,8 +123,7 @@ def with_changes(cfg: Config, overrides: dict) -> Config:
     new = copy.deepcopy(cfg)
     for key, value in overrides.items():
         set_path(new, key, value)
-    validate(new)
-    return new
+    return to_config(new)
 
 
 @pytest.fixture(scope="session")

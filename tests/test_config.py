@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sim.api import load_config, run_scenario
-from sim.config import TIERS, Config, ConfigError, validate
+from sim import scenario
+from sim.api import run_scenario
+from sim.config import TIERS, Config, validate
+from sim.kpis import REGISTRY as KPIS
+from sim.model import BankModel
+from sim.params import ConfigError
+from sim.run import format_summary
+from sim.scenario import load_config
 from sim.strategies import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +155,17 @@ def test_valid_strategy_is_accepted():
     assert cfg.strategy["test_perks"].end == 5
 
 
+def test_strategy_parameters_are_typed_once_and_the_model_uses_them(monkeypatch):
+    calls = []
+    typed = scenario.strategy_config
+    monkeypatch.setattr(scenario, "strategy_config", lambda *a: calls.append(a[0]) or typed(*a))
+    cfg = load_config(["strategy=[training,follow_up]", "population.customers=300"])
+    model = BankModel(cfg)
+    assert calls == ["training", "follow_up"]
+    assert [s.config for s in model.strategies] == list(cfg.strategy.values())
+    assert all(s.config is cfg.strategy[s.name] for s in model.strategies)
+
+
 # --- Config objects built in Python go through the same validation -----------------------------
 
 
@@ -179,6 +196,17 @@ def test_wrong_python_type_in_a_config_object_is_refused(make_config, key, value
         validate(cfg)
     assert key in str(info.value)
     assert str(value) in str(info.value)
+
+
+def test_the_run_summary_table_reads_the_kpi_registry(make_config):
+    result = run_scenario(make_config(customers=300, months=3, burn_in=1))
+    head, *rows, customers = format_summary(result).splitlines()
+    assert head.startswith("Strategies: none (baseline) | seed 0 |")
+    shown = [kpi for kpi in KPIS.values() if kpi.name in result.summary]
+    assert len(rows) == len(shown) > 10
+    for row, kpi in zip(rows, shown, strict=True):
+        assert row.split() == [*kpi.label.split(), *kpi.text(result.summary[kpi.name]).split()]
+    assert customers.split()[:3] == ["Customers", "start", "->"]
 
 
 # --- Through the command line -------------------------------------------------------------------

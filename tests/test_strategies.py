@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.api import load_config, run_scenario
+from sim.api import run_scenario
+from sim.scenario import load_config
 from sim.strategies import REGISTRY
 from sim.strategies.base import config_yaml, strategies_markdown
 

@@ -4,8 +4,9 @@ waits at the chosen branches only, at its cost."""
 import numpy as np
 import pytest
 
-from sim.config import ConfigError
+from sim import metrics
 from sim.model import BankModel
+from sim.params import ConfigError
 
 CUSTOMERS, BURN_IN, MONTHS = 20_000, 6, 6
 
@@ -25,7 +26,7 @@ def step_through(cfg):
 
 
 def timeseries(model):
-    return model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    return metrics.timeseries(model)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,8 @@ def test_better_service_and_shorter_waits_at_chosen_branches_only(pair):
 
 
 def test_busiest_rule_picks_the_most_visited_branches(make_config):
-    cfg = make_config(customers=5_000, months=2, burn_in=3, seed=4)
-    cfg.strategy = {"branch_experience": {"count": 4}}
+    strategy = {"branch_experience": {"count": 4}}
+    cfg = make_config(customers=5_000, months=2, burn_in=3, seed=4, strategy=strategy)
     model = BankModel(cfg)
     for _ in range(cfg.burn_in):
         model.step()

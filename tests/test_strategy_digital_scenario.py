@@ -5,9 +5,9 @@ seeds."""
 import numpy as np
 import pytest
 
-from sim.config import ConfigError, to_config
 from sim.customers import CHANNELS
 from sim.model import BankModel
+from sim.params import ConfigError
 
 SEEDS = (0, 1, 2)
 DIGITAL = 0.7  # "high-digital" customers: digital affinity above this
@@ -15,7 +15,7 @@ DIGITAL_CHANNEL = CHANNELS.index("digital")
 
 
 def run_model(cfg) -> BankModel:
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     model.run()
     return model
 
@@ -69,7 +69,7 @@ def test_more_young_customers_join(make_config, seed):
 
 def test_quality_and_fit_build_up_with_spend(make_config):
     cfg = make_config(months=24, strategy={"digital_scenario": {}})
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     strategy, params = model.strategies[0], cfg.strategy["digital_scenario"]
     fit_rows = np.isin(model.segment_names, params.fit_segments)
     quality, spend = [], []

@@ -6,16 +6,17 @@ numbers)."""
 import numpy as np
 import pytest
 
+from sim import metrics
 from sim.api import run_scenario
-from sim.config import ConfigError, to_config
 from sim.model import BankModel
+from sim.params import ConfigError
 
 
 def step_months(make_config, params, overrides=None, months=6, customers=8000, seed=0):
     cfg = make_config(
         overrides, seed=seed, months=months, customers=customers, strategy={"follow_up": params}
     )
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     for _ in range(cfg.burn_in):
         model.step()
     return model
@@ -59,12 +60,12 @@ def test_no_budget_set_aside_and_none_idle_means_no_calls(make_config):
     params = {"share": 0.0}
     over = {"bank.manager_contacts": 20.0}  # regular contact needs take every contact
     size = {"seed": 0, "months": 6, "customers": 8000}
-    base = BankModel(to_config(make_config(over, **size)))
-    model = BankModel(to_config(make_config(over, **size, strategy={"follow_up": params})))
+    base = BankModel(make_config(over, **size))
+    model = BankModel(make_config(over, **size, strategy={"follow_up": params}))
     for _ in range(base.config.burn_in + 6):
         base.step(), model.step()
         assert model.strategies[0].contacts == 0
-    ts = model.datacollector.get_model_vars_dataframe()
+    ts = metrics.timeseries(model)
     assert (ts["cost_follow_up.contacts"] == 0).all()
     assert np.array_equal(base.customers.satisfaction, model.customers.satisfaction)
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from sim.api import run_scenario
-from sim.config import TIERS, ConfigError, to_config
+from sim.config import TIERS
 from sim.model import BankModel
+from sim.params import ConfigError
 
 SEEDS = range(4)
 COMPONENTS = ("prenotify", "feedback", "value_added")
@@ -39,15 +40,15 @@ def test_prenotification_cuts_fee_complaints(make_config):
 
 def test_feedback_raises_fit_month_by_month_towards_the_cap(make_config):
     cfg = make_config(seed=0, months=24, customers=5000, strategy=only("feedback"))
-    base = BankModel(to_config(make_config(seed=0, months=24, customers=5000)))
-    model = BankModel(to_config(cfg))
+    base = BankModel(make_config(seed=0, months=24, customers=5000))
+    model = BankModel(cfg)
     fit, gain = [], []
     for month in range(1, cfg.burn_in + 25):
         base.step(), model.step()
         if month > cfg.burn_in:
             fit.append(float(model.fit_bonus.mean()))
             assert np.ptp(model.fit_bonus) == 0  # every segment alike
-            gain.append(model.kpis["satisfaction"] - base.kpis["satisfaction"])
+            gain.append(model.kpi_rows[-1]["satisfaction"] - base.kpi_rows[-1]["satisfaction"])
     fit = np.array(fit)
     cap, rate = cfg.strategy["lean_service"].fit_cap, cfg.strategy["lean_service"].fit_rate
     assert (np.diff(fit) > 0).all() and fit[-1] < cap
@@ -75,7 +76,7 @@ def lift_by_tier(make_config, seed, params) -> np.ndarray:
     """Satisfaction gain by tier over customers who joined before the strategy started and are
     active in both runs (the same people; their balances, so tiers, do not depend on it)."""
     models = [
-        BankModel(to_config(make_config(seed=seed, months=12, customers=8000, strategy=s)))
+        BankModel(make_config(seed=seed, months=12, customers=8000, strategy=s))
         for s in ({}, params)
     ]
     for month in range(1, models[0].config.burn_in + 13):
@@ -101,7 +102,7 @@ def test_value_added_services_lift_high_end_satisfaction(make_config):
 
 def test_value_added_cost_per_served_customer(make_config):
     cfg = make_config(seed=0, months=3, customers=5000, strategy=only("value_added"))
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     for _ in range(cfg.burn_in + 3):
         c = model.customers
         served = c.weight[c.active & (c.tier >= TIERS.index("high"))].sum(dtype=np.float64)

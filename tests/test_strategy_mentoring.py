@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sim.api import run_scenario
-from sim.config import ConfigError, to_config
 from sim.model import BankModel
+from sim.params import ConfigError
 
 SEEDS = range(4)
 NO_QUITS = {"bank.manager_quit_rate": 0.0}  # every desk keeps its manager in both runs
@@ -14,9 +14,9 @@ NO_QUITS = {"bank.manager_quit_rate": 0.0}  # every desk keeps its manager in bo
 
 def models(make_config, overrides, seed, months, customers=2000, **params):
     size = {"seed": seed, "months": months, "customers": customers}
-    base = BankModel(to_config(make_config(overrides, **size)))
+    base = BankModel(make_config(overrides, **size))
     strategy = {"mentoring": params}
-    return base, BankModel(to_config(make_config(overrides, **size, strategy=strategy)))
+    return base, BankModel(make_config(overrides, **size, strategy=strategy))
 
 
 def skills(model) -> np.ndarray:
@@ -49,7 +49,7 @@ def test_mentees_learn_faster_than_the_same_desks_unmentored(make_config):
 
 def test_mentors_are_senior_and_give_up_contacts(make_config):
     cfg = make_config(seed=0, months=6, strategy={"mentoring": {"ratio": 2}})
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     for _ in range(cfg.burn_in + 3):
         model.step()
     strategy, desks = model.strategies[0], model.desk_list()
@@ -106,7 +106,7 @@ def test_mentoring_lowers_quits_of_mentors_and_mentees(make_config):
 
 def test_quits_fall_further_as_mentees_progress(make_config):
     cfg = make_config(NO_QUITS, seed=1, months=12, strategy={"mentoring": {}})
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     strategy = model.strategies[0]
     multipliers = []
     for _ in range(cfg.burn_in + 10):

@@ -7,9 +7,10 @@ receiving branches get busier; a new branch goes where it serves the most uncove
 import numpy as np
 import pytest
 
-from sim import geography
-from sim.config import ConfigError
+from sim import geography, metrics
+from sim.mechanisms import books
 from sim.model import BankModel
+from sim.params import ConfigError
 from sim.strategies.outlet_closure import ADAPTING, DIGITAL, SETTLED, branch_profit
 
 SEEDS = (0, 1, 2, 3, 4, 5)
@@ -23,7 +24,7 @@ def run(cfg) -> BankModel:
 
 
 def timeseries(model):
-    return model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    return metrics.timeseries(model)
 
 
 @pytest.fixture(scope="module")
@@ -164,15 +165,11 @@ def test_rules_pick_the_weakest_branches(make_config):
         model = BankModel(cfg)
         for _ in range(cfg.burn_in):
             model.step()
-        c, economics = model.customers, cfg.economics
         if rule == "lowest_visits":
             score = model.branch_visits()
         else:
             cost = np.full(cfg.bank.branches, cfg.bank.branch_cost)
-            score = branch_profit(
-                c.branch, c.weight * c.active, c.tier, c.aum, c.loan, cost, economics,
-                model.wealth_share,
-            )  # fmt: skip
+            score = branch_profit(model.customers.branch, books.lines_now(model), cost)
         model.step()
         assert sorted(model.strategies[0].closed) == sorted(np.argsort(score)[:2].tolist())
 
@@ -184,14 +181,27 @@ def test_branch_profit_adds_up_customer_revenue_less_branch_cost(make_config):
     tier = np.array([0, 1, 0, 0], np.int8)
     aum = np.array([100_000.0, 1_000_000.0, 0.0, 5e6])
     loan = np.array([0.0, 0.0, 200_000.0, 1e6])
-    share = np.array([0.0, 0.5, 0.0, 0.0])
-    profit = branch_profit(branch, weight, tier, aum, loan, np.array([1e6, 1e5, 0.0]),
-                           economics, share)  # fmt: skip
+    share = np.array([0.0, 0.5, 0.0, 0.0])[tier]
+    lines = books.customer_lines(economics, share, aum, loan, weight)
+    profit = branch_profit(branch, lines, np.array([1e6, 1e5, 0.0]))
     e = economics
     pay = 12 * e.payment_income
     first = e.deposit_margin * (100_000 + 500_000) + e.wealth_fee * 500_000 + 2 * pay
     second = (e.loan_margin - e.default_rate * e.loss_given_default) * 200_000 + pay
     assert np.allclose(profit, [10 * first - 1e6, 10 * second - 1e5, 0.0])
+
+
+def test_branch_profit_reads_the_same_customer_revenue_as_the_books(make_config):
+    """Closures rank branches by the revenue the ledger books: a month's branch profits (no
+    branch cost) add up to 12 x that month's customer revenue less credit losses."""
+    model = BankModel(make_config(customers=2_000, months=1, burn_in=2))
+    model.step()
+    lines = books.lines_now(model)
+    profit = branch_profit(model.customers.branch, lines, np.zeros(12))
+    month = model.books
+    booked = sum(month.get(f"revenue_{k}", 0.0) - month.get(f"cost_{k}", 0.0) for k in lines)
+    assert booked > 0
+    assert profit.sum() == pytest.approx(12 * booked, rel=1e-6)
 
 
 def test_open_new_adds_a_branch_where_customers_live_far(make_config):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from sim.api import run_scenario
-from sim.config import ConfigError, to_config
 from sim.customers import CHANNELS
 from sim.model import BankModel
+from sim.params import ConfigError
 
 SEEDS = (0, 1)
 CUSTOMERS = 20_000  # partners reach a share of the city, so a default-sized bank
@@ -22,7 +22,7 @@ def make_config(make_config):
 
 
 def run_model(cfg) -> BankModel:
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     model.run()
     return model
 
@@ -73,7 +73,7 @@ def test_each_partner_skews_its_newcomers_to_its_segments(make_config):
 
 def test_subsidies_are_paid_per_participant_who_gets_the_perk(make_config):
     cfg = make_config(months=12, strategy={"partner_promotion": {}})
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     strategy = model.strategies[0]
     subsidy = {p.name: p.config.subsidy for p in model.partners}
     for t in range(1, cfg.burn_in + cfg.months + 1):
@@ -154,7 +154,7 @@ def test_partner_loans_earn_interest_and_lose_credit(make_config):
 
 def test_loan_book_is_repaid_over_the_term(make_config):
     params = {"partners": ["renovation"], "loan_term": 6, "end": 4}
-    model = BankModel(to_config(make_config(months=12, strategy={"partner_promotion": params})))
+    model = BankModel(make_config(months=12, strategy={"partner_promotion": params}))
     strategy = model.strategies[0]
     for _ in range(model.config.burn_in + 4):
         model.step()
@@ -167,7 +167,7 @@ def test_loan_book_is_repaid_over_the_term(make_config):
 
 def test_partners_are_switched_on_only_while_promoted(make_config):
     cfg = make_config(months=12, strategy={"partner_promotion": {"partners": ["travel"], "end": 3}})
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     on = {}
     for _ in range(cfg.burn_in + 5):
         model.step()

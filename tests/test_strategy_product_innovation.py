@@ -4,8 +4,8 @@ to their customers, at its costs, paired against the baseline on the same seeds.
 import numpy as np
 import pytest
 
-from sim.config import ConfigError, to_config
 from sim.model import BankModel
+from sim.params import ConfigError
 
 SEEDS = (0, 1, 2)
 TARGET = "business_owner"  # investment banking's target segment
@@ -13,7 +13,7 @@ IB = {"product_innovation": {"products": ["investment_banking"]}}
 
 
 def run_model(cfg) -> BankModel:
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     model.run()
     return model
 
@@ -70,7 +70,7 @@ def test_aum_flows_to_target_customers(make_config, seed):
 
 
 def test_all_products_reach_their_segments(make_config):
-    model = BankModel(to_config(make_config(months=24, strategy={"product_innovation": {}})))
+    model = BankModel(make_config(months=24, strategy={"product_innovation": {}}))
     for _ in range(model.config.burn_in + 13):
         model.step()
     params = model.config.strategy["product_innovation"]
@@ -80,7 +80,7 @@ def test_all_products_reach_their_segments(make_config):
 
 def test_costs_at_launch_and_every_month(make_config):
     params = {"products": ["green", "inclusive_wealth"], "start": 2}
-    model = BankModel(to_config(make_config(months=6, strategy={"product_innovation": params})))
+    model = BankModel(make_config(months=6, strategy={"product_innovation": params}))
     typed = model.config.strategy["product_innovation"]
     development, running = [], []
     for _ in range(model.config.burn_in + 6):

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from sim.api import run_scenario
-from sim.config import to_config
 from sim.model import BankModel
 
 SEEDS = (0, 1, 2)
@@ -37,7 +36,7 @@ def test_more_hours_more_skill(make_config):
 def test_training_time_comes_out_of_customer_contacts(make_config):
     no_hires = {"bank.manager_quit_rate": 0.0}  # a new hire starts untrained
     cfg = make_config(no_hires, months=6, strategy={"training": {"hours": 480.0}})
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     for _ in range(cfg.burn_in + 1):
         model.step()
     drawn = [m.budget.used["training"] for m in model.managers]  # training and sharing hours
@@ -48,7 +47,7 @@ def test_training_time_comes_out_of_customer_contacts(make_config):
 def test_sharing_sessions_pull_skill_towards_the_best_branch(make_config):
     no_hires = {"bank.manager_quit_rate": 0.0}
     params = {"hours": 0.0, "sharing": 0.5}
-    model = BankModel(to_config(make_config(no_hires, months=6, strategy={"training": params})))
+    model = BankModel(make_config(no_hires, months=6, strategy={"training": params}))
     for _ in range(model.config.burn_in):
         model.step()
     best = model.strategies[0].best_branch_skill()

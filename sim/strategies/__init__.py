@@ -16,19 +16,10 @@ from sim.strategies import (  # noqa: F401  (importing a module registers its st
 )
 from sim.strategies.base import REGISTRY, Strategy, StrategyConfig, register, strategy_config
 
-
-def validate_strategies(cfg) -> None:
-    """Check every configured strategy's name and parameters, and that they fit the scenario."""
-    for name, params in cfg.strategy.items():
-        typed = strategy_config(name, params)
-        REGISTRY[name].check(typed, cfg)
-
-
 __all__ = [
     "REGISTRY",
     "Strategy",
     "StrategyConfig",
     "register",
     "strategy_config",
-    "validate_strategies",
 ]

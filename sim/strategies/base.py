@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import ConfigError, describe_allowed, param
+from sim.params import ConfigError, check_node, describe_allowed, param
 
 REGISTRY: dict[str, type[Strategy]] = {}
 
@@ -57,9 +58,10 @@ class Strategy:
     def check(cls, config: StrategyConfig, scenario) -> None:
         """Raise ConfigError if the parameters do not fit the scenario (e.g. too many closures)."""
 
-    def rng(self, month: int, purpose: str = ""):
-        """This strategy's own random stream for a month (other processes' draws stay put)."""
-        return self.model.streams.generator(f"strategy:{self.name}:{purpose}", month)
+    def uniform(self, purpose: str, month: int, keys) -> np.ndarray:
+        """One U(0, 1) per key from this strategy's own stream for ``purpose`` and ``month``
+        (``strategy:<name>:<purpose>``), so other processes' draws stay put."""
+        return self.model.streams.uniform(f"strategy:{self.name}:{purpose}", month, keys)
 
     def active(self, month: int) -> bool:
         """Whether the strategy acts in this (absolute) month."""
@@ -129,8 +131,6 @@ def strategy_config(name: str, params) -> StrategyConfig:
             key = getattr(exc, "full_key", None) or "?"
             raise ConfigError(f"strategy.{name}.{key}: {str(exc).splitlines()[0]}") from None
         typed = OmegaConf.to_object(merged)
-    from sim.config import check_node
-
     check_node(typed, f"strategy.{name}.")
     if typed.end is not None and typed.end <= typed.start:
         raise ConfigError(f"strategy.{name}.end={typed.end} is not after start={typed.start}")
@@ -252,8 +252,6 @@ def strategies_markdown(names: list[str]) -> str:
 
 
 def build(model) -> list[Strategy]:
-    """Instantiate the configured strategies through the registry, in config order."""
-    return [
-        REGISTRY[name](model, strategy_config(name, params))
-        for name, params in model.config.strategy.items()
-    ]
+    """Instantiate the configured strategies through the registry, in config order; their
+    configs are already typed (``sim.scenario.to_config``)."""
+    return [REGISTRY[name](model, config) for name, config in model.config.strategy.items()]

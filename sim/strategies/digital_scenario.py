@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ConfigError, param
+from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import TIERS, ConfigError, param
+from sim import behaviour
+from sim.config import TIERS
 from sim.customers import masked_sum
+from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 SIGNALS = ("inactive", "complaint", "product_drop", "balance_drop", "manager_change")
@@ -173,7 +175,7 @@ class FollowUp(Strategy):
         demand = np.bincount(desk, weights=want, minlength=len(desks))
         offer = np.array([cfg.share * m.budget.total + m.budget.idle for m in desks])
         available = np.minimum(np.minimum(offer, [m.budget.left for m in desks]), demand)
-        u = model.streams.uniform(f"strategy:{self.name}:order", month, c.key)
+        u = self.uniform("order", month, c.key)
         risk = self.risk(month) if cfg.targeting == "risk" else np.zeros(c.n)
         called = first_in_line(desk, risk, u, available, want)
         received = np.where(called, want, 0.0)
@@ -211,10 +213,7 @@ def first_in_line(cell, risk, u, available, want) -> np.ndarray:
     contacts cover them all (never more)."""
     idx = np.flatnonzero(want > 0)
     order = idx[np.lexsort((u[idx], -risk[idx], cell[idx]))]
-    cells = cell[order]
-    used = np.cumsum(want[order])
-    start = np.searchsorted(cells, cells, side="left")
-    before = np.where(start > 0, used[np.maximum(start - 1, 0)], 0.0)
+    served = behaviour.serve_in_order(cell[order], want[order], available, whole=True)
     called = np.zeros(len(cell), bool)
-    called[order[used - before <= available[cells] * (1 + 1e-9)]] = True
+    called[order[served > 0]] = True
     return called

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import TIERS, ConfigError, param
+from sim.config import TIERS
+from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 

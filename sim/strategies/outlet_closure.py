@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import behaviour, geography
-from sim.config import ConfigError, param
+from sim.mechanisms import books
+from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
 
 RULES = ("lowest_profit", "lowest_visits")
@@ -220,32 +221,14 @@ class OutletClosureConfig(StrategyConfig):
     )
 
 
-def branch_profit(
-    branch: np.ndarray,
-    weight: np.ndarray,
-    tier: np.ndarray,
-    aum: np.ndarray,
-    loan: np.ndarray,
-    branch_cost: np.ndarray,
-    economics,
-    wealth_share: np.ndarray,
-) -> np.ndarray:
-    """Annual profit of each branch (CNY): what its customers (``weight``: real customers per
-    row, 0 for those who left) earn (deposit
-    margin, wealth fees, loan interest net of expected credit losses, payment income) less its
-    running cost ``branch_cost`` (one value per branch, 0 for closed ones)."""
-    e = economics
-    share = np.asarray(wealth_share, np.float64)[tier]
-    loan_net = e.loan_margin - e.default_rate * e.loss_given_default
-    earn = (
-        e.deposit_margin * aum * (1.0 - share)
-        + e.wealth_fee * aum * share
-        + loan_net * loan
-        + 12.0 * e.payment_income
-    )
+def branch_profit(branch: np.ndarray, lines: dict, branch_cost: np.ndarray) -> np.ndarray:
+    """Annual profit of each branch (CNY): what its customers earn the bank (their
+    ``books.customer_lines``: deposit margin, wealth fees, loan interest net of credit losses,
+    payment income) at this month's rate, less its running cost ``branch_cost`` (one value per
+    branch, 0 for closed ones)."""
     n = len(branch_cost)
-    revenue = np.bincount(branch, weights=earn * weight, minlength=n)[:n]
-    return revenue - np.asarray(branch_cost, np.float64)
+    earn = 12.0 * books.customer_profit(lines)
+    return np.bincount(branch, weights=earn, minlength=n)[:n] - np.asarray(branch_cost, np.float64)
 
 
 def dependence(digital: np.ndarray, age: np.ndarray, age_weight: float) -> np.ndarray:
@@ -356,18 +339,8 @@ class OutletClosure(Strategy):
         if cfg.rule == "lowest_visits":
             score = model.branch_visits()
         else:
-            c = model.customers
             cost = np.array([b.cost if b.is_open else 0.0 for b in branches])
-            score = branch_profit(
-                c.branch,
-                c.weight * c.active,
-                c.tier,
-                c.aum,
-                c.loan,
-                cost,
-                model.config.economics,
-                model.wealth_share,
-            )
+            score = branch_profit(model.customers.branch, books.lines_now(model), cost)
         candidates = np.flatnonzero(is_open)
         order = candidates[np.argsort(score[candidates], kind="stable")]
         return [int(i) for i in order[: min(cfg.count, len(candidates) - 1)]]
@@ -430,7 +403,7 @@ class OutletClosure(Strategy):
         risk = dependence(c.digital[rows], c.age[rows], cfg.age_weight) * local
         shock = (cfg.shock * risk * (1.0 - cfg.notice_cut * cfg.pre_notice)).astype(np.float32)
         exposure = (1.0 - c.digital[rows]) * local
-        u = model.streams.uniform(f"strategy:{self.name}:flight", month, c.key[rows])
+        u = self.uniform("flight", month, c.key[rows])
         flight = cfg.flight_share * (u < cfg.deposit_flight * exposure)
         c.shock[rows] += shock
         c.aum[rows] *= 1.0 - flight
@@ -451,10 +424,10 @@ class OutletClosure(Strategy):
         rows = np.flatnonzero(c.active & (c.adapt == ADAPTING) & (c.closed_at < month))
         if not len(rows):
             return
-        u = model.streams.uniform(f"strategy:{self.name}:adapt", month, c.key[rows])
+        u = self.uniform("adapt", month, c.key[rows])
         rows = rows[u < -np.expm1(-1.0 / cfg.adapt_months)]
         dep = dependence(c.digital[rows], c.age[rows], cfg.age_weight)
-        u = model.streams.uniform(f"strategy:{self.name}:route", month, c.key[rows])
+        u = self.uniform("route", month, c.key[rows])
         digital, settle = rows[u >= dep], rows[u < dep]
         c.digital[digital] = digital_to_restore(
             c.digital[digital],

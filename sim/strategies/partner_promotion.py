@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ConfigError, param
+from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 MAX_PRODUCTS = 6
@@ -155,7 +155,7 @@ class PartnerPromotion(Strategy):
         for p in self.partners:
             p.active = True
             # A fixed draw per customer (month 0): the same customers stay enrolled.
-            key = self.model.streams.uniform(f"strategy:{self.name}:enrol:{p.name}", 0, c.key)
+            key = self.uniform(f"enrol:{p.name}", 0, c.key)
             key[np.isin(c.key, self.recruits[p.name])] = -1.0  # recruits are enrolled first
             enrolled = (key < 0) | (self.targets[p.name][c.segment] & (key < cfg.participation))
             rows = np.flatnonzero(c.active & enrolled)
@@ -191,9 +191,9 @@ class PartnerPromotion(Strategy):
             rows = rows[c.active[rows]]
             borrowers = np.concatenate(
                 [
-                    rows[self._draw("loan", p.name, month, c.key[rows]) < cfg.loan_uptake],
+                    rows[self.uniform(f"loan:{p.name}", month, c.key[rows]) < cfg.loan_uptake],
                     np.arange(new.start, new.stop)[
-                        self._draw("new_loan", p.name, month, new_keys) < cfg.loan_share_new
+                        self.uniform(f"new_loan:{p.name}", month, new_keys) < cfg.loan_share_new
                     ],
                 ]
             )
@@ -206,9 +206,6 @@ class PartnerPromotion(Strategy):
         for p in self.partners:
             p.active = False
             self._run_loan_book(p, month, 0.0)
-
-    def _draw(self, purpose: str, partner: str, month: int, keys: np.ndarray) -> np.ndarray:
-        return self.model.streams.uniform(f"strategy:{self.name}:{purpose}:{partner}", month, keys)
 
     def _run_loan_book(self, partner, month: int, originated: float) -> None:
         """Book a month of interest, funding and expected losses on the loans made before this

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ConfigError, param
+from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 PRODUCTS = ("green", "investment_banking", "inclusive_wealth")
@@ -131,7 +131,7 @@ class ProductInnovation(Strategy):
         self.inflow = 0.0
         for product, target in self.targets.items():
             model.fit_bonus[target] += np.float32(cfg.fit_gain * self.ramp)
-            u = model.streams.uniform(f"strategy:{self.name}:uptake:{product}", month, c.key)
+            u = self.uniform(f"uptake:{product}", month, c.key)
             movers = np.flatnonzero(c.active & target[c.segment] & (u < cfg.uptake * self.ramp))
             amount = cfg.inflow_months * c.income[movers].astype(np.float64)
             c.aum[movers] += amount

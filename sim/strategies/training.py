@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import param
+from sim.params import param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 

@@ -1,0 +1,117 @@
+"""The parameter toolkit shared by every typed config: the model schema (``sim.config``), the
+strategies' configs (``sim.strategies``) and the experiment schema (``experiments.config``).
+
+A leaf parameter is declared with :func:`param`, which records its unit, allowed range (or
+choices) and source; :func:`check_node` walks a config dataclass and raises a one-line
+:class:`ConfigError` naming the first bad key, its value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import field
+from typing import Any
+
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message is one line."""
+
+
+def param(default, unit: str, source: str, lo=None, hi=None, choices=None):
+    """A config field with its unit, allowed range (inclusive) or choices, and source."""
+    meta = {"unit": unit, "source": source, "lo": lo, "hi": hi, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def one_line(exc: Exception) -> str:
+    """A Hydra or OmegaConf error as one line that names the key."""
+    cause = exc.__cause__ or exc
+    head = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), repr(cause))
+    key = getattr(cause, "full_key", None)
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and key:
+        return f"{key} is not a known key (see docs/parameters.md)"
+    return f"{key}: {head}" if key else head
+
+
+def check_node(node, prefix: str) -> None:
+    """Check every field of a config dataclass, recursively: types, then ranges."""
+    hints = typing.get_type_hints(type(node))
+    for f in dataclasses.fields(node):
+        _check_typed(f"{prefix}{f.name}", getattr(node, f.name), hints[f.name], f.metadata)
+
+
+def _check_typed(key: str, value, hint, meta) -> None:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        _require(key, value, hint)
+        check_node(value, key + ".")
+    elif origin is dict:
+        _require(key, value, dict)
+        for name, item in value.items():
+            _check_typed(f"{key}.{name}", item, args[1], meta)
+    elif origin is list:
+        _require(key, value, list)
+        for i, item in enumerate(value):
+            _check_typed(f"{key}[{i}]", item, args[0], meta)
+    else:
+        _require(key, value, hint)
+        check_value(key, value, meta)
+
+
+def _require(key: str, value, kind: type) -> None:
+    """Raise unless ``value`` is of ``kind`` (an int counts as a float; a bool as neither)."""
+    allowed = (int, float) if kind is float else kind
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, allowed):
+        raise ConfigError(f"{key}={value!r} has the wrong type; expected {kind.__name__}")
+
+
+def check_value(key: str, value, meta) -> None:
+    """Check one value against a field's metadata (range or choices)."""
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(choices)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}={value!r} is not allowed; it must be a finite number")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            raise ConfigError(f"{key}={value!r} is out of range; allowed {range_text(lo, hi)}")
+
+
+def describe_allowed(meta) -> str:
+    """What a field allows, in words: its choices, its range, or "any"."""
+    if meta.get("choices"):
+        return ", ".join(map(str, meta["choices"]))
+    if meta.get("lo") is not None or meta.get("hi") is not None:
+        return range_text(meta.get("lo"), meta.get("hi"))
+    return "any"
+
+
+def range_text(lo, hi) -> str:
+    """An inclusive range in words: ``0 to 1``, ``>= 0`` or ``<= 30``."""
+    if hi is None:
+        return f">= {value_text(lo)}"
+    return f"<= {value_text(hi)}" if lo is None else f"{value_text(lo)} to {value_text(hi)}"
+
+
+def value_text(value) -> str:
+    """A parameter value as the reference shows it (``1,200``, ``0.015``, ``True``)."""
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
