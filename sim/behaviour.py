@@ -69,6 +69,20 @@ def natural_exit_hazard(age, base, old_age):
     return (base + old_age * np.clip(age - 70.0, 0.0, None) / 10.0) / 12.0
 
 
+def serve_in_order(cell, amount, available, whole: bool = False) -> np.ndarray:
+    """Contacts each item gets when every cell (a desk) serves its items in order from its
+    ``available`` contacts: items sorted by cell, in priority order within it; an item gets its
+    whole ``amount`` while the cell's contacts last, then the one where they run out gets the
+    rest (with ``whole``: nothing), and those after it nothing."""
+    used = np.cumsum(amount)
+    start = np.searchsorted(cell, cell, side="left")
+    queued = used - np.where(start > 0, used[np.maximum(start - 1, 0)], 0.0)  # this and before
+    cover = np.asarray(available, np.float64)[cell]
+    if whole:
+        return np.where(queued <= cover * (1 + 1e-9), amount, 0.0)
+    return np.clip(cover - (queued - amount), 0.0, amount)
+
+
 def contact_coverage(customers, need, contacts):
     """Share of wanted contacts each (desk, tier) gets, serving richer tiers first.
 
@@ -76,14 +90,8 @@ def contact_coverage(customers, need, contacts):
     per customer per month by tier, ``contacts`` each desk's monthly contacts. Returns the
     (n_desks x 4) coverage in [0, 1] and each desk's contacts left over.
     """
-    n_desks = len(customers)
-    demand = customers * need
-    left = contacts.astype(np.float64).copy()
-    coverage = np.ones((n_desks, 4))
-    for t in (3, 2, 1, 0):
-        served = np.minimum(demand[:, t], left)
-        coverage[:, t] = np.divide(
-            served, demand[:, t], out=np.ones(n_desks), where=demand[:, t] > 0
-        )
-        left -= served
-    return coverage, left
+    demand = (customers * need)[:, ::-1]  # richest tier first
+    desk = np.repeat(np.arange(len(customers)), 4)
+    served = serve_in_order(desk, demand.ravel(), contacts).reshape(demand.shape)
+    coverage = np.divide(served, demand, out=np.ones(demand.shape), where=demand > 0)
+    return coverage[:, ::-1], contacts - served.sum(axis=1)

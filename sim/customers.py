@@ -6,7 +6,9 @@ keys its random numbers and names the same person in every arm of a comparison (
 Rows are kept in ascending id order. Customers who leave are marked
 inactive and, once they make up a tenth of the rows, moved to an archive (``compact``), so that
 long runs do not drag their leavers through every array operation. Attribute access
-(``customers.aum``) returns a view of the rows in use.
+(``customers.aum``) returns a view of the rows in use. Columns that hold a month hold the model's
+month (``BankModel.month``, counted from the start of burn-in); outputs show measured months
+(:func:`sim.metrics.measured`).
 """
 
 from __future__ import annotations

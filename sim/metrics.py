@@ -1,8 +1,16 @@
-"""KPIs: monthly reporters for Mesa's DataCollector, the run summary and the customer panel.
+"""KPIs: the monthly time series, the run summary, the customer panel, the branches and the CRM
+extract.
 
 Retention is measured on the *cohort*: the customers active when burn-in ends. Monthly rows cover
 the measured months only; burn-in is warm-up. Counts, shares and means are of real customers:
 every simulated customer counts with its weight.
+
+Months: every month in an output (``month``, ``joined_month``, ``left_month``, ``opened_month``,
+``closed_month``, ``reference_month``) is a *measured* month, as in the config (strategies'
+``start``, ``end`` and ``month``, ``output.crm_reference_month``): 1 is the first month after
+burn-in, 0 the end of burn-in, and burn-in months are 0 or less. The model's own clock
+(``model.month``, the customer columns ``joined``, ``left``, ``last_used``, ``closed_at``) counts
+from the start of burn-in; :func:`measured` converts.
 """
 
 from __future__ import annotations
@@ -18,6 +26,11 @@ from sim.ledger import GROUPS
 from sim.mechanisms.engagement import engaged
 
 SKILL_PERCENTILES = (10, 25, 50, 75, 90)  # of client managers' skill, each month
+
+
+def measured(model, month):
+    """A model month (counted from the start of burn-in) as a measured month."""
+    return month - model.config.burn_in
 
 
 def new_events() -> defaultdict:
@@ -62,15 +75,15 @@ def monthly_kpis(model) -> dict[str, float]:
     """One row of the time series: state, flows and the month's books."""
     c, e, cohort = model.customers, model.events, model.cohort
     active = c.active
-    measured = model.month - model.config.burn_in
+    month = measured(model, model.month)
     retention = cohort.retention(model)
-    if measured == min(12, model.config.months):
+    if month == min(12, model.config.months):
         cohort.retention_12m = retention
     managers = list(model.managers)
     skills = [m.skill for m in managers]
     segments = np.bincount(c.segment, weights=c.weight * active, minlength=len(model.segment_names))
     row = {
-        "month": measured,
+        "month": month,
         "customers": model.real_active,
         "agents": int(np.count_nonzero(active)),
         **{f"customers_{tier}": n for tier, n in tier_counts(c).items()},
@@ -105,9 +118,9 @@ def monthly_kpis(model) -> dict[str, float]:
     return row
 
 
-def reporters(keys) -> dict:
-    """DataCollector model reporters, one per KPI column of ``monthly_kpis``."""
-    return {key: (lambda m, key=key: m.kpis[key]) for key in keys}
+def timeseries(model) -> pd.DataFrame:
+    """The monthly time series: the ``monthly_kpis`` rows of the measured months so far."""
+    return pd.DataFrame(model.kpi_rows)
 
 
 def summarise(model, timeseries: pd.DataFrame) -> dict:
@@ -152,7 +165,8 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
 def panel(model) -> pd.DataFrame:
     """One row per customer ever served (plus home and branch for maps); attributes as of the end
     of the run, or for leavers as they were when they left (engagement: the last state before
-    the month they left)."""
+    the month they left). ``joined_month`` and ``left_month`` are measured months (the opening
+    book joined at 0 or before; ``left_month`` is NA for customers still with the bank)."""
     c, t = model.customers.everyone(), model.month
     gone = c["left"] >= 0
     return pd.DataFrame(
@@ -169,8 +183,8 @@ def panel(model) -> pd.DataFrame:
             "engagement": c["engagement"],
             "engaged_at_exit_or_end": engaged(c["engagement"], model.config.behaviour),
             "satisfaction": c["satisfaction"],
-            "joined_month": c["joined"],
-            "left_month": pd.Series(c["left"]).where(gone).astype("Int32"),
+            "joined_month": measured(model, c["joined"]),
+            "left_month": pd.Series(measured(model, c["left"])).where(gone).astype("Int32"),
             "exit_reason": pd.Categorical.from_codes(
                 np.where(gone, c["exit_reason"] - 1, -1), EXIT_REASONS[1:]
             ),
@@ -248,7 +262,7 @@ def crm_extract(model) -> pd.DataFrame | None:
             "customer_id": s["id"],
             "customer_key": s["key"],
             "weight": s["weight"],
-            "reference_month": np.full(len(at), t0 - cfg.burn_in, np.int32),
+            "reference_month": np.full(len(at), measured(model, t0), np.int32),
             "segment": pd.Categorical.from_codes(s["segment"], model.segment_names),
             "tier": pd.Categorical.from_codes(s["tier"], TIERS),
             "age": s["age"].astype(np.float64).round(1),
@@ -276,14 +290,15 @@ def crm_extract(model) -> pd.DataFrame | None:
 
 
 def branches(model) -> pd.DataFrame:
-    """One row per branch ever open: site (km), the months it opened and closed (if it did)."""
+    """One row per branch ever open: site (km), the measured months it opened and closed (NA for
+    the opening branches and for those still open)."""
     return pd.DataFrame(
         {
             "branch": b.index,
             "x": b.x,
             "y": b.y,
-            "opened_month": b.opened - model.config.burn_in if b.opened else pd.NA,
-            "closed_month": b.closed - model.config.burn_in if b.closed else pd.NA,
+            "opened_month": measured(model, b.opened) if b.opened else pd.NA,
+            "closed_month": measured(model, b.closed) if b.closed else pd.NA,
         }
         for b in model.branch_list()
     ).astype({"opened_month": "Int32", "closed_month": "Int32"})

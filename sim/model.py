@@ -22,7 +22,7 @@ step that archives leavers' rows once they are many):
 from __future__ import annotations
 
 import numpy as np
-from mesa import DataCollector, Model
+from mesa import Model
 
 from sim import behaviour, geography, metrics
 from sim.agents import Branch, Competitor, Manager, Partner
@@ -73,7 +73,7 @@ class BankModel(Model):
         self.cohort = None if config.burn_in else metrics.Cohort(self)
         self.crm = None  # the CRM extract's snapshot, taken at its reference month
         metrics.crm_snapshot(self)
-        self.datacollector = DataCollector()  # reporters are set at the first measured month
+        self.kpi_rows: list[dict[str, float]] = []  # one ``monthly_kpis`` row per measured month
 
     # ----------------------------------------------------------------------------------------
     # Building the world
@@ -336,10 +336,7 @@ class BankModel(Model):
         if t == self.config.burn_in:
             self.cohort = metrics.Cohort(self)
         elif t > self.config.burn_in:
-            self.kpis = metrics.monthly_kpis(self)
-            if not self.datacollector.model_reporters:
-                self.datacollector = DataCollector(model_reporters=metrics.reporters(self.kpis))
-            self.datacollector.collect(self)
+            self.kpi_rows.append(metrics.monthly_kpis(self))
         metrics.crm_snapshot(self)
 
     def run(self, progress: bool = False) -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim.api import load_config
 from sim.calibration import SEEDS, TARGETS, measure, table
+from sim.scenario import load_config
 
 
 @pytest.mark.parametrize("first_seed", [0, 3])

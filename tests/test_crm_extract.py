@@ -9,8 +9,8 @@ import pytest
 
 from sim import metrics
 from sim.api import run_scenario
-from sim.config import ConfigError
 from sim.model import BankModel
+from sim.params import ConfigError
 
 
 def test_extract_matches_a_snapshot_taken_at_the_reference_month(make_config):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.api import run_scenario
-from sim.config import to_config
 from sim.mechanisms import engagement
 from sim.model import BankModel
 
@@ -116,7 +115,7 @@ def test_strategies_raise_engagement(make_config):
     """Scenario finance and partner perks act through engagement (opening book, same people)."""
 
     def engagement_at_end(strategy: dict) -> float:
-        cfg = to_config(make_config(customers=2000, burn_in=3, months=12, strategy=strategy))
+        cfg = make_config(customers=2000, burn_in=3, months=12, strategy=strategy)
         model = BankModel(cfg)
         model.run()
         c = model.customers

@@ -17,6 +17,7 @@ from sim.customers import CHANNELS, EXIT_REASONS
 from sim.ledger import GROUPS
 from sim.metrics import panel
 from sim.model import BankModel
+from sim.scenario import to_config
 from sim.strategies import REGISTRY
 
 NEW = [f"new_{ch}" for ch in CHANNELS[1:]]
@@ -27,7 +28,8 @@ SEED_MAX = next(f for f in dataclasses.fields(Config) if f.name == "seed").metad
 
 @st.composite
 def small_configs(draw) -> Config:
-    """Random valid small configs, with behaviour rates drawn within their allowed ranges."""
+    """Random valid small configs (strategies typed), with behaviour rates drawn within their
+    allowed ranges."""
     months = draw(st.integers(1, 24))
     cfg = Config(
         seed=draw(st.integers(0, SEED_MAX)), months=months, burn_in=draw(st.integers(0, 6))
@@ -57,7 +59,7 @@ def small_configs(draw) -> Config:
         start = draw(st.integers(0, months))
         end = draw(st.one_of(st.none(), st.integers(start + 1, start + 30)))
         cfg.strategy = {"test_perks": {"start": start, "end": end}}
-    return cfg
+    return to_config(cfg)
 
 
 def assert_invariants(result: RunResult) -> None:
@@ -121,19 +123,19 @@ def assert_invariants(result: RunResult) -> None:
     assert (panel["channel"] == "opening_book").sum() == cfg.population.customers
     assert (panel["weight"] > 0).all()
     weight = panel["weight"].astype(float)
-    joined = weight[panel["joined_month"] > cfg.burn_in].sum()
+    joined = weight[panel["joined_month"] > 0].sum()  # measured months, as the time series
     assert np.isclose(joined, ts[NEW].to_numpy().sum(), **close)
     stayed = panel["left_month"].isna()
     assert np.isclose(weight[stayed].sum(), s.customers_end, **close)
     assert (stayed == panel["exit_reason"].isna()).all()
     assert (
         panel.loc[stayed, "tenure_months"]
-        == cfg.burn_in + cfg.months - panel.loc[stayed, "joined_month"]
+        == cfg.months - panel.loc[stayed, "joined_month"]
     ).all()
     left = panel.loc[~stayed, "left_month"].astype(int)
-    assert (left >= 1).all() and (left <= cfg.burn_in + cfg.months).all()
+    assert (left >= 1 - cfg.burn_in).all() and (left <= cfg.months).all()
     assert (left >= panel.loc[~stayed, "joined_month"]).all()
-    gone = weight[~stayed][(left > cfg.burn_in).to_numpy()].sum()
+    gone = weight[~stayed][(left > 0).to_numpy()].sum()
     assert np.isclose(gone, ts[EXITS].to_numpy().sum(), **close)
     # Engagement is 0-1; leavers keep the state they had before they left (engaged or not).
     assert panel["engagement"].between(0.0, 1.0).all()
@@ -245,7 +247,7 @@ def test_opening_satisfaction_is_within_bounds(make_config):
 
 
 def test_panel_left_month_matches_model(make_config):
-    """left_month is NA exactly for active customers, and equals the month they left."""
+    """left_month is NA exactly for active customers, and equals the measured month they left."""
     cfg = make_config(customers=1500, months=12, burn_in=3)
     model = BankModel(cfg)
     model.run()
@@ -254,5 +256,5 @@ def test_panel_left_month_matches_model(make_config):
     assert len(p) == len(c["id"]) == model.customers.next_id
     assert (p["left_month"].isna().to_numpy() == c["active"]).all()
     gone = ~c["active"]
-    assert (p.loc[gone, "left_month"].astype(int).to_numpy() == c["left"][gone]).all()
+    assert (p.loc[gone, "left_month"].astype(int).to_numpy() == c["left"][gone] - 3).all()
     assert isinstance(p["left_month"].dtype, pd.Int32Dtype)

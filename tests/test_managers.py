@@ -8,7 +8,6 @@ import pytest
 
 from sim.agents import ContactBudget
 from sim.api import run_scenario
-from sim.config import to_config
 from sim.model import BankModel
 
 SEEDS = range(3)
@@ -31,7 +30,7 @@ def test_a_budget_never_gives_more_than_it_has():
 @pytest.mark.parametrize("customers", [4000, 20_000])
 def test_budget_is_conserved_across_every_use(make_config, customers):
     cfg = make_config(customers=customers, months=12, strategy=ALL)
-    model = BankModel(to_config(cfg))
+    model = BankModel(cfg)
     uses = set()
     for _ in range(cfg.burn_in + cfg.months):
         model.step()
@@ -46,9 +45,9 @@ def test_budget_is_conserved_across_every_use(make_config, customers):
 
 def test_training_hours_reduce_the_months_contacts(make_config):
     size, no_hires = {"customers": 20_000, "months": 3}, {"bank.manager_quit_rate": 0.0}
-    base = BankModel(to_config(make_config(no_hires, **size)))
+    base = BankModel(make_config(no_hires, **size))
     training = {"training": {"hours": 240.0}}
-    trained = BankModel(to_config(make_config(no_hires, **size, strategy=training)))
+    trained = BankModel(make_config(no_hires, **size, strategy=training))
     for _ in range(base.config.burn_in + 1):
         base.step(), trained.step()
     total = base.config.bank.manager_contacts
