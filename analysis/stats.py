@@ -42,6 +42,10 @@ KPIS: tuple[str, ...] = tuple(REGISTRY)
 VERDICTS: tuple[str, ...] = ("better", "worse", "negligible", "undecided")
 """The verdict words, defined here only: import them, never spell them out elsewhere."""
 BETTER, WORSE, NEGLIGIBLE, UNDECIDED = VERDICTS
+DETECTED: tuple[str, ...] = (BETTER, WORSE)
+"""The verdicts that found a difference worth acting on."""
+ROLES = {"retention": "retention_horizon", "profit": "npv"}
+"""The KPI of each decision role: verdicts, the report's verdict table and the CRN measure."""
 
 _NAN = float("nan")
 
@@ -156,7 +160,9 @@ def seeds_needed(n: int, mean: float, low: float, high: float, smallest: float) 
 
 
 def verdicts(
-    differences: pd.DataFrame, retention_kpi: str = "retention_horizon", profit_kpi: str = "npv"
+    differences: pd.DataFrame,
+    retention_kpi: str = ROLES["retention"],
+    profit_kpi: str = ROLES["profit"],
 ) -> pd.DataFrame:
     """The verdicts on retention and on profit per (point, arm), with a sentence.
 
@@ -194,7 +200,7 @@ def sentence(rows: Sequence[pd.Series], first: bool = True) -> str:
 
 
 def crn_efficiency(
-    runs: pd.DataFrame, baseline: str, kpi: str = "retention_horizon", level: float = 0.95
+    runs: pd.DataFrame, baseline: str, kpi: str = ROLES["retention"], level: float = 0.95
 ) -> pd.DataFrame:
     """How much common random numbers narrow the CI of an arm − baseline difference.
 

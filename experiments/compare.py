@@ -21,13 +21,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from analysis import report
+from analysis.stats import UNDECIDED
 from experiments.config import AUTO, EXPERIMENT_KEYS, CompareConfig, check_experiment, register
 from experiments.executors import Outcome, run_all, workers
 from experiments.plan import RunSpec, arms, plan
-from analysis.stats import UNDECIDED
 from experiments.store import open_store, status, write_plan
-from sim.api import CONFIG_DIR, compose_config
-from sim.config import ConfigError, to_config
+from sim.params import ConfigError
+from sim.scenario import CONFIG_DIR, compose_config, to_config
 
 register()
 NOT_SCENARIO = (*EXPERIMENT_KEYS, "hydra")

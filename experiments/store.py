@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sim.api import config_yaml
-from sim.config import ConfigError
+from sim.params import ConfigError
 from sim.provenance import atomic_folder, provenance
+from sim.scenario import config_yaml
 
 PLAN = "plan.csv"
 
@@ -38,8 +38,24 @@ def runs_folder(results: Path) -> Path:
 
 def status(runs_dir: Path, run_id: str) -> str | None:
     """'ok', 'failed' or None (not run)."""
-    path = runs_dir / run_id / "provenance.json"
-    return json.loads(path.read_text())["status"] if path.exists() else None
+    record = _provenance(runs_dir / run_id)
+    return record["status"] if record else None
+
+
+def run_provenance(results: Path, run_id: str) -> dict | None:
+    """A stored run's provenance record (``runs/<id>/provenance.json``), None if not stored."""
+    return _provenance(runs_folder(results) / run_id)
+
+
+def run_config(results: Path, run_id: str) -> dict:
+    """A stored run's resolved scenario (``runs/<id>/config.yaml``), {} if not stored."""
+    path = runs_folder(results) / run_id / "config.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
+
+def _provenance(folder: Path) -> dict | None:
+    path = folder / "provenance.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def write_plan(root: Path, specs) -> None:
@@ -65,7 +81,7 @@ def load(results: Path) -> pd.DataFrame:
     for folder in sorted(
         p for p in runs_folder(results).iterdir() if (p / "provenance.json").exists()
     ):
-        record = json.loads((folder / "provenance.json").read_text())
+        record = _provenance(folder)
         row = {
             "run_id": folder.name,
             "status": record["status"],
@@ -77,8 +93,7 @@ def load(results: Path) -> pd.DataFrame:
             summary = json.loads((folder / "summary.json").read_text())
             row |= {k: v for k, v in summary.items() if k not in row and not isinstance(v, list)}
         if not planned:  # arms and points come from the runs' own settings
-            config = yaml.safe_load((folder / "config.yaml").read_text())
-            settings[folder.name] = dict(_flatten(config))
+            settings[folder.name] = _settings(run_config(results, folder.name))
         rows.append(row)
     runs = pd.DataFrame(rows)
     if runs.empty:
@@ -91,15 +106,22 @@ def load(results: Path) -> pd.DataFrame:
     return runs
 
 
-def _flatten(node: dict, prefix: str = ""):
-    """(dotted key, value as text) of a nested config, without its seed and output settings."""
-    for key, value in node.items():
-        if prefix == "" and key in ("seed", "output"):
-            continue
+def flatten(node: dict | None, prefix: str = ""):
+    """(dotted key, value) of every leaf of a nested config, e.g. ("population.customers", 300)."""
+    for key, value in (node or {}).items():
         if isinstance(value, dict) and value:
-            yield from _flatten(value, f"{prefix}{key}.")
+            yield from flatten(value, f"{prefix}{key}.")
         else:
-            yield f"{prefix}{key}", json.dumps(value)
+            yield f"{prefix}{key}", value
+
+
+def _settings(config: dict) -> dict[str, str]:
+    """Dotted key -> value as text of a run's scenario, without its seed and output settings."""
+    return {
+        key: json.dumps(value)
+        for key, value in flatten(config)
+        if key.split(".")[0] not in ("seed", "output")
+    }
 
 
 def _arms_and_points(runs: pd.DataFrame, settings: dict[str, dict]) -> pd.DataFrame:

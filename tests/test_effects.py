@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from analysis.stats import BETTER
 from experiments.effects import MEASURES, effects
 from sim.strategies.base import effects_markdown
 
@@ -15,7 +16,7 @@ def differences() -> pd.DataFrame:
             rows.append(
                 {"point": "", "arm": arm, "kpi": kpi, "n": 20, "mean_diff": mean,
                  "ci_low": mean - 0.001 * scale, "ci_high": mean + 0.001 * scale,
-                 "verdict": "better"}
+                 "verdict": BETTER}
             )  # fmt: skip
     return pd.DataFrame(rows)
 

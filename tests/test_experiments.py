@@ -19,15 +19,15 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.report import report
+from analysis.stats import KPIS, UNDECIDED, VERDICTS
 from experiments.compare import main as compare_main
 from experiments.compare import prepare, run_experiment
 from experiments.config import CompareConfig
 from experiments.plan import arms
-from analysis.report import report
-from analysis.stats import KPIS, UNDECIDED, VERDICTS
-from experiments.store import load
-from sim.api import compose_config
-from sim.config import ConfigError, to_config
+from experiments.store import flatten, load, run_config, run_provenance
+from sim.params import ConfigError
+from sim.scenario import compose_config, to_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
@@ -573,7 +573,13 @@ def test_a_hydra_multirun_store_is_reported_by_arm(tmp_path):
     for arm in ([], ["strategy=[training]"]):
         proc = run_module("sim.run", "-m", "seed=0,1", *scenario, *arm)
         assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len([p for p in store.iterdir() if (p / "provenance.json").exists()]) == 4
+    folders = [p for p in store.iterdir() if (p / "provenance.json").exists()]
+    assert len(folders) == 4
+    run_id = folders[0].name  # the store reads a run's folder for everyone
+    assert run_provenance(store, run_id)["status"] == "ok"
+    config = run_config(store, run_id)
+    assert dict(flatten(config))["population.customers"] == 300 and config["burn_in"] == 2
+    assert run_provenance(store, "no-such-run") is None and run_config(store, "no-such-run") == {}
 
     proc = run_module("experiments.report", str(store))
     assert proc.returncode == 0, proc.stderr[-3000:]

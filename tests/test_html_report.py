@@ -18,8 +18,11 @@ import shutil
 import struct
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,11 +30,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import html as report_html
-from sim.kpis import NPV_PARTS
-from analysis.report import report
+from analysis.report import build, report, write_report
+from analysis.report.html import render as render_html
 from analysis.stats import UNDECIDED, VERDICTS
 from experiments.store import load
+from sim.kpis import NPV_PARTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ARMS = ("baseline", "outlet_closure", "mentoring", "training")
@@ -124,7 +127,7 @@ def grid_report(reported, tmp_path_factory) -> Path:
         name: pd.concat([reported.tables[name].assign(point=p) for p in GRID], ignore_index=True)
         for name in ("summary", "verdicts", "crn")
     }
-    return report_html.write_report(folder, tables, load(folder), charts=[]).html
+    return write_report(folder, tables, load(folder), charts=[]).html
 
 
 class Tags(HTMLParser):
@@ -168,6 +171,12 @@ def parse(text: str) -> Tags:
     return tags
 
 
+def captions(text: str) -> list[str]:
+    """The text of every figure caption of a page, unescaped."""
+    found = re.findall(r"<figcaption>(.*?)</figcaption>", text, re.DOTALL)
+    return [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in found]
+
+
 def charts(reported: Reported) -> list[dict]:
     figures = reported.tables["figures"]
     assert len(figures), f"no charts drawn:\n{reported.printed}"
@@ -200,6 +209,9 @@ def test_report_writes_html_md_and_figures_and_prints_their_paths(reported):
     # report.py's own outputs are still written and printed
     assert (root / "summary.csv").exists() and (root / "crn.csv").exists()
     assert re.search(r"^\s*training: retention ", reported.printed, re.MULTILINE)
+    means = reported.tables["summary"].set_index("arm")["retention_horizon"] * 100
+    for arm in ARMS:  # the arm means table of the report, as text
+        assert re.search(rf"^{arm} +2 .* {means[arm]:.1f} ± ", reported.printed, re.MULTILINE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,8 +245,7 @@ def test_every_chart_is_embedded_with_its_title_and_caption(reported):
         data = base64.b64encode(Path(chart["png"]).read_bytes()).decode("ascii")
         assert f"data:image/png;base64,{data}" in sources, chart["name"]
         assert f'id="figure-{html.escape(chart["name"])}"' in text
-        assert html.escape(chart["title"]) in text
-        assert html.escape(chart["caption"]) in text
+        assert any(f"{chart['title']}. {chart['caption']}" in c for c in captions(text))
 
 
 def test_verdict_table_lists_every_arm_with_its_verdicts_coloured(reported):
@@ -249,7 +260,7 @@ def test_verdict_table_lists_every_arm_with_its_verdicts_coloured(reported):
             verdict = verdicts.loc[arm, f"{role}_verdict"]
             assert verdict in VERDICTS
             assert text.startswith(f"{verdict} 2 seeds"), (arm, role, text)  # seeds it used
-            assert report_html.TONES[verdict] in cls.split(), (arm, role, cls)
+            assert verdict in cls.split() and "verdict" in cls.split(), (arm, role, cls)
     assert [row[0][0] for row in tables["means"]] == list(ARMS)
     summary = reported.tables["summary"].set_index("arm")
     for row in tables["means"]:
@@ -325,11 +336,15 @@ def test_text_is_escaped(reported, tmp_path):
     tables = dict(reported.tables)
     tables["summary"] = tables["summary"].replace({"arm": {"training": evil}})
     runs = load(folder)
-    written = report_html.write_report(folder, tables, runs, charts=[chart])
+    written = write_report(folder, tables, runs, charts=[chart])
     text = written.html.read_text()
     assert "<script" not in text and "<img src=x" not in text
-    assert html.escape(evil) in text
-    assert 'id="figure-x&quot;y"' in text
+    page = parse(text)
+    assert ("figure", {"id": 'figure-x"y'}) in page.tags
+    description = re.search(r'<p class="description">(.*?)</p>', text, re.DOTALL)
+    assert html.unescape(description[1]) == evil  # shown as text
+    assert any(c.startswith(f"Figure 1. {evil}. {evil}") for c in captions(text))
+    assert evil in [row[0][0] for row in page.tables["verdicts"]]  # the arm's name, as text
     md = written.md.read_text()
     assert not re.search(r"(?<!\\)<(script|img)", md), md[:500]  # only as \<script
 
@@ -339,8 +354,7 @@ def test_failed_and_missing_runs_are_counted(reported):
     runs.loc[0, "status"] = "failed"
     runs.loc[0, "error"] = "Traceback ...\nRuntimeError: planned failure"
     runs.loc[1, "status"] = "missing"
-    doc = report_html.build(reported.root, reported.tables, runs, [])
-    text = report_html.render_html(doc)
+    text = render_html(build(reported.root, reported.tables, runs, []))
     assert "6 ok, 1 failed, 1 missing (of 8 planned)" in text
     assert "RuntimeError: planned failure" in text
     assert runs.loc[0, "run_id"] in text
@@ -353,10 +367,32 @@ def test_a_store_without_experiment_config_or_baseline_is_reported(reported, tmp
     runs = load(folder)
     runs = runs[runs["arm"] == "training"]
     tables = {"summary": reported.tables["summary"].query("arm == 'training'")}
-    written = report_html.write_report(folder, tables, runs, charts=[])
+    written = write_report(folder, tables, runs, charts=[])
     text = written.html.read_text()
     assert "no differences or verdicts" in text
     assert "training" in text and "Provenance" in text
+
+
+def test_templates_ship_as_package_data_and_load_from_the_installed_package(tmp_path):
+    """pyproject declares every template as package data, and the page renders with them from
+    outside the source tree (Jinja2 finds them through the ``analysis.report`` package)."""
+    templates = resources.files("analysis.report") / "templates"
+    names = {t.name for t in templates.iterdir() if t.is_file()}
+    assert {"report.html.j2", "blocks.html.j2", "report.css"} <= names
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = pyproject["tool"]["setuptools"]["package-data"]["analysis.report"]
+    for name in names:
+        assert any(fnmatch(f"templates/{name}", pattern) for pattern in declared), name
+    script = (
+        "from analysis.report.document import Document, Section, Para\n"
+        "from analysis.report.html import render\n"
+        "print(render(Document('T <b>', '', [], [Section('s', 'S', [Para('x')])])))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "<h1>T &lt;b&gt;</h1>" in proc.stdout and "--accent:" in proc.stdout  # CSS inlined
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,7 +472,7 @@ def test_a_failure_to_draw_still_writes_the_report(reported, tmp_path, monkeypat
     monkeypatch.setattr(plots, "draw_all", broken)
     folder = tmp_path / "broken"
     shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
-    written = report_html.write_report(folder, reported.tables)
+    written = write_report(folder, reported.tables)
     assert written.charts == [] and written.error == "ValueError: no charts today"
     assert "ValueError: no charts today" in capsys.readouterr().err  # the traceback
     text = written.html.read_text()
@@ -461,7 +497,7 @@ def test_npv_parts_have_their_own_table_with_differences_and_verdicts(reported, 
     older = {**reported.tables, "differences": differences[~differences.kpi.isin(NPV_PARTS)]}
     folder = tmp_path / "older"
     shutil.copytree(reported.root, folder, ignore=shutil.ignore_patterns("figures", "report.*"))
-    text = report_html.write_report(folder, older, load(folder), charts=[]).html.read_text()
+    text = write_report(folder, older, load(folder), charts=[]).html.read_text()
     assert "NPV in parts" not in text  # a store of runs without the parts: no table, no crash
 
 
@@ -472,9 +508,7 @@ def test_an_undecided_verdict_says_about_how_many_seeds_would_decide_it(reported
         37.0,
     ]
     tables = {**reported.tables, "verdicts": verdicts}
-    text = report_html.render_html(
-        report_html.build(reported.root, tables, load(reported.root), [])
-    )
+    text = render_html(build(reported.root, tables, load(reported.root), []))
     row = next(r for r in parse(text).tables["verdicts"] if r[0][0].startswith("training"))
     assert row[7][0] == "undecided 2 seeds; about 37 would decide"
     assert "undecided" in row[7][1].split()
@@ -488,7 +522,7 @@ def test_scenario_settings_show_population_weights_and_skip_missing_keys(reporte
     meta["population"]["weights"] = {"mass": 12, "mid": 4, "high": 1, "private": 0.5}
     del meta["bank"], meta["economics"]  # keys a run's config may not have
     (folder / "experiment.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
-    written = report_html.write_report(folder, reported.tables, load(folder), charts=[])
+    written = write_report(folder, reported.tables, load(folder), charts=[])
     pairs = {r[0][0]: r[1][0] for r in parse(written.html.read_text()).tables["pairs"]}
     assert pairs["population.weights"] == "mass: 12, mid: 4, high: 1, private: 0.5"
     assert "bank.branches" not in pairs and "population.scale" not in pairs

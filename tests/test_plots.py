@@ -1,4 +1,4 @@
-"""The experiment charts (``analysis.plots``), drawn from two tiny stores built once.
+"""The experiment charts (``analysis.charts``), drawn from two tiny stores built once.
 
 ``arms``: the playbook experiment (baseline and ten arms, outlet closure opening a new branch),
 300 customers, 2 burn-in + 6 measured months, 2 seeds. ``grid``: the baseline and outlet closure
@@ -21,12 +21,17 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.container import ErrorbarContainer
 
-from analysis import charts as plots
-from experiments.compare import prepare, run_experiment
+from analysis.charts import CHARTS, Chart, arm_styles, chosen, draw_all
+from analysis.charts.common import DETECTED, compact, key_label, short_point, signed
+from analysis.charts.forest import FOREST_KPIS
+from analysis.charts.ledger import line_label
+from analysis.charts.sweep import SWEEP_KPIS
+from analysis.charts.tradeoff import pareto_front
 from analysis.report import statistics
 from analysis.stats import BETTER, UNDECIDED
+from experiments.compare import prepare, run_experiment
 from experiments.store import load, load_run_table, load_timeseries
-from sim.api import compose_config
+from sim.scenario import compose_config
 
 TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
 OPEN_NEW = '["strategy=[outlet_closure]","strategy.outlet_closure.open_new=true"]'
@@ -42,15 +47,16 @@ ARMS_ORDER = [
 ]
 GRID_ORDER = [*ARMS_ORDER[:4], "sweep_heatmap", "sweep_lines", *ARMS_ORDER[4:7]]
 PNG = b"\x89PNG\r\n\x1a\n"
+FAMILIES = ["over_time", "tradeoff", "forest", "sweep", "ledger", "churn", "branch_map", "skill"]
 
 
 @dataclass
 class Drawn:
     root: Path
     tables: dict[str, pd.DataFrame]
-    charts: list[plots.Chart]
+    charts: list[Chart]
 
-    def chart(self, name: str) -> plots.Chart:
+    def chart(self, name: str) -> Chart:
         found = [c for c in self.charts if c.name == name]
         assert found, f"{name} not drawn; drawn: {[c.name for c in self.charts]}"
         return found[0]
@@ -86,7 +92,7 @@ def stores(tmp_path_factory) -> dict[str, Path]:
 def drawn(stores, tmp_path_factory, name: str, arm: str | None = None) -> Drawn:
     tables = statistics(stores[name])
     out = tmp_path_factory.mktemp(f"charts_{name}")
-    return Drawn(stores[name], tables, plots.draw_all(stores[name], tables, out, arm=arm))
+    return Drawn(stores[name], tables, draw_all(stores[name], tables, out, arm=arm))
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +149,13 @@ def test_every_chart_the_data_allows_is_drawn_in_reading_order(arms, grid):
         assert chart.png.name == f"{chart.name}.png" and chart.svg.name == f"{chart.name}.svg"
 
 
+def test_every_chart_lives_in_its_family_module():
+    modules = [draw.__module__ for draw in CHARTS]
+    assert all(m.startswith("analysis.charts.") for m in modules), modules  # none in __init__
+    assert sorted({m.removeprefix("analysis.charts.") for m in modules}) == sorted(FAMILIES)
+    assert len({draw.__name__ for draw in CHARTS}) == len(CHARTS)
+
+
 def test_files_are_presentation_pngs_and_parseable_svgs_with_their_titles(arms, grid):
     for chart in [*arms.charts, *grid.charts]:
         data = chart.png.read_bytes()
@@ -161,7 +174,7 @@ def test_files_are_presentation_pngs_and_parseable_svgs_with_their_titles(arms, 
 def test_an_arm_has_one_colour_in_every_figure_and_the_baseline_is_black(arms, grid):
     for drawn in (arms, grid):
         order = arm_order(drawn)
-        expected = {a: s.colour for a, s in plots.arm_styles(order, "baseline").items()}
+        expected = {a: s.colour for a, s in arm_styles(order, "baseline").items()}
         seen: dict[str, set[str]] = {}
         for chart in drawn.charts:
             for label, colours in labelled(chart.figure).items():
@@ -171,7 +184,7 @@ def test_an_arm_has_one_colour_in_every_figure_and_the_baseline_is_black(arms, g
         assert {a: c.pop() for a, c in seen.items() if len(c) == 1} == {
             a: expected[a].lower() for a in order
         }
-    colours = [s.colour for s in plots.arm_styles(arm_order(arms), "baseline").values()]
+    colours = [s.colour for s in arm_styles(arm_order(arms), "baseline").values()]
     assert colours[0] == "#000000" and len(set(colours)) == len(colours) == 11
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
     assert set(colours[1:7]) <= okabe_ito
@@ -230,7 +243,7 @@ def test_cumulative_profit_is_in_cny_millions_and_ends_at_the_runs_profit(arms):
 def test_pareto_front_keeps_exactly_the_points_nothing_beats_on_both():
     x = np.array([1.0, 2.0, 3.0, 2.0, 1.0, 3.0])
     y = np.array([3.0, 2.0, 1.0, 1.0, 3.0, 0.5])
-    assert plots.pareto_front(x, y).tolist() == [True, True, True, False, True, False]
+    assert pareto_front(x, y).tolist() == [True, True, True, False, True, False]
 
 
 def test_retention_vs_npv_marks_and_labels_the_pareto_front(arms):
@@ -258,9 +271,12 @@ def test_forest_plot_shows_every_arm_with_its_interval_and_fills_better_and_wors
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["Retention at horizon", "Mid/high-tier retention", "Profit", "NPV"]
     units = ["(pts)", "(pts)", "(CNY M)", "(CNY M)"]
+    assert [ax.get_xlabel() for ax in fig.axes] == [
+        f"Δ {title} {unit}" for title, unit in zip(titles, units, strict=True)
+    ]
     diffs = arms.tables["differences"].set_index(["arm", "kpi"])
     others = [a for a in arm_order(arms) if a != "baseline"]
-    for ax, kpi, unit in zip(fig.axes, plots.FOREST_KPIS, units, strict=True):
+    for ax, kpi, unit in zip(fig.axes, FOREST_KPIS, units, strict=True):
         assert ax.get_xlabel().endswith(unit)
         if ax.get_subplotspec().is_first_col():  # the others share its rows
             ticks = zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()], strict=True)
@@ -274,7 +290,7 @@ def test_forest_plot_shows_every_arm_with_its_interval_and_fills_better_and_wors
             point = c.lines[0]
             assert point.get_xdata()[0] == pytest.approx(d["mean_diff"] * scale)
             hollow = point.get_markerfacecolor() == "white"
-            assert hollow == (d["verdict"] not in plots.DETECTED)
+            assert hollow == (d["verdict"] not in DETECTED)
             low, high = c.lines[2][0].get_segments()[0][:, 0]  # the interval drawn
             assert (low, high) == pytest.approx((d["ci_low"] * scale, d["ci_high"] * scale))
     assert {"better or worse", "negligible or undecided"} <= set(legend_texts(fig))
@@ -286,10 +302,10 @@ def test_forest_plot_shows_every_arm_with_its_interval_and_fills_better_and_wors
 
 
 def test_waterfall_signs_revenue_up_and_cost_down_and_ends_at_the_profit_difference(grid):
-    arm, point = plots.chosen(grid.root, grid.tables)
+    arm, point = chosen(grid.root, grid.tables)
     assert arm == "outlet_closure"
     chart = grid.chart("ledger_waterfall")
-    assert "outlet_closure vs baseline" in chart.title and plots.short_point(point) in chart.title
+    assert "outlet_closure vs baseline" in chart.title and short_point(point) in chart.title
     ax = chart.figure.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     widths = [p.get_width() for p in ax.patches]
@@ -304,7 +320,7 @@ def test_waterfall_signs_revenue_up_and_cost_down_and_ends_at_the_profit_differe
     totals = ts.groupby("arm")[lines].sum() / ts.groupby("arm")["seed"].nunique().iloc[0]
     diff = (totals.loc[arm] - totals.loc["baseline"]) / 1e6
     for label, width in zip(labels[:-1], widths[:-1], strict=True):
-        column = next((c for c in lines if plots.line_label(c) == label), None)
+        column = next((c for c in lines if line_label(c) == label), None)
         if column is not None:
             sign = 1 if column.startswith("revenue_") else -1
             assert width == pytest.approx(sign * diff[column]), label
@@ -317,16 +333,16 @@ def test_the_default_arm_has_the_best_retention_verdict_else_comes_first(arms):
     verdicts = arms.tables["verdicts"].copy()
     verdicts["retention_verdict"] = verdicts["profit_verdict"] = UNDECIDED
     tables = {**arms.tables, "verdicts": verdicts}
-    assert plots.chosen(arms.root, tables) == ("outlet_closure", "")
+    assert chosen(arms.root, tables) == ("outlet_closure", "")
     verdicts.loc[verdicts["arm"] == "training", "retention_verdict"] = BETTER
     verdicts.loc[verdicts["arm"] == "follow_up", "retention_verdict"] = BETTER
     verdicts.loc[verdicts["arm"] == "training", "retention_diff"] = 0.5
-    assert plots.chosen(arms.root, tables) == ("training", "")  # the larger retention gain
+    assert chosen(arms.root, tables) == ("training", "")  # the larger retention gain
     verdicts.loc[verdicts["arm"] == "follow_up", "profit_verdict"] = BETTER
-    assert plots.chosen(arms.root, tables) == ("follow_up", "")  # better on profit too
-    assert plots.chosen(arms.root, tables, arm="mentoring") == ("mentoring", "")
+    assert chosen(arms.root, tables) == ("follow_up", "")  # better on profit too
+    assert chosen(arms.root, tables, arm="mentoring") == ("mentoring", "")
     with pytest.raises(ValueError, match="nope"):
-        plots.chosen(arms.root, tables, arm="nope")
+        chosen(arms.root, tables, arm="nope")
 
 
 def test_the_arm_argument_picks_the_waterfall_and_map_arm(mentoring):
@@ -402,9 +418,7 @@ def test_heatmap_shows_the_differences_over_both_grid_parameters(grid):
     maps = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title() for ax in maps] == ["Retention at horizon", "NPV"]
     diffs = grid.tables["differences"]
-    for ax, kpi, scale, unit in zip(
-        maps, plots.SWEEP_KPIS, (100, 1e-6), ("pts", "CNY M"), strict=True
-    ):
+    for ax, kpi, scale, unit in zip(maps, SWEEP_KPIS, (100, 1e-6), ("pts", "CNY M"), strict=True):
         assert ax.get_xlabel() == "outlet closure: count"
         assert ax.get_ylabel() == "outlet closure: shock"
         assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
@@ -459,7 +473,7 @@ def test_manager_skill_shows_bands_and_median_for_mentoring_and_training_arms(ar
 def test_charts_without_their_data_are_skipped(stores, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(stores["grid"], bare, ignore=shutil.ignore_patterns("panel.parquet"))
-    charts = plots.draw_all(bare, {}, tmp_path / "out")
+    charts = draw_all(bare, {}, tmp_path / "out")
     names = [
         "retention_over_time",
         "cumulative_profit",
@@ -472,11 +486,11 @@ def test_charts_without_their_data_are_skipped(stores, tmp_path):
     )
     empty = tmp_path / "empty"
     (empty / "runs").mkdir(parents=True)
-    assert plots.draw_all(empty, {}, tmp_path / "none") == []
+    assert draw_all(empty, {}, tmp_path / "none") == []
 
 
 def test_formatting_helpers():
-    assert [plots.compact(v) for v in (0.0, 3, 2500.0, 1e6, 3.5e6, "True")] == [
+    assert [compact(v) for v in (0.0, 3, 2500.0, 1e6, 3.5e6, "True")] == [
         "0",
         "3",
         "2.5k",
@@ -484,9 +498,7 @@ def test_formatting_helpers():
         "3.5M",
         "True",
     ]
-    assert plots.signed(-1.25, 1) == "−1.2" and plots.signed(3) == "+3.0"
+    assert signed(-1.25, 1) == "−1.2" and signed(3) == "+3.0"
     point = "strategy.outlet_closure.count=3,strategy.partner_promotion.budget=1000000.0"
-    assert plots.short_point(point) == "count=3, budget=1M"
-    assert plots.key_label("strategy.partner_promotion.budget") == "partner promotion: budget"
-    assert plots.kpi_axis("npv", delta=True) == ("Δ NPV (CNY M)", 1e-6)
-    assert plots.kpi_axis("retention_horizon", delta=False) == ("Retention at horizon (%)", 100.0)
+    assert short_point(point) == "count=3, budget=1M"
+    assert key_label("strategy.partner_promotion.budget") == "partner promotion: budget"

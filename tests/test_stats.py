@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.kpis import NPV_PARTS, REGISTRY, KINDS, decimals
 from analysis.stats import (
     BETTER,
     KPIS,
@@ -26,6 +25,7 @@ from analysis.stats import (
     seeds_needed,
     verdicts,
 )
+from sim.kpis import KINDS, NPV_PARTS, REGISTRY, decimals
 
 pytestmark = pytest.mark.filterwarnings("error")  # no warning may leak from the module
 

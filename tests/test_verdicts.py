@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.report import statistics
+from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
 from experiments import compare as compare_module
 from experiments.compare import prepare, run_experiment
 from experiments.executors import Outcome
-from sim.kpis import NPV_PARTS
-from analysis.report import statistics
-from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
 from experiments.store import load
-from sim.api import compose_config
+from sim.kpis import NPV_PARTS
+from sim.scenario import compose_config
 
 TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
 BATCH_LINE = re.compile(r"^(\d+) seeds: (\d+) of (\d+) verdicts on the decision KPIs undecided$")

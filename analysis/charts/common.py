@@ -1,0 +1,167 @@
+"""What every chart shares: the style and palette, arm styles, the ``Drawn``/``Chart`` records,
+making and saving a figure, 95% bands, and the labels of points, parameters and numbers."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy import stats as sps
+
+from analysis.stats import BETTER, WORSE
+
+BASELINE_COLOUR = "#000000"
+PALETTE = (
+    *("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"),  # Okabe-Ito
+    *("#332288", "#882255", "#44AA99", "#999933"),  # Paul Tol's, for the 7th to 10th arm
+    "#F0E442",  # Okabe-Ito yellow last: it is the hardest to see on white
+)
+"""Arm colours after the baseline's black; past the 11th arm they repeat with other dashes."""
+DASHES = ("-", "--", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+GOOD, BAD, NEUTRAL = "#009E73", "#D55E00", "#444444"
+DPI = 160
+STYLE = {
+    "font.size": 15,
+    "axes.titlesize": 17,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 15,
+    "xtick.labelsize": 13,
+    "ytick.labelsize": 13,
+    "legend.fontsize": 13,
+    "legend.title_fontsize": 13,
+    "legend.frameon": False,
+    "figure.titlesize": 21,
+    "figure.titleweight": "bold",
+    "lines.linewidth": 2.8,
+    "lines.markersize": 8,
+    "axes.linewidth": 1.2,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.8,
+    "svg.fonttype": "none",
+}
+DETECTED = (BETTER, WORSE)
+"""Verdicts that found a difference worth acting on: filled dots and starred cells."""
+
+
+@dataclass
+class Drawn:
+    """A chart generator's output: a figure not yet saved."""
+
+    name: str  # file stem
+    title: str
+    caption: str  # one line saying what to read from the chart
+    figure: Figure
+
+
+@dataclass
+class Chart:
+    """A saved chart; ``figure`` is its matplotlib Figure (not registered with pyplot)."""
+
+    name: str  # file stem
+    title: str
+    caption: str  # one line saying what to read from the chart
+    png: Path
+    svg: Path
+    figure: Figure | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class Style:
+    colour: str
+    dash: str
+    marker: str
+
+
+def arm_styles(arms: list[str], baseline: str) -> dict[str, Style]:
+    """Colour, dash and marker of every arm: black for the baseline, then Okabe-Ito in order."""
+    others = [a for a in arms if a != baseline]
+    styles = {baseline: Style(BASELINE_COLOUR, "-", "o")}
+    for i, arm in enumerate(others):
+        k = len(PALETTE)
+        styles[arm] = Style(PALETTE[i % k], DASHES[i // k % 3], MARKERS[i % len(MARKERS)])
+    return styles
+
+
+def new_figure(width: float, height: float, title: str, **subplots) -> tuple[Figure, np.ndarray]:
+    """A titled figure on the Agg canvas (no pyplot) and its 2-d array of axes."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(squeeze=False, **subplots)
+    fig.suptitle(textwrap.fill(title, 64))
+    return fig, axes
+
+
+def save(drawn: Drawn, out_dir: Path) -> Chart:
+    """Write a drawn chart as PNG and SVG into ``out_dir``."""
+    png, svg = out_dir / f"{drawn.name}.png", out_dir / f"{drawn.name}.svg"
+    for path in (png, svg):
+        drawn.figure.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.25)
+    return Chart(drawn.name, drawn.title, drawn.caption, png, svg, drawn.figure)
+
+
+def t_band(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% Student-t interval across the columns (seeds) of each row; NaN for n < 2."""
+    n = matrix.count(axis=1)
+    mean, sd = matrix.mean(axis=1), matrix.std(axis=1, ddof=1)
+    half = sps.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = half.where(n >= 2)
+    return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half, "n": n})
+
+
+def draw_band(ax, band: pd.DataFrame, style: Style, label: str, alpha: float = 0.15) -> None:
+    """A mean line with its shaded interval."""
+    ax.plot(band.index, band["mean"], color=style.colour, ls=style.dash, label=label)
+    ax.fill_between(
+        band.index, band["low"], band["high"], color=style.colour, alpha=alpha, lw=0, zorder=1
+    )
+
+
+def legend_right(ax, **kwargs) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **kwargs)
+
+
+def text_colour(colour: str) -> str:
+    """Readable text in an arm's colour: the yellow is darkened."""
+    return "#8A7D00" if colour == "#F0E442" else colour
+
+
+def signed(value: float, digits: int = 1) -> str:
+    """A number already in display units with its sign and a true minus: +1.2, −0.4."""
+    return f"{value:+,.{digits}f}".replace("-", "−")
+
+
+def compact(value) -> str:
+    """1000000.0 → 1M, 2500.0 → 2.5k, 3 → 3; text stays text."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:g}{suffix}"
+    return f"{x:g}"
+
+
+def point_values(point: str) -> dict[str, str]:
+    """``"a.b=1,c.d=2.0"`` → {"a.b": "1", "c.d": "2.0"}."""
+    return dict(p.partition("=")[::2] for p in point.split(",")) if point else {}
+
+
+def key_label(key: str) -> str:
+    """``strategy.outlet_closure.count`` → ``outlet closure: count``."""
+    parts = key.removeprefix("strategy.").split(".")
+    return ": ".join(p.replace("_", " ") for p in parts[-2:])
+
+
+def short_point(point: str) -> str:
+    """``strategy.outlet_closure.count=3,...budget=1000000.0`` → ``count=3, budget=1M``."""
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={compact(v)}" for k, v in point_values(point).items())

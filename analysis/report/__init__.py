@@ -1,0 +1,145 @@
+"""The report of a (possibly partial) results store (``python -m experiments.report`` runs it).
+
+:func:`report` reads every stored run, prints per-arm means with 95% CIs and, against the
+baseline on the same seeds, a verdict per arm and KPI read off simultaneous intervals (see
+``analysis.stats``) with the smallest effects of ``sim.kpis`` (or the experiment's
+``experiment.smallest_effect``), and how much common random numbers narrowed the CIs. It writes
+``summary.csv`` and ``summary.parquet`` (one row per point and arm), ``differences.csv``/
+``.parquet`` (one row per point, arm and KPI) and ``crn.csv`` into the folder, draws the figures
+into ``figures/`` and writes the report: ``report.html`` (self-contained) and ``report.md``.
+
+One document model (:mod:`.document`), built from the statistics by :func:`.sections.build`, is
+rendered three ways: HTML with the Jinja2 templates of ``templates/`` (:mod:`.html`), Markdown
+(:mod:`.markdown`) and, in part, console text (:mod:`.console`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import stats
+from analysis.report import console, html, markdown
+from analysis.report.figures import ChartFile, draw_figures
+from analysis.report.sections import build
+from experiments import store
+
+__all__ = ["ChartFile", "Written", "build", "report", "statistics", "write_report"]
+
+
+@dataclass
+class Written:
+    """What ``write_report`` wrote."""
+
+    html: Path
+    md: Path
+    figures: Path
+    charts: list[ChartFile]
+    error: str = ""  # why the figures are missing, if drawing failed
+
+
+def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The report's tables from the store's successful runs (``runs``: ``store.load(results)``):
+    ``arms`` and ``summary`` (empty without successful runs), and with baseline runs
+    ``differences``, ``verdicts`` and ``crn``. KPIs missing from the runs (e.g. the NPV parts in
+    older stores) are left out."""
+    runs = store.load(results) if runs is None else runs
+    experiment = store.experiment_meta(results).get("experiment") or {}
+    baseline = experiment.get("baseline", "baseline")
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty:
+        return {"summary": pd.DataFrame()}
+    kpis = [k for k in stats.KPIS if k in ok.columns]
+    tables = {"arms": stats.arm_summary(ok, kpis)}
+    if baseline in set(ok["arm"]):
+        settings = experiment.get("smallest_effect") or {}
+        tables["differences"] = stats.paired_differences(
+            ok, baseline, kpis, smallest_effect=settings
+        )
+        tables["verdicts"] = stats.verdicts(tables["differences"])
+        tables["crn"] = stats.crn_efficiency(ok, baseline)
+    tables["summary"] = _summary(tables["arms"], tables.get("verdicts"))
+    return tables
+
+
+def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
+    """Compute, print and write the experiment's statistics and its report; returns the tables
+    (with ``figures``: name, title, caption, png and svg of every chart drawn)."""
+    runs = store.load(results)
+    if runs.empty:
+        out(f"No runs stored in {results} yet.")
+        return {}
+    tables = statistics(results, runs)
+    experiment = store.experiment_meta(results).get("experiment") or {}
+    for line in console.summary(tables, runs, experiment):
+        out(line)
+    _write_tables(results, tables)
+    written = write_report(results, tables, runs)
+    columns = [f.name for f in fields(ChartFile)]
+    tables["figures"] = pd.DataFrame([asdict(c) for c in written.charts], columns=columns)
+    for line in console.written(written):
+        out(line)
+    return tables
+
+
+def write_report(
+    results: Path,
+    tables: dict[str, pd.DataFrame],
+    runs: pd.DataFrame | None = None,
+    charts: list | None = None,
+) -> Written:
+    """Draw the figures (unless ``charts`` are given) and write report.html and report.md.
+
+    ``tables`` are :func:`statistics`'; ``runs`` is ``store.load(results)`` (loaded if None).
+    A failure to draw the figures does not stop the report: it says why they are missing (and
+    the traceback goes to stderr).
+    """
+    results = Path(results)
+    figures = results / "figures"
+    error = ""
+    if charts is None:
+        charts, failure = draw_figures(results, tables, figures)
+        if failure:
+            print(failure, file=sys.stderr, end="")
+            error = failure.strip().splitlines()[-1]
+    charts = [ChartFile.of(c) for c in charts]
+    runs = store.load(results) if runs is None else runs
+    doc = build(results, tables, runs, charts, error)
+    html_path, md_path = results / "report.html", results / "report.md"
+    _write_text(html_path, html.render(doc))
+    _write_text(md_path, markdown.render(doc, results))
+    return Written(html_path, md_path, figures, charts, error)
+
+
+def _summary(arms: pd.DataFrame, verdicts: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per (point, arm): n and each KPI's mean and 95% CI; the verdicts if any."""
+    wide = arms.pivot_table(
+        index=["point", "arm"], columns="kpi", values=["mean", "ci_low", "ci_high"], sort=False
+    )
+    wide.columns = [f"{kpi}_{stat}".replace("_mean", "") for stat, kpi in wide.columns]
+    n = arms.groupby(["point", "arm"], sort=False)["n"].max().rename("n")
+    summary = pd.concat([n, wide], axis=1).reset_index()
+    if verdicts is not None:
+        roles = [f"{r}_{c}" for r in stats.ROLES for c in ("verdict", "seeds_needed")]
+        keep = ["point", "arm", *roles, "sentence"]
+        summary = summary.merge(verdicts[keep], on=["point", "arm"], how="left")
+    return summary
+
+
+def _write_tables(results: Path, tables: dict[str, pd.DataFrame]) -> None:
+    for name in ("summary", "differences"):
+        if name in tables:
+            tables[name].to_csv(results / f"{name}.csv", index=False)
+            tables[name].to_parquet(results / f"{name}.parquet", index=False)
+    if "crn" in tables:
+        tables["crn"].to_csv(results / "crn.csv", index=False)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,125 @@
+"""The report's console summary, printed by ``python -m experiments.report`` and at the end of
+``python -m experiments.compare``: the runs' progress, the arm means table of the document
+(rendered as text), the verdict of each arm against the baseline in a sentence (with its NPV in
+parts), how much common random numbers narrowed the CIs, and where the report was written."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+
+from analysis import stats
+from analysis.report.document import Bullets, Heading, Para, Table
+from analysis.report.formats import run_counts
+from analysis.report.sections import crn_sentence, means_blocks, point_labels
+from sim.kpis import NPV_PARTS, thresholds_text
+
+HEADER_LINES = 2  # column headings wrap onto at most this many lines when they can
+
+
+def summary(tables: dict[str, pd.DataFrame], runs: pd.DataFrame, experiment: dict) -> list[str]:
+    """The lines before the report is written: progress, means, verdicts and CRN."""
+    lines = [f"Runs: {run_counts(runs)}."]
+    means = tables["summary"]
+    if means.empty:
+        return [*lines, "No successful runs yet."]
+    lines += render(means_blocks(means, point_labels(means)))
+    if len(tables.get("verdicts", [])):
+        lines += _verdicts(tables, experiment)
+        sentence = crn_sentence(tables["crn"])
+        lines.append(f"Common random numbers: {sentence[0].lower()}{sentence[1:]}")
+    return lines
+
+
+def written(written) -> list[str]:
+    """Where the figures and the report went (``written``: an ``analysis.report.Written``)."""
+    count = f"{len(written.charts)} charts"
+    drawn = f"not drawn: {written.error}" if written.error else count
+    return [
+        "",
+        f"Figures: {written.figures} ({drawn})",
+        f"Report: {written.html}",
+        f"Report: {written.md}",
+    ]
+
+
+def render(blocks: list) -> list[str]:
+    """Document blocks as plain text lines (headings, paragraphs, bullets and tables)."""
+    lines = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            lines += ["", block.text]
+        elif isinstance(block, Para):
+            lines.append(block.text)
+        elif isinstance(block, Bullets):
+            lines += [f"  {item}" for item in block.items]
+        elif isinstance(block, Table):
+            lines += _table(block)
+        else:
+            raise TypeError(f"no text for block {block!r}")
+    return lines
+
+
+def _verdicts(tables: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
+    """The verdict header, then each arm's verdicts in a sentence and its NPV parts in another."""
+    differences = tables["differences"]
+    parts = differences[differences["kpi"].isin(NPV_PARTS)]
+    lines = [_verdict_header(differences, experiment)]
+    for row in tables["verdicts"].itertuples():
+        lines.append(f"  {_label(row.point, row.arm)}: {row.sentence}")
+        mine = parts[(parts["point"] == row.point) & (parts["arm"] == row.arm)]
+        if len(mine):
+            lines.append(f"    {stats.sentence([d for _, d in mine.iterrows()], first=False)}")
+    return lines
+
+
+def _verdict_header(differences: pd.DataFrame, experiment: dict) -> str:
+    level = differences["level"].iloc[0] * 100
+    arms = int(differences["family_size"].max())
+    return (
+        f"\nAgainst {experiment.get('baseline', 'baseline')!r} on the same seeds: simultaneous"
+        f" {level:g}% CIs for the {arms} arm{'s' if arms != 1 else ''} of each KPI (Bonferroni),"
+        " verdicts read off them;"
+        f" negligible means within {thresholds_text(experiment.get('smallest_effect') or {})}:"
+    )
+
+
+def _label(point: str, arm: str) -> str:
+    return f"{arm} @ {point}" if point else arm
+
+
+def _table(table: Table) -> list[str]:
+    """Aligned columns (numbers to the right), headings wrapped, a line before each group."""
+    body = [[c.text + (f" ({c.sub})" if c.sub else "") for c in row] for row in table.rows]
+    widths, heads = [], []
+    for i, column in enumerate(table.columns):
+        width, head = _heading(column, max((len(r[i]) for r in body), default=0))
+        widths.append(width)
+        heads.append(head)
+    height = max(map(len, heads))
+    heads = [[""] * (height - len(h)) + h for h in heads]
+
+    def line(texts: list[str]) -> str:
+        cells = [
+            text.rjust(width) if i in table.numeric else text.ljust(width)
+            for i, (text, width) in enumerate(zip(texts, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    lines = [line(list(texts)) for texts in zip(*heads, strict=True)]
+    for (group, _), texts in zip(table.headed_rows(), body, strict=True):
+        if group is not None:
+            lines.append(f"Point: {group}")
+        lines.append(line(texts))
+    return lines
+
+
+def _heading(column: str, width: int) -> tuple[int, list[str]]:
+    """The narrowest width, at least ``width``, at which a column heading takes at most
+    HEADER_LINES lines (without breaking words), and its lines."""
+    for w in range(max(width, 1), len(column) + 1):
+        head = textwrap.wrap(column, w, break_long_words=False)
+        if len(head) <= HEADER_LINES:
+            return max(w, *map(len, head)), head
+    return max(width, len(column)), [column]

@@ -1,0 +1,388 @@
+"""The report's document, built from the statistics: the verdicts against the baseline (with
+NPV in parts, the other retention measures and the arm means), the figures, how much common
+random numbers narrowed the CIs, the configuration and provenance (:mod:`.settings`), and how
+to read it all."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
+from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
+from analysis.report.formats import value as value_text
+from analysis.report.settings import config_section, provenance_section, replications, scenario
+from analysis.stats import ROLES, UNDECIDED, VERDICTS
+from experiments import store
+from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
+
+MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
+"""The KPIs of the arm means table."""
+MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs, note)
+    "NPV in parts": (
+        (*NPV_PARTS, "npv"),
+        "Opening book: the customers active when burn-in ends; newcomers: those who joined"
+        " later, net of their acquisition cost; fixed costs: branches, staff and strategies'"
+        " fixed costs. The three add up to NPV.",
+    ),
+    "Other retention measures": (
+        ("retention_12m", "retention_mid_high", "aum_retention"),
+        "Retention of the cohort at 12 months, of its mid and high tiers, and of its AUM.",
+    ),
+}
+
+
+def build(
+    results: Path,
+    tables: dict[str, pd.DataFrame],
+    runs: pd.DataFrame,
+    charts: list,
+    error: str = "",
+) -> Document:
+    """The whole report of a store: ``tables`` are ``analysis.report.statistics``', ``runs``
+    ``store.load``'s, ``charts`` the drawn charts (name, title, caption, png) and ``error`` why
+    the figures are missing, if they are."""
+    meta = store.experiment_meta(results)
+    e = meta.get("experiment", {}) or {}
+    baseline = e.get("baseline", "baseline")
+    settings = e.get("smallest_effect") or {}
+    summary = tables.get("summary", pd.DataFrame())
+    short = point_labels(summary)
+    arm_names = list(pd.unique(summary["arm"])) if len(summary) else []
+    reps, _ = replications(meta, runs)
+    sections = [
+        _verdict_section(tables, baseline, short, settings),
+        _figure_section(charts, error),
+        _crn_section(tables, short),
+        config_section(meta, scenario(results, runs), runs, arm_names, baseline),
+        provenance_section(results, runs),
+        _reading_section(reps, bool(short), settings),
+    ]
+    title = f"Experiment: {e['name']}" if e.get("name") else f"Results: {results.resolve().name}"
+    description = e.get("description") or (
+        "" if e else "Runs stored without an experiment plan, grouped by their strategies."
+    )
+    facts = _facts(meta, runs, arm_names, baseline, len(short))
+    return Document(title, description, facts, sections)
+
+
+def _facts(meta: dict, runs: pd.DataFrame, arm_names: list, baseline: str, points: int) -> list:
+    """The line under the title: arms, seeds, points, baseline, runs and when."""
+    reps, auto = replications(meta, runs)
+    facts = [
+        f"{len(arm_names)} arms",
+        f"{reps} seeds each{' (replications=auto)' if auto else ''}" if reps else "",
+        f"{points} parameter points" if points else "",
+        f"baseline: {baseline}" if baseline in arm_names else "no baseline runs",
+        f"runs: {run_counts(runs)}",
+        f"written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+    ]
+    return [f for f in facts if f]
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts, differences and means
+# --------------------------------------------------------------------------------------------
+
+
+def _verdict_section(tables, baseline: str, short: dict[str, str], settings: dict) -> Section:
+    section = Section("verdicts", "Verdicts against the baseline")
+    summary = tables.get("summary")
+    if summary is None or summary.empty:
+        section.blocks.append(Para("No successful runs yet."))
+        return section
+    verdicts = tables.get("verdicts")
+    if verdicts is None:
+        section.blocks.append(
+            Para(f"No runs of the baseline arm {baseline!r}: no differences or verdicts.")
+        )
+    else:
+        section.blocks.append(Para(_headline(verdicts, baseline)))
+    section.blocks.append(_verdict_table(summary, verdicts, baseline, short))
+    section.blocks.append(
+        Para(
+            "Retention at the horizon (the cohort active after burn-in) and NPV, means over seeds"
+            " ± the 95% CI half-width; Δ is arm − baseline paired on the same seeds, with its"
+            " simultaneous 95% CI below (one interval per arm, all holding together). The"
+            " verdict is read off that interval: negligible when it lies within the smallest"
+            f" effect worth acting on ({thresholds_text(settings)}), better or worse when it"
+            " excludes 0 and the difference is at least that effect, undecided otherwise.",
+            note=True,
+        )
+    )
+    section.blocks += _more_differences(tables.get("differences"), short)
+    section.blocks += means_blocks(summary, short)
+    return section
+
+
+def _verdict_table(summary, verdicts, baseline: str, short: dict[str, str]) -> Table:
+    """Per arm (and point): the mean, difference and verdict of each decision role's KPI."""
+    by_key = {} if verdicts is None else {(r["point"], r["arm"]): r for r in records(verdicts)}
+    columns = ["Arm", "Runs"]
+    for kpi in map(REGISTRY.get, ROLES.values()):
+        name, delta = _capital(kpi.short), f"Δ {kpi.short}, {kpi.unit_label(delta=True)}"
+        columns += [f"{name}, {kpi.unit}", delta, f"{name} verdict"]
+    rows = []
+    for row in records(summary):
+        arm = Cell(row["arm"], sub=baseline_mark(row["arm"], baseline))
+        cells = [arm, Cell(integer(row.get("n")))]
+        v = by_key.get((row["point"], row["arm"]))
+        for role, kpi in ROLES.items():
+            cells.append(_mean_cell(row, kpi))
+            if v is None:
+                cells += [Cell("—"), Cell("—" if row["arm"] == baseline else "no pairs")]
+                continue
+            d = {k: v[f"{role}_{k}"] for k in ("n", "ci_low", "ci_high", "verdict", "seeds_needed")}
+            d["mean_diff"] = v[f"{role}_diff"]
+            cells += [_diff_cell(kpi, d), _verdict_cell(d)]
+        rows.append(cells)
+    numeric = frozenset({1, 2, 3, 5, 6})
+    return Table(columns, rows, numeric, kind="verdicts", groups=_groups(summary, short))
+
+
+def _more_differences(differences: pd.DataFrame | None, short: dict[str, str]) -> list:
+    """A table of differences and verdicts per heading of MORE_KPIS whose KPIs the runs have
+    (beyond NPV, which the verdict table shows)."""
+    blocks = []
+    if differences is None or differences.empty:
+        return blocks
+    wide = differences.set_index(["point", "arm", "kpi"])
+    keys = differences[["point", "arm"]].drop_duplicates()
+    for heading, (wanted, note) in MORE_KPIS.items():
+        kpis = [k for k in wanted if k in set(differences["kpi"])]
+        if not set(kpis) - {"npv"}:
+            continue
+        rows = [
+            [Cell(arm), *(_diff_cell(k, wide.loc[(point, arm, k)], verdict=True) for k in kpis)]
+            for point, arm in keys.itertuples(index=False)
+        ]
+        columns = ["Arm", *(REGISTRY[k].axis(delta=True) for k in kpis)]
+        numeric = frozenset(range(1, len(columns)))
+        blocks.append(Heading(heading))
+        blocks.append(Table(columns, rows, numeric, "differences", _groups(keys, short)))
+        blocks.append(
+            Para(
+                "Arm − baseline on the same seeds, with its simultaneous 95% CI and verdict"
+                f" below. {note}",
+                note=True,
+            )
+        )
+    return blocks
+
+
+def means_blocks(summary: pd.DataFrame, short: dict[str, str]) -> list:
+    """The arm means table (under its heading, with its note): each arm's KPIs of MEANS with
+    their 95% CI half-widths, one group of rows per parameter point."""
+    kpis = [k for k in MEANS if k in summary.columns]
+    columns = ["Arm", "Runs", *(f"{REGISTRY[k].label}, {REGISTRY[k].unit}" for k in kpis)]
+    rows = [
+        [Cell(row["arm"]), Cell(integer(row.get("n"))), *(_mean_cell(row, k) for k in kpis)]
+        for row in records(summary)
+    ]
+    numeric = frozenset(range(1, len(columns)))
+    return [
+        Heading("Arm means"),
+        Table(columns, rows, numeric, kind="means", groups=_groups(summary, short)),
+        Para("Means over seeds ± the 95% CI half-width.", note=True),
+    ]
+
+
+def _mean_cell(row: dict, kpi: str) -> Cell:
+    """A KPI's mean ± its 95% CI half-width, in display units."""
+    k = REGISTRY[kpi]
+    mean, low, high = row.get(kpi), row.get(f"{kpi}_ci_low"), row.get(f"{kpi}_ci_high")
+    if not finite(mean):
+        return Cell("—")
+    text = k.number(mean)
+    if finite(low) and finite(high):
+        text += " ± " + k.number((float(high) - float(low)) / 2)
+    return Cell(text)
+
+
+def _diff_cell(kpi: str, d, verdict: bool = False) -> Cell:
+    """A difference with its interval below (and its verdict, when asked), in its colour."""
+    k = REGISTRY[kpi]
+    diff, low, high = d["mean_diff"], d["ci_low"], d["ci_high"]
+    digits = decimals(*(x * k.scale for x in (diff, low, high)))
+    sub = _interval(k, low, high, digits) + (f" · {d['verdict']}" if verdict else "")
+    return Cell(k.number(diff, digits, sign=True), sub=sub, verdict=d["verdict"])
+
+
+def _interval(kpi: Kpi, low, high, digits: int = 1) -> str:
+    if not (finite(low) and finite(high)):
+        return "no CI"
+    return f"{kpi.number(low, digits, sign=True)} to {kpi.number(high, digits, sign=True)}"
+
+
+def _verdict_cell(d) -> Cell:
+    """The verdict, with the seeds it used (or would need) below."""
+    verdict, n, needed = d["verdict"], d["n"], d["seeds_needed"]
+    sub = f"{integer(n)} seeds"
+    if verdict == UNDECIDED and finite(needed):
+        sub = f"{integer(n)} seeds; about {int(needed):,} would decide"
+    return Cell(verdict, sub=sub, verdict=verdict)
+
+
+def _headline(verdicts: pd.DataFrame, baseline: str) -> str:
+    """How many arms got each verdict, per decision role."""
+    parts = []
+    for role, kpi in ROLES.items():
+        counts = verdicts[f"{role}_verdict"].value_counts()
+        told = [f"{counts.get(v, 0)} {v}" for v in VERDICTS]
+        parts.append(f"{_capital(REGISTRY[kpi].short)}: {', '.join(told)}.")
+    what = "arm-and-point comparisons" if verdicts["point"].astype(bool).any() else "arms"
+    return f"{len(verdicts)} {what} against {baseline!r} on the same seeds. " + " ".join(parts)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter points
+# --------------------------------------------------------------------------------------------
+
+
+def point_labels(summary: pd.DataFrame) -> dict[str, str]:
+    """Each parameter point of the summary -> a shorter label: each key by its last part when
+    that is unambiguous, values as in the configuration ({} without points)."""
+    points = [p for p in pd.unique(summary.get("point", pd.Series(dtype=str))) if p]
+    keys = {k for p in points for k, _, _ in (part.partition("=") for part in p.split(","))}
+    lasts = [k.rsplit(".", 1)[-1] for k in keys]
+    short = len(set(lasts)) == len(lasts)
+    out = {}
+    for p in points:
+        parts = [part.partition("=") for part in p.split(",")]
+        out[p] = ", ".join(
+            f"{k.rsplit('.', 1)[-1] if short else k}={value_text(_parse(v))}" for k, _, v in parts
+        )
+    return out
+
+
+def _parse(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _groups(df: pd.DataFrame, short: dict[str, str]) -> list[str] | None:
+    """Each row's parameter point, shortened, when there are points."""
+    if not short:
+        return None
+    return [short.get(p, p) or "—" for p in (r["point"] for r in records(df))]
+
+
+# --------------------------------------------------------------------------------------------
+# Figures, common random numbers, how to read
+# --------------------------------------------------------------------------------------------
+
+
+def _figure_section(charts: list, error: str) -> Section:
+    section = Section("figures", "Figures")
+    if error:
+        section.blocks.append(Para(f"The figures could not be drawn: {error}"))
+    elif not charts:
+        section.blocks.append(Para("No figures for these runs."))
+    for position, chart in enumerate(charts, 1):
+        section.blocks.append(
+            Figure(position, str(chart.name), str(chart.title), str(chart.caption), Path(chart.png))
+        )
+    return section
+
+
+def crn_sentence(crn: pd.DataFrame) -> str:
+    """How much common random numbers narrowed the CIs of the retention difference: the median
+    over arms of the paired CI's width relative to independent seeds'."""
+    measured = crn.replace([np.inf, -np.inf], np.nan).dropna(subset=["ratio"])
+    measured = measured[measured["ratio"] > 0]
+    if len(measured):
+        return (
+            f"The paired 95% CIs of the retention difference are {measured['ratio'].median():.2f}x"
+            " as wide as independent seeds would give (median over arms), worth about"
+            f" {measured['equivalent_replications'].median():,.0f}x the replications."
+        )
+    if (crn["ratio"] == 0).any():
+        return (
+            "The paired differences in retention are constant across seeds for every arm"
+            " that could be measured: their CIs have no width at all."
+        )
+    return "Too few varying paired runs to measure the effect of common random numbers."
+
+
+def _crn_section(tables, short: dict[str, str]) -> Section:
+    section = Section("crn", "Common random numbers")
+    crn = tables.get("crn")
+    if crn is None or crn.empty:
+        section.blocks.append(Para("No paired runs against a baseline to measure."))
+        return section
+    section.blocks.append(
+        Para(
+            "Every arm runs on the baseline's seeds, so differences are paired seed by seed. "
+            + crn_sentence(crn)
+        )
+    )
+    kpi = REGISTRY[ROLES["retention"]]
+    unit = kpi.unit_label(delta=True)
+    columns = [
+        "Arm",
+        "Pairs",
+        "Correlation",
+        f"Paired CI ±, {unit}",
+        f"Independent CI ±, {unit}",
+        "Width ratio",
+        "Worth × replications",
+    ]
+    rows = [_crn_row(row, kpi) for row in records(crn)]
+    numeric = frozenset(range(1, len(columns)))
+    section.blocks.append(Table(columns, rows, numeric, kind="crn", groups=_groups(crn, short)))
+    section.blocks.append(
+        Para(
+            f"{kpi.label}. Paired: the CI of the per-seed differences. Independent:"
+            " the Welch CI the same runs give when treated as unpaired, an estimate of what"
+            " independent seeds would give. Worth: (independent / paired)², the factor of"
+            " independent replications that would give the paired CI's width.",
+            note=True,
+        )
+    )
+    return section
+
+
+def _crn_row(row: dict, kpi: Kpi) -> list[Cell]:
+    worth = row["equivalent_replications"]
+    return [
+        Cell(row["arm"]),
+        Cell(integer(row["n"])),
+        Cell(number(row["correlation"], 3)),
+        Cell(kpi.number(row["paired_half_width"], 2)),
+        Cell(kpi.number(row["independent_half_width"], 2)),
+        Cell(number(row["ratio"], 2)),
+        Cell("∞" if worth == math.inf else number(worth, 0)),
+    ]
+
+
+def _reading_section(reps: int, points: bool, settings: dict) -> Section:
+    at = " and point" if points else ""
+    each = " at each point" if points else ""
+    items = [
+        "Every arm runs on the same seeds as the baseline (common random numbers), so each"
+        f" difference is paired seed by seed{at}: arm − baseline.",
+        f"A mean is shown ± the half-width of its 95% Student-t CI over the {reps or 'n'} seeds."
+        " A difference is shown with its simultaneous 95% CI, 'low to high': the intervals of"
+        f" all arms for one KPI{each} are Bonferroni-adjusted so that they hold together, with"
+        " 95% confidence, however many arms are compared.",
+        "The verdict is read off that interval. Negligible: the whole interval lies within the"
+        f" smallest effect worth acting on ({thresholds_text(settings)}); better or worse: the"
+        " interval excludes 0, so the difference is real in this model, not seed noise, and it"
+        " is at least the smallest effect; undecided: the seeds run cannot tell yet, and the"
+        " report says about how many would.",
+        "Retention is the share of the customers active after burn-in still with the bank at"
+        " the horizon, in %; differences in percentage points (pts). NPV is the discounted"
+        " profit over the measured months, in CNY millions for the real bank.",
+    ]
+    return Section("reading", "How to read this report", [Bullets(items)])
