@@ -6,7 +6,9 @@ interrupted or partly failed experiment resumes), then reports per-arm statistic
 differences against the baseline. With ``replications=auto`` it runs batches of seeds until
 every verdict on the decision KPIs is decided or ``replications_max`` is reached. The whole
 experiment is validated before any run starts; a run that fails is recorded with its traceback
-while the others go on, and the command then exits 1.
+while the others go on, and the command then exits 1. Values are literal (``sim.overrides``);
+Hydra's flags (``-m``, ``--cfg`` ...) are refused, since an experiment grid is how to sweep;
+``-h``/``--help`` prints this text.
 """
 
 from __future__ import annotations
@@ -15,22 +17,30 @@ import sys
 import time
 from pathlib import Path
 
-import hydra
 import yaml
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from analysis import report
 from analysis.stats import UNDECIDED
-from experiments.config import AUTO, EXPERIMENT_KEYS, CompareConfig, check_experiment, register
+from experiments.config import (
+    AUTO,
+    EXPERIMENT_KEYS,
+    CompareConfig,
+    check_experiment,
+    compose,
+    register,
+)
 from experiments.executors import Outcome, run_all, workers
 from experiments.plan import RunSpec, arms, plan
-from experiments.store import open_store, status, write_plan
+from experiments.store import DAMAGED, open_store, release, status, write_plan
+from sim.overrides import check_overrides, refuse, split_flags
 from sim.params import ConfigError
-from sim.scenario import CONFIG_DIR, compose_config, to_config
+from sim.scenario import GROUPS, to_config
 
 register()
 NOT_SCENARIO = (*EXPERIMENT_KEYS, "hydra")
+HELP = ("-h", "--help")
+GRID_ADVICE = "to sweep, use an experiment grid (experiment=closure_sweep; docs/experiments.md)"
 
 
 def scenario_overrides(overrides: list[str]) -> list[str]:
@@ -47,7 +57,7 @@ def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[
     compare = to_config(cfg, schema=CompareConfig)
     check_experiment(compare)
     specs = plan(compare, scenario_overrides(overrides))
-    root = open_store(Path(compare.output.dir) / compare.experiment.name)
+    root = open_store(Path(compare.output.dir) / compare.experiment.name, specs)
     return compare, specs, root
 
 
@@ -55,7 +65,15 @@ def run_experiment(
     compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
 ) -> int:
     """Run what is missing (with ``replications=auto``, in batches of seeds until the verdicts
-    are decided), then report; returns the exit code (1 if any run failed)."""
+    are decided), then report; returns the exit code (1 if any run failed). Releases the lock
+    ``prepare`` took on the experiment folder."""
+    try:
+        return _run_and_report(compare, specs, root, progress)
+    finally:
+        release(root)
+
+
+def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool):
     (root / "experiment.yaml").write_text(
         yaml.safe_dump(OmegaConf.to_container(OmegaConf.structured(compare)), sort_keys=False)
     )
@@ -83,7 +101,11 @@ def run_batch(
     """Plan ``specs`` in the store and run those not stored yet; their outcomes."""
     write_plan(root, specs)
     unique = list({s.run_id: s for s in specs}.values())
-    todo = [s for s in unique if status(root / "runs", s.run_id) != "ok"]
+    stored = {s.run_id: status(root / "runs", s.run_id) for s in unique}
+    todo = [s for s in unique if stored[s.run_id] != "ok"]
+    damaged = sorted(i for i, state in stored.items() if state == DAMAGED)
+    if damaged:
+        print(f"{len(damaged)} damaged runs: {', '.join(damaged)} — rerun now")
     e, ex = compare.experiment, compare.executor
     points = len({s.point for s in specs})
     seeds = len({s.seed for s in specs})
@@ -141,27 +163,20 @@ def _undecided(root: Path, kpis: list[str]) -> tuple[int, int]:
     return int((verdicts == UNDECIDED).sum()), len(verdicts)
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="compare", version_base="1.3")
-def _app(cfg: DictConfig) -> None:
-    try:
-        prepared = prepare(cfg, list(HydraConfig.get().overrides.task))
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(run_experiment(*prepared))
-
-
 def main() -> None:
-    """Compose and validate with one-line errors (exit 2), then run; Hydra flags go to Hydra."""
+    """Check the command line, compose and validate with one-line errors (exit 2), then run.
+    Hydra's flags (``-m``, ``--cfg`` ...) are refused: an experiment grid sweeps instead;
+    ``-h``/``--help`` prints the usage."""
     args = sys.argv[1:]
-    if any(a.startswith("-") for a in args):
-        _app()
+    if set(args) & set(HELP):
+        print(__doc__)
         return
     try:
-        prepared = prepare(compose_config(args, name="compare"), args)
+        _, overrides = split_flags(args, "experiments.compare", HELP, GRID_ADVICE)
+        check_overrides(overrides, GROUPS)
+        prepared = prepare(compose(overrides), overrides)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        refuse(exc)
     sys.exit(run_experiment(*prepared))
 
 

@@ -1,22 +1,26 @@
-"""``python -m sim.run [key=value ...]``: run one scenario from the command line.
+"""``python -m sim.run [-m] [key=value ...]``: run one scenario from the command line.
 
-A Hydra app over ``configs/``. The whole config is validated before any work; a bad one is
-refused with one line naming the key, the value and what is allowed (exit 2, nothing written).
-The run prints a KPI table (and a line on the CRM extract) and writes its folder under
-``output.dir``.
+Overrides compose ``configs/`` as in Hydra (``sim.overrides`` says what a value may be). With
+``-m`` (``--multirun``) a sweep such as ``seed=0,1,2 strategy=training,lean_service`` runs every
+combination, one after another, as Hydra's basic sweeper orders them. Every config is validated
+before any work; a bad one is refused with one line naming the key, the value and what is allowed
+(exit 2, nothing written). Each run prints a KPI table (and a line on the CRM extract) and writes
+its folder under ``output.dir``. ``-h``/``--help`` prints this text; other flags are refused.
 """
 
 from __future__ import annotations
 
 import sys
 
-import hydra
-from omegaconf import DictConfig
-
 from sim.api import RunResult, run_scenario
+from sim.config import Config
 from sim.kpis import REGISTRY
+from sim.overrides import check_overrides, refuse, split_flags, sweeps
 from sim.params import ConfigError
-from sim.scenario import CONFIG_DIR, load_config, to_config
+from sim.scenario import GROUPS, load_config
+
+HELP = ("-h", "--help")
+MULTIRUN = ("-m", "--multirun")
 
 
 def format_summary(result: RunResult) -> str:
@@ -35,13 +39,8 @@ def format_summary(result: RunResult) -> str:
     return "\n".join([head, *(f"  {k:<{width}}  {v:>18}" for k, v in rows)])
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
-def _app(cfg: DictConfig) -> None:
-    try:
-        config = to_config(cfg)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        sys.exit(2)
+def run_one(config: Config) -> None:
+    """Run a validated scenario, save its folder and print its KPI table."""
     result = run_scenario(config, progress=True)
     folder = result.save()
     print(format_summary(result))
@@ -63,16 +62,30 @@ def crm_line(extract) -> str:
     )
 
 
+def jobs(args: list[str]) -> list[list[str]]:
+    """The overrides of each run the command line asks for (several with ``-m``)."""
+    flags, overrides = split_flags(
+        args, "sim.run", (*MULTIRUN, *HELP), "sweep with -m, e.g. -m seed=0,1,2"
+    )
+    multirun = bool(flags & set(MULTIRUN))
+    parsed = check_overrides(overrides, GROUPS, multirun=multirun)
+    return sweeps(parsed) if multirun else [overrides]
+
+
 def main() -> None:
-    """Validate the overrides (one-line errors, exit 2) before Hydra runs the app."""
+    """Validate every run's config (one-line errors, exit 2), then run them in order."""
     args = sys.argv[1:]
-    if not any(a.startswith("-") for a in args):
-        try:
-            load_config(args)
-        except ConfigError as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            sys.exit(2)
-    _app()
+    if set(args) & set(HELP):
+        print(__doc__)
+        return
+    try:
+        runs = [(job, load_config(job)) for job in jobs(args)]
+    except ConfigError as exc:
+        refuse(exc)
+    for number, (job, config) in enumerate(runs):
+        if len(runs) > 1:
+            print(f"Run {number + 1} of {len(runs)}: {' '.join(job)}")
+        run_one(config)
 
 
 if __name__ == "__main__":

@@ -15,31 +15,37 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import Config, register, validate
+from sim.config import Config, check_literals, register, validate
+from sim.overrides import check_overrides
 from sim.params import ConfigError, one_line
 from sim.strategies import REGISTRY, strategy_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+GROUPS = {
+    d.name: sorted(p.stem for p in d.glob("*.yaml")) for d in CONFIG_DIR.iterdir() if d.is_dir()
+}
 register()
 
 
 def load_config(overrides: list[str] | None = None) -> Config:
     """Compose ``configs/`` with Hydra overrides into a validated Config (or raise ConfigError)."""
-    return to_config(compose_config(overrides))
+    composed = compose_config(overrides)
+    check_literals(list(overrides or []))
+    return to_config(composed)
 
 
 def compose_config(overrides: list[str] | None = None, name: str = "config") -> DictConfig:
-    """Compose ``configs/<name>.yaml`` with overrides; Hydra's errors become one-line
-    ConfigErrors."""
+    """Compose ``configs/<name>.yaml`` with overrides (checked: ``sim.overrides``); Hydra's
+    errors become one-line ConfigErrors."""
+    check_overrides(list(overrides or []), GROUPS)
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             return compose(config_name=name, overrides=list(overrides or []))
     except MissingConfigException as exc:
         group, _, option = (exc.missing_cfg_file or "").partition("/")
-        if not option:
+        if group not in GROUPS or not option:
             raise ConfigError(one_line(exc)) from None
-        known = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-        raise ConfigError(f"{group}={option!r} is unknown; choose from {known}") from None
+        raise ConfigError(f"{group}={option!r} is unknown; choose from {GROUPS[group]}") from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(one_line(exc)) from None
 
