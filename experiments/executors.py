@@ -7,8 +7,11 @@ as failed with its traceback; the others go on.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -20,10 +23,11 @@ from tqdm.auto import tqdm
 
 from experiments.config import ExecutorConfig
 from experiments.plan import RunSpec
-from experiments.store import write_failure
+from experiments.store import forget_locks, write_failure
 from sim.api import now, run_scenario
 
 tqdm.monitor_interval = 0  # no monitor thread: the pool forks workers from a thread-free process
+PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent dies
 
 
 @dataclass
@@ -73,10 +77,20 @@ def _local(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
     """A pool of warm worker processes: each imports the model once and takes run after run."""
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     size = min(workers(executor), max(len(specs), 1))
-    with ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=size, mp_context=context, initializer=_start_worker
+    ) as pool:
         futures = [pool.submit(execute, spec, runs_dir) for spec in specs]
         for future in as_completed(futures):
             yield future.result()
+
+
+def _start_worker() -> None:
+    """A local pool worker drops the parent's experiment locks and, on Linux, dies with its
+    parent, so a killed experiment leaves no orphan writing into its store."""
+    forget_locks()
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _ray(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:

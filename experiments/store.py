@@ -8,6 +8,8 @@ are grouped by their strategies.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,20 +17,113 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.folders import (
+    atomic_folder,
+    damage,
+    is_run_folder,
+    mark,
+    refuse_foreign,
+    remove_stale_temps,
+)
 from sim.params import ConfigError
-from sim.provenance import atomic_folder, provenance
-from sim.scenario import config_yaml
+from sim.provenance import provenance
+from sim.scenario import config_yaml, scenario_text
 
 PLAN = "plan.csv"
+IDENTITY = "identity.json"  # the experiment a folder holds (see experiment_identity)
+LOCK = ".lock"
+DAMAGED = "damaged"
+_LOCKS: dict[Path, int] = {}  # experiment folder -> the descriptor holding its lock
 
 
-def open_store(root: Path) -> Path:
-    """The experiment folder, created; refuses an unwritable place before any run starts."""
+def open_store(root: Path, specs) -> Path:
+    """The experiment folder for the planned ``specs``, locked for this process and created;
+    refuses (ConfigError) an unwritable place, a foreign folder, a folder another process is
+    running, or one holding a different experiment. Temporary folders of killed writers go."""
     existing = next(p for p in [root, *root.parents] if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"output.dir: cannot write under {existing} (for {root})")
-    (root / "runs").mkdir(parents=True, exist_ok=True)
+    refuse_foreign(root, "experiment.name")
+    refuse_foreign(root / "runs", "experiment.name")
+    root.mkdir(parents=True, exist_ok=True)
+    _lock(root)
+    try:
+        identity = _merged_identity(root, experiment_identity(specs))
+    except ConfigError:
+        release(root)
+        raise
+    mark(root)
+    (root / "runs").mkdir(exist_ok=True)
+    (root / IDENTITY).write_text(json.dumps(identity, indent=2, sort_keys=True))
+    removed = remove_stale_temps(root / "runs")
+    if removed:
+        print(f"Removed {len(removed)} temporary folders left by interrupted runs.")
     return root
+
+
+def _lock(root: Path) -> None:
+    """Hold an exclusive lock on ``root`` for this process, or refuse at once with the holder's
+    pid (the lock goes when the process ends, or with ``release``)."""
+    if root in _LOCKS:
+        return
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConfigError(
+            f"experiment.name: {root} is in use by another process (pid {holder});"
+            " wait for it to finish or choose another experiment.name"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _LOCKS[root] = fd
+
+
+def release(root: Path) -> None:
+    """Let go of the lock ``open_store`` took on ``root``."""
+    fd = _LOCKS.pop(root, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def forget_locks() -> None:
+    """In a forked worker: close the inherited lock descriptors, so the lock goes with the process
+    that took it (the parent keeps holding it)."""
+    while _LOCKS:
+        os.close(_LOCKS.popitem()[1])
+
+
+def experiment_identity(specs) -> dict[str, list[list[str]]]:
+    """Arm -> its (point, scenario hash) pairs: what the experiment compares, without its seeds
+    (replications may grow). Arms, their overrides, common and command-line overrides, grids and
+    samples all change it."""
+    scenarios = {(s.arm, s.point): s.config for s in specs}
+    identity: dict[str, list[list[str]]] = {}
+    for (arm, point), config in sorted(scenarios.items()):
+        digest = hashlib.sha256(scenario_text(config).encode()).hexdigest()[:16]
+        identity.setdefault(arm, []).append([point, digest])
+    return identity
+
+
+def _merged_identity(root: Path, identity: dict) -> dict:
+    """The folder's identity with this experiment's arms added; refuses an experiment whose
+    shared arms differ (a subset of arms, as ``experiment.only`` runs, is the same experiment)."""
+    path = root / IDENTITY
+    try:
+        stored = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        raise ConfigError(
+            f"experiment.name: {path} is unreadable; remove the folder or choose another"
+            " experiment.name"
+        ) from None
+    if any(stored[arm] != identity[arm] for arm in stored.keys() & identity.keys()):
+        raise ConfigError(
+            f"experiment.name: {root} holds a different experiment; choose another"
+            " experiment.name or remove the folder"
+        )
+    return stored | identity
 
 
 def runs_folder(results: Path) -> Path:
@@ -37,25 +132,37 @@ def runs_folder(results: Path) -> Path:
 
 
 def status(runs_dir: Path, run_id: str) -> str | None:
-    """'ok', 'failed' or None (not run)."""
-    record = _provenance(runs_dir / run_id)
-    return record["status"] if record else None
+    """'ok', 'failed', 'damaged' (a file missing, truncated or edited) or None (not run)."""
+    folder = runs_dir / run_id
+    if not is_run_folder(folder):
+        return None
+    return DAMAGED if damage(folder) else _provenance(folder)["status"]
 
 
 def run_provenance(results: Path, run_id: str) -> dict | None:
-    """A stored run's provenance record (``runs/<id>/provenance.json``), None if not stored."""
-    return _provenance(runs_folder(results) / run_id)
+    """A stored run's provenance record (``runs/<id>/provenance.json``), None if not stored or
+    damaged."""
+    folder = runs_folder(results) / run_id
+    return _provenance(folder) if _sound(folder) else None
 
 
 def run_config(results: Path, run_id: str) -> dict:
-    """A stored run's resolved scenario (``runs/<id>/config.yaml``), {} if not stored."""
-    path = runs_folder(results) / run_id / "config.yaml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    """A stored run's resolved scenario (``runs/<id>/config.yaml``), {} if not stored or
+    damaged."""
+    folder = runs_folder(results) / run_id
+    return _config(folder) if _sound(folder) else {}
 
 
-def _provenance(folder: Path) -> dict | None:
-    path = folder / "provenance.json"
-    return json.loads(path.read_text()) if path.exists() else None
+def _sound(folder: Path) -> bool:
+    return is_run_folder(folder) and not damage(folder)
+
+
+def _config(folder: Path) -> dict:
+    return yaml.safe_load((folder / "config.yaml").read_text()) or {}
+
+
+def _provenance(folder: Path) -> dict:
+    return json.loads((folder / "provenance.json").read_text())
 
 
 def write_plan(root: Path, specs) -> None:
@@ -75,35 +182,64 @@ def load(results: Path) -> pd.DataFrame:
     """One row per stored run: run_id, arm, point, seed, status, error and the summary's KPIs.
 
     ``results`` is an experiment folder (with ``runs/`` and a plan) or a folder of run folders.
+    A run whose files do not match their checksums is ``damaged`` (its error says why), with no
+    KPIs.
     """
     planned = (results / PLAN).exists()
-    rows, settings = [], {}
-    for folder in sorted(
-        p for p in runs_folder(results).iterdir() if (p / "provenance.json").exists()
-    ):
-        record = _provenance(folder)
-        row = {
-            "run_id": folder.name,
-            "status": record["status"],
-            "seed": record["seed"],
-            "strategies": ",".join(record["strategies"]),
-            "error": record.get("error", ""),
-        }
-        if record["status"] == "ok":
-            summary = json.loads((folder / "summary.json").read_text())
-            row |= {k: v for k, v in summary.items() if k not in row and not isinstance(v, list)}
+    rows, damaged, settings = [], [], {}
+    for folder in sorted(p for p in runs_folder(results).iterdir() if is_run_folder(p)):
+        if problem := damage(folder):
+            damaged.append({"run_id": folder.name, "status": DAMAGED, "error": problem})
+            continue
+        rows.append(_row(folder))
         if not planned:  # arms and points come from the runs' own settings
-            settings[folder.name] = _settings(run_config(results, folder.name))
-        rows.append(row)
+            settings[folder.name] = _settings(_config(folder))
     runs = pd.DataFrame(rows)
+    if not planned:
+        grouped = _arms_and_points(runs, settings) if len(runs) else runs
+        return pd.concat([grouped, pd.DataFrame(damaged)], ignore_index=True)
+    runs = pd.concat([runs, pd.DataFrame(damaged)], ignore_index=True)
     if runs.empty:
         return runs
-    if not planned:
-        return _arms_and_points(runs, settings)
     plan = pd.read_csv(results / PLAN, dtype={"point": str}, keep_default_na=False)
-    runs = plan.merge(runs.drop(columns="seed"), on="run_id", how="left")
+    runs = plan.merge(runs.drop(columns="seed", errors="ignore"), on="run_id", how="left")
     runs["status"] = runs["status"].fillna("missing")
     return runs
+
+
+def _row(folder: Path) -> dict:
+    """A sound run's row: its provenance and, if it succeeded, its summary's KPIs."""
+    record = _provenance(folder)
+    row = {
+        "run_id": folder.name,
+        "status": record["status"],
+        "seed": record["seed"],
+        "strategies": ",".join(record["strategies"]),
+        "error": record.get("error", ""),
+    }
+    if record["status"] == "ok":
+        summary = json.loads((folder / "summary.json").read_text())
+        row |= {k: v for k, v in summary.items() if k not in row and not isinstance(v, list)}
+    return row
+
+
+def without_damaged(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with the damaged ones out of every count: planned runs count as missing, runs
+    without a plan (no arm known) are dropped."""
+    damaged = runs["status"] == DAMAGED if len(runs) else pd.Series(dtype=bool)
+    if not damaged.any():
+        return runs
+    unknown = runs["arm"].isna() if "arm" in runs else damaged
+    runs = runs[~(damaged & unknown)]
+    return runs.assign(status=runs["status"].replace(DAMAGED, "missing"))
+
+
+def damaged_line(runs: pd.DataFrame) -> str:
+    """ "2 damaged runs: <ids> — rerun on resume", or "" when none is damaged."""
+    ids = sorted(set(runs.loc[runs["status"] == DAMAGED, "run_id"])) if len(runs) else []
+    if not ids:
+        return ""
+    return f"{len(ids)} damaged runs: {', '.join(ids)} — rerun on resume"
 
 
 def flatten(node: dict | None, prefix: str = ""):
@@ -173,6 +309,7 @@ def load_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_run_table(results: Path, run_id: str, table: str) -> pd.DataFrame | None:
-    """One run's ``panel`` or ``branches`` table, if it was stored."""
-    path = runs_folder(results) / run_id / f"{table}.parquet"
-    return pd.read_parquet(path) if path.exists() else None
+    """One run's ``panel`` or ``branches`` table, if it was stored and the run is sound."""
+    folder = runs_folder(results) / run_id
+    path = folder / f"{table}.parquet"
+    return pd.read_parquet(path) if path.exists() and _sound(folder) else None

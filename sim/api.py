@@ -2,7 +2,7 @@
 
 ``run_scenario`` returns pandas objects and writes nothing unless asked. A saved run is one
 folder under ``output.dir`` named by its run id (``sim.scenario.run_id``), written atomically: a
-temporary folder renamed into place.
+temporary folder renamed into place (``sim.folders``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from omegaconf import DictConfig
 
 from sim import metrics
 from sim.config import Config
+from sim.folders import atomic_folder, refuse_foreign
 from sim.model import BankModel
-from sim.provenance import atomic_folder, provenance
+from sim.provenance import provenance
 from sim.scenario import config_yaml, load_config, run_id, to_config
 
 
@@ -42,8 +43,11 @@ class RunResult:
         return run_id(self.config)
 
     def save(self, directory: str | Path | None = None) -> Path:
-        """Write the run folder atomically under ``directory`` (default ``output.dir``)."""
-        target = Path(directory or self.config.output.dir) / self.run_id
+        """Write the run folder atomically under ``directory`` (default ``output.dir``), with
+        the checksums of its files; refuses a foreign non-empty ``directory`` (ConfigError)."""
+        folder = Path(directory or self.config.output.dir)
+        refuse_foreign(folder, "output.dir")
+        target = folder / self.run_id
         with atomic_folder(target) as tmp:
             (tmp / "config.yaml").write_text(config_yaml(self.config))
             self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)

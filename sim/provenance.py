@@ -1,14 +1,9 @@
-"""Where a stored run came from (config, seed, code version, packages, times, status), and the
-atomic folder writes that keep a results store free of half-written runs."""
+"""Where a stored run came from: config, seed, code version, packages, times, status."""
 
 from __future__ import annotations
 
-import os
 import platform
-import shutil
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -60,18 +55,3 @@ def provenance(config, started: str, finished: str, status: str, error: str | No
     if error is not None:
         record["error"] = error
     return record
-
-
-@contextmanager
-def atomic_folder(target: Path):
-    """Yield a temporary folder beside ``target``; on success it replaces ``target`` whole."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    tmp.chmod(0o755)
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -79,6 +79,7 @@ def test_saved_run_folder_round_trips_and_is_replaced_atomically(make_config, tm
     assert [p.name for p in tmp_path.iterdir()] == [result.run_id]  # no temporary folders left
     assert sorted(p.name for p in first.iterdir()) == [
         "branches.parquet",
+        "checksums.json",
         "config.yaml",
         "crm_extract.parquet",
         "panel.parquet",

@@ -70,6 +70,9 @@ def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
     """Compute, print and write the experiment's statistics and its report; returns the tables
     (with ``figures``: name, title, caption, png and svg of every chart drawn)."""
     runs = store.load(results)
+    if damaged := store.damaged_line(runs):
+        out(damaged)
+    runs = store.without_damaged(runs)
     if runs.empty:
         out(f"No runs stored in {results} yet.")
         return {}

@@ -1,0 +1,235 @@
+"""The checked store: damaged runs found, named, left out and rerun; one process per experiment
+folder; one experiment per folder; no writing into foreign folders; temp folders of killed
+writers removed.
+
+One tiny experiment (200 customers, 3 months, 2 seeds, baseline and training) is run once per
+module and copied for each test that damages or reuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.report import report, statistics
+from experiments.compare import main as compare_main
+from experiments.compare import prepare, run_experiment
+from experiments.config import compose
+from experiments.store import load, open_store, release, status
+from sim.folders import MARKER, check_output_dir, damage
+from sim.params import ConfigError
+from sim.scenario import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "population.customers=200",
+    "months=3",
+    "burn_in=0",
+    "replications=2",
+    "experiment.only=[training]",
+    "executor.workers=1",
+    "report=false",
+]
+
+
+def args(out: Path, *more: str) -> list[str]:
+    return [*TINY, f"output.dir={out}", *more]
+
+
+def run(out: Path, *more: str) -> int:
+    """The tiny experiment under ``out``, in this process; its exit code."""
+    overrides = args(out, *more)
+    return run_experiment(*prepare(compose(overrides), overrides), progress=False)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its content."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("stored") / "out"
+    assert run(out) == 0
+    return out
+
+
+@pytest.fixture
+def copy(stored, tmp_path) -> Path:
+    """A copy of the stored experiment's output folder."""
+    return Path(shutil.copytree(stored, tmp_path / "out"))
+
+
+def summary(root: Path) -> pd.DataFrame:
+    return statistics(root)["summary"]
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def edit_summary(path: Path) -> None:
+    values = json.loads(path.read_text())
+    values["retention_horizon"] = 0.0  # valid JSON, a flipped verdict if it were believed
+    path.write_text(json.dumps(values))
+
+
+DAMAGE = {
+    "truncated timeseries": ("timeseries.parquet", truncate),
+    "truncated provenance": ("provenance.json", truncate),
+    "truncated summary": ("summary.json", truncate),
+    "edited summary": ("summary.json", edit_summary),
+    "deleted summary": ("summary.json", Path.unlink),
+    "deleted provenance": ("provenance.json", Path.unlink),
+    "deleted checksums": ("checksums.json", Path.unlink),
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_file_makes_its_run_damaged(copy, kind):
+    root = copy / "playbook"
+    victim = training_runs(root)[0]
+    name, harm = DAMAGE[kind]
+    harm(root / "runs" / victim / name)
+    assert status(root / "runs", victim) == "damaged"
+    assert name.split(".")[0] in damage(root / "runs" / victim)
+    runs = load(root).set_index("run_id")
+    assert runs.loc[victim, "status"] == "damaged"
+    assert (runs.drop(index=victim)["status"] == "ok").all()
+
+
+def test_damaged_runs_are_named_left_out_and_rerun_on_resume(copy, stored):
+    root = copy / "playbook"
+    victims = [*training_runs(root), baseline_runs(root)[0]]
+    for victim, kind in zip(victims, DAMAGE, strict=False):
+        name, harm = DAMAGE[kind]
+        harm(root / "runs" / victim / name)
+    lines = []
+    tables = report(root, out=lines.append)
+    assert f"3 damaged runs: {', '.join(sorted(victims))} — rerun on resume" in lines
+    n = tables["summary"].set_index("arm")["n"]
+    assert n.to_dict() == {"baseline": 1}  # left out of every statistic
+
+    assert run(copy) == 0  # resumed: the damaged runs are rerun and replaced
+    assert [status(root / "runs", v) for v in victims] == ["ok"] * 3
+    assert not [p for p in (root / "runs").iterdir() if p.name.startswith(".") and p.is_dir()]
+    pd.testing.assert_frame_equal(summary(root), summary(stored / "playbook"))
+
+
+def training_runs(root: Path) -> list[str]:
+    plan = pd.read_csv(root / "plan.csv")
+    return list(plan.loc[plan["arm"] == "training", "run_id"])
+
+
+def baseline_runs(root: Path) -> list[str]:
+    plan = pd.read_csv(root / "plan.csv")
+    return list(plan.loc[plan["arm"] == "baseline", "run_id"])
+
+
+def test_a_second_process_on_the_same_experiment_is_refused(copy, monkeypatch, capsys):
+    root = copy / "playbook"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from experiments.store import _lock;"
+            f" _lock(Path({str(root)!r})); print('locked', flush=True); time.sleep(60)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = tree(copy)
+        monkeypatch.setattr(sys, "argv", ["experiments.compare", *args(copy)])
+        with pytest.raises(SystemExit) as exited:
+            compare_main()
+        err = capsys.readouterr().err
+        assert exited.value.code == 2
+        assert err.count("\n") == 1 and err.startswith("config error:")
+        assert str(root) in err and f"pid {holder.pid}" in err
+        assert tree(copy) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run(copy) == 0  # the lock goes with its holder
+
+
+def test_a_different_experiment_under_the_same_name_is_refused(copy):
+    before = tree(copy)
+    for different in (
+        ["months=4"],  # a scenario override
+        ['experiment.arms.training=["strategy=[training]","strategy.training.hours=80"]'],
+        ["+experiment.grid={strategy.training.hours: [20, 80]}"],
+    ):
+        with pytest.raises(ConfigError, match="holds a different experiment; choose another"):
+            prepare(compose(args(copy, *different)), args(copy, *different))
+        assert tree(copy) == before
+    # more seeds, or a subset of the arms, is the same experiment
+    overrides = args(copy, "replications=3")
+    compare, specs, root = prepare(compose(overrides), overrides)
+    release(root)
+    assert len(specs) == 6
+
+
+def test_a_foreign_folder_is_refused_and_left_untouched(tmp_path, copy):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    for overrides in (args(foreign), args(copy, "experiment.name=alien")):
+        if overrides[-1].endswith("alien"):
+            (copy / "alien").mkdir()
+            (copy / "alien" / "crontab").write_text("* * * * * true")
+        with pytest.raises(ConfigError, match="non-empty folder this project did not create"):
+            prepare(compose(overrides), overrides)
+    assert tree(foreign) == {"notes.txt": b"mine"}
+    assert tree(copy / "alien") == {"crontab": b"* * * * * true"}
+    with pytest.raises(ConfigError, match="output.dir="):
+        load_config([f"output.dir={foreign}"])  # sim.run refuses it before the simulation
+    assert (copy / "playbook" / MARKER).exists()
+
+
+@pytest.mark.parametrize("value", ["", " ", "out\x07put", "a\nb", "x\x7f"])
+def test_a_blank_or_control_character_output_dir_is_refused(value):
+    with pytest.raises(ConfigError, match="output.dir"):
+        check_output_dir(value)
+
+
+def test_output_dir_blank_on_the_command_line_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["experiments.compare", *TINY, "output.dir="])
+    with pytest.raises(SystemExit) as exited:
+        compare_main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("config error: output.dir=''")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temp_folders_of_dead_or_old_writers_are_removed_live_ones_kept(copy):
+    runs = copy / "playbook" / "runs"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    names = {
+        "dead": f".abc.tmp-{host}-{dead.pid}-x1",
+        "live": f".abc.tmp-{host}-{os.getpid()}-x2",
+        "old": f".abc.tmp-otherhost-{os.getpid()}-x3",
+        "recent elsewhere": ".abc.tmp-otherhost-1-x4",
+    }
+    for name in names.values():
+        (runs / name).mkdir()
+    old = time.time() - 7200
+    os.utime(runs / names["old"], (old, old))
+    release(open_store(copy / "playbook", []))
+    left = {p.name for p in runs.iterdir() if p.name.startswith(".abc")}
+    assert left == {names["live"], names["recent elsewhere"]}
