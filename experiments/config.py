@@ -9,14 +9,20 @@ of seeds, or ``auto``: batches of seeds until the verdicts are decided), an ``ex
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from sim.config import Config
 from sim.kpis import REGISTRY
-from sim.params import ConfigError, param
+from sim.params import ConfigError, one_line, param
+from sim.scenario import compose_config
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 AUTO = "auto"
@@ -100,8 +106,64 @@ EXPERIMENT_KEYS = tuple(
 """The top-level keys of an experiment that are not scenario keys."""
 
 
+def _maps(schema: type, prefix: str) -> tuple[str, ...]:
+    """Dotted paths of the dict-typed fields of ``schema``, nested dataclasses included."""
+    found: list[str] = []
+    for name, hint in typing.get_type_hints(schema).items():
+        if typing.get_origin(hint) is dict:
+            found.append(f"{prefix}{name}")
+        elif is_dataclass(hint):
+            found.extend(_maps(hint, f"{prefix}{name}."))
+    return tuple(found)
+
+
+MAPS = _maps(ExperimentConfig, "experiment.")
+"""The experiment's maps: ``MAP={...}`` replaces the preset's map, ``+MAP.KEY=...`` adds to it."""
+
+
 def register() -> None:
     ConfigStore.instance().store(name="compare_schema", node=CompareConfig)
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    """Compose ``configs/compare.yaml`` with ``overrides``; a map given whole (``MAP={...}``,
+    no ``+``) replaces the preset's map instead of merging into it (Hydra merges a dict value
+    into the existing node, and the schema's struct flag refuses the new keys)."""
+    register()
+    parsed = [_parse(override) for override in overrides]
+    whole = {
+        o.key_or_group: (o.input_line, o.value())
+        for o in parsed
+        if o.key_or_group in MAPS and _plain_dict(o)
+    }
+    for o in parsed:
+        head = next((m for m in whole if o.key_or_group.startswith(f"{m}.")), None)
+        if head:
+            raise ConfigError(
+                f"{o.input_line}: {head} is also given whole ({whole[head][0]}); put every"
+                " entry in that map, or add entries to the preset's with +KEY=... alone"
+            )
+    cfg = compose_config([o.input_line for o in parsed if o.key_or_group not in whole], "compare")
+    for key, (line, value) in whole.items():
+        try:
+            OmegaConf.update(cfg, key, value, merge=False)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"{line}: {one_line(exc)}") from None
+    return cfg
+
+
+def _parse(override: str):
+    try:
+        return OverridesParser.create().parse_override(override)
+    except HydraException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"{override}: {first} (see Hydra's override grammar)") from None
+
+
+def _plain_dict(override) -> bool:
+    """``KEY={...}`` without ``+``/``++``/``~``: a whole map."""
+    plain = not (override.is_add() or override.is_force_add() or override.is_delete())
+    return plain and isinstance(override.value(), dict)
 
 
 def check_experiment(cfg: CompareConfig) -> None:
@@ -124,9 +186,20 @@ def check_experiment(cfg: CompareConfig) -> None:
     unknown = [a for a in e.only if a not in e.arms]
     if unknown:
         raise ConfigError(f"experiment.only: {unknown[0]!r} is not an arm; arms: {list(e.arms)}")
+    _check_scenario_keys(e)
     for key, values in e.grid.items():
         if not values:
             raise ConfigError(f"experiment.grid.{key} is empty; give at least one value")
+    if e.grid and e.sample.method != "none":
+        raise ConfigError(
+            f"experiment.sample.method={e.sample.method} with experiment.grid={dict(e.grid)}:"
+            " choose one, a grid or a sample (set experiment.sample.method=none for the grid)"
+        )
+    if e.sample.ranges and e.sample.method == "none":
+        raise ConfigError(
+            f"experiment.sample.ranges={dict(e.sample.ranges)} with experiment.sample.method=none"
+            " would be ignored; set experiment.sample.method=lhs or random"
+        )
     if e.sample.method != "none":
         if not e.sample.ranges:
             raise ConfigError("experiment.sample.ranges is empty; give key: [low, high]")
@@ -146,6 +219,38 @@ def check_experiment(cfg: CompareConfig) -> None:
     if unknown or not e.decision_kpis:
         raise ConfigError(
             f"experiment.decision_kpis={e.decision_kpis}: give one or more of {', '.join(REGISTRY)}"
+        )
+
+
+def _check_scenario_keys(e: ExperimentConfig) -> None:
+    """Grid and sample keys and the arms' overrides must be scenario keys."""
+    for key, values in e.grid.items():
+        _refuse_if_not_scenario(key, f"experiment.grid.{key}={values}")
+    for key, bounds in e.sample.ranges.items():
+        _refuse_if_not_scenario(key, f"experiment.sample.ranges.{key}={bounds}")
+    for arm, overrides in e.arms.items():
+        for override in overrides:
+            key = override.lstrip("+~").partition("=")[0]
+            _refuse_if_not_scenario(key, f"experiment.arms.{arm} has {override}")
+
+
+def _refuse_if_not_scenario(key: str, what: str) -> None:
+    """Refuse ``key`` where only scenario keys belong: the seed, output and experiment keys."""
+    top = re.split(r"[./]", key, maxsplit=1)[0]
+    if top == "seed":
+        raise ConfigError(
+            f"{what}: seeds are the replications, shared by every arm and point; set"
+            " replications=N (and seed=S, the first, on the command line)"
+        )
+    if top == "output":
+        raise ConfigError(
+            f"{what}: output settings do not change a run's results; set output.* on the"
+            " command line for the whole experiment"
+        )
+    if top in EXPERIMENT_KEYS:
+        raise ConfigError(
+            f"{what}: {top} is a setting of the whole experiment, not of a scenario; set it once"
+            " on the command line"
         )
 
 

@@ -1,6 +1,14 @@
 """The docs stay true to the code."""
 
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from sim.config import parameter_markdown, parameter_rows
 
@@ -21,3 +29,104 @@ def test_readme_quickstart_commands_exist():
     readme = (ROOT / "README.md").read_text()
     assert "python -m experiments.compare" in readme
     assert "python -m pytest" in readme
+
+
+# --------------------------------------------------------------------------------------------
+# Every command in the README and docs runs as written (shrunk to a tiny bank)
+# --------------------------------------------------------------------------------------------
+
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+SHELL_BLOCKS = ("bash", "console", "sh", "")
+RUNNERS = ("python -m ", ".venv/bin/python -m ", "./testbed ")
+NOT_RUN = ("./testbed test", "python -m pytest", ".venv/bin/python -m pytest")
+SHRINK = ["population.customers=300", "months=3", "burn_in=0"]
+FAST = (  # the default suite runs these; DOC_COMMANDS=all runs every command found
+    "bank.branches=0",
+    "sim.run strategy=[outlet_closure,mentoring]",
+    "experiment.name=close3",
+    "experiment.arms={baseline: []",
+)
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    source: str  # file:line
+    line: str  # the command as written
+    error: str  # the documented error line, when the docs show it failing
+
+    def argv(self, out: Path) -> list[str]:
+        """The command with shrinking overrides appended, writing under ``out``."""
+        words = shlex.split(self.line, comments=True)
+        if words[0] != "./testbed":
+            words = [sys.executable, *words[1:]]
+        module = "experiments.compare" if words[1] == "compare" else words[2]
+        return [*words, *SHRINK, f"output.dir={out}", *_shrink(module, words)]
+
+
+def _shrink(module: str, words: list[str]) -> list[str]:
+    """Overrides that keep an experiment tiny: 2 seeds, 2 workers, the local pool."""
+    if module != "experiments.compare":
+        return []
+    seeds = ["replications_min=2", "replications_max=2"]
+    if "replications=auto" not in words:
+        seeds = ["replications=2"]
+    local = ["executor.kind=local"] if any(w.startswith("executor=") for w in words) else []
+    return [*seeds, "executor.workers=2", *local]
+
+
+def doc_commands() -> list[DocCommand]:
+    """Every command of a shell block of the README and docs/ (not the test-suite's)."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for block in FENCE.finditer(text):
+            if block[1] not in SHELL_BLOCKS:
+                continue
+            first = text.count("\n", 0, block.start(2)) + 1
+            lines = _logical_lines(block[2])
+            for (offset, raw), (_, shown) in zip(lines, [*lines[1:], (0, "")], strict=True):
+                line = raw.strip().removeprefix("$ ")
+                if line.startswith(RUNNERS) and not line.startswith(NOT_RUN):
+                    error = shown.strip() if shown.strip().startswith("config error: ") else ""
+                    found.append(DocCommand(f"{path.name}:{first + offset}", line, error))
+    return found
+
+
+def _logical_lines(body: str) -> list[tuple[int, str]]:
+    """(offset of its first line, text) of each line, backslash continuations joined."""
+    found, start, parts = [], 0, []
+    for i, line in enumerate(body.splitlines()):
+        parts.append(line.removesuffix("\\"))
+        if not line.endswith("\\"):
+            found.append((start, " ".join(parts)))
+            start, parts = i + 1, []
+    return found
+
+
+COMMANDS = doc_commands()
+CHOSEN = [
+    c for c in COMMANDS if os.environ.get("DOC_COMMANDS") == "all" or any(f in c.line for f in FAST)
+]
+
+
+def test_the_docs_show_commands_of_every_kind():
+    lines = [c.line for c in COMMANDS]
+    assert len(COMMANDS) >= 20
+    for fast in FAST:
+        assert any(fast in line for line in lines), fast
+    assert any(c.error for c in COMMANDS)
+
+
+@pytest.mark.parametrize("command", CHOSEN, ids=[c.source for c in CHOSEN])
+def test_a_documented_command_works_as_documented(tmp_path, command):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        command.argv(out), cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    if command.error:
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == command.error
+        assert not out.exists()
+        return
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert any(out.rglob("summary.json")), proc.stdout[-2000:]

@@ -23,7 +23,7 @@ from analysis.report import report
 from analysis.stats import KPIS, UNDECIDED, VERDICTS
 from experiments.compare import main as compare_main
 from experiments.compare import prepare, run_experiment
-from experiments.config import CompareConfig
+from experiments.config import CompareConfig, compose
 from experiments.plan import arms
 from experiments.store import flatten, load, run_config, run_provenance
 from sim.params import ConfigError
@@ -60,7 +60,7 @@ def counts(out: str) -> tuple[int, int]:
 
 def prepared(args: list[str]):
     """(CompareConfig, specs, experiment folder) of the overrides, validated and planned."""
-    return prepare(compose_config(args, name="compare"), args)
+    return prepare(compose(args), args)
 
 
 def read_plan(root: Path) -> pd.DataFrame:
@@ -157,7 +157,12 @@ def test_changed_scenario_gets_new_runs_and_no_stale_results(tmp_path, monkeypat
     old_ids = set(read_plan(root)["run_id"])
 
     changed = [a.replace("months=6", "months=7") for a in first]
-    code, out, _ = cli(monkeypatch, capsys, changed)
+    code, _, err = cli(monkeypatch, capsys, changed)  # another experiment under the same name
+    assert code == 2 and "holds a different experiment" in err and err.count("\n") == 1
+    assert set(read_plan(root)["run_id"]) == old_ids
+
+    root = tmp_path / "out" / "playbook7"
+    code, out, _ = cli(monkeypatch, capsys, [*changed, "experiment.name=playbook7"])
     assert code == 0
     assert counts(out) == (0, 4)
     new_ids = set(read_plan(root)["run_id"])
@@ -174,25 +179,24 @@ def test_changed_scenario_gets_new_runs_and_no_stale_results(tmp_path, monkeypat
     assert summary.set_index("arm")["n"].to_dict() == {"baseline": 2, "training": 2}
 
 
-def test_changed_strategy_parameter_reruns_only_that_arm(tmp_path, monkeypatch, capsys):
+def test_changed_strategy_parameter_is_another_experiment(tmp_path, monkeypatch, capsys):
     first = tiny(tmp_path, "replications=2", "experiment.only=[training]")
     code, _, _ = cli(monkeypatch, capsys, first)
     assert code == 0
     root = tmp_path / "out" / "playbook"
-    old = read_plan(root).groupby("arm")["run_id"].apply(set)
+    old = read_plan(root)
 
     arm = 'experiment.arms.training=["strategy=[training]","strategy.training.hours=80"]'
-    code, out, _ = cli(monkeypatch, capsys, [*first, arm])
+    code, _, err = cli(monkeypatch, capsys, [*first, arm])
+    assert code == 2 and "holds a different experiment" in err
+    pd.testing.assert_frame_equal(read_plan(root), old)  # the folder is left as it was
+    code, out, _ = cli(monkeypatch, capsys, [*first, arm, "experiment.name=hours80"])
     assert code == 0
-    assert counts(out) == (2, 2)  # the baseline's runs are reused, the training arm's are new
-    new = read_plan(root).groupby("arm")["run_id"].apply(set)
-    assert new["baseline"] == old["baseline"]
-    assert new["training"].isdisjoint(old["training"])
+    new = read_plan(tmp_path / "out" / "hours80").groupby("arm")["run_id"].apply(set)
+    assert new["baseline"] == set(old.loc[old["arm"] == "baseline", "run_id"])  # same ids
     for run_id in new["training"]:
-        stored = yaml.safe_load((root / "runs" / run_id / "config.yaml").read_text())
-        assert stored["strategy"]["training"]["hours"] == 80
-    runs = load(root)
-    assert set(runs["run_id"]) == new["baseline"] | new["training"]
+        stored = (tmp_path / "out" / "hours80" / "runs" / run_id / "config.yaml").read_text()
+        assert yaml.safe_load(stored)["strategy"]["training"]["hours"] == 80
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +280,47 @@ BAD_INPUT = {
     "reversed sample range": (
         ["experiment.sample.method=lhs", "+experiment.sample.ranges.months=[9,6]"],
         "experiment.sample.ranges.months",
+    ),
+    "empty arms map": (["experiment.arms={}"], "experiment.arms is empty"),
+    "arms without the baseline": (
+        ['experiment.arms={training: ["strategy=[training]"]}'],
+        "experiment.baseline='baseline' is not an arm",
+    ),
+    "arm that is not a list of overrides": (["experiment.arms={baseline: 3}"], "baseline"),
+    "map given whole and added to": (
+        ["experiment.arms={baseline: []}", "+experiment.arms.x=[]"],
+        "+experiment.arms.x=[]: experiment.arms is also given whole",
+    ),
+    "unparsable map": (["experiment.arms={baseline: [a=1]}"], "{baseline: [a="),
+    "grid over the seed": (["+experiment.grid.seed=[1,2]"], "set replications=N"),
+    "grid over replications": (
+        ["experiment.grid={replications: [3,4]}"],
+        "experiment.grid.replications=[3, 4]: replications is a setting of the whole experiment",
+    ),
+    "grid over an output setting": (["+experiment.grid.output.panel=[true]"], "output"),
+    "sample over an executor setting": (
+        ["experiment.sample.method=lhs", "experiment.sample.ranges={executor.workers: [1, 4]}"],
+        "experiment.sample.ranges.executor.workers",
+    ),
+    "grid and sample together": (
+        [
+            "experiment.grid={months: [3, 4]}",
+            "experiment.sample.method=lhs",
+            "experiment.sample.ranges={burn_in: [1, 2]}",
+        ],
+        "choose one, a grid or a sample",
+    ),
+    "sample ranges without a method": (
+        ["experiment.sample.ranges={burn_in: [1, 2]}"],
+        "experiment.sample.method=none",
+    ),
+    "arm that sets the seed": (
+        ['+experiment.arms.x=["strategy=[training]","seed=5"]', "experiment.only=[x]"],
+        "experiment.arms.x has seed=5: seeds are the replications",
+    ),
+    "arm that sets an output setting": (
+        ['+experiment.arms.x=["output.panel=true"]', "experiment.only=[x]"],
+        "experiment.arms.x has output.panel=true",
     ),
     "one replication": (["replications=1"], "replications"),
     "replications neither a number nor auto": (["replications=many"], "replications"),
@@ -374,6 +419,24 @@ def test_a_preset_runs_exactly_its_own_arms(preset):
     cfg = to_config(compose_config([f"experiment={preset}"], name="compare"), CompareConfig)
     assert cfg.experiment.arms == expected
     assert arms(cfg) == list(expected)
+
+
+def test_a_whole_map_replaces_the_presets_and_a_plus_key_adds_to_it(tmp_path):
+    close3 = '["strategy=[outlet_closure]","strategy.outlet_closure.count=3"]'
+    replaced = prepared(tiny(tmp_path, f"experiment.arms={{baseline: [], close3: {close3}}}"))
+    assert arms(replaced[0]) == ["baseline", "close3"]
+    assert replaced[0].experiment.arms["close3"][1] == "strategy.outlet_closure.count=3"
+    added = prepared(tiny(tmp_path, f"+experiment.arms.close3={close3}"))
+    playbook = yaml.safe_load((ROOT / "configs/experiment/playbook.yaml").read_text())["arms"]
+    assert arms(added[0]) == [*playbook, "close3"]
+    sweep = ["experiment=closure_sweep", "experiment.grid={months: [3, 4]}", "replications=2"]
+    compare, specs, _ = prepared(tiny(tmp_path, *sweep))
+    assert compare.experiment.grid == {"months": [3, 4]}
+    assert sorted({s.point for s in specs}) == ["months=3", "months=4"]
+    lhs = ["experiment=digital_lhs", "experiment.sample.ranges={burn_in: [1, 3]}"]
+    compare, specs, _ = prepared(tiny(tmp_path, *lhs, "replications=2"))
+    assert list(compare.experiment.sample.ranges) == ["burn_in"]
+    assert {s.point.partition("=")[0] for s in specs} == {"burn_in"}
 
 
 def test_grid_plan_is_arms_by_points_by_seeds_with_a_shared_baseline(tmp_path):
