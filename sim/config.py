@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from sim.folders import check_output_dir
 from sim.params import ConfigError, check_node, describe_allowed, param, value_text
 
 TIERS = ("mass", "mid", "high", "private")
 TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # CNY of AUM; Chinese retail practice
+MAX_CNY = 1e9  # the largest amount any money parameter may take, so no total can overflow
+MAX_MONTHS = 1_200  # the longest run, and so the latest month a setting can name
 
 
 # --------------------------------------------------------------------------------------------
@@ -33,9 +38,22 @@ class SegmentConfig:
     share: float = param(0.2, "fraction of new customers", "synthetic bank", 0.0, 1.0)
     age_mean: float = param(40.0, "years", "synthetic bank", 18.0, 100.0)
     age_sd: float = param(8.0, "years", "synthetic bank", 0.0, 30.0)
-    aum_median: float = param(20_000.0, "CNY", "tuned to the AUM concentration targets", 0.0)
-    aum_sigma: float = param(2.0, "log-CNY", "tuned to the AUM concentration targets", 0.0, 5.0)
-    income: float = param(8_000.0, "CNY per month", "urban wage statistics, rounded", 0.0)
+    aum_median: float = param(
+        20_000.0,
+        "CNY",
+        "tuned to the AUM concentration targets; at least 1 CNY (log-normal draws)",
+        1.0,
+        MAX_CNY,
+    )
+    aum_sigma: float = param(
+        2.0,
+        "log-CNY",
+        "tuned to the AUM concentration targets; at least 0.1 (the tiers divide a spread of"
+        " wealth)",
+        0.1,
+        5.0,
+    )
+    income: float = param(8_000.0, "CNY per month", "urban wage statistics, rounded", 0.0, MAX_CNY)
     digital: float = param(0.6, "affinity 0-1", "digital serves >90% of transactions", 0.0, 1.0)
     urban: float = param(0.5, "fraction living in the urban core", "synthetic city", 0.0, 1.0)
     rural: float = param(0.1, "fraction living on the rural fringe", "synthetic city", 0.0, 1.0)
@@ -143,6 +161,7 @@ class PopulationConfig:
         "CNY, the largest AUM a simulated customer is drawn with",
         "keeps one draw from dominating the book's AUM",
         500_000.0,
+        MAX_CNY,
     )
     initial_satisfaction: float = param(
         0.6, "mean satisfaction 0-1 of a new customer (sd 0.1)", "synthetic", 0.0, 1.0
@@ -162,12 +181,14 @@ class PopulationConfig:
         "people won per month per potential customer in the city (those already with the bank"
         " do not join again)",
         "at market.opening_share 0.15, 0.0095 newcomers a month per customer: keeps the book"
-        " roughly stable against ~12%/yr attrition",
+        " roughly stable against ~12%/yr attrition; at most 0.05 (the whole city would join"
+        " within two years, and each month's arrivals are drawn before the market's headroom"
+        " turns most away)",
         0.0,
-        1.0,
+        0.05,
     )
     acquisition_cost: float = param(
-        500.0, "CNY per new customer", "200-800 CNY per new customer in China", 0.0
+        500.0, "CNY per new customer", "200-800 CNY per new customer in China", 0.0, MAX_CNY
     )
     segments: dict[str, SegmentConfig] = param(
         DEFAULT_SEGMENTS, "segment name -> segment", "synthetic bank"
@@ -187,7 +208,7 @@ class BankConfig:
     managers: int = param(40, "client managers", "a mid-sized city bank", 0, 100_000)
     city_km: float = param(30.0, "km, side of the square city", "synthetic city", 1.0, 1_000.0)
     branch_cost: float = param(
-        3_500_000.0, "CNY per branch per year", "a branch costs 2-5M CNY a year", 0.0
+        3_500_000.0, "CNY per branch per year", "a branch costs 2-5M CNY a year", 0.0, MAX_CNY
     )
     branch_utilisation: float = param(
         0.5,
@@ -203,10 +224,10 @@ class BankConfig:
         8.0, "minutes of wait at 50% utilisation", "synthetic bank", 0.0, 240.0
     )
     visit_cost: float = param(
-        60.0, "CNY per branch visit", "branch visit far dearer than digital", 0.0
+        60.0, "CNY per branch visit", "branch visit far dearer than digital", 0.0, MAX_CNY
     )
     digital_cost: float = param(
-        1.5, "CNY per digital session", "branch visit far dearer than digital", 0.0
+        1.5, "CNY per digital session", "branch visit far dearer than digital", 0.0, MAX_CNY
     )
     digital_quality: float = param(0.6, "digital channel quality 0-1", "synthetic bank", 0.0, 1.0)
     visits_per_month: float = param(
@@ -219,10 +240,14 @@ class BankConfig:
         5.0, "km at which convenience falls to 1/e", "distance decay of branch use", 0.01, 1_000.0
     )
     manager_salary: float = param(
-        300_000.0, "CNY per manager per year, loaded", "city bank pay, rounded", 0.0
+        300_000.0, "CNY per manager per year, loaded", "city bank pay, rounded", 0.0, MAX_CNY
     )
     manager_contacts: float = param(
-        250.0, "customer contacts per manager per month", "~12 contacts per working day", 0.0
+        250.0,
+        "customer contacts per manager per month",
+        "~12 contacts per working day; at most ~1 a minute of a working month",
+        0.0,
+        10_000.0,
     )
     manager_quit_rate: float = param(
         0.12, "quits per manager per year", "client manager turnover 10-15%/yr", 0.0, 1.0
@@ -245,8 +270,9 @@ class BankConfig:
     trust_months: float = param(
         4.0,
         "months, time constant of trust rebuilding",
-        "a new manager needs 6-12 months to rebuild trust",
-        0.1,
+        "a new manager needs 6-12 months to rebuild trust; at least 1 (trust moves in monthly"
+        " steps, and a shorter time constant would overshoot full trust)",
+        1.0,
         120.0,
     )
     follow_manager: float = param(
@@ -316,11 +342,15 @@ class PartnerConfig:
     conversion: float = param(
         0.05, "share of leads that open an account", "synthetic partner", 0.0, 1.0
     )
-    skew: dict[str, float] = param({}, "segment name -> lead weight", "synthetic partner")
-    subsidy: float = param(100.0, "CNY per participant per month", "synthetic partner", 0.0)
+    skew: dict[str, float] = param(
+        {}, "segment name -> lead weight", "synthetic partner", 0.0, 100.0
+    )
+    subsidy: float = param(
+        100.0, "CNY per participant per month", "synthetic partner", 0.0, MAX_CNY
+    )
     loan_rate: float = param(0.08, "loan interest per year", "consumer loan rates", 0.0, 1.0)
     default_rate: float = param(0.02, "loan defaults per year", "consumer loan risk", 0.0, 1.0)
-    loan_size: float = param(30_000.0, "CNY per loan", "synthetic partner", 0.0)
+    loan_size: float = param(30_000.0, "CNY per loan", "synthetic partner", 0.0, MAX_CNY)
 
 
 DEFAULT_PARTNERS = {
@@ -382,8 +412,9 @@ class MarketConfig:
         "the bank's share of the city's potential retail customers at the start (the rest bank"
         " with rivals); sets the city's market size",
         "synthetic; a city commercial bank's share of its home city's retail customers,"
-        " typically ~10-20%",
-        0.001,
+        " typically ~10-20%; at least 0.05, so the market, and with it the book (which cannot"
+        " outgrow it), is at most 20 times the opening book",
+        0.05,
         1.0,
     )
     market_return: float = param(
@@ -439,7 +470,7 @@ class EconomicsConfig:
         0.45, "share of balance lost on default", "Basel foundation LGD", 0.0, 1.0
     )
     payment_income: float = param(
-        3.0, "CNY per active customer per month", "card and payment fees", 0.0
+        3.0, "CNY per active customer per month", "card and payment fees", 0.0, MAX_CNY
     )
     discount_rate: float = param(0.08, "per year, for NPV", "bank cost of equity", 0.0, 1.0)
 
@@ -458,7 +489,10 @@ class BehaviourConfig:
     weights: dict[str, float] = param(
         {"service": 0.25, "convenience": 0.15, "effort": 0.15, "attention": 0.15, "fit": 0.30},
         "experience component -> weight (perks add on top)",
-        "synthetic; service and product fit dominate",
+        "synthetic; service and product fit dominate; each 0-1 (a negative weight would make a"
+        " better experience a worse one)",
+        0.0,
+        1.0,
     )
     fee_surprise_rate: float = param(
         0.03, "fee surprises per customer per month", "the SMS-fee example", 0.0, 1.0
@@ -708,14 +742,14 @@ class OutputConfig:
         "measured month of the CRM extract's snapshot (0: the end of burn-in)",
         "project layout",
         0,
-        1_200,
+        MAX_MONTHS,
     )
     crm_horizon_months: int = param(
         12,
         "months after the reference in which the CRM extract records exits",
         "project layout",
         1,
-        1_200,
+        MAX_MONTHS,
     )
 
 
@@ -724,7 +758,7 @@ class Config:
     """A whole scenario."""
 
     seed: int = param(0, "integer", "run seed", 0, 2**32 - 1)
-    months: int = param(60, "measured months", "five years measured", 1, 1_200)
+    months: int = param(60, "measured months", "five years measured", 1, MAX_MONTHS)
     burn_in: int = param(12, "months before strategies act", "one year of warm-up", 0, 600)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     bank: BankConfig = field(default_factory=BankConfig)
@@ -752,6 +786,7 @@ def validate(cfg: Config) -> None:
     parameters; strategies are checked by ``sim.scenario.to_config``)."""
     check_node(cfg, "")
     _check_cross(cfg)
+    check_output_dir(cfg.output.dir)
 
 
 def _check_cross(cfg: Config) -> None:
@@ -805,6 +840,51 @@ def _check_cross(cfg: Config) -> None:
 
 
 EXPERIENCE_COMPONENTS = ("service", "convenience", "effort", "attention", "fit")
+
+
+def check_literals(overrides: list[str]) -> None:
+    """Refuse override values that Hydra would silently reinterpret against the schema (see
+    :func:`check_literal`); strategies' parameters are checked when typed."""
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.is_sweep_override() or override.is_delete():
+            continue
+        found = schema_field(Config, override.key_or_group.split("."))
+        if found is not None:
+            check_literal(override.key_or_group, *found, override.value())
+
+
+def check_literal(key: str, hint, default, value) -> None:
+    """Refuse anything but true or false for a switch (``2`` would become True), and ``{}`` for
+    a table with default entries (merged into them, it would change nothing)."""
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} is not a switch value; allowed true or false")
+    if isinstance(default, dict) and default and value == {}:
+        raise ConfigError(
+            f"{key}={{}} would change nothing (an empty table is merged into the default"
+            f" entries {sorted(default)}); set the entries you mean, e.g."
+            f" {key}.{next(iter(default))}=..."
+        )
+
+
+def schema_field(node_type: type, parts: list[str]):
+    """(type, default) of the schema field at a dotted key's ``parts``, or None if none."""
+    f = next((f for f in dataclasses.fields(node_type) if f.name == parts[0]), None)
+    if f is None:
+        return None
+    hint, default, rest = typing.get_type_hints(node_type)[f.name], field_default(f), parts[1:]
+    if not rest:
+        return hint, default
+    if dataclasses.is_dataclass(hint):
+        return schema_field(hint, rest)
+    item = next(iter(default.values()), None) if isinstance(default, dict) else None
+    if dataclasses.is_dataclass(item) and len(rest) > 1:
+        return schema_field(type(item), rest[1:])
+    return None
+
+
+def field_default(f: dataclasses.Field):
+    """A config field's default, also when it comes from a factory (lists, dicts)."""
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 # --------------------------------------------------------------------------------------------

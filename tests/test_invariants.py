@@ -56,7 +56,7 @@ def small_configs(draw) -> Config:
     b.drop_rate = draw(st.floats(0.0, 1.0))
     cfg.market.balance_volatility = draw(st.floats(0.0, 0.5))
     if draw(st.booleans()):
-        start = draw(st.integers(0, months))
+        start = draw(st.integers(0, months - 1))  # a strategy must act at least once
         end = draw(st.one_of(st.none(), st.integers(start + 1, start + 30)))
         cfg.strategy = {"test_perks": {"start": start, "end": end}}
     return to_config(cfg)

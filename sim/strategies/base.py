@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import sys
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -22,6 +23,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from sim.config import MAX_MONTHS, check_literal, field_default
 from sim.params import ConfigError, check_node, describe_allowed, param
 
 REGISTRY: dict[str, type[Strategy]] = {}
@@ -32,10 +34,14 @@ class StrategyConfig:
     """Parameters every strategy has; a strategy's own config subclasses this."""
 
     start: int = param(
-        0, "measured months before it first acts (0: acts from month 1)", "scenario choice", 0
+        0,
+        "measured months before it first acts (0: acts from month 1)",
+        "scenario choice; before the run's last month",
+        0,
+        MAX_MONTHS - 1,
     )
     end: int | None = param(
-        None, "last measured month it acts (empty: to the end)", "scenario choice", 1
+        None, "last measured month it acts (empty: to the end)", "scenario choice", 1, MAX_MONTHS
     )
 
 
@@ -46,6 +52,7 @@ class Strategy:
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     cost_lines: ClassVar[tuple[str, ...]] = ()
     revenue_lines: ClassVar[tuple[str, ...]] = ()
+    needs_managers: ClassVar[bool] = False  # works through client managers (idle without them)
 
     def __init__(self, model, config: StrategyConfig):
         self.model, self.config = model, config
@@ -56,7 +63,19 @@ class Strategy:
 
     @classmethod
     def check(cls, config: StrategyConfig, scenario) -> None:
-        """Raise ConfigError if the parameters do not fit the scenario (e.g. too many closures)."""
+        """Raise ConfigError if the parameters do not fit the scenario (e.g. too many closures);
+        a strategy's own check extends this one (``super().check(config, scenario)``)."""
+        key = f"strategy.{cls.name}"
+        if config.start >= scenario.months:
+            raise ConfigError(
+                f"{key}.start={config.start} is not before the run's last month, so the strategy"
+                f" would never act; allowed 0 to {scenario.months - 1} (months={scenario.months})"
+            )
+        if cls.needs_managers and scenario.bank.managers == 0:
+            raise ConfigError(
+                f"bank.managers=0 leaves {key} nothing to act on; it works through client"
+                " managers: allowed >= 1, or drop the strategy"
+            )
 
     def uniform(self, purpose: str, month: int, keys) -> np.ndarray:
         """One U(0, 1) per key from this strategy's own stream for ``purpose`` and ``month``
@@ -125,6 +144,7 @@ def strategy_config(name: str, params) -> StrategyConfig:
     if isinstance(params, cls.Config):
         typed = params
     else:
+        check_literals_of(name, cls.Config, params or {})
         try:
             merged = OmegaConf.merge(OmegaConf.structured(cls.Config), params or {})
         except OmegaConfBaseException as exc:
@@ -137,15 +157,20 @@ def strategy_config(name: str, params) -> StrategyConfig:
     return typed
 
 
+def check_literals_of(name: str, config_type: type[StrategyConfig], params) -> None:
+    """Refuse a strategy's raw values that merging would silently reinterpret
+    (``sim.config.check_literal``)."""
+    hints = typing.get_type_hints(config_type)
+    for f in dataclasses.fields(config_type):
+        if f.name in params:
+            key = f"strategy.{name}.{f.name}"
+            check_literal(key, hints[f.name], field_default(f), params[f.name])
+
+
 def _yaml(value) -> str:
     """A value as inline YAML (``null``, ``[a, b]``, ``0.5``)."""
     dumped = yaml.safe_dump(value, default_flow_style=True, width=float("inf"))
     return dumped.removesuffix("...\n").strip()
-
-
-def _default(f: dataclasses.Field):
-    """A config field's default, also when it comes from a factory (lists, dicts)."""
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def config_yaml(cls: type[Strategy]) -> str:
@@ -157,8 +182,8 @@ def config_yaml(cls: type[Strategy]) -> str:
         "# Generated from the typed config by `python -m sim.strategies`; edit that, not this.",
     ]
     for f in dataclasses.fields(cls.Config):
-        meta = f.metadata
-        lines.append(f"{f.name}: {_yaml(_default(f))}  # {meta['unit']}; {describe_allowed(meta)}")
+        meta, default = f.metadata, _yaml(field_default(f))
+        lines.append(f"{f.name}: {default}  # {meta['unit']}; {describe_allowed(meta)}")
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +262,7 @@ def strategies_markdown(names: list[str]) -> str:
             "| parameter | default | unit | allowed | source |",
             "|---|---|---|---|---|",
             *(
-                f"| `{f.name}` | {_yaml(_default(f))} | {f.metadata['unit']} | "
+                f"| `{f.name}` | {_yaml(field_default(f))} | {f.metadata['unit']} | "
                 f"{describe_allowed(f.metadata)} | {f.metadata['source']} |"
                 for f in fields
             ),
@@ -246,7 +271,7 @@ def strategies_markdown(names: list[str]) -> str:
         own = [f for f in fields if f.name not in ("start", "end")]
         example = f"python -m sim.run strategy=[{name}]"
         if own:
-            example += f" strategy.{name}.{own[0].name}={_yaml(_default(own[0]))}"
+            example += f" strategy.{name}.{own[0].name}={_yaml(field_default(own[0]))}"
         parts += [f"Example: `{example}`", ""]
     return "\n".join(parts).rstrip() + "\n"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config import MAX_CNY
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
 
@@ -37,7 +38,11 @@ class BranchExperienceConfig(StrategyConfig):
         choices=RULES,
     )
     count: int = param(
-        3, "branches upgraded by the rule", "scenario choice; a quarter of the default twelve", 1
+        3,
+        "branches upgraded by the rule",
+        "scenario choice; a quarter of the default twelve",
+        1,
+        10_000,
     )
     quality_bonus: float = param(
         0.05,
@@ -58,12 +63,14 @@ class BranchExperienceConfig(StrategyConfig):
         "CNY per upgraded branch per month (service manager, upkeep)",
         "synthetic; one loaded service-manager salary (~300k CNY a year) plus upkeep",
         0.0,
+        MAX_CNY,
     )
     redesign_cost: float = param(
         800_000.0,
         "CNY per upgraded branch, once, in the first month (refit of the banking hall)",
         "synthetic; about a quarter of a branch's yearly running cost",
         0.0,
+        MAX_CNY,
     )
 
 
@@ -81,6 +88,7 @@ class BranchExperience(Strategy):
 
     @classmethod
     def check(cls, config: BranchExperienceConfig, scenario) -> None:
+        super().check(config, scenario)
         key, n = f"strategy.{cls.name}", scenario.bank.branches
         ids = list(config.branches or [])
         if ids:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config import MAX_CNY
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
@@ -26,12 +27,14 @@ class DigitalScenarioConfig(StrategyConfig):
         "CNY per month invested in the app, embedded finance and their products",
         "Chinese banks spend ~3-4% of operating income on IT; ~4% of the default bank's revenue",
         0.0,
+        MAX_CNY,
     )
     half_spend: float = param(
         15_000_000.0,
         "CNY of cumulative investment that builds half of the full effect",
         "synthetic; about 15 months at the default investment",
         1.0,
+        MAX_CNY,
     )
     quality_gain: float = param(
         0.2,
@@ -90,6 +93,7 @@ class DigitalScenario(Strategy):
 
     @classmethod
     def check(cls, config: DigitalScenarioConfig, scenario) -> None:
+        super().check(config, scenario)
         key, known = f"strategy.{cls.name}", sorted(scenario.population.segments)
         if config.young_segment not in known:
             raise ConfigError(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import behaviour
-from sim.config import TIERS
+from sim.config import MAX_CNY, TIERS
 from sim.customers import masked_sum
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
@@ -71,7 +71,11 @@ class FollowUpConfig(StrategyConfig):
         10.0,
     )
     inactive_months: float = param(
-        6.0, "months without a transaction at which inactivity counts fully", "synthetic", 1.0
+        6.0,
+        "months without a transaction at which inactivity counts fully",
+        "synthetic",
+        1.0,
+        120.0,
     )
     balance_drop: float = param(
         0.1,
@@ -108,6 +112,7 @@ class FollowUpConfig(StrategyConfig):
         "CNY per follow-up contact (calls, messages, small after-sales gifts)",
         "synthetic; the manager's time is in staff cost already",
         0.0,
+        MAX_CNY,
     )
 
 
@@ -117,6 +122,7 @@ class FollowUp(Strategy):
 
     name = "follow_up"
     Config = FollowUpConfig
+    needs_managers = True
     cost_lines = ("contacts",)
 
     def __init__(self, model, config: FollowUpConfig):
@@ -131,7 +137,13 @@ class FollowUp(Strategy):
 
     @classmethod
     def check(cls, config: FollowUpConfig, scenario) -> None:
+        super().check(config, scenario)
         managed = scenario.bank.managed_tier
+        if not config.tiers:
+            raise ConfigError(
+                f"strategy.follow_up.tiers=[] follows up no one; choose from"
+                f" {list(TIERS[TIERS.index(managed) :])}"
+            )
         below = [t for t in config.tiers if TIERS.index(t) < TIERS.index(managed)]
         if below:
             raise ConfigError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import TIERS
+from sim.config import MAX_CNY, TIERS
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
@@ -35,6 +35,7 @@ class LeanServiceConfig(StrategyConfig):
         "CNY per notified (active, real) customer per month",
         "a few SMS at ~0.05 CNY each",
         0.0,
+        MAX_CNY,
     )
     feedback: bool = param(
         True, "switch: collect feedback that improves product fit", "playbook: feedback loop"
@@ -58,6 +59,7 @@ class LeanServiceConfig(StrategyConfig):
         "CNY per active real customer per month (surveys, analysis, product changes)",
         "synthetic",
         0.0,
+        MAX_CNY,
     )
     value_added: bool = param(
         True, "switch: value-added services for high-end customers", "playbook: 增值服务"
@@ -77,6 +79,7 @@ class LeanServiceConfig(StrategyConfig):
         "CNY per served (real) customer per month",
         "synthetic; lounges, health checks, concierge, ~1.8k CNY a year",
         0.0,
+        MAX_CNY,
     )
 
 
@@ -95,6 +98,7 @@ class LeanService(Strategy):
 
     @classmethod
     def check(cls, config: LeanServiceConfig, scenario) -> None:
+        super().check(config, scenario)
         if not (config.prenotify or config.feedback or config.value_added):
             raise ConfigError(
                 "strategy.lean_service: prenotify, feedback and value_added are all off; "

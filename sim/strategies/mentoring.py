@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from sim.config import MAX_CNY
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
@@ -98,6 +99,7 @@ class MentoringConfig(StrategyConfig):
         "CNY per mentor-mentee pair per month",
         "synthetic; 师徒制 allowances of a few hundred to ~2,000 CNY a month",
         0.0,
+        MAX_CNY,
     )
 
 
@@ -125,6 +127,7 @@ class Mentoring(Strategy):
 
     @classmethod
     def check(cls, config: MentoringConfig, scenario) -> None:
+        super().check(config, scenario)
         if config.senior_skill <= config.junior_skill:
             raise ConfigError(
                 f"strategy.mentoring.senior_skill={config.senior_skill:g} must be above "

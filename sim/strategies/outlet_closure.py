@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import behaviour, geography
+from sim.config import MAX_CNY, MAX_MONTHS
 from sim.mechanisms import books
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
@@ -68,8 +69,11 @@ class OutletClosureConfig(StrategyConfig):
         "branches closed by the rule (0: none, e.g. a sweep's reference point)",
         "scenario choice; two of the default twelve",
         0,
+        10_000,
     )
-    month: int = param(1, "measured month in which the branches close", "scenario choice", 1, 1_200)
+    month: int = param(
+        1, "measured month in which the branches close", "scenario choice", 1, MAX_MONTHS
+    )
     open_new: bool = param(
         False,
         "open one branch where it serves the most uncovered real customers",
@@ -206,18 +210,21 @@ class OutletClosureConfig(StrategyConfig):
         "CNY per closed branch, once (lease exit, write-off, redeployment)",
         "synthetic; about half a year of a branch's running cost",
         0.0,
+        MAX_CNY,
     )
     opening_cost: float = param(
         3_000_000.0,
         "CNY per new branch, once (fit-out, equipment, launch)",
         "synthetic; about a year of a branch's running cost",
         0.0,
+        MAX_CNY,
     )
     notice_cost: float = param(
         30.0,
         "CNY per affected real customer for a pre-notice (letters, calls)",
         "synthetic",
         0.0,
+        MAX_CNY,
     )
 
 
@@ -307,6 +314,7 @@ class OutletClosure(Strategy):
 
     @classmethod
     def check(cls, config: OutletClosureConfig, scenario) -> None:
+        super().check(config, scenario)
         key, n = f"strategy.{cls.name}", scenario.bank.branches
         ids = list(config.branches or [])
         if ids:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config import MAX_CNY
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
@@ -37,6 +38,7 @@ class PartnerPromotionConfig(StrategyConfig):
         "CNY per month, cap on subsidies paid to partners",
         "synthetic; ~4% of the default bank's monthly revenue",
         0.0,
+        MAX_CNY,
     )
     participation: float = param(
         0.05,
@@ -114,6 +116,7 @@ class PartnerPromotion(Strategy):
 
     @classmethod
     def check(cls, config: PartnerPromotionConfig, scenario) -> None:
+        super().check(config, scenario)
         key, valid = f"strategy.{cls.name}", sorted(scenario.market.partners)
         if not config.partners:
             raise ConfigError(f"{key}.partners is empty; choose one or more of {valid}")
@@ -124,8 +127,15 @@ class PartnerPromotion(Strategy):
                 )
         if len(set(config.partners)) < len(config.partners):
             raise ConfigError(f"{key}.partners={config.partners} names a partner twice")
-        if config.budget < 0:
-            raise ConfigError(f"{key}.budget={config.budget!r} is negative; allowed >= 0")
+        segments = scenario.population.segments
+        for name in config.partners:
+            skew = scenario.market.partners[name].skew
+            if not any(s.share * skew.get(n, config.other_weight) for n, s in segments.items()):
+                raise ConfigError(
+                    f"{key}.other_weight={config.other_weight:g} leaves partner {name!r} no"
+                    f" leads: no segment with customers has a positive weight in its skew"
+                    f" {dict(skew)}; allowed > 0, or a skew naming a segment with customers"
+                )
 
     def setup(self) -> None:
         by_name = {p.name: p for p in self.model.partners}
@@ -164,7 +174,7 @@ class PartnerPromotion(Strategy):
         self.factor = 1.0 if demand <= cfg.budget else cfg.budget / demand
         for p in self.partners:
             rows, key = wanted[p.name]
-            if self.factor < 1.0:  # the budget affords the lowest draws, by real customers
+            if self.factor < 1.0 and rows.size:  # the budget affords the lowest draws
                 order = rows[np.argsort(key, kind="stable")]
                 reach = np.cumsum(c.weight[order], dtype=np.float64)
                 rows = np.sort(order[reach <= self.factor * reach[-1]])

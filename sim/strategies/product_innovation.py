@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config import MAX_CNY
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
@@ -76,12 +77,14 @@ class ProductInnovationConfig(StrategyConfig):
         "CNY per product, once at launch",
         "synthetic; design, systems and approval of a retail product",
         0.0,
+        MAX_CNY,
     )
     running_cost: float = param(
         200_000.0,
         "CNY per product per month",
         "synthetic; product team, marketing and compliance",
         0.0,
+        MAX_CNY,
     )
 
 
@@ -95,7 +98,10 @@ class ProductInnovation(Strategy):
 
     @classmethod
     def check(cls, config: ProductInnovationConfig, scenario) -> None:
+        super().check(config, scenario)
         key, known = f"strategy.{cls.name}", sorted(scenario.population.segments)
+        if not config.products:
+            raise ConfigError(f"{key}.products=[] launches nothing; choose from {list(PRODUCTS)}")
         for product in config.products:
             if product not in PRODUCTS:  # also caught by the choices of the range check
                 valid = list(PRODUCTS)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config import MAX_CNY
 from sim.params import param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
@@ -51,7 +52,7 @@ class TrainingConfig(StrategyConfig):
         1.0,
     )
     cost_per_hour: float = param(
-        400.0, "CNY per manager-hour (trainer, materials, time)", "synthetic", 0.0
+        400.0, "CNY per manager-hour (trainer, materials, time)", "synthetic", 0.0, MAX_CNY
     )
 
 
@@ -61,6 +62,7 @@ class Training(Strategy):
 
     name = "training"
     Config = TrainingConfig
+    needs_managers = True
     cost_lines = ("training",)
 
     def before_customers(self, month: int) -> None:
@@ -69,9 +71,10 @@ class Training(Strategy):
             return
         hours, sharing_hours = cfg.hours / 12.0, cfg.sharing_hours / 12.0
         best = self.best_branch_skill()
+        gain = min(cfg.skill_per_hour * hours, 1.0)  # share of the gap to full skill closed
         for m in managers:
             m.budget.draw("training", m.budget.hours(hours + sharing_hours))
-            m.skill += cfg.skill_per_hour * hours * (1.0 - m.skill)
+            m.skill += gain * (1.0 - m.skill)
             if sharing_hours > 0:
                 m.skill += cfg.sharing / 12.0 * max(best - m.skill, 0.0)
         self.book("training", len(managers) * (hours + sharing_hours) * cfg.cost_per_hour)
