@@ -152,8 +152,9 @@ class PopulationConfig:
         "tier -> real customers per simulated customer (at arrival)",
         "fewer per agent in the affluent tiers, so the mid- and high-end book that strategies"
         " target is simulated with many agents; the defaults give a bank of ~213k real customers"
-        " with ~7.6k mass, ~6.7k mid, ~4.7k high and ~1.0k private agents",
-        0.001,
+        " with ~7.6k mass, ~6.7k mid, ~4.7k high and ~1.0k private agents; at least 0.01 (below"
+        " it the property tests found market shares above 1)",
+        0.01,
         1e6,
     )
     aum_cap: float = param(

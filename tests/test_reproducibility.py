@@ -15,6 +15,7 @@ import pytest
 from sim.api import run_scenario
 from sim.customers import COLUMNS
 from sim.model import BankModel
+from sim.params import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -141,12 +142,19 @@ def test_noop_strategy_is_bit_identical_to_baseline(make_config, changed):
 
 
 def test_strategy_outside_its_window_changes_nothing(make_config, changed):
-    """A strategy that would start after the horizon leaves every result as in the baseline."""
+    """A strategy that would start after the horizon is refused; one that acts only in the last
+    month leaves every earlier month as in the baseline."""
     base = make_config(customers=3000, months=12, seed=3)
-    late = changed(base, {"strategy": {"test_perks": {"start": 12}}})
+    with pytest.raises(ConfigError, match="would never act"):
+        changed(base, {"strategy": {"test_perks": {"start": 12}}})
+    late = changed(base, {"strategy": {"test_perks": {"start": 11}}})
     b, s = run_scenario(base), run_scenario(late)
-    assert (s.timeseries["cost_test_perks.perks"] == 0).all()
-    assert_same_run(s, b, ignore_columns=["cost_test_perks.perks"])
+    before = b.timeseries["month"] <= 11
+    cost = s.timeseries["cost_test_perks.perks"]
+    assert (cost[before] == 0).all() and cost.iloc[-1] > 0
+    pd.testing.assert_frame_equal(
+        s.timeseries.loc[before, list(b.timeseries.columns)], b.timeseries[before]
+    )
 
 
 def step_side_by_side(cfg_a, cfg_b, months: int):

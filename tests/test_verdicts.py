@@ -20,6 +20,7 @@ from experiments import compare as compare_module
 from experiments.compare import prepare, run_experiment
 from experiments.executors import Outcome
 from experiments.store import load
+from sim.folders import write_checksums
 from sim.kpis import NPV_PARTS
 from sim.scenario import compose_config
 
@@ -73,6 +74,7 @@ def fake_run_all(calls: list, parts: bool = True):
             record = {"status": "ok", "seed": s.seed, "strategies": [s.arm]}
             (folder / "provenance.json").write_text(json.dumps(record))
             (folder / "summary.json").write_text(json.dumps(fake_summary(s.arm, s.seed, parts)))
+            write_checksums(folder)
             outcomes.append(Outcome(s.run_id, s.arm, s.seed, "ok", 0.0))
         return outcomes
 
