@@ -255,15 +255,7 @@ _JUDGED_COLUMNS = [
     "interval_level",
 ]
 _DIFF_COLUMNS = [
-    "point",
-    "arm",
-    "kpi",
-    "n",
-    "baseline_mean",
-    "arm_mean",
-    "mean_diff",
-    "sd_diff",
-    "rel_diff",
+    *_PAIRED_COLUMNS[: _PAIRED_COLUMNS.index("p_ttest")],  # point ... rel_diff
     "ci_low",
     "ci_high",
     "smallest_effect",
