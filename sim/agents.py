@@ -120,7 +120,11 @@ class Competitor(mesa.Agent):
 
     def pull_on(self, tier: np.ndarray, digital: np.ndarray) -> np.ndarray:
         """This month's pull (0-1) on each customer, tilted to rich and to digital customers."""
-        c = self.config
-        by_tier = (self.pull + c.tier_tilt * np.arange(4)).astype(np.float32)
-        pull = by_tier[tier] + np.float32(c.digital_tilt) * (digital - np.float32(0.5))
+        pull = self.by_tier()[tier] + np.float32(self.config.digital_tilt) * (
+            digital - np.float32(0.5)
+        )
         return pull.clip(0.0, 1.0)
+
+    def by_tier(self) -> np.ndarray:
+        """This month's pull by tier before the digital tilt (float32)."""
+        return (self.pull + self.config.tier_tilt * np.arange(4)).astype(np.float32)

@@ -761,6 +761,12 @@ class Config:
     seed: int = param(0, "integer", "run seed", 0, 2**32 - 1)
     months: int = param(60, "measured months", "five years measured", 1, MAX_MONTHS)
     burn_in: int = param(12, "months before strategies act", "one year of warm-up", 0, 600)
+    engine: str = param(
+        "numba",
+        "how the customers' monthly step is computed",
+        "numba: compiled, fused (fast); numpy: the reference array code (docs/architecture.md)",
+        choices=("numba", "numpy"),
+    )
     population: PopulationConfig = field(default_factory=PopulationConfig)
     bank: BankConfig = field(default_factory=BankConfig)
     market: MarketConfig = field(default_factory=MarketConfig)

@@ -72,12 +72,6 @@ def masked_sum(values: np.ndarray, mask: np.ndarray) -> float:
     return float(np.sum(values, where=mask, dtype=np.float64))
 
 
-def weighted_mean(values: np.ndarray, weight: np.ndarray, mask: np.ndarray) -> float:
-    """Mean of a column over a mask, each row counted by its weight (0 for an empty mask)."""
-    total = masked_sum(weight, mask)
-    return masked_sum(values * weight, mask) / total if total > 0 else 0.0
-
-
 class Customers:
     """Columnar customer store; ``customers.aum`` is a view of the used rows."""
 

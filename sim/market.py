@@ -38,9 +38,10 @@ class Market:
         free = 1.0 - self.bank_customers(model) / np.maximum(self.potential, 1e-300)
         return np.clip(free, 0.0, 1.0)
 
-    def share(self, model) -> float:
-        """The bank's share of the city's potential customers."""
-        return float(self.bank_customers(model).sum() / self.potential.sum())
+    def share(self, by_segment: np.ndarray) -> float:
+        """The bank's share of the city's potential customers (``by_segment``: its real
+        customers by segment)."""
+        return float(by_segment.sum() / self.potential.sum())
 
     def joins(self, model, keys: np.ndarray, segment: np.ndarray) -> np.ndarray:
         """Which reached newcomers join: those not with the bank already (segment headroom)."""

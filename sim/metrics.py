@@ -16,13 +16,15 @@ from the start of burn-in; :func:`measured` converts.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sim.config import TIERS
-from sim.customers import CHANNELS, EXIT_REASONS, masked_sum, weighted_mean
+from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
 from sim.ledger import GROUPS
+from sim.mechanisms import books
 from sim.mechanisms.engagement import engaged
 
 SKILL_PERCENTILES = (10, 25, 50, 75, 90)  # of client managers' skill, each month
@@ -47,22 +49,66 @@ class Cohort:
         self.size = masked_sum(c.weight, c.cohort >= 1)
         self.size_mid_high = masked_sum(c.weight, c.cohort == 2)
         self.aum = masked_sum(c.aum * c.weight, c.active)
-        self.market_share = model.market.share(model)
+        self.market_share = model.market.share(model.market.bank_customers(model))
         self.tiers = tier_counts(c)
         self.retention_12m = None
 
-    def retention(self, model, mid_high: bool = False) -> float:
+    def retention(self, tally: Tally, mid_high: bool = False) -> float:
         """Share of the cohort (or of its mid-and-up part) still active."""
-        c = model.customers
-        kept = masked_sum(c.weight, c.active & (c.cohort >= 1 + mid_high))
+        kept = tally.cohort_mid_high if mid_high else tally.cohort
         total = self.size_mid_high if mid_high else self.size
         return kept / total if total else 1.0
 
-    def aum_retention(self, model) -> float:
+    def aum_retention(self, tally: Tally) -> float:
         """AUM the cohort still holds with the bank, relative to its AUM at the start."""
-        c = model.customers
-        kept = masked_sum(c.aum * c.weight, c.active & (c.cohort >= 1))
-        return kept / self.aum if self.aum > 0 else 1.0
+        return tally.cohort_aum / self.aum if self.aum > 0 else 1.0
+
+
+@dataclass
+class Tally:
+    """Sums over the active customers at the end of a month, each counted by its weight (real
+    customers), that the books and the KPIs need: one pass (``engine=numba``:
+    :func:`sim.kernels.tally`) or array sums (:func:`tally`, the reference)."""
+
+    customers: float
+    agents: int  # simulated customers
+    tiers: np.ndarray  # real customers by tier
+    segments: np.ndarray  # real customers by segment
+    cohort: float  # of the cohort, still active
+    cohort_mid_high: float  # of its mid-and-up part
+    aum: float  # CNY
+    cohort_aum: float  # the cohort's, CNY
+    satisfaction: float  # weighted sums, for means
+    effort: float
+    attention: float  # of customers with a manager
+    managed: float  # real customers with a manager
+    lines: dict[str, tuple[float, float]]  # book line -> (opening book, newcomers) base amounts
+
+
+def tally(model) -> Tally:
+    """The month's :class:`Tally` with NumPy array sums."""
+    c = model.customers
+    active, managed = c.active, c.active & (c.manager >= 0)
+    newcomer = c.cohort == 0
+    lines = {
+        line: (masked_sum(base, ~newcomer), masked_sum(base, newcomer))
+        for line, (_, base) in books.lines_now(model).items()
+    }
+    return Tally(
+        customers=masked_sum(c.weight, active),
+        agents=int(np.count_nonzero(active)),
+        tiers=np.bincount(c.tier, weights=c.weight * active, minlength=len(TIERS)),
+        segments=model.market.bank_customers(model),
+        cohort=masked_sum(c.weight, active & (c.cohort >= 1)),
+        cohort_mid_high=masked_sum(c.weight, active & (c.cohort == 2)),
+        aum=masked_sum(c.aum * c.weight, active),
+        cohort_aum=masked_sum(c.aum * c.weight, active & (c.cohort >= 1)),
+        satisfaction=masked_sum(c.satisfaction * c.weight, active),
+        effort=masked_sum(c.effort * c.weight, active),
+        attention=masked_sum(c.attention * c.weight, managed),
+        managed=masked_sum(c.weight, managed),
+        lines=lines,
+    )
 
 
 def tier_counts(c) -> dict[str, float]:
@@ -71,35 +117,36 @@ def tier_counts(c) -> dict[str, float]:
     return {tier: float(n) for tier, n in zip(TIERS, counts, strict=True)}
 
 
-def monthly_kpis(model) -> dict[str, float]:
+def monthly_kpis(model, tally: Tally) -> dict[str, float]:
     """One row of the time series: state, flows and the month's books."""
-    c, e, cohort = model.customers, model.events, model.cohort
-    active = c.active
+    e, cohort = model.events, model.cohort
     month = measured(model, model.month)
-    retention = cohort.retention(model)
+    retention = cohort.retention(tally)
     if month == min(12, model.config.months):
         cohort.retention_12m = retention
     managers = list(model.managers)
     skills = [m.skill for m in managers]
-    segments = np.bincount(c.segment, weights=c.weight * active, minlength=len(model.segment_names))
     row = {
         "month": month,
-        "customers": model.real_active,
-        "agents": int(np.count_nonzero(active)),
-        **{f"customers_{tier}": n for tier, n in tier_counts(c).items()},
+        "customers": tally.customers,
+        "agents": tally.agents,
+        **{f"customers_{tier}": float(n) for tier, n in zip(TIERS, tally.tiers, strict=True)},
         **{f"new_{ch}": e[f"new_{ch}"] for ch in CHANNELS[1:]},
         **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
         **{f"exits_{tier}": e[f"exits_{tier}"] for tier in TIERS},
-        **{f"customers_{s}": float(n) for s, n in zip(model.segment_names, segments, strict=True)},
+        **{
+            f"customers_{s}": float(n)
+            for s, n in zip(model.segment_names, tally.segments, strict=True)
+        },
         **{f"exits_{s}": e[f"exits_{s}"] for s in model.segment_names},
         "retention": retention,
-        "retention_mid_high": cohort.retention(model, mid_high=True),
-        "aum": masked_sum(c.aum * c.weight, active),
-        "aum_retention": cohort.aum_retention(model),
-        "market_share": model.market.share(model),
-        "satisfaction": weighted_mean(c.satisfaction, c.weight, active),
-        "effort": weighted_mean(c.effort, c.weight, active),
-        "attention": weighted_mean(c.attention, c.weight, active & (c.manager >= 0)),
+        "retention_mid_high": cohort.retention(tally, mid_high=True),
+        "aum": tally.aum,
+        "aum_retention": cohort.aum_retention(tally),
+        "market_share": model.market.share(tally.segments),
+        "satisfaction": _mean(tally.satisfaction, tally.customers),
+        "effort": _mean(tally.effort, tally.customers),
+        "attention": _mean(tally.attention, tally.managed),
         "complaints": e["complaints"],
         "fee_complaints": e["fee_complaints"],
         "upgrades": e["upgrades"],
@@ -116,6 +163,10 @@ def monthly_kpis(model) -> dict[str, float]:
         **model.books,
     }
     return row
+
+
+def _mean(weighted_sum: float, weight: float) -> float:
+    return weighted_sum / weight if weight > 0 else 0.0
 
 
 def timeseries(model) -> pd.DataFrame:

@@ -13,6 +13,8 @@ step that archives leavers' rows once they are many):
 6. experience and satisfaction;
 7. exits: switching (churn hazard) and natural exits;
 8. engagement: referrals, cross-sell and product drops, complaints, usage;
+
+(from trust and attention in 3 to 8, by the engine ``config.engine`` chooses: :mod:`sim.engines`)
 9. acquisition: referred friends and organic newcomers;
 10. strategies act (``after_customers``);
 11. the books close for the month;
@@ -24,23 +26,14 @@ from __future__ import annotations
 import numpy as np
 from mesa import Model
 
-from sim import behaviour, geography, metrics
+from sim import behaviour, engines, geography, metrics
 from sim.agents import Branch, Competitor, Manager, Partner
 from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
 from sim.market import Market
-from sim.mechanisms import (
-    acquisition,
-    books,
-    engagement,
-    exits,
-    experience,
-    service,
-    staffing,
-    wealth,
-)
+from sim.mechanisms import acquisition, books, staffing
 from sim.rng import Streams
 from sim.strategies import base as strategies
 
@@ -51,6 +44,8 @@ class BankModel(Model):
     def __init__(self, config: Config):
         super().__init__(rng=config.seed)
         self.config = config
+        # steps 3 (from trust on) to 8, and the end-of-month sums, as the engine computes them
+        self.customer_month, self.tally = engines.ENGINES[config.engine]
         self.month = 0
         self.streams = Streams(config.seed)
         self.ledger = Ledger()
@@ -269,16 +264,13 @@ class BankModel(Model):
         for competitor in self.competitors:
             competitor.step()
         self._strategies("before_customers", t)
-        staffing.step(self, t)
-        service.step(self)
-        wealth.step(self, t)
-        pull, fee, fit = experience.step(self, t)
-        exits.step(self, t, pull)
-        referrers = engagement.step(self, t, fee, fit)
+        staffing.staff(self, t)
+        referrers = self.customer_month(self, t)
         acquisition.step(self, referrers)
         self._strategies("after_customers", t)
-        books.step(self)
-        self._record(t)
+        tally = self.tally(self)
+        books.step(self, tally.lines)
+        self._record(t, tally)
 
     def _strategies(self, hook: str, t: int) -> None:
         for strategy in self.strategies:
@@ -332,11 +324,11 @@ class BankModel(Model):
         self.ledger.book(line, float(np.sum(amount, where=~newcomer)), "opening_book")
         self.ledger.book(line, float(np.sum(amount, where=newcomer)), "newcomers")
 
-    def _record(self, t: int) -> None:
+    def _record(self, t: int, tally: metrics.Tally) -> None:
         if t == self.config.burn_in:
             self.cohort = metrics.Cohort(self)
         elif t > self.config.burn_in:
-            self.kpi_rows.append(metrics.monthly_kpis(self))
+            self.kpi_rows.append(metrics.monthly_kpis(self, tally))
         metrics.crm_snapshot(self)
 
     def run(self, progress: bool = False) -> None:

@@ -70,11 +70,14 @@ class Streams:
         key = np.random.SeedSequence([self.seed, _name_id(name), int(month)])
         return np.random.Generator(np.random.PCG64(key))
 
+    def base(self, name: str, month: int) -> int:
+        """The stream's offset for one month, which each key's number mixes in."""
+        return _mix_int(_mix_int(self.seed * _GAMMA + _name_id(name)) + int(month) * _GAMMA)
+
     def uniform(self, name: str, month: int, keys) -> np.ndarray:
         """One U(0, 1) float32 per key: a function of (seed, name, month, key) alone."""
-        base = _mix_int(_mix_int(self.seed * _GAMMA + _name_id(name)) + int(month) * _GAMMA)
         x = np.asarray(keys, np.uint64) * np.uint64(_GAMMA)
-        x += np.uint64(base)
+        x += np.uint64(self.base(name, month))
         return (_mix(x) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
 
     def uniform64(self, name: str, month: int, keys) -> np.ndarray:

@@ -7,21 +7,35 @@ import numpy as np
 
 from sim.ledger import BASE_COST
 
+LINES = ("deposit_margin", "wealth_fees", "loan_interest", "payment_income", "credit_losses")
+
+
+def line_rates(economics) -> dict[str, float]:
+    """Each customer line's monthly rate: the line's amount is rate x its base."""
+    e = economics
+    return {
+        "deposit_margin": e.deposit_margin / 12.0,
+        "wealth_fees": e.wealth_fee / 12.0,
+        "loan_interest": e.loan_margin / 12.0,
+        "payment_income": e.payment_income,
+        "credit_losses": e.default_rate / 12.0 * e.loss_given_default,
+    }
+
 
 def customer_lines(economics, wealth_share, aum, loan, weight) -> dict[str, tuple[float, object]]:
     """What customers earn the bank in a month, line by line: line -> (monthly rate, base per row
     in CNY), the line's amount being rate x base. ``wealth_share``: each row's share of AUM in
     wealth products; ``weight``: real customers per row (0 for those who left)."""
-    e = economics
     wealth = aum * wealth_share * weight
     loans = loan * weight
-    return {
-        "deposit_margin": (e.deposit_margin / 12.0, aum * weight - wealth),
-        "wealth_fees": (e.wealth_fee / 12.0, wealth),
-        "loan_interest": (e.loan_margin / 12.0, loans),
-        "payment_income": (e.payment_income, weight),
-        "credit_losses": (e.default_rate / 12.0 * e.loss_given_default, loans),
+    bases = {
+        "deposit_margin": aum * weight - wealth,
+        "wealth_fees": wealth,
+        "loan_interest": loans,
+        "payment_income": weight,
+        "credit_losses": loans,
     }
+    return {line: (rate, bases[line]) for line, rate in line_rates(economics).items()}
 
 
 def customer_profit(lines: dict[str, tuple[float, object]]) -> np.ndarray:
@@ -40,12 +54,14 @@ def lines_now(model) -> dict[str, tuple[float, object]]:
     )
 
 
-def step(model) -> None:
-    """Book the month's customer revenue and credit losses, branches and staff; close it."""
-    c, bank = model.customers, model.config.bank
-    newcomer = c.cohort == 0
-    for line, (rate, base) in lines_now(model).items():
-        model.book_customers(line, base, newcomer, rate)
+def step(model, lines: dict[str, tuple[float, float]]) -> None:
+    """Book the month's customer revenue and credit losses (``lines``: each line's base amounts
+    of the opening book and of newcomers, :class:`sim.metrics.Tally`), branches and staff;
+    close the month."""
+    bank, rates = model.config.bank, line_rates(model.config.economics)
+    for line, (opening, newcomers) in lines.items():
+        model.ledger.book(line, rates[line] * opening, "opening_book")
+        model.ledger.book(line, rates[line] * newcomers, "newcomers")
     model.ledger.book("branches", sum(b.cost for b in model.branches if b.is_open) / 12.0)
     model.ledger.book("staff", len(model.managers) * bank.manager_salary / 12.0)
     model.books = model.ledger.close()

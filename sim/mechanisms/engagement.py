@@ -81,5 +81,10 @@ def engaged(engagement: np.ndarray, behaviour) -> np.ndarray:
 def log_hazard(model) -> np.ndarray:
     """Each customer's log switching-hazard multiplier from engagement (disengaged, engaged)."""
     c, b = model.customers, model.config.behaviour
-    multipliers = np.log(np.maximum(np.asarray(b.engagement_hazard, np.float64), 1e-30))
-    return multipliers.astype(np.float32)[engaged(c.engagement, b).view(np.int8)]
+    return hazard_logs(b)[engaged(c.engagement, b).view(np.int8)]
+
+
+def hazard_logs(behaviour) -> np.ndarray:
+    """Log switching-hazard multipliers (float32) of the disengaged and the engaged."""
+    multipliers = np.maximum(np.asarray(behaviour.engagement_hazard, np.float64), 1e-30)
+    return np.log(multipliers).astype(np.float32)

@@ -17,22 +17,22 @@ def step(model, t: int, pull) -> None:
     f32 = np.float32
     tenure = (t - c.joined).astype(f32)
     log_hazard = (
-        _log(behaviour.monthly(b.churn_base))
+        log(behaviour.monthly(b.churn_base))
         + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
-        + _log(b.product_hazard)[np.minimum(c.products, 4) - 1]
+        + log(b.product_hazard)[np.minimum(c.products, 4) - 1]
         + np.log(
             behaviour.tenure_multiplier(
                 tenure, b.new_customer_hazard, max(b.long_tenure_hazard, 1e-12), b.tenure_months
             )
         )
-        + _log(b.tier_hazard)[c.tier]
+        + log(b.tier_hazard)[c.tier]
         + f32(b.competitor_coef) * pull
         + np.where(
             t - c.manager_change < b.manager_change_months,
-            _log(b.manager_change_hazard),
+            log(b.manager_change_hazard),
             f32(0),
         )
-        + np.where(c.referred, _log(b.referred_hazard), f32(0))
+        + np.where(c.referred, log(b.referred_hazard), f32(0))
         + c.shock
         + engagement.log_hazard(model)  # disengaged customers switch more
         - f32(b.relationship.switching) * relationship(model)  # client-manager relationship
@@ -50,6 +50,6 @@ def step(model, t: int, pull) -> None:
     c.shock[:] *= np.float32(0.5 ** (1.0 / b.shock_half_life))
 
 
-def _log(value) -> np.ndarray:
+def log(value) -> np.ndarray:
     """Natural log as float32, with zero mapped to a tiny positive number (no hazard)."""
     return np.log(np.maximum(np.asarray(value, np.float64), 1e-30)).astype(np.float32)

@@ -16,29 +16,47 @@ NEUTRAL_ATTENTION = 0.5  # attention of a customer who neither gets nor misses a
 
 def step(model, t: int) -> None:
     """Quits, learning, assignment, trust and attention for this month."""
-    c, cfg = model.customers, model.config
+    staff(model, t)
+    attend(model)
+
+
+def staff(model, t: int) -> None:
+    """Quits, learning and assignment: who serves whom this month."""
     desks = model.desk_list()
     if desks:
         quits(model, t, desks)
-        desks = model.desk_list()
-        for manager in desks:
-            manager.learn(cfg.bank.learning_rate)
-    assign_managers(model, trust=cfg.behaviour.trust_after_change)
-    managed = c.manager >= 0
-    c.trust += (1.0 - c.trust) / np.float32(cfg.bank.trust_months) * managed
-    c.attention[:] = attention(model, c, desks)
+        for manager in model.desk_list():
+            manager.learn(model.config.bank.learning_rate)
+    assign_managers(model, trust=model.config.behaviour.trust_after_change)
 
 
-def attention(model, c, desks: list[Manager]) -> np.ndarray:
-    """Manager attention 0-1: neutral 0.5 without a manager or need; a manager adds up to 0.5
-    by contact coverage x skill x trust; in managed tiers, unmet need for contact costs up to
-    the neglect penalty. Looked up by cell (desk + 1, tier); desk row 0 is "no manager"."""
+def attend(model) -> None:
+    """Trust grows with a manager; attention follows (:func:`attention_tables`)."""
+    c = model.customers
+    c.trust += (1.0 - c.trust) / np.float32(model.config.bank.trust_months) * (c.manager >= 0)
     cell = (c.manager + 1) * 4 + c.tier
-    customers = np.bincount(cell, weights=c.weight * c.active, minlength=(len(desks) + 1) * 4)
+    cells = np.bincount(cell, weights=c.weight * c.active, minlength=n_cells(model))
+    base, span = attention_tables(model, cells)
+    attention = base[cell]
+    attention += span[cell] * c.trust
+    c.attention[:] = attention
+
+
+def n_cells(model) -> int:
+    """Attention cells: (desk + 1, tier), desk row 0 being "no manager"."""
+    return (len(model.managers) + 1) * 4
+
+
+def attention_tables(model, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Manager attention 0-1 by cell (``cells``: real active customers per cell) as
+    base + span x trust (float32): neutral 0.5 without a manager or need; a manager adds up to 0.5
+    by contact coverage x skill x trust; in managed tiers, unmet need for contact costs up to the
+    neglect penalty. Draws the regular contacts from the desks' budgets."""
+    desks = model.desk_list()
     skill = np.array([m.served_skill for m in desks], np.float32)
     contacts = np.array([m.budget.left for m in desks], np.float64)
     served, spare = behaviour.contact_coverage(
-        customers.reshape(-1, 4)[1:], model.contact_need, contacts
+        cells.reshape(-1, 4)[1:], model.contact_need, contacts
     )
     for manager, used in zip(desks, contacts - spare, strict=True):
         manager.budget.draw("service", used)  # regular contacts, real
@@ -46,9 +64,7 @@ def attention(model, c, desks: list[Manager]) -> np.ndarray:
     wants = (model.contact_need > 0) & (np.arange(4) >= model.managed_tier)
     base = NEUTRAL_ATTENTION - model.config.behaviour.neglect_penalty * (1 - coverage) * wants
     span = (1.0 - NEUTRAL_ATTENTION) * coverage * np.r_[0.0, skill][:, None]
-    attention = base.astype(np.float32).ravel()[cell]
-    attention += span.astype(np.float32).ravel()[cell] * c.trust
-    return attention
+    return base.astype(np.float32).ravel(), span.astype(np.float32).ravel()
 
 
 def relationship(model) -> np.ndarray:

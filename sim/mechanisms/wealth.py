@@ -13,12 +13,10 @@ from sim.mechanisms.staffing import relationship
 def step(model, t: int) -> None:
     """Move balances (leavers' stay frozen), age customers, let tiers follow AUM."""
     c, m = model.customers, model.config.market
-    z = model.streams.generator("market", t).standard_normal()
-    market_return = m.market_return / 12.0 + m.market_volatility * z
     noise = model.streams.shock("wealth", t, c.key)
     log_growth = behaviour.log_growth(
         model.wealth_share[c.tier],
-        market_return,
+        market_return(model, t),
         noise,
         m.deposit_growth / 12.0,
         m.balance_volatility,
@@ -30,3 +28,10 @@ def step(model, t: int) -> None:
     model.events["upgrades"] += masked_sum(c.weight, tier > c.tier)
     model.events["downgrades"] += masked_sum(c.weight, tier < c.tier)
     c.tier[:] = tier
+
+
+def market_return(model, t: int) -> float:
+    """This month's return on wealth products (the market, one draw for everyone)."""
+    m = model.config.market
+    z = model.streams.generator("market", t).standard_normal()
+    return m.market_return / 12.0 + m.market_volatility * z
