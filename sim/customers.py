@@ -37,6 +37,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "tier": (np.int8, 0),
     "branch": (np.int32, 0),
     "distance": (np.float32, 0.0),  # km to the home branch
+    "near": (np.float32, 1.0),  # convenience of that distance, 0-1 (behaviour.convenience)
     "manager": (np.int32, -1),  # desk of the client manager, -1 for none
     "trust": (np.float32, 0.5),  # trust in the current manager, 0-1
     "manager_change": (np.int32, NEVER),  # month of the last manager change
@@ -116,11 +117,10 @@ class Customers:
         n_gone = int(np.count_nonzero(gone))
         if n_gone == 0 or not force and n_gone < COMPACT_SHARE * self.n:
             return False
-        keep = ~gone
-        self.archive.append({name: col[: self.n][gone] for name, col in self._cols.items()})
+        gone_rows, kept_rows = np.flatnonzero(gone), np.flatnonzero(~gone)
+        self.archive.append({name: col[gone_rows] for name, col in self._cols.items()})
         for col in self._cols.values():
-            kept = col[: self.n][keep]
-            col[: len(kept)] = kept
+            col[: len(kept_rows)] = col[kept_rows]
         self.n -= n_gone
         return True
 

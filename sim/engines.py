@@ -81,7 +81,7 @@ ENGINES = {"numpy": (numpy_month, metrics.tally), "numba": (numba_month, numba_t
 # The customer columns the kernel reads and writes, in its argument order.
 COLUMNS = (
     "active", "weight", "segment", "digital", "fit", "aum", "age", "products", "tier", "branch",
-    "distance", "manager", "trust", "manager_change", "satisfaction", "effort", "attention",
+    "near", "manager", "trust", "manager_change", "satisfaction", "effort", "attention",
     "perks", "shock", "referred", "joined", "engagement", "engagement_lift", "habit",
     "complaints", "last_used", "left", "exit_reason", "cohort", "key",
 )  # fmt: skip
@@ -124,7 +124,6 @@ class Params(NamedTuple):
     tier_low: float
     tier_mid: float
     tier_high: float
-    distance_km: np.float32
     digital_quality: np.float32
     fee_rate: np.float32
     fee_penalty: np.float32
@@ -135,9 +134,6 @@ class Params(NamedTuple):
     w_attention: np.float32
     w_fit: np.float32
     smoothing: np.float32
-    long_hazard: np.float32
-    new_less_long: np.float32
-    tenure_months: np.float32
     log_churn_base: np.float32
     satisfaction_coef: np.float32
     satisfaction_ref: np.float32
@@ -171,7 +167,6 @@ class Params(NamedTuple):
 def _params(model, t: int) -> Params:
     cfg = model.config
     b, m, bank, rel = cfg.behaviour, cfg.market, cfg.bank, cfg.behaviour.relationship
-    long = max(b.long_tenure_hazard, 1e-12)
     weight, engage = b.weights, b.engagement_weights
     return Params(
         shock_decay=f32(0.5 ** (1.0 / b.shock_half_life)),
@@ -191,16 +186,12 @@ def _params(model, t: int) -> Params:
         tier_low=float(TIER_BOUNDS[0]),
         tier_mid=float(TIER_BOUNDS[1]),
         tier_high=float(TIER_BOUNDS[2]),
-        distance_km=f32(bank.distance_km),
         digital_quality=f32(min(model.digital_quality, 1.0)),
         fee_rate=f32(b.fee_surprise_rate * model.fee_surprise_factor),
         fee_penalty=f32(b.fee_surprise_penalty),
         competitor_penalty=f32(b.competitor_penalty),
         **{f"w_{name}": f32(weight.get(name, 0.0)) for name in EXPERIENCE},
         smoothing=f32(b.smoothing),
-        long_hazard=f32(long),
-        new_less_long=f32(b.new_customer_hazard - long),
-        tenure_months=f32(b.tenure_months),
         log_churn_base=exits.log(behaviour.monthly(b.churn_base)),
         satisfaction_coef=f32(b.satisfaction_coef),
         satisfaction_ref=f32(b.satisfaction_ref),
@@ -240,6 +231,7 @@ def _tables(model, base: np.ndarray, span: np.ndarray) -> tuple:
         model.wealth_share,
         exits.log(b.product_hazard),
         exits.log(b.tier_hazard),
+        model.tenure_log_hazard,
         engagement.hazard_logs(b),
         np.array([comp.by_tier() for comp in competitors], f32).reshape(-1, 4),
         np.array([comp.config.digital_tilt for comp in competitors], f32),
@@ -264,3 +256,4 @@ def _book(model, out: np.ndarray) -> None:
         e[f"exits_{tier}"] += sums[f"exits_{tier}"]
     for name, n in zip(model.segment_names, by_segment, strict=True):
         e[f"exits_{name}"] += n
+    model.by_segment -= by_segment

@@ -77,7 +77,7 @@ def customer_month(c, p, tables, bases, t, out):
         products,
         tier,
         branch,
-        distance,
+        near,
         manager,
         trust,
         manager_change,
@@ -105,6 +105,7 @@ def customer_month(c, p, tables, bases, t, out):
         wealth_share,
         product_log,
         tier_log,
+        tenure_log,
         engaged_log,
         pull_tier,
         pull_tilt,
@@ -145,8 +146,7 @@ def customer_month(c, p, tables, bases, t, out):
             out[3] += w
         # experience and satisfaction
         q, wt = quality[branch[i]], wait[branch[i]]
-        near = np.exp(-distance[i] / p.distance_km)
-        branch_effort = half * wt / (wt + np.float32(30.0)) + half * (F1 - near)
+        branch_effort = half * wt / (wt + np.float32(30.0)) + half * (F1 - near[i])
         effort[i] = (F1 - d) * branch_effort + d * (F1 - p.digital_quality)
         fit = _clip01(fit0[i] + fit_bonus[segment[i]])
         fee = uniform(b_fees, k) < p.fee_rate
@@ -156,7 +156,7 @@ def customer_month(c, p, tables, bases, t, out):
         penalty = (p.fee_penalty if fee else F0) + p.competitor_penalty * pull
         now = (
             p.w_service * ((F1 - d) * q + d * p.digital_quality)
-            + p.w_convenience * (d + (F1 - d) * near)
+            + p.w_convenience * (d + (F1 - d) * near[i])
             + p.w_effort * (F1 - effort[i])
             + p.w_attention * attention[i]
             + p.w_fit * fit
@@ -165,13 +165,11 @@ def customer_month(c, p, tables, bases, t, out):
         sat = satisfaction[i] + p.smoothing * (now - satisfaction[i])
         satisfaction[i] = sat
         # exits: the switching hazard, natural exits
-        tenure = np.float32(t - joined[i])
-        tenure_mult = p.long_hazard + p.new_less_long * np.exp(-tenure / p.tenure_months)
         log_hazard = (
             p.log_churn_base
             + p.satisfaction_coef * (p.satisfaction_ref - sat)
             + product_log[min(products[i], 4) - 1]
-            + np.log(tenure_mult)
+            + tenure_log[t - joined[i]]
             + tier_log[new]
             + p.competitor_coef * pull
             + (p.log_manager_change if t - manager_change[i] < p.manager_change_months else F0)

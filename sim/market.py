@@ -27,11 +27,9 @@ class Market:
 
     @staticmethod
     def bank_customers(model) -> np.ndarray:
-        """The bank's real customers by segment."""
-        c = model.customers
-        return np.bincount(
-            c.segment, weights=c.weight * c.active, minlength=len(model.seg["share"])
-        )
+        """The bank's real customers by segment (kept up to date as customers join and leave:
+        ``BankModel.by_segment``)."""
+        return model.by_segment.copy()
 
     def headroom(self, model) -> np.ndarray:
         """Share of each segment's potential customers who are not with the bank."""

@@ -33,7 +33,7 @@ from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
 from sim.market import Market
-from sim.mechanisms import acquisition, books, staffing
+from sim.mechanisms import acquisition, books, exits, staffing
 from sim.rng import Streams
 from sim.strategies import base as strategies
 
@@ -58,8 +58,11 @@ class BankModel(Model):
         self.fit_bonus = np.zeros(len(self.segment_names), np.float32)
 
         self.customers = Customers(int(config.population.customers * 1.2) + 64)
+        self.by_segment = np.zeros(len(self.segment_names))  # real active customers
         self.events = metrics.new_events()
         self._build_world()
+        longest = config.burn_in + config.months - int(self.customers.joined.min(initial=0))
+        self.tenure_log_hazard = exits.tenure_logs(config.behaviour, longest + 1)
         self.market = Market(self)
         self.reset_levers()
         self.strategies = strategies.build(self)
@@ -169,11 +172,13 @@ class BankModel(Model):
             tier=behaviour.tiers(drawn["aum"]),
             branch=branch,
             distance=distance,
+            near=behaviour.convenience(distance, self.config.bank.distance_km),
             referred=referred,
             channel=CHANNELS.index(channel),
             joined=self.month - (0 if tenure is None else tenure),
             last_used=self.month,
         )
+        self.count_segments(rows, +1.0)
         if tenure is None:
             weight = self.customers.weight[rows]
             self.events[f"new_{channel}"] += float(weight.sum(dtype=np.float64))
@@ -204,6 +209,7 @@ class BankModel(Model):
         self.open_branches = geography.OpenBranches(sites, open_ids)
         c = self.customers
         c.branch[:], c.distance[:] = self.open_branches.nearest(np.column_stack([c.x, c.y]))
+        c.near[:] = behaviour.convenience(c.distance, self.config.bank.distance_km)
 
     def close_branches(self, indices) -> np.ndarray:
         """Close branches: their customers go to the nearest open branch and their desks move
@@ -287,11 +293,18 @@ class BankModel(Model):
         c.left[idx] = t
         c.exit_reason[idx] = EXIT_REASONS.index(reason)
         weight = c.weight[idx]
+        self.count_segments(idx, -1.0)
         self.events[f"exit_{reason}"] += float(weight.sum(dtype=np.float64))
         for names, column in ((TIERS, c.tier), (self.segment_names, c.segment)):
             counts = np.bincount(column[idx], weights=weight, minlength=len(names))
             for name, n in zip(names, counts, strict=True):
                 self.events[f"exits_{name}"] += float(n)
+
+    def count_segments(self, rows, sign: float) -> None:
+        """Keep ``by_segment`` current as the customers in ``rows`` join (+1) or leave (-1)."""
+        c = self.customers
+        weights = c.weight[rows] * np.float32(sign)
+        self.by_segment += np.bincount(c.segment[rows], weights, len(self.segment_names))
 
     @property
     def real_active(self) -> float:

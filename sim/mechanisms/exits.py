@@ -15,16 +15,11 @@ def step(model, t: int, pull) -> None:
     """Customers leave by their monthly hazard (``pull``: this month's competitor pull)."""
     c, b = model.customers, model.config.behaviour
     f32 = np.float32
-    tenure = (t - c.joined).astype(f32)
     log_hazard = (
         log(behaviour.monthly(b.churn_base))
         + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
         + log(b.product_hazard)[np.minimum(c.products, 4) - 1]
-        + np.log(
-            behaviour.tenure_multiplier(
-                tenure, b.new_customer_hazard, max(b.long_tenure_hazard, 1e-12), b.tenure_months
-            )
-        )
+        + model.tenure_log_hazard[t - c.joined]
         + log(b.tier_hazard)[c.tier]
         + f32(b.competitor_coef) * pull
         + np.where(
@@ -48,6 +43,16 @@ def step(model, t: int, pull) -> None:
     model.exit(leave & is_natural, "natural", t)
     model.exit(leave & ~is_natural, "switched", t)
     c.shock[:] *= np.float32(0.5 ** (1.0 / b.shock_half_life))
+
+
+def tenure_logs(behaviour_config, months: int) -> np.ndarray:
+    """The log hazard multiplier of tenure (float32) for tenures 0 .. ``months`` - 1."""
+    b = behaviour_config
+    tenure = np.arange(months, dtype=np.float32)
+    multiplier = behaviour.tenure_multiplier(
+        tenure, b.new_customer_hazard, max(b.long_tenure_hazard, 1e-12), b.tenure_months
+    )
+    return np.log(multiplier)
 
 
 def log(value) -> np.ndarray:

@@ -10,11 +10,11 @@ from sim import behaviour
 
 def step(model, t: int):
     """Update satisfaction; returns this month's competitor pull, fee surprises and fit."""
-    c, b, cfg = model.customers, model.config.behaviour, model.config
+    c, b = model.customers, model.config.behaviour
     branches = model.branch_list()
     quality = np.array([br.quality for br in branches], np.float32)[c.branch]
     wait = np.array([br.wait for br in branches], np.float32)[c.branch]
-    near = behaviour.convenience(c.distance, cfg.bank.distance_km)
+    near = c.near
     d = c.digital
     digital_quality = min(model.digital_quality, 1.0)
     c.effort[:] = behaviour.effort(d, wait, near, digital_quality)

@@ -105,15 +105,14 @@ def assign_managers(model, trust: float) -> None:
     its desks, least loaded in real customers first), starting with ``trust``."""
     c, desks = model.customers, model.desk_list()
     expects = c.tier >= model.managed_tier
-    c.manager[(c.manager >= 0) & ~expects] = -1
+    np.putmask(c.manager, ~expects, -1)
     need = np.flatnonzero(c.active & (c.manager < 0) & expects)
     if not desks or not len(need):
         return
     c.trust[need] = trust
     desk_branch = np.array([m.branch for m in desks])
-    managed = c.active & (c.manager >= 0)
-    load = np.zeros(len(desks))  # real customers per desk
-    load += np.bincount(c.manager[managed], weights=c.weight[managed], minlength=len(desks))
+    # real customers per desk (bin 0: no manager)
+    load = np.bincount(c.manager + 1, weights=c.weight * c.active, minlength=len(desks) + 1)[1:]
     for b in np.unique(c.branch[need]):
         mine = need[c.branch[need] == b]
         candidates = np.flatnonzero(desk_branch == b)
