@@ -99,9 +99,7 @@ def main() -> None:
         medians = {engine: median_run(r) for engine, r in runs.items()}
         for engine, run in medians.items():
             ratio = (
-                f"{medians['numpy']['steps_s'] / run['steps_s']:.2f}x"
-                if "numpy" in medians
-                else ""
+                f"{medians['numpy']['steps_s'] / run['steps_s']:.2f}x" if "numpy" in medians else ""
             )
             print(
                 f"{customers:>10,} {burn_in + months:>7} {engine:>7} {run['build_s']:>8.2f} "

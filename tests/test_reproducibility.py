@@ -37,7 +37,11 @@ def assert_same_run(a, b, ignore_columns=()) -> None:
 @pytest.mark.parametrize("engine", ["numba", "numpy"])
 def test_same_config_and_seed_give_identical_results(make_config, engine):
     cfg = make_config(
-        {"engine": engine}, customers=3000, months=24, seed=11, strategy={"test_perks": {"start": 3}}
+        {"engine": engine},
+        customers=3000,
+        months=24,
+        seed=11,
+        strategy={"test_perks": {"start": 3}},
     )
     assert_same_run(run_scenario(cfg), run_scenario(cfg))
 
