@@ -184,10 +184,11 @@ def customer_month(c, p, tables, bases, t, out):
             p.natural_exit + p.old_age_exit * max(age[i] - np.float32(70.0), F0) / np.float32(10.0)
         ) / np.float32(12.0)
         total = switching + natural
-        p_leave = -np.expm1(-total)
         u = uniform(b_churn, k)
+        # the chance of leaving, 1 - exp(-total), is below total: most draws need no expm1
+        p_leave = -np.expm1(-total) if u < total else F0
         if u < p_leave:
-            p_natural = p_leave * (natural / total) if total > F0 else F0
+            p_natural = p_leave * (natural / total)
             reason = 3 if u < p_natural else 1
             active[i] = False
             left[i] = t
