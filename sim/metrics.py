@@ -124,8 +124,10 @@ def monthly_kpis(model, tally: Tally) -> dict[str, float]:
     retention = cohort.retention(tally)
     if month == min(12, model.config.months):
         cohort.retention_12m = retention
-    managers = list(model.managers)
-    skills = [m.skill for m in managers]
+    skills = np.array([m.skill for m in model.managers])
+    quantiles = (
+        np.percentile(skills, SKILL_PERCENTILES) if len(skills) else [0.0] * len(SKILL_PERCENTILES)
+    )
     row = {
         "month": month,
         "customers": tally.customers,
@@ -151,10 +153,10 @@ def monthly_kpis(model, tally: Tally) -> dict[str, float]:
         "fee_complaints": e["fee_complaints"],
         "upgrades": e["upgrades"],
         "downgrades": e["downgrades"],
-        "manager_skill": float(np.mean(skills)) if managers else 0.0,
+        "manager_skill": float(np.mean(skills)) if len(skills) else 0.0,
         **{
-            f"manager_skill_p{q}": float(np.percentile(skills, q)) if managers else 0.0
-            for q in SKILL_PERCENTILES
+            f"manager_skill_p{q}": float(value)
+            for q, value in zip(SKILL_PERCENTILES, quantiles, strict=True)
         },
         "manager_quits": e["manager_quits"],
         "branches_open": sum(b.is_open for b in model.branches),
