@@ -8,7 +8,9 @@ every verdict on the decision KPIs is decided or ``replications_max`` is reached
 experiment is validated before any run starts; a run that fails is recorded with its traceback
 while the others go on, and the command then exits 1. Values are literal (``sim.overrides``);
 Hydra's flags (``-m``, ``--cfg`` ...) are refused, since an experiment grid is how to sweep;
-``-h``/``--help`` prints this text.
+``-h``/``--help`` prints this text. ``dry_run=true`` validates and plans the experiment, prints how
+many runs it would execute and how many the store already holds (naming damaged ones, which it
+would rerun), and stops: nothing is run or written (no folder, lock or plan), exit code 0.
 """
 
 from __future__ import annotations
@@ -17,11 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from analysis import report
-from analysis.stats import UNDECIDED
 from experiments.config import (
     AUTO,
     EXPERIMENT_KEYS,
@@ -32,10 +31,10 @@ from experiments.config import (
 )
 from experiments.executors import Outcome, run_all, workers
 from experiments.plan import RunSpec, arms, plan
-from experiments.store import DAMAGED, open_store, release, status, write_plan
+from experiments.store import DAMAGED, check_store, open_store, release, stored, write_plan
 from sim.overrides import check_overrides, refuse, split_flags
 from sim.params import ConfigError
-from sim.scenario import GROUPS, to_config
+from sim.scenario import GROUPS, config_yaml, to_config
 
 register()
 NOT_SCENARIO = (*EXPERIMENT_KEYS, "hydra")
@@ -53,11 +52,13 @@ def scenario_overrides(overrides: list[str]) -> list[str]:
 
 
 def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[RunSpec], Path]:
-    """Validate everything and plan every run, before anything is run (raises ConfigError)."""
+    """Validate everything and plan every run, before anything is run (raises ConfigError);
+    opens (creates and locks) the experiment folder, or with ``dry_run`` only checks it."""
     compare = to_config(cfg, schema=CompareConfig)
     check_experiment(compare)
     specs = plan(compare, scenario_overrides(overrides))
-    root = open_store(Path(compare.output.dir) / compare.experiment.name, specs)
+    root = Path(compare.output.dir) / compare.experiment.name
+    (check_store if compare.dry_run else open_store)(root, specs)
     return compare, specs, root
 
 
@@ -66,17 +67,32 @@ def run_experiment(
 ) -> int:
     """Run what is missing (with ``replications=auto``, in batches of seeds until the verdicts
     are decided), then report; returns the exit code (1 if any run failed). Releases the lock
-    ``prepare`` took on the experiment folder."""
+    ``prepare`` took on the experiment folder. With ``dry_run``, only says what it would run."""
+    if compare.dry_run:
+        return dry_run(compare, specs, root)
     try:
         return _run_and_report(compare, specs, root, progress)
     finally:
         release(root)
 
 
+def dry_run(compare: CompareConfig, specs: list[RunSpec], root: Path) -> int:
+    """Print the runs the experiment would execute and those already stored; write nothing."""
+    if compare.replications == AUTO:
+        first = [s for s in specs if s.seed < compare.seed + compare.replications_min]
+        _todo(compare, first, root)
+        print(
+            f"replications=auto: up to {len({s.run_id for s in specs})} runs with"
+            f" replications_max={compare.replications_max} seeds, if verdicts stay undecided"
+        )
+    else:
+        _todo(compare, specs, root)
+    print("Dry run: nothing was run or written.")
+    return 0
+
+
 def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool):
-    (root / "experiment.yaml").write_text(
-        yaml.safe_dump(OmegaConf.to_container(OmegaConf.structured(compare)), sort_keys=False)
-    )
+    (root / "experiment.yaml").write_text(config_yaml(compare))
     if compare.replications == AUTO:
         outcomes = run_auto(compare, specs, root, progress)
     else:
@@ -85,6 +101,8 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
     for o in failed:
         print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
     if compare.report:
+        from analysis import report  # matplotlib and Jinja2: loaded only to report
+
         report.report(root)
     print(f"Results: {root}")
     if failed:
@@ -100,12 +118,28 @@ def run_batch(
 ) -> list[Outcome]:
     """Plan ``specs`` in the store and run those not stored yet; their outcomes."""
     write_plan(root, specs)
+    todo = _todo(compare, specs, root)
+    clock = time.perf_counter()
+    outcomes = run_all(todo, root / "runs", compare.executor, progress=progress)
+    seconds = time.perf_counter() - clock
+    if outcomes:
+        ok = sum(o.status == "ok" for o in outcomes)
+        print(
+            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
+            f" {ok} ok, {len(outcomes) - ok} failed"
+        )
+    return outcomes
+
+
+def _todo(compare: CompareConfig, specs: list[RunSpec], root: Path) -> list[RunSpec]:
+    """The runs of ``specs`` not stored (or failed, or damaged) yet, once each; prints how many
+    there are of each, and names the damaged ones."""
     unique = list({s.run_id: s for s in specs}.values())
-    stored = {s.run_id: status(root / "runs", s.run_id) for s in unique}
-    todo = [s for s in unique if stored[s.run_id] != "ok"]
-    damaged = sorted(i for i, state in stored.items() if state == DAMAGED)
+    states = stored(root, unique)
+    todo = [s for s in unique if states[s.run_id] != "ok"]
+    damaged = sorted(i for i, state in states.items() if state == DAMAGED)
     if damaged:
-        print(f"{len(damaged)} damaged runs: {', '.join(damaged)} — rerun now")
+        print(f"{len(damaged)} damaged runs: {', '.join(damaged)} — to be rerun")
     e, ex = compare.experiment, compare.executor
     points = len({s.point for s in specs})
     seeds = len({s.seed for s in specs})
@@ -115,16 +149,7 @@ def run_batch(
         f" {len(unique) - len(todo)} already stored, {len(todo)} to run on {ex.kind}"
         f"{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
     )
-    clock = time.perf_counter()
-    outcomes = run_all(todo, root / "runs", ex, progress=progress)
-    seconds = time.perf_counter() - clock
-    if outcomes:
-        ok = sum(o.status == "ok" for o in outcomes)
-        print(
-            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
-            f" {ok} ok, {len(outcomes) - ok} failed"
-        )
-    return outcomes
+    return todo
 
 
 def run_auto(
@@ -156,6 +181,9 @@ def run_auto(
 
 def _undecided(root: Path, kpis: list[str]) -> tuple[int, int]:
     """(undecided, all) verdicts on ``kpis`` (those the runs have) in the store at ``root``."""
+    from analysis import report
+    from analysis.stats import UNDECIDED
+
     differences = report.statistics(root).get("differences")
     if differences is None:
         return 0, 0

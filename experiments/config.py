@@ -22,7 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.config import Config
 from sim.kpis import REGISTRY
 from sim.params import ConfigError, one_line, param
-from sim.scenario import compose_config
+from sim.scenario import GROUPS, compose_config
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 AUTO = "auto"
@@ -98,6 +98,9 @@ class CompareConfig(Config):
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     report: bool = param(True, "write the report when the runs are done", "workflow")
+    dry_run: bool = param(
+        False, "validate and plan, print the runs to do and stop, writing nothing", "workflow"
+    )
 
 
 EXPERIMENT_KEYS = tuple(
@@ -223,11 +226,17 @@ def check_experiment(cfg: CompareConfig) -> None:
 
 
 def _check_scenario_keys(e: ExperimentConfig) -> None:
-    """Grid and sample keys and the arms' overrides must be scenario keys."""
-    for key, values in e.grid.items():
-        _refuse_if_not_scenario(key, f"experiment.grid.{key}={values}")
-    for key, bounds in e.sample.ranges.items():
-        _refuse_if_not_scenario(key, f"experiment.sample.ranges.{key}={bounds}")
+    """Grid and sample keys and the arms' overrides must be scenario keys; a point sets values,
+    so grid and sample keys cannot be config groups."""
+    points = {f"experiment.grid.{k}={v}": k for k, v in e.grid.items()}
+    points |= {f"experiment.sample.ranges.{k}={v}": k for k, v in e.sample.ranges.items()}
+    for what, key in points.items():
+        _refuse_if_not_scenario(key, what)
+        if key in GROUPS:
+            raise ConfigError(
+                f"{what}: {key} is a config group; a point sets values of keys (e.g."
+                f" {key}.<key>), so give each choice of {key} its own arm instead"
+            )
     for arm, overrides in e.arms.items():
         for override in overrides:
             key = override.lstrip("+~").partition("=")[0]

@@ -44,7 +44,7 @@ def execute(spec: RunSpec, runs_dir: str) -> Outcome:
     """Run one scenario and store it (or its failure)."""
     started, clock = now(), time.perf_counter()
     try:
-        run_scenario(spec.config).save(runs_dir)
+        run_scenario(spec.config, run_id=spec.run_id).save(runs_dir)
         status, error = "ok", ""
     except Exception:  # noqa: BLE001 - any failure of a run is recorded, the sweep goes on
         error = traceback.format_exc()

@@ -1,10 +1,10 @@
 """From an experiment config to the list of runs: arms x parameter points x seeds.
 
 Every arm composes the same scenario (the preset's and the command line's overrides), then its
-own overrides, then the point's; seeds ``seed .. seed + replications - 1`` are shared by every arm
-and point (common random numbers); ``replications=auto`` plans ``replications_max`` seeds, of
-which the runner runs the first batches only. A bad arm or point is refused here, before any run
-starts.
+own overrides, once per arm; a point's values are then set on the arm's config. Seeds
+``seed .. seed + replications - 1`` are shared by every arm and point (common random numbers);
+``replications=auto`` plans ``replications_max`` seeds, of which the runner runs the first
+batches only. A bad arm or point is refused here, before any run starts.
 """
 
 from __future__ import annotations
@@ -12,15 +12,23 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
 from scipy.stats import qmc
 
 from experiments.config import CompareConfig, seeds_planned
 from sim.config import Config
 from sim.params import ConfigError
-from sim.scenario import load_config, scenario_text, seeded_hash
+from sim.scenario import (
+    MISSING,
+    Derivations,
+    load_config,
+    scenario_text,
+    seeded_hashes,
+    value_at,
+    with_values,
+)
 
 
 @dataclass
@@ -32,6 +40,7 @@ class RunSpec:
     seed: int
     config: Config
     run_id: str  # sim.scenario.run_id(config), computed once
+    scenario: str  # sim.scenario.scenario_text(config), shared by the point's seeds
 
 
 def arms(cfg: CompareConfig) -> list[str]:
@@ -39,16 +48,16 @@ def arms(cfg: CompareConfig) -> list[str]:
     return [a for a in e.arms if not e.only or a in e.only or a == e.baseline]
 
 
-def points(cfg: CompareConfig, nodes: list) -> list[tuple[str, list[str]]]:
-    """(label, overrides) of every parameter point: the grid's combinations, or the sample
-    (rounded where the arms' configs, ``nodes``, hold integers)."""
+def points(cfg: CompareConfig, configs: list[Config]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, values) of every parameter point: the grid's combinations, or the sample
+    (rounded where the arms' ``configs`` hold integers)."""
     e = cfg.experiment
     if e.grid:
         keys = list(e.grid)
         combos = itertools.product(*(e.grid[k] for k in keys))
         return _unique([_point(dict(zip(keys, values, strict=True))) for values in combos])
     if e.sample.method == "none":
-        return [("", [])]
+        return [("", {})]
     keys = list(e.sample.ranges)
     low, high = np.array([e.sample.ranges[k] for k in keys], np.float64).T
     if e.sample.method == "lhs":
@@ -56,9 +65,7 @@ def points(cfg: CompareConfig, nodes: list) -> list[tuple[str, list[str]]]:
     else:
         unit = np.random.default_rng(cfg.seed).random((e.sample.points, len(keys)))
     values = qmc.scale(unit, low, high)
-    integer = [
-        any(isinstance(OmegaConf.select(n, k, default=None), int) for n in nodes) for k in keys
-    ]
+    integer = [any(isinstance(value_at(c, k), int) for c in configs) for k in keys]
     return _unique(
         [
             _point(
@@ -72,54 +79,52 @@ def points(cfg: CompareConfig, nodes: list) -> list[tuple[str, list[str]]]:
     )
 
 
-def _unique(points: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+def _unique(points: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """Each point once (a repeated grid value, or sample values that round alike)."""
     return list(dict(points).items())
 
 
-def _point(values: dict) -> tuple[str, list[str]]:
-    overrides = [f"{k}={v}" for k, v in values.items()]
-    return ",".join(overrides), overrides
+def _point(values: dict) -> tuple[str, dict]:
+    return ",".join(f"{k}={v}" for k, v in values.items()), values
 
 
 def plan(cfg: CompareConfig, cli_overrides: list[str]) -> list[RunSpec]:
     """Every run of the experiment, validated; raises ConfigError naming the arm and point.
 
+    Each arm is composed once (Hydra); a point's values are then set on the arm's config
+    (``sim.scenario.with_values``); each scenario is validated and serialised once, and its text
+    hashed once for all its seeds.
     A point's keys apply to the arms that have them: a grid over ``strategy.<name>.<key>`` moves
     the arms running that strategy, while the baseline stays one set of runs (same run ids).
     """
     e = cfg.experiment
     common = [*e.overrides, *cli_overrides]
-    configs = {arm: _compose(arm, [*common, *e.arms[arm]], "") for arm in arms(cfg)}
-    nodes = {arm: OmegaConf.structured(config) for arm, config in configs.items()}
-    grid = points(cfg, list(nodes.values()))
-    for key in sorted({o.partition("=")[0] for _, overrides in grid for o in overrides}):
-        if not any(_has(node, key) for node in nodes.values()):
+    configs = {arm: _at(arm, "", load_config, [*common, *e.arms[arm]]) for arm in arms(cfg)}
+    grid = points(cfg, list(configs.values()))
+    for key in sorted({key for _, values in grid for key in values}):
+        if all(value_at(config, key) is MISSING for config in configs.values()):
             raise ConfigError(f"experiment: {key!r} is not a key of any arm's config")
+    seen = Derivations()  # what the points share is serialised and validated once
+    texts = {arm: scenario_text(config, seen.forms) for arm, config in configs.items()}
+    seeds = [cfg.seed + k for k in range(seeds_planned(cfg))]
     specs = []
-    for label, point_overrides in grid:
-        for arm, node in nodes.items():
-            mine = [o for o in point_overrides if _has(node, o.partition("=")[0])]
-            scenario = (
-                _compose(arm, [*common, *e.arms[arm], *mine], label) if mine else configs[arm]
-            )
-            text = scenario_text(scenario)
-            for k in range(seeds_planned(cfg)):
-                seed = cfg.seed + k
+    for label, values in grid:
+        for arm, config in configs.items():
+            mine = {k: v for k, v in values.items() if value_at(config, k) is not MISSING}
+            scenario = _at(arm, label, with_values, config, mine, seen) if mine else config
+            text = scenario_text(scenario, seen.forms) if mine else texts[arm]
+            for k, (seed, run_id) in enumerate(zip(seeds, seeded_hashes(text, seeds), strict=True)):
                 run = dataclasses.replace(scenario, seed=seed)
                 if k == 0:  # the first seed keeps its customer panel (maps) and CRM extract
                     run.output = dataclasses.replace(run.output, panel=True, crm_extract=True)
-                specs.append(RunSpec(arm, label, seed, run, seeded_hash(text, seed)))
+                specs.append(RunSpec(arm, label, seed, run, run_id, text))
     return specs
 
 
-def _compose(arm: str, overrides: list[str], label: str) -> Config:
+def _at(arm: str, label: str, make, *args):
+    """``make(*args)``, its ConfigError naming the arm and point."""
     try:
-        return load_config(overrides)
+        return make(*args)
     except ConfigError as exc:
         where = f" at {label}" if label else ""
         raise ConfigError(f"experiment.arms.{arm}{where}: {exc}") from None
-
-
-def _has(node, key: str) -> bool:
-    return OmegaConf.select(node, key, default="__missing__") != "__missing__"

@@ -27,7 +27,7 @@ from sim.folders import (
 )
 from sim.params import ConfigError
 from sim.provenance import provenance
-from sim.scenario import config_yaml, scenario_text
+from sim.scenario import config_yaml
 
 PLAN = "plan.csv"
 IDENTITY = "identity.json"  # the experiment a folder holds (see experiment_identity)
@@ -40,15 +40,12 @@ def open_store(root: Path, specs) -> Path:
     """The experiment folder for the planned ``specs``, locked for this process and created;
     refuses (ConfigError) an unwritable place, a foreign folder, a folder another process is
     running, or one holding a different experiment. Temporary folders of killed writers go."""
-    existing = next(p for p in [root, *root.parents] if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"output.dir: cannot write under {existing} (for {root})")
-    refuse_foreign(root, "experiment.name")
-    refuse_foreign(root / "runs", "experiment.name")
+    identity = experiment_identity(specs)
+    _check_place(root)
     root.mkdir(parents=True, exist_ok=True)
     _lock(root)
     try:
-        identity = _merged_identity(root, experiment_identity(specs))
+        identity = _merged_identity(root, identity)
     except ConfigError:
         release(root)
         raise
@@ -59,6 +56,22 @@ def open_store(root: Path, specs) -> Path:
     if removed:
         print(f"Removed {len(removed)} temporary folders left by interrupted runs.")
     return root
+
+
+def check_store(root: Path, specs) -> None:
+    """Refuse (ConfigError) what ``open_store`` refuses but a running experiment, writing nothing
+    and taking no lock (a dry run)."""
+    _check_place(root)
+    _merged_identity(root, experiment_identity(specs))
+
+
+def _check_place(root: Path) -> None:
+    """Refuse an experiment folder that cannot be written, or a foreign one."""
+    existing = next(p for p in [root, *root.parents] if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"output.dir: cannot write under {existing} (for {root})")
+    refuse_foreign(root, "experiment.name")
+    refuse_foreign(root / "runs", "experiment.name")
 
 
 def _lock(root: Path) -> None:
@@ -99,10 +112,10 @@ def experiment_identity(specs) -> dict[str, list[list[str]]]:
     """Arm -> its (point, scenario hash) pairs: what the experiment compares, without its seeds
     (replications may grow). Arms, their overrides, common and command-line overrides, grids and
     samples all change it."""
-    scenarios = {(s.arm, s.point): s.config for s in specs}
+    scenarios = {(s.arm, s.point): s.scenario for s in specs}
     identity: dict[str, list[list[str]]] = {}
-    for (arm, point), config in sorted(scenarios.items()):
-        digest = hashlib.sha256(scenario_text(config).encode()).hexdigest()[:16]
+    for (arm, point), text in sorted(scenarios.items()):
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         identity.setdefault(arm, []).append([point, digest])
     return identity
 
@@ -163,6 +176,11 @@ def _config(folder: Path) -> dict:
 
 def _provenance(folder: Path) -> dict:
     return json.loads((folder / "provenance.json").read_text())
+
+
+def stored(root: Path, specs) -> dict[str, str | None]:
+    """Run id -> ``status`` in the store at ``root`` of each planned run, once per run id."""
+    return {s.run_id: status(root / "runs", s.run_id) for s in specs}
 
 
 def write_plan(root: Path, specs) -> None:

@@ -20,15 +20,17 @@ from sim.config import Config
 from sim.folders import atomic_folder, refuse_foreign
 from sim.model import BankModel
 from sim.provenance import provenance
-from sim.scenario import config_yaml, load_config, run_id, to_config
+from sim.scenario import config_yaml, load_config, to_config
+from sim.scenario import run_id as config_run_id
 
 
 @dataclass
 class RunResult:
-    """What one run produced: its config and its pandas tables (``crm_extract`` is None when
-    ``output.crm_extract`` is off)."""
+    """What one run produced: its config, its run id (the name of its folder) and its pandas
+    tables (``crm_extract`` is None when ``output.crm_extract`` is off)."""
 
     config: Config
+    run_id: str  # sim.scenario.run_id(config): a content hash of the resolved config
     timeseries: pd.DataFrame
     summary: pd.Series
     panel: pd.DataFrame
@@ -36,11 +38,6 @@ class RunResult:
     started: str  # ISO time
     finished: str
     crm_extract: pd.DataFrame | None = None
-
-    @property
-    def run_id(self) -> str:
-        """A content hash of the resolved config (seed included)."""
-        return run_id(self.config)
 
     def save(self, directory: str | Path | None = None) -> Path:
         """Write the run folder atomically under ``directory`` (default ``output.dir``), with
@@ -72,10 +69,12 @@ def run_scenario(
     *,
     progress: bool = False,
     save: bool | str | Path = False,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run one scenario given Hydra overrides or a config; write files only if ``save``.
 
-    ``save=True`` writes under ``output.dir``; a path writes there instead.
+    ``save=True`` writes under ``output.dir``; a path writes there instead. ``run_id`` is the
+    config's run id when the caller has it already (the experiment planner), else it is computed.
     """
     if scenario is None or isinstance(scenario, list):
         config = load_config(scenario)
@@ -88,6 +87,7 @@ def run_scenario(
     summary = pd.Series(metrics.summarise(model, timeseries))
     result = RunResult(
         config,
+        run_id or config_run_id(config),
         timeseries,
         summary,
         metrics.panel(model),

@@ -1,29 +1,41 @@
 """A scenario: composed from ``configs/`` with Hydra overrides, validated, typed, and named.
 
 :func:`load_config` is the one way from overrides to a :class:`~sim.config.Config` whose
-strategies' parameters are typed (once); :func:`run_id` names a run by a hash of its resolved
-scenario (seed included, ``output`` settings not).
+strategies' parameters are typed (once); :func:`with_values` derives a config with some keys set
+(a typed merge, validated as :func:`to_config` validates) without composing again;
+:func:`run_id` names a run by a hash of its resolved scenario (seed included, ``output`` settings
+not), whose text is :func:`scenario_text`.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import Config, check_literals, register, validate
+from sim.config import Config, check_literal, check_literals, field_default, register, validate
 from sim.overrides import check_overrides
-from sim.params import ConfigError, one_line
+from sim.params import ConfigError, one_line, type_hints
 from sim.strategies import REGISTRY, strategy_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 GROUPS = {
     d.name: sorted(p.stem for p in d.glob("*.yaml")) for d in CONFIG_DIR.iterdir() if d.is_dir()
 }
+MISSING = object()  # what :func:`value_at` gives for a key a config does not have
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when PyYAML has it
 register()
 
 
@@ -53,17 +65,36 @@ def compose_config(overrides: list[str] | None = None, name: str = "config") -> 
 def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config:
     """Typed, validated config (``schema`` or a subclass) from a Hydra DictConfig, or a Config
     whose types are checked; each strategy's parameters are typed and checked against the
-    scenario."""
+    scenario. A DictConfig that Hydra composed on ``schema`` is already typed and is only
+    converted; any other is merged onto ``schema`` first."""
     if not isinstance(cfg, Config):
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        plain.pop("hydra", None)
         try:
-            cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
+            if OmegaConf.get_type(cfg) is not schema:
+                plain = OmegaConf.to_container(cfg, resolve=True)
+                plain.pop("hydra", None)
+                cfg = OmegaConf.merge(OmegaConf.structured(schema), plain)
+            cfg = OmegaConf.to_object(cfg)
         except OmegaConfBaseException as exc:
             raise ConfigError(one_line(exc)) from None
+        _refuse_unknown(cfg, "")
     validate(cfg)
     cfg.strategy = {name: _typed(name, params, cfg) for name, params in cfg.strategy.items()}
     return cfg
+
+
+def _refuse_unknown(node, prefix: str) -> None:
+    """Refuse a key the schema does not have (a ``+key=...`` override adds it to Hydra's
+    composition, and OmegaConf would set it on the dataclass as a plain attribute)."""
+    if isinstance(node, dict):
+        for name, item in node.items():
+            _refuse_unknown(item, f"{prefix}{name}.")
+    elif dataclasses.is_dataclass(node):
+        known = _fields(type(node))
+        extra = [name for name in vars(node) if name not in known]
+        if extra:
+            raise ConfigError(f"{prefix}{extra[0]} is not a known key (see docs/parameters.md)")
+        for name in known:
+            _refuse_unknown(getattr(node, name), f"{prefix}{name}.")
 
 
 def _typed(name: str, params, scenario: Config):
@@ -73,23 +104,190 @@ def _typed(name: str, params, scenario: Config):
     return typed
 
 
+@dataclass
+class Derivations:
+    """What a planner keeps while it derives many configs from a few (:func:`with_values`): the
+    plain forms of the config parts they share, by identity (:func:`plain`), and the scenarios
+    (all but their strategies) already validated. Derived configs share their unchanged parts,
+    so none may be changed in place while this is in use."""
+
+    forms: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    validated: set[str] = field(default_factory=set)
+
+
+def with_values(config: Config, values: dict[str, Any], seen: Derivations | None = None) -> Config:
+    """A copy of the validated ``config`` with dotted keys set to ``values``, as if they had been
+    overrides: each value is typed by its field as Hydra's merge types it (a map merged into the
+    map it replaces) and refused with the same one-line ConfigError. Validated as
+    :func:`to_config` validates, limited to what can have changed: the scenario (unless ``seen``
+    validated it already) and every strategy if a key outside ``strategy`` is set, else the
+    strategies set. Unchanged parts are shared with ``config``."""
+    if not values:
+        return config
+    new = config
+    for key, value in values.items():
+        new = _assigned(new, type(new), key.split("."), value, key)
+    if any(key.partition(".")[0] != "strategy" for key in values):
+        text = "" if seen is None else _text(new, ("strategy",), seen.forms)
+        if seen is None or text not in seen.validated:
+            validate(new)
+        if seen is not None:
+            seen.validated.add(text)
+        changed = set(new.strategy)
+    else:
+        changed = {key.split(".")[1] for key in values}
+    new.strategy = {
+        name: _typed(name, params, new) if name in changed else params
+        for name, params in new.strategy.items()
+    }
+    return new
+
+
+def _assigned(node, hint, parts: list[str], value, key: str):
+    """A shallow copy of ``node`` (of type ``hint``) with the key at ``parts`` set to ``value``,
+    typed."""
+    name, rest = parts[0], parts[1:]
+    current = _child(node, name)
+    if current is MISSING:
+        raise ConfigError(f"{key} is not a known key (see docs/parameters.md)")
+    inner, default = _field(node, hint, name)
+    if rest:
+        new = _assigned(current, inner, rest, value, key)
+    else:
+        if default is not MISSING:
+            check_literal(key, inner, default, value)
+        new = _converted(key, inner, current, value)
+    if isinstance(node, dict):
+        return {**node, name: new}
+    copied = copy.copy(node)
+    setattr(copied, name, new)
+    return copied
+
+
+def _field(node, hint, name: str):
+    """(type, schema default or MISSING) of the field or entry ``name`` of ``node`` (of type
+    ``hint``); a map's entry has the map's value type, or its own if that is ``Any``."""
+    if isinstance(node, dict):
+        inner = typing.get_args(hint)[1] if typing.get_origin(hint) is dict else Any
+        item = node[name]
+        return (type(item) if inner is Any and dataclasses.is_dataclass(item) else inner), MISSING
+    inner, f = _fields(type(node))[name]
+    return inner, field_default(f)
+
+
+def _child(node, name: str):
+    """``node``'s field or entry ``name``, or MISSING."""
+    if isinstance(node, dict):
+        return node.get(name, MISSING)
+    return getattr(node, name) if name in _fields(type(node)) else MISSING
+
+
+def _converted(key: str, hint, current, value):
+    """``value`` typed as OmegaConf types a field of type ``hint`` set to it (a map merged into
+    ``current``, as Hydra merges an override's map), or a ConfigError naming ``key``."""
+    try:
+        if isinstance(value, dict):
+            node = OmegaConf.structured(_holder(hint)(current))
+            OmegaConf.update(node, "value", value, merge=True)
+        else:
+            node = _slot(hint)
+            node.value = value
+            if not OmegaConf.is_config(node.value):  # a plain value, typed
+                return node.value
+        return OmegaConf.to_object(node).value
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{key}: {str(exc).strip().splitlines()[0]}") from None
+
+
+@cache
+def _holder(hint) -> type:
+    """A one-field dataclass of type ``hint``, for OmegaConf to type a single value."""
+    return dataclasses.make_dataclass("Value", [("value", hint)])
+
+
+@cache
+def _slot(hint) -> DictConfig:
+    """A reusable typed OmegaConf node of one field of type ``hint``."""
+    return OmegaConf.structured(_holder(hint))
+
+
+@cache
+def _fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Field name -> (type, field) of a dataclass, in order."""
+    hints = type_hints(cls)
+    return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+
+
+def value_at(config, key: str):
+    """The value at a dotted key of a config, or MISSING."""
+    node = config
+    for name in key.split("."):
+        if not (isinstance(node, dict) or dataclasses.is_dataclass(node)):
+            return MISSING
+        node = _child(node, name)
+        if node is MISSING:
+            return MISSING
+    return node
+
+
+def plain(node, hint=Any, forms: dict | None = None):
+    """A config (or part) as plain data, as OmegaConf gives it: dicts, lists and values, a float
+    field's integer as a float. ``forms`` caches the dataclasses' forms by identity (for a caller
+    that derives many configs from a few and changes none in place: ``Derivations``)."""
+    if dataclasses.is_dataclass(node):
+        if forms is not None and id(node) in forms:
+            return forms[id(node)][1]
+        form = {
+            name: plain(getattr(node, name), h, forms)
+            for name, (h, _) in _fields(type(node)).items()
+        }
+        if forms is not None:
+            forms[id(node)] = (node, form)  # the node is kept, so its id is not reused
+        return form
+    args = typing.get_args(hint)
+    if isinstance(node, dict):
+        item = args[1] if typing.get_origin(hint) is dict else Any
+        return {k: plain(v, item, forms) for k, v in node.items()}
+    if isinstance(node, list):
+        item = args[0] if typing.get_origin(hint) is list else Any
+        return [plain(v, item, forms) for v in node]
+    if isinstance(node, int) and not isinstance(node, bool) and float in (hint, *args):
+        return float(node)
+    return node
+
+
 def config_yaml(config: Config) -> str:
-    """The whole config as YAML (a run folder's ``config.yaml``)."""
-    return OmegaConf.to_yaml(OmegaConf.structured(config))
+    """The whole config as YAML (a run folder's ``config.yaml``), as OmegaConf writes it."""
+    return yaml.dump(plain(config), Dumper=YAML_DUMPER, sort_keys=False, allow_unicode=True)
 
 
-def scenario_text(config: Config) -> str:
-    """The resolved scenario as text, without its seed and output settings."""
-    scenario = OmegaConf.to_container(OmegaConf.structured(config))
-    del scenario["output"], scenario["seed"]
-    return OmegaConf.to_yaml(scenario)
+def scenario_text(config: Config, forms: dict | None = None) -> str:
+    """The resolved scenario as canonical text (compact JSON, in the config's order), without its
+    seed and output settings; ``forms``: see :func:`plain`."""
+    return _text(config, ("seed", "output"), forms)
 
 
-def seeded_hash(text: str, seed: int) -> str:
-    """Run id of a scenario (``scenario_text``) run with ``seed``."""
-    return hashlib.sha256(f"{text}seed: {seed}\n".encode()).hexdigest()[:16]
+def _text(config: Config, leave_out: tuple[str, ...], forms: dict | None) -> str:
+    form = {
+        name: plain(getattr(config, name), hint, forms)
+        for name, (hint, _) in _fields(type(config)).items()
+        if name not in leave_out
+    }
+    return json.dumps(form, separators=(",", ":"))
+
+
+def seeded_hashes(text: str, seeds: list[int]) -> list[str]:
+    """Run ids of a scenario (``scenario_text``) run with each of ``seeds``: the text is hashed
+    once, then each seed's line is added to a copy."""
+    scenario = hashlib.sha256(text.encode())
+    ids = []
+    for seed in seeds:
+        seeded = scenario.copy()
+        seeded.update(f"seed: {seed}\n".encode())
+        ids.append(seeded.hexdigest()[:16])
+    return ids
 
 
 def run_id(config: Config) -> str:
     """The run id: a hash of everything that shapes the results (``output`` settings do not)."""
-    return seeded_hash(scenario_text(config), config.seed)
+    return seeded_hashes(scenario_text(config), [config.seed])[0]

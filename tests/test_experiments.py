@@ -293,6 +293,10 @@ BAD_INPUT = {
     ),
     "unparsable map": (["experiment.arms={baseline: [a=1]}"], "{baseline: [a="),
     "grid over the seed": (["+experiment.grid.seed=[1,2]"], "set replications=N"),
+    "grid over a config group": (
+        ["experiment.grid={population: [small, default]}"],
+        "population is a config group",
+    ),
     "grid over replications": (
         ["experiment.grid={replications: [3,4]}"],
         "experiment.grid.replications=[3, 4]: replications is a setting of the whole experiment",

@@ -1,0 +1,155 @@
+"""Speed of the runner around the model: start-up, planning and saving (CPU seconds).
+
+    python benchmarks/runner_speed.py                   # all three, planning 500 points
+    python benchmarks/runner_speed.py --points 100      # a quicker planning figure
+    python benchmarks/runner_speed.py --parts saving    # some parts only (startup planning saving)
+
+- **start-up**: ``python -m sim.run population=small`` in a fresh process, CPU (user + sys, its
+  children included), best of 3; with the heaviest imports of ``import sim.run``
+  (``python -X importtime``, cumulative, best of 3; the engine's compiler loads later, at the
+  first month).
+- **planning**: validating and planning an experiment of N Latin-hypercube points (20 seeds),
+  without running it: ``digital_lhs`` (2 arms, 2 strategy keys), the playbook's 11 arms over 2
+  strategy keys, and the 11 arms over 3 scenario keys (every arm moves).
+- **saving**: one default run of the default comparison (``experiment.overrides``: no panel, no
+  CRM extract) and one first-seed run (with both), stepped then saved; the save's share of the
+  run, best of 3.
+
+CPU time is what is compared: on a busy machine, run it before and after a change side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPEATS = 3
+SWEEPS = {  # name -> (arms' preset and overrides, sample ranges)
+    "digital_lhs, 2 arms x 2 strategy keys": (
+        ["experiment=digital_lhs"],
+        None,
+    ),
+    "playbook, 11 arms x 2 strategy keys": (
+        ["experiment=playbook"],
+        "{strategy.training.hours: [10.0, 80.0], strategy.mentoring.mentor_hours: [1.0, 8.0]}",
+    ),
+    "playbook, 11 arms x 3 scenario keys": (
+        ["experiment=playbook"],
+        "{months: [24, 60], bank.branches: [6, 18], economics.discount_rate: [0.02, 0.08]}",
+    ),
+}
+PARTS = ("startup", "planning", "saving")
+
+
+def startup(folder: str) -> float:
+    """CPU seconds of ``python -m sim.run population=small`` in a fresh process, best of 3."""
+    best = float("inf")
+    for _ in range(REPEATS):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(
+            [sys.executable, "-m", "sim.run", "population=small", f"output.dir={folder}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best
+
+
+def imports(top: int = 8) -> list[tuple[str, float]]:
+    """``import sim.run`` and the heaviest packages it loads: (name, cumulative s, so a package
+    another one imports is counted in both), best of 3."""
+    best: dict[str, float] = {}
+    for _ in range(REPEATS):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import sim.run"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        for line in proc.stderr.splitlines():
+            found = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( +)(\S+)$", line)
+            if found and ("." not in found[3] or found[3] == "sim.run"):  # packages, the total
+                name, seconds = found[3], int(found[1]) / 1e6
+                best[name] = min(best.get(name, float("inf")), seconds)
+    return sorted(best.items(), key=lambda item: -item[1])[:top]
+
+
+def planning(points: int) -> list[tuple[str, float]]:
+    """(sweep, CPU seconds) of validating and planning each sweep of ``points`` points."""
+    from experiments.compare import scenario_overrides
+    from experiments.config import CompareConfig, check_experiment, compose
+    from experiments.plan import plan
+    from sim.scenario import to_config
+
+    rows = []
+    for name, (preset, ranges) in SWEEPS.items():
+        args = [*preset, "experiment.sample.method=lhs", f"experiment.sample.points={points}"]
+        if ranges:
+            args.append(f"experiment.sample.ranges={ranges}")
+        start = time.process_time()
+        compare = to_config(compose(args), schema=CompareConfig)
+        check_experiment(compare)
+        plan(compare, scenario_overrides(args))
+        rows.append((name, time.process_time() - start))
+    return rows
+
+
+def saving(folder: str) -> list[tuple[str, float, float]]:
+    """(run, step s, save s) of a default comparison run and a first-seed run, best of 3."""
+    from sim.api import run_scenario
+    from sim.scenario import load_config
+
+    rows = []
+    for name, overrides in (
+        (
+            "default run (no panel, no CRM extract)",
+            ["output.panel=false", "output.crm_extract=false"],
+        ),
+        ("first seed (panel and CRM extract)", []),
+    ):
+        config = load_config(overrides)
+        step = save = float("inf")
+        for _ in range(REPEATS):
+            start = time.process_time()
+            result = run_scenario(config)
+            stepped = time.process_time()
+            result.save(folder)
+            step, save = min(step, stepped - start), min(save, time.process_time() - stepped)
+        rows.append((name, step, save))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=500, help="points to plan (default 500)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="what to time")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # time this checkout (e.g. a copy, side by side)
+    with tempfile.TemporaryDirectory() as folder:
+        if "startup" in args.parts:
+            print(f"Start-up: python -m sim.run population=small  {startup(folder):.2f} s CPU")
+            for name, seconds in imports():
+                print(f"  import {name:<20} {seconds:6.2f} s")
+        if "planning" in args.parts:
+            print(f"Planning {args.points} Latin-hypercube points, 20 seeds (CPU s):")
+            for name, seconds in planning(args.points):
+                print(f"  {name:<40} {seconds:6.2f} s")
+        if "saving" in args.parts:
+            print("A run of the default bank, stepped then saved (CPU s, best of 3):")
+            for name, step, save in saving(folder):
+                share = save / (step + save)
+                print(f"  {name:<40} step {step:5.2f}  save {save:5.3f}  ({share:.1%})")
+
+
+if __name__ == "__main__":
+    main()
