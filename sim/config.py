@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from sim.folders import check_output_dir
-from sim.params import ConfigError, check_node, describe_allowed, param, value_text
+from sim.params import ConfigError, check_node, describe_allowed, param, type_hints, value_text
 
 TIERS = ("mass", "mid", "high", "private")
 TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # CNY of AUM; Chinese retail practice
@@ -878,7 +877,7 @@ def schema_field(node_type: type, parts: list[str]):
     f = next((f for f in dataclasses.fields(node_type) if f.name == parts[0]), None)
     if f is None:
         return None
-    hint, default, rest = typing.get_type_hints(node_type)[f.name], field_default(f), parts[1:]
+    hint, default, rest = type_hints(node_type)[f.name], field_default(f), parts[1:]
     if not rest:
         return hint, default
     if dataclasses.is_dataclass(hint):

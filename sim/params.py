@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -41,9 +42,15 @@ def one_line(exc: Exception) -> str:
     return f"{key}: {head}" if key else head
 
 
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """A config dataclass's field types (evaluated once per class)."""
+    return typing.get_type_hints(cls)
+
+
 def check_node(node, prefix: str) -> None:
     """Check every field of a config dataclass, recursively: types, then ranges."""
-    hints = typing.get_type_hints(type(node))
+    hints = type_hints(type(node))
     for f in dataclasses.fields(node):
         _check_typed(f"{prefix}{f.name}", getattr(node, f.name), hints[f.name], f.metadata)
 

@@ -129,8 +129,7 @@ def assert_invariants(result: RunResult) -> None:
     assert np.isclose(weight[stayed].sum(), s.customers_end, **close)
     assert (stayed == panel["exit_reason"].isna()).all()
     assert (
-        panel.loc[stayed, "tenure_months"]
-        == cfg.months - panel.loc[stayed, "joined_month"]
+        panel.loc[stayed, "tenure_months"] == cfg.months - panel.loc[stayed, "joined_month"]
     ).all()
     left = panel.loc[~stayed, "left_month"].astype(int)
     assert (left >= 1 - cfg.burn_in).all() and (left <= cfg.months).all()
