@@ -63,15 +63,15 @@ def numba_tally(model) -> metrics.Tally:
     from sim import kernels
 
     c = model.customers
-    sums, tiers, segments, lines = kernels.tally(
-        c.active, c.weight, c.tier, c.segment, c.cohort, c.aum, c.loan, c.satisfaction,
-        c.effort, c.attention, c.manager, model.wealth_share, len(model.segment_names),
+    sums, tiers, lines = kernels.tally(
+        c.active, c.weight, c.tier, c.cohort, c.aum, c.loan, c.satisfaction, c.effort,
+        c.attention, c.manager, model.wealth_share,
     )  # fmt: skip
     return metrics.Tally(
         **dict(zip(_TALLY, sums[:-1], strict=True)),
         agents=int(sums[-1]),
         tiers=tiers,
-        segments=segments,
+        segments=model.market.bank_customers(model),
         lines=dict(zip(books.LINES, map(tuple, lines), strict=True)),
     )
 

@@ -238,16 +238,14 @@ def customer_month(c, p, tables, bases, t, out):
 
 @njit(cache=True, error_model="numpy")
 def tally(
-    active, weight, tier, segment, cohort, aum, loan, satisfaction, effort, attention, manager,
-    wealth_share, n_segments,
+    active, weight, tier, cohort, aum, loan, satisfaction, effort, attention, manager,
+    wealth_share,
 ):  # fmt: skip
     """The end-of-month sums of :class:`sim.metrics.Tally` over the active customers: the scalar
-    sums (then the count of simulated customers), real customers by tier and by segment, and
-    each book line's base amounts (:data:`sim.mechanisms.books.LINES`) of the opening book and
-    of newcomers."""
+    sums (then the count of simulated customers), real customers by tier, and each book line's
+    base amounts (:data:`sim.mechanisms.books.LINES`) of the opening book and of newcomers."""
     sums = np.zeros(10)
     tiers = np.zeros(4)
-    segments = np.zeros(n_segments)
     lines = np.zeros((5, 2))
     for i in range(active.size):
         if not active[i]:
@@ -262,7 +260,6 @@ def tally(
         lines[3, group] += w
         lines[4, group] += loans
         tiers[tier[i]] += w
-        segments[segment[i]] += w
         sums[0] += w
         if cohort[i] >= 1:
             sums[1] += w
@@ -276,4 +273,4 @@ def tally(
             sums[7] += attention[i] * w
             sums[8] += w
         sums[9] += 1
-    return sums, tiers, segments, lines
+    return sums, tiers, lines

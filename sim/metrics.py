@@ -73,7 +73,7 @@ class Tally:
     customers: float
     agents: int  # simulated customers
     tiers: np.ndarray  # real customers by tier
-    segments: np.ndarray  # real customers by segment
+    segments: np.ndarray  # real customers by segment (the count kept as they join and leave)
     cohort: float  # of the cohort, still active
     cohort_mid_high: float  # of its mid-and-up part
     aum: float  # CNY

@@ -178,7 +178,8 @@ class BankModel(Model):
             joined=self.month - (0 if tenure is None else tenure),
             last_used=self.month,
         )
-        self.count_segments(rows, +1.0)
+        c = self.customers
+        self.by_segment += np.bincount(c.segment[rows], c.weight[rows], len(self.segment_names))
         if tenure is None:
             weight = self.customers.weight[rows]
             self.events[f"new_{channel}"] += float(weight.sum(dtype=np.float64))
@@ -293,18 +294,12 @@ class BankModel(Model):
         c.left[idx] = t
         c.exit_reason[idx] = EXIT_REASONS.index(reason)
         weight = c.weight[idx]
-        self.count_segments(idx, -1.0)
         self.events[f"exit_{reason}"] += float(weight.sum(dtype=np.float64))
         for names, column in ((TIERS, c.tier), (self.segment_names, c.segment)):
             counts = np.bincount(column[idx], weights=weight, minlength=len(names))
             for name, n in zip(names, counts, strict=True):
                 self.events[f"exits_{name}"] += float(n)
-
-    def count_segments(self, rows, sign: float) -> None:
-        """Keep ``by_segment`` current as the customers in ``rows`` join (+1) or leave (-1)."""
-        c = self.customers
-        weights = c.weight[rows] * np.float32(sign)
-        self.by_segment += np.bincount(c.segment[rows], weights, len(self.segment_names))
+        self.by_segment -= counts  # the last counts are by segment
 
     @property
     def real_active(self) -> float:
