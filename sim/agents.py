@@ -13,9 +13,12 @@ import numpy as np
 class Branch(mesa.Agent):
     """A branch: site, open or closed, capacity, cost, and service that degrades with load."""
 
-    def __init__(self, model, index: int, x: float, y: float, cost: float, quality: float):
+    def __init__(
+        self, model, index: int, x: float, y: float, cost: float, quality: float, label: str = ""
+    ):
         super().__init__(model)
         self.index, self.x, self.y = index, float(x), float(y)
+        self.label = label or str(index)  # the bank's own id of the branch (its branch file's)
         self.is_open = True
         self.opened = model.month  # 0 for the bank's own branches
         self.closed = 0  # month it closed, 0 while open

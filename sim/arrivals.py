@@ -56,8 +56,9 @@ class Cells:
 class Arrivals:
     """Draws people by key; counts each channel's arrivals so the k-th has key k."""
 
-    def __init__(self, config, segments: dict[str, np.ndarray], streams: Streams):
+    def __init__(self, config, segments: dict[str, np.ndarray], streams: Streams, around=None):
         self.config, self.seg, self.streams = config, segments, streams
+        self.around = around  # a bank from files: homes around its branches (sim.opening)
         pop = config.population
         self.weight = np.array([pop.weights[t] for t in TIERS], np.float64)
         self._survival: dict[float, np.ndarray] = {}
@@ -166,9 +167,13 @@ class Arrivals:
             "habit": self.streams.uniform("engagement:habit", 0, keys),
         }
 
-    def homes(self, keys: np.ndarray, segment: np.ndarray) -> np.ndarray:
-        """Homes (n x 2, km) by the segment's urban and rural shares."""
+    def homes(self, keys: np.ndarray, segment: np.ndarray, branch=None) -> np.ndarray:
+        """Homes (n x 2, km): by the segment's urban and rural shares in the synthetic city;
+        around the given ``branch``es, or branches chosen by their shares, for a bank from files."""
         u = self._uniform(keys)
+        if self.around is not None:
+            branch = self.around.chosen(u("zone")) if branch is None else branch
+            return self.around.around(branch, u("home_a"), u("home_b"))
         return homes_from_uniforms(
             u("zone"),
             u("home_a"),

@@ -201,6 +201,20 @@ class PopulationConfig:
 
 
 @dataclass
+class BankDataConfig:
+    """Input files of a bank of one's own (CSV or Parquet; docs/bank_data.md). Each is optional:
+    an empty path keeps the synthetic default. Relative paths are read from the project folder."""
+
+    branches: str = param(
+        "", "file: one row per branch (site, cost, capacity or staff, opening month)", "the bank"
+    )
+    segments: str = param("", "file: one row per segment (the segment table)", "the bank")
+    customers: str = param(
+        "", "file: a CRM extract, one row per customer (the opening book)", "the bank"
+    )
+
+
+@dataclass
 class BankConfig:
     """Branches, client managers and channels."""
 
@@ -285,6 +299,7 @@ class BankConfig:
     managed_tier: str = param(
         "mid", "lowest tier given a client manager", "Chinese practice", choices=TIERS
     )
+    data: BankDataConfig = field(default_factory=lambda: BankDataConfig())
 
 
 # --------------------------------------------------------------------------------------------

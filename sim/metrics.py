@@ -348,6 +348,7 @@ def branches(model) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "branch": b.index,
+            "label": b.label,
             "x": b.x,
             "y": b.y,
             "opened_month": measured(model, b.opened) if b.opened else pd.NA,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from mesa import Model
 
-from sim import behaviour, engines, geography, metrics
+from sim import bankdata, behaviour, engines, geography, metrics, opening
 from sim.agents import Branch, Competitor, Manager, Partner
 from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
@@ -52,6 +52,8 @@ class BankModel(Model):
         self.segment_names = list(config.population.segments)
         self.seg = _segment_table(config)
         self.arrivals = Arrivals(config, self.seg, self.streams)
+        self.from_files = any(vars(config.bank.data).values())
+        self.planned = None  # branches of the branch file that open during the run
         self.wealth_share = np.asarray(config.economics.wealth_share, np.float32)
         self.managed_tier = TIERS.index(config.bank.managed_tier)
         self.contact_need = np.asarray(config.behaviour.contact_need, np.float64)
@@ -79,31 +81,83 @@ class BankModel(Model):
 
     def _build_world(self) -> None:
         cfg = self.config
-        keys = self.arrivals.keys("opening_book", cfg.population.customers)
-        drawn = self.arrivals.sampled(keys, self.arrivals.cells())
-        xy = self.arrivals.homes(keys, drawn["segment"])
-        sites = geography.branch_sites(
-            self.streams.generator("branch_sites"), xy, drawn["weight"], cfg.bank.branches
-        )
-        bank = cfg.bank
-        for i, (x, y) in enumerate(sites):
-            Branch(self, i, x, y, bank.branch_cost, bank.branch_quality)
-        self.rehome()
+        data = bankdata.load(cfg) if self.from_files else None
+        if data is not None and data.branches is not None:
+            self.arrivals.around = opening.branch_homes(data, cfg.bank.city_km)
+        if data is not None and data.customers is not None:
+            keys, drawn, xy, tenure, known = self._extract_book(data)
+        else:
+            keys = self.arrivals.keys("opening_book", cfg.population.customers)
+            drawn = self.arrivals.sampled(keys, self.arrivals.cells())
+            xy = self.arrivals.homes(keys, drawn["segment"])
+            tenure, known = self.arrivals.tenure(keys), {}
+        self._open_branches(data, xy, drawn["weight"])
         for name, partner in cfg.market.partners.items():
             Partner(self, name, partner)
         for name, competitor in cfg.market.competitors.items():
             Competitor(self, name, competitor)
-        tenure = self.arrivals.tenure(keys)
-        self.add_customers(keys, drawn, "opening_book", xy=xy, tenure=tenure)
-        self._staff_branches()
-        self._hire_team()
-        staffing.assign_managers(self, trust=bank.opening_trust)
+        rows = self.add_customers(keys, drawn, "opening_book", xy=xy, tenure=tenure)
+        for name, values in known.items():
+            getattr(self.customers, name)[rows] = values
+        self._staff_branches(data)
+        self._hire_team(data)
+        staffing.assign_managers(self, trust=cfg.bank.opening_trust)
 
-    def _staff_branches(self) -> None:
-        """Size each branch's capacity to its opening catchment's visits."""
+    def _extract_book(self, data: bankdata.BankData):
+        """The opening book resampled from a CRM extract (:mod:`sim.opening`): keys, segment,
+        AUM and weight, homes, tenure, and the columns the extract gives."""
+        pop = self.config.population
+        keys = self.arrivals.keys("opening_book", pop.customers)
+        u = self.streams.uniform64("arrival:extract_row", 0, keys)
+        picked = opening.resampled(data, u, self.arrivals.weight)
+        c = data.customers.iloc[picked["row"]]
+        segment = c["segment"].to_numpy(np.int8)
+        guess = segment < 0
+        segment[guess] = opening.likeliest_segment(
+            c["age"].to_numpy()[guess], c["aum"].to_numpy()[guess], self.seg
+        )
+        branch = c["branch"].to_numpy()
+        aum = c["aum"].to_numpy(np.float64)
+        drawn = {"segment": segment, "aum": aum, "weight": picked["weight"]}
+        xy = self.arrivals.homes(keys, segment, None if (branch < 0).any() else branch)
+        known = {"age": c["age"].to_numpy(), "products": c["products"].to_numpy()}
+        digital = c["digital"].to_numpy()
+        if not np.isnan(digital).any():
+            known["digital"] = digital
+        return keys, drawn, xy, c["tenure_months"].to_numpy(np.int32), known
+
+    def _open_branches(self, data, xy, weight) -> None:
+        """The opening branches: the file's, or sites where the opening book lives."""
+        bank = self.config.bank
+        if data is not None and data.branches is not None:
+            table = data.branches
+            self.planned = table[table["opening_month"] > 0]
+            for i, row in data.opening_branches.iterrows():
+                cost = bank.branch_cost if np.isnan(row["cost"]) else row["cost"]
+                Branch(self, i, row["x"], row["y"], cost, bank.branch_quality, row["branch"])
+        else:
+            rng = self.streams.generator("branch_sites")
+            sites = geography.branch_sites(rng, xy, weight, bank.branches)
+            for i, (x, y) in enumerate(sites):
+                Branch(self, i, x, y, bank.branch_cost, bank.branch_quality)
+        self.rehome()
+
+    def _staff_branches(self, data) -> None:
+        """Size each branch's capacity to its opening catchment's visits, unless the file gives
+        it."""
         load = self.branch_visits()
+        given = self._branch_column(data, "capacity")
         for branch in self.branches:
-            branch.capacity = max(load[branch.index], 1.0) / self.config.bank.branch_utilisation
+            capacity = given[branch.index] if given is not None else np.nan
+            if np.isnan(capacity):
+                capacity = max(load[branch.index], 1.0) / self.config.bank.branch_utilisation
+            branch.capacity = capacity
+
+    def _branch_column(self, data, name: str):
+        """A column of the opening branches in the branch file, or None."""
+        if data is None or data.branches is None:
+            return None
+        return data.opening_branches[name].to_numpy(np.float64)
 
     def branch_visits(self) -> np.ndarray:
         """Real branch visits per month by branch, from the active customers' channel mix."""
@@ -111,16 +165,21 @@ class BankModel(Model):
         visits = bank.visits_per_month * (1.0 - c.digital) * c.weight * c.active
         return np.bincount(c.branch, weights=visits, minlength=len(self.branches))
 
-    def _hire_team(self) -> None:
-        """Desks go to branches in proportion to their customers who get a manager."""
+    def _hire_team(self, data) -> None:
+        """Desks go to branches as the branch file's staff says, or in proportion to their
+        customers who get a manager."""
         cfg, c = self.config.bank, self.customers
         rng = self.streams.generator("managers")
         skill = np.clip(
             rng.normal(cfg.manager_skill, cfg.manager_skill_sd, cfg.managers), 0.05, 0.98
         )
-        managed = np.bincount(c.branch, weights=c.weight * (c.tier >= self.managed_tier))
-        managed = np.pad(managed, (0, cfg.branches - len(managed)))
-        desk_branch = behaviour.apportion(managed + 1e-9, cfg.managers)
+        staff = self._branch_column(data, "staff")
+        if staff is not None and not np.isnan(staff).any():
+            desk_branch = np.repeat(np.arange(len(staff)), staff.astype(int))
+        else:
+            managed = np.bincount(c.branch, weights=c.weight * (c.tier >= self.managed_tier))
+            managed = np.pad(managed, (0, cfg.branches - len(managed)))
+            desk_branch = behaviour.apportion(managed + 1e-9, cfg.managers)
         for desk in range(cfg.managers):
             Manager(self, desk, desk_branch[desk], skill[desk], cfg.manager_contacts)
 
@@ -231,13 +290,25 @@ class BankModel(Model):
                     manager.branch = int(new_home[0])
         return rehomed
 
-    def open_branch(self, x: float, y: float) -> Branch:
-        """Open a branch at (x, y) km, staffed for the catchment it takes over."""
+    def open_branch(self, x: float, y: float, cost=None, label: str = "", capacity=None) -> Branch:
+        """Open a branch at (x, y) km, staffed for the catchment it takes over unless its
+        ``capacity`` (visits per month) is given; ``cost`` CNY a year (default the bank's)."""
         bank = self.config.bank
-        branch = Branch(self, len(self.branches), x, y, bank.branch_cost, bank.branch_quality)
+        cost = bank.branch_cost if cost is None else cost
+        index = len(self.branches)
+        branch = Branch(self, index, x, y, cost, bank.branch_quality, label)
         self.rehome()
-        branch.capacity = max(self.branch_visits()[branch.index], 1.0) / bank.branch_utilisation
+        if capacity is None:
+            capacity = max(self.branch_visits()[index], 1.0) / bank.branch_utilisation
+        branch.capacity = capacity
         return branch
+
+    def _open_planned(self, t: int) -> None:
+        """Open the branch file's branches whose opening month this is."""
+        due = self.planned[self.planned["opening_month"] + self.config.burn_in == t]
+        for _, row in due.iterrows():
+            given = {k: None if np.isnan(row[k]) else row[k] for k in ("cost", "capacity")}
+            self.open_branch(row["x"], row["y"], label=row["branch"], **given)
 
     # ----------------------------------------------------------------------------------------
     # The monthly step
@@ -270,6 +341,8 @@ class BankModel(Model):
         self.reset_levers()
         for competitor in self.competitors:
             competitor.step()
+        if self.planned is not None:
+            self._open_planned(t)
         self._strategies("before_customers", t)
         staffing.staff(self, t)
         referrers = self.customer_month(self, t)

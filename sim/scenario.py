@@ -25,6 +25,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from sim import bankdata
 from sim.config import Config, check_literal, check_literals, field_default, register, validate
 from sim.overrides import check_overrides
 from sim.params import ConfigError, one_line, type_hints
@@ -77,6 +78,7 @@ def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config
         except OmegaConfBaseException as exc:
             raise ConfigError(one_line(exc)) from None
         _refuse_unknown(cfg, "")
+    bankdata.apply(cfg)
     validate(cfg)
     cfg.strategy = {name: _typed(name, params, cfg) for name, params in cfg.strategy.items()}
     return cfg
@@ -130,6 +132,7 @@ def with_values(config: Config, values: dict[str, Any], seen: Derivations | None
     if any(key.partition(".")[0] != "strategy" for key in values):
         text = "" if seen is None else _text(new, ("strategy",), seen.forms)
         if seen is None or text not in seen.validated:
+            bankdata.apply(new)
             validate(new)
         if seen is not None:
             seen.validated.add(text)
@@ -273,6 +276,8 @@ def _text(config: Config, leave_out: tuple[str, ...], forms: dict | None) -> str
         for name, (hint, _) in _fields(type(config)).items()
         if name not in leave_out
     }
+    if any(dataclasses.asdict(config.bank.data).values()):
+        form["bank_files_sha256"] = bankdata.digests(config)  # the files shape the results too
     return json.dumps(form, separators=(",", ":"))
 
 
