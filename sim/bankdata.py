@@ -156,6 +156,11 @@ def path_of(text: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
+def _display(path: Path) -> Path:
+    """A file's path as the user named it: relative to the project folder when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def _digest(path: Path) -> str:
     return _cached_digest(path, *_stamp(path))
 
@@ -169,7 +174,7 @@ def _stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
     except OSError:
-        raise ConfigError(f"{path}: no such file (bank.data)") from None
+        raise ConfigError(f"{_display(path)}: no such file (bank.data)") from None
     return stat.st_mtime_ns, stat.st_size
 
 
@@ -182,7 +187,7 @@ class Table:
     """A file's rows with the checks that name the file, the row and the column."""
 
     def __init__(self, path: Path, columns: tuple[Column, ...]):
-        self.path, self.columns = path, {c.name: c for c in columns}
+        self.path, self.columns = _display(path), {c.name: c for c in columns}
         self.frame = _read(path, *_stamp(path))
         self.csv = path.suffix.lower() == ".csv"
         for c in columns:
@@ -278,8 +283,9 @@ def _read(path: Path, mtime: int, size: int) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
-    raise ConfigError(f"{path}: unknown file type {suffix!r}; allowed .csv or .parquet")
+        problem = str(exc).splitlines()[0]
+        raise ConfigError(f"{_display(path)}: cannot be read ({problem})") from None
+    raise ConfigError(f"{_display(path)}: unknown file type {suffix!r}; allowed .csv or .parquet")
 
 
 # --------------------------------------------------------------------------------------------

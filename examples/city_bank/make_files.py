@@ -21,7 +21,7 @@ from sim.model import BankModel
 from sim.scenario import load_config
 
 HERE = Path(__file__).resolve().parent
-TRUTH = ["behaviour.churn_base=0.0125"]  # the parameter a calibration should find (default 0.01)
+TRUTH = ["behaviour.churn_base=0.145"]  # what a calibration should find (the default is 0.115)
 SEGMENT_SHARES = {  # an older, wealthier book than the embedded bank's
     "young_professional": 0.22,
     "family": 0.30,
