@@ -2,7 +2,8 @@
 
 Every executor calls the same ``execute`` on each run, which writes the run's folder into the
 store itself, so results are identical whichever executor ran them. A run that raises is recorded
-as failed with its traceback; the others go on.
+as failed with its traceback; the others go on. :func:`mapper` maps any picklable function over
+items on the configured executor (the calibration's runs use it).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -58,10 +62,13 @@ def run_all(
     specs: list[RunSpec], runs_dir: Path, executor: ExecutorConfig, progress: bool = True
 ) -> list[Outcome]:
     """Execute every spec on the configured executor, with a progress bar and ETA."""
-    runner = {"local": _local, "ray": _ray, "slurm": _slurm}[executor.kind]
     outcomes = []
-    with tqdm(total=len(specs), desc="runs", unit="run", disable=not progress) as bar:
-        for outcome in runner(specs, str(runs_dir), executor):
+    call = partial(execute, runs_dir=str(runs_dir))
+    with (
+        tqdm(total=len(specs), desc="runs", unit="run", disable=not progress) as bar,
+        mapper(executor, Path(runs_dir).parent / "slurm", len(specs)) as run,
+    ):
+        for _, outcome in run(call, specs):
             outcomes.append(outcome)
             failed = sum(o.status != "ok" for o in outcomes)
             bar.set_postfix(failed=failed, refresh=False)
@@ -73,16 +80,36 @@ def workers(executor: ExecutorConfig) -> int:
     return executor.workers or os.cpu_count() or 1
 
 
-def _local(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
-    """A pool of warm worker processes: each imports the model once and takes run after run."""
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    size = min(workers(executor), max(len(specs), 1))
-    with ProcessPoolExecutor(
-        max_workers=size, mp_context=context, initializer=_start_worker
-    ) as pool:
-        futures = [pool.submit(execute, spec, runs_dir) for spec in specs]
-        for future in as_completed(futures):
-            yield future.result()
+Map = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[tuple[int, Any]]]
+
+
+@contextmanager
+def mapper(executor: ExecutorConfig, folder: Path, size: int = 0) -> Iterator[Map]:
+    """``map(fn, items)`` on the configured executor, yielding ``(index, fn(item))`` as each call
+    finishes; ``fn`` and the items must pickle and ``fn`` should not raise. The local pool (at
+    most ``size`` workers, when given) and a Ray started here stay up for every call in the
+    block; SLURM keeps its job folders under ``folder``."""
+    if executor.kind == "local":
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        size = min(workers(executor), size or workers(executor))
+        with ProcessPoolExecutor(size, mp_context=context, initializer=_start_worker) as pool:
+            yield partial(_local, pool)
+    elif executor.kind == "ray":
+        with _ray_started(executor):
+            yield _ray
+    else:
+        yield partial(_slurm, executor, folder / "%j")
+
+
+def _call(fn, item):
+    return fn(item)
+
+
+def _local(pool: ProcessPoolExecutor, fn, items) -> Iterator[tuple[int, Any]]:
+    """A pool of warm worker processes: each imports the model once and takes call after call."""
+    futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+    for future in as_completed(futures):
+        yield futures[future], future.result()
 
 
 def _start_worker() -> None:
@@ -93,8 +120,9 @@ def _start_worker() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _ray(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
-    """Ray tasks, on the cluster at ``executor.address`` or on a Ray started here."""
+@contextmanager
+def _ray_started(executor: ExecutorConfig) -> Iterator[None]:
+    """Ray on the cluster at ``executor.address``, or a Ray started here (and shut down after)."""
     import ray
 
     started_here = not ray.is_initialized()
@@ -106,21 +134,27 @@ def _ray(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
             configure_logging=False,
         )
     try:
-        remote = ray.remote(execute)
-        pending = [remote.remote(spec, runs_dir) for spec in specs]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+        yield
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _slurm(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
+def _ray(fn, items) -> Iterator[tuple[int, Any]]:
+    """Ray tasks."""
+    import ray
+
+    remote = ray.remote(_call)
+    pending = {remote.remote(fn, item): i for i, item in enumerate(items)}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        yield pending.pop(done[0]), ray.get(done[0])
+
+
+def _slurm(executor: ExecutorConfig, folder: Path, fn, items) -> Iterator[tuple[int, Any]]:
     """A SLURM job array through submitit (its local executor with ``executor.local``)."""
     import submitit
 
-    folder = Path(runs_dir).parent / "slurm" / "%j"
     if executor.local:
         pool = submitit.LocalExecutor(folder=folder)
         pool.update_parameters(timeout_min=executor.timeout_min)
@@ -131,12 +165,11 @@ def _slurm(specs, runs_dir: str, executor: ExecutorConfig) -> Iterator[Outcome]:
             cpus_per_task=executor.cpus_per_task,
             **({"slurm_partition": executor.partition} if executor.partition else {}),
         )
-    jobs = pool.map_array(execute, specs, [runs_dir] * len(specs))
-    pending = list(jobs)
+    jobs = pool.map_array(_call, [fn] * len(items), list(items))
+    pending = dict(enumerate(jobs))
     while pending:
-        finished = [job for job in pending if job.done()]
-        for job in finished:
-            pending.remove(job)
-            yield job.result()
+        finished = [i for i, job in pending.items() if job.done()]
+        for i in finished:
+            yield i, pending.pop(i).result()
         if pending and not finished:
             time.sleep(0.5)

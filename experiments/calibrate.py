@@ -1,0 +1,483 @@
+"""``python -m experiments.calibrate bank=<name> targets=<file|name> [key=value ...]``: fit a bank's
+parameters to its targets.
+
+Composes ``configs/calibrate.yaml`` (population, bank and executor groups, the scenario schema
+plus this command's keys: ``targets``, ``trials``, ``seeds``, ``parameters``, ``workers``,
+``write``); any scenario override applies to every run. Everything is validated before any run
+(one line, exit 2, nothing written). Each trial sets the ``parameters`` (dotted config keys, list
+elements as ``key.<index>``, each with ``[low, high]``) and runs ``seeds`` seeds, the same for every
+trial (common random numbers); its loss is the sum over targets of ((model - value) /
+half-width)^2 on the pooled runs (``sim.calibration``). Optuna's TPE sampler (seeded by ``seed``)
+asks ``workers`` trials at a time and their runs go to the executor together. The study lives in
+``<output.dir>/<bank>/study.sqlite3`` under a name hashed from the settings, so rerunning a
+command resumes it (``trials`` is the total of finished trials wanted) and changed settings start
+anew; trial 0 is the bank's current values. The best trial is re-measured and its fit table
+printed, the fitted values written to ``configs/bank/calibrated/<bank>.yaml`` (``bank=<name>``
+picks them up; ``write=false`` skips it) and ``provenance.json`` next to the study. ``trials=0``
+only prints the current config's fit table. ``-h`` prints this text. docs/calibration.md has more.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from tqdm.auto import tqdm
+
+from experiments.config import ExecutorConfig
+from experiments.executors import mapper, workers
+from sim import calibration, targets
+from sim.config import Config
+from sim.folders import mark
+from sim.overrides import check_overrides, refuse, split_flags
+from sim.params import ConfigError, describe_allowed, one_line, param
+from sim.provenance import ROOT, code_version
+from sim.scenario import CONFIG_DIR, GROUPS, compose_config, scenario_text, to_config, value_at
+from sim.scenario import with_values as set_values
+
+HELP = ("-h", "--help")
+DEFAULT_BANK = "synthetic"  # configs/calibrate.yaml's bank
+CALIBRATED = CONFIG_DIR / "bank" / "calibrated"
+DIGITS = 6  # significant digits of a fitted value
+
+
+@dataclass
+class CalibrateConfig(Config):
+    targets: str = param(
+        "", "targets file, or a name in configs/targets/ (empty: the bank's name)", "workflow"
+    )
+    trials: int = param(
+        60, "finished trials the study should hold (0: only measure)", "workflow", 0, 100_000
+    )
+    seeds: int = param(
+        calibration.SEEDS,
+        "runs per trial: seeds seed ... seed + seeds - 1, the same for every trial",
+        "common random numbers",
+        1,
+        1_000,
+    )
+    parameters: dict[str, Any] = param(
+        {}, "config key -> [low, high] (nested maps are joined with dots)", "workflow"
+    )
+    workers: int = param(
+        0, "trials asked and run at a time (0: the executor's workers)", "machine", 0, 4_096
+    )
+    write: bool = param(True, "write configs/bank/calibrated/<bank>.yaml", "workflow")
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+
+@dataclass
+class Plan:
+    """A validated calibration: the scenario, what to fit and to what."""
+
+    settings: CalibrateConfig
+    scenario: Config  # the bank as composed: the start of the fit
+    bank: str
+    wanted: targets.Targets
+    ranges: dict[str, tuple[float, float]]
+    start: dict[str, float]  # the current values of the parameters
+    folder: Path  # <output.dir>/<bank>
+    command: str  # as typed, for the record
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def prepare(args: list[str]) -> Plan:
+    """Compose and check everything (one-line ConfigError) before any work."""
+    ConfigStore.instance().store(name="calibrate_schema", node=CalibrateConfig)
+    _, overrides = split_flags(
+        args, "experiments.calibrate", HELP, "see python -m experiments.calibrate -h"
+    )
+    parsed = check_overrides(overrides, GROUPS)
+    bank = next((o.value() for o in reversed(parsed) if o.key_or_group == "bank"), DEFAULT_BANK)
+    rest = [o.input_line for o in parsed if o.key_or_group not in ("targets", "parameters")]
+    cfg = compose_config(rest, "calibrate")
+    for o in parsed:  # Hydra would take configs/targets/ for a group and merge a whole map
+        if o.key_or_group in ("targets", "parameters"):
+            try:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
+    settings = to_config(cfg, schema=CalibrateConfig)
+    scenario = Config(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(Config)})
+    ranges = parameter_ranges(scenario, settings.parameters)
+    if settings.trials and not ranges:
+        raise ConfigError("parameters is empty; give key: [low, high] (or trials=0 to measure)")
+    found = targets.read_targets(targets.resolve(settings.targets or str(bank)))
+    start = {key: _numeric_key(scenario, key, key)[0] for key in ranges}
+    folder = Path(settings.output.dir) / str(bank)
+    command = " ".join(["python -m experiments.calibrate", *args])
+    return Plan(settings, scenario, str(bank), found, ranges, start, folder, command)
+
+
+def flat(node: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested map as dotted keys: ``{behaviour: {churn_base: x}}`` -> ``behaviour.churn_base``."""
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def parameter_ranges(config: Config, parameters: dict) -> dict[str, tuple[float, float]]:
+    """Each parameter's [low, high], checked: a numeric scenario key, low < high, within what the
+    key allows."""
+    ranges = {}
+    for key, bounds in flat(parameters).items():
+        name = f"parameters.{key}"
+        value, meta = _numeric_key(config, key, name)
+        numbers = isinstance(bounds, list) and len(bounds) == 2
+        if not numbers or not all(_is_number(b) for b in bounds) or not bounds[0] < bounds[1]:
+            raise ConfigError(f"{name}={bounds}; allowed [low, high] with low < high")
+        lo_ok = meta.get("lo") is None or bounds[0] >= meta["lo"]
+        if not lo_ok or meta.get("hi") is not None and bounds[1] > meta["hi"]:
+            raise ConfigError(
+                f"{name}={bounds} is out of range; {key} allows {describe_allowed(meta)}"
+            )
+        if isinstance(value, int) and math.ceil(bounds[0]) > math.floor(bounds[1]):
+            raise ConfigError(f"{name}={bounds} holds no integer; {key} is an integer")
+        ranges[key] = (bounds[0], bounds[1])
+    return ranges
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _numeric_key(config: Config, key: str, name: str) -> tuple[float, dict]:
+    """The value at a scenario key (a list element as ``key.<index>``) and its field's
+    metadata; a ConfigError unless it is a number the scenario has."""
+    if key.split(".")[0] in ("seed", "output"):
+        raise ConfigError(f"{name}: {key} does not describe the bank; fit scenario keys only")
+    node, meta = config, {}
+    for part in key.split("."):
+        if dataclasses.is_dataclass(node):
+            f = {f.name: f for f in dataclasses.fields(node)}.get(part)
+            node, meta = (getattr(node, part), f.metadata) if f else (None, meta)
+        elif isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            node = None
+        if node is None:
+            raise ConfigError(f"{name}: {key} is not a known key (see docs/parameters.md)")
+    if not _is_number(node):
+        raise ConfigError(f"{name}: {key}={node!r} is not a number")
+    return node, meta
+
+
+def with_values(config: Config, values: dict[str, float]) -> Config:
+    """``config`` with the parameters set; a list element sets its element of the list."""
+    plain: dict[str, Any] = {}
+    for key, value in values.items():
+        head, _, last = key.rpartition(".")
+        container = value_at(config, head) if head else None
+        if isinstance(container, list):
+            plain.setdefault(head, list(container))[int(last)] = value
+        else:
+            plain[key] = value
+    return set_values(config, plain)
+
+
+def distributions(plan: Plan) -> dict[str, optuna.distributions.BaseDistribution]:
+    """Optuna's search space: integer keys as integers."""
+    return {
+        key: optuna.distributions.IntDistribution(math.ceil(lo), math.floor(hi))
+        if isinstance(plan.start[key], int)
+        else optuna.distributions.FloatDistribution(lo, hi)
+        for key, (lo, hi) in plan.ranges.items()
+    }
+
+
+def study_name(plan: Plan) -> str:
+    """A hash of what makes a study: bank, targets, parameters, seeds and the scenario (with
+    the parameters at their lows, so the current values do not count)."""
+    s = plan.settings
+    canonical = with_values(plan.scenario, {k: lo for k, (lo, _) in plan.ranges.items()})
+    text = json.dumps(
+        [
+            plan.bank,
+            plan.wanted.sha256,
+            sorted(plan.ranges.items()),
+            [s.seed + k for k in range(s.seeds)],
+            scenario_text(canonical),
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring trials
+# --------------------------------------------------------------------------------------------
+
+
+def measured_run(config: Config) -> calibration.RunMeasure | str:
+    """One run measured, or the last line of its traceback if it failed (on a worker)."""
+    try:
+        return calibration.measure_run(config)
+    except Exception:  # noqa: BLE001 - a failing run fails its trial; the study goes on
+        return traceback.format_exc().strip().splitlines()[-1]
+
+
+def evaluate(plan: Plan, run, points: list[dict[str, float]]) -> list[dict[str, float] | str]:
+    """The pooled quantities of each point (parameter values) on the plan's seeds, its runs
+    done together by ``run`` (an executor's map); an error line for a point whose run failed."""
+    seeds = plan.settings.seeds
+    configs = [
+        c for point in points for c in calibration.seeded(with_values(plan.scenario, point), seeds)
+    ]
+    results: list[Any] = [None] * len(configs)
+    for i, result in run(measured_run, configs):
+        results[i] = result
+    out: list[dict[str, float] | str] = []
+    for p in range(len(points)):
+        runs = results[p * seeds : (p + 1) * seeds]
+        error = next((r for r in runs if isinstance(r, str)), None)
+        out.append(error or calibration.pooled(runs))
+    return out
+
+
+def trial_loss(plan: Plan, measured: dict[str, float] | str) -> float:
+    """A trial's loss; NaN (a failed trial) for a failed run or a quantity the runs lack."""
+    if isinstance(measured, str):
+        return math.nan
+    return calibration.loss(measured, plan.wanted.targets)
+
+
+# --------------------------------------------------------------------------------------------
+# The study
+# --------------------------------------------------------------------------------------------
+
+
+def open_study(plan: Plan) -> optuna.Study:
+    """The plan's study, created or resumed: trials an interrupted run left running are failed
+    and asked again; a new study's first trial is the current values."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    mark(plan.folder)  # output.dir then holds a folder of this project's
+    study = optuna.create_study(
+        study_name=study_name(plan),
+        storage=f"sqlite:///{plan.folder / 'study.sqlite3'}",
+        direction="minimize",
+        load_if_exists=True,
+    )
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(t.params)  # interrupted, not broken: asked again
+    if not study.trials:  # the current values, clipped into the ranges
+        space = distributions(plan)
+        study.enqueue_trial({k: _clip(v, space[k]) for k, v in plan.start.items()})
+    # seeded by the trials so far, so that a resumed study does not repeat its first draws
+    seed = (plan.settings.seed + len(study.trials)) % 2**32
+    study.sampler = optuna.samplers.TPESampler(seed=seed)
+    return study
+
+
+def _clip(value, space) -> float:
+    return min(max(value, space.low), space.high)
+
+
+def run_trials(plan: Plan, study: optuna.Study, run, progress: bool = True) -> int:
+    """Ask, run and tell trials in batches of ``workers`` until the study holds ``trials``
+    finished ones; returns how many were run."""
+    todo = max(plan.settings.trials - _finished(study), 0)
+    batch = plan.settings.workers or workers(plan.settings.executor)
+    space = distributions(plan)
+    with tqdm(total=todo, desc="trials", unit="trial", disable=not progress) as bar:
+        for first in range(0, todo, batch):
+            asked = [study.ask(space) for _ in range(min(batch, todo - first))]
+            results = evaluate(plan, run, [t.params for t in asked])
+            for trial, measured in zip(asked, results, strict=True):
+                value = trial_loss(plan, measured)
+                if math.isfinite(value):
+                    study.tell(trial, value)
+                else:
+                    trial.set_user_attr("error", _failure(measured))
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            bar.set_postfix(best=f"{_best(study):.4g}", refresh=False)
+            bar.update(len(asked))
+    return todo
+
+
+def _failure(measured: dict[str, float] | str) -> str:
+    """Why a trial failed: its run's error, or the targets its runs could not measure."""
+    if isinstance(measured, str):
+        return measured
+    return "no value (empty group) for " + ", ".join(k for k, v in measured.items() if v != v)
+
+
+def _finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def _best(study: optuna.Study) -> float:
+    try:
+        return study.best_value
+    except ValueError:  # no finished trial yet
+        return math.nan
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------
+
+
+def rounded(values: dict[str, float]) -> dict[str, float]:
+    """Fitted values to ``DIGITS`` significant digits (integers stay integers)."""
+    return {k: v if isinstance(v, int) else float(f"{v:.{DIGITS}g}") for k, v in values.items()}
+
+
+def calibrated_yaml(plan: Plan, best: dict[str, float], header: list[str]) -> str:
+    """The calibrated file: ``# @package _global_`` first (Hydra reads a header only from the
+    top), the comments, then the bank's earlier calibrated keys with the fitted ones set."""
+    path = CALIBRATED / f"{plan.bank}.yaml"
+    keys = yaml.safe_load(path.read_text()) if path.exists() else None
+    keys = keys or {}
+    fitted = with_values(plan.scenario, best)
+    for key in best:
+        head, _, last = key.rpartition(".")
+        whole = head if isinstance(value_at(fitted, head), list) else key
+        node = keys
+        for part in whole.split(".")[:-1]:
+            node = node.setdefault(part, {})
+        value = value_at(fitted, whole)
+        node[whole.split(".")[-1]] = list(value) if isinstance(value, list) else value
+    body = yaml.safe_dump(keys, sort_keys=False, default_flow_style=None)
+    return "\n".join(["# @package _global_", *(f"# {line}" for line in header), body])
+
+
+def data_files(config: Config) -> dict[str, str]:
+    """sha256 of the bank's data files (``bank.data``), by key."""
+    found = {}
+    for name, path in dataclasses.asdict(config.bank.data).items():
+        if path:
+            file = Path(path) if Path(path).is_absolute() else ROOT / path
+            found[f"bank.data.{name}"] = targets.sha256(file) if file.is_file() else "missing"
+    return found
+
+
+def write_outputs(plan: Plan, study: optuna.Study, best: dict, measured: dict, fit: str) -> None:
+    """The calibrated config (unless ``write=false``) and provenance.json."""
+    s, t = plan.settings, plan.wanted
+    loss = calibration.loss(measured, t.targets)
+    seeds = f"{s.seed}-{s.seed + s.seeds - 1}"
+    record = {
+        "bank": plan.bank,
+        "command": plan.command,
+        "study": study.study_name,
+        "trials": len(study.trials),
+        "seeds": [s.seed + k for k in range(s.seeds)],
+        "ranges": {k: list(v) for k, v in plan.ranges.items()},
+        "start": plan.start,
+        "best": best,
+        "loss": loss,
+        "fit": {
+            k: {"target": tv.value, "lo": tv.lo, "hi": tv.hi, "model": measured[k]}
+            for k, tv in t.targets.items()
+        },
+        "targets": {"file": str(t.path), "sha256": t.sha256},
+        "data": data_files(plan.scenario),
+        "optuna": optuna.__version__,
+        "written": str(CALIBRATED / f"{plan.bank}.yaml") if s.write else None,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        **code_version(),
+    }
+    (plan.folder / "provenance.json").write_text(json.dumps(record, indent=2))
+    if not s.write:
+        return
+    header = [
+        f"Calibrated by python -m experiments.calibrate on {record['timestamp']}"
+        f" (study {study.study_name}, {record['trials']} trials, seeds {seeds}); loss {loss:.4g}",
+        f"command: {plan.command}",
+        f"targets: {t.path} (sha256 {t.sha256})",
+        *(f"data: {k} (sha256 {v})" for k, v in record["data"].items()),
+        "fit of the written values:",
+        *fit.splitlines(),
+    ]
+    CALIBRATED.mkdir(parents=True, exist_ok=True)
+    target = CALIBRATED / f"{plan.bank}.yaml"
+    tmp = target.with_suffix(".yaml.tmp")
+    tmp.write_text(calibrated_yaml(plan, best, header))
+    tmp.replace(target)
+    print(f"Calibrated config: {target} (bank={plan.bank} picks it up)")
+
+
+def calibrate(plan: Plan, progress: bool = True) -> dict[str, float]:
+    """Run the calibration (or with ``trials=0`` only measure) and print the fit table; the
+    fitted values (the current ones with ``trials=0``)."""
+    s = plan.settings
+    t = plan.wanted
+    with mapper(s.executor, plan.folder / "slurm") as run:
+        if not s.trials:
+            print(f"Bank {plan.bank}, pooled over seeds {s.seed}-{s.seed + s.seeds - 1}:")
+            measured = evaluate(plan, run, [{}])[0]
+            _check_measured(measured)
+            print(calibration.table(measured, t.targets))
+            print(_fit_line(measured, t.targets))
+            return plan.start
+        study = open_study(plan)
+        print(
+            f"Calibrating bank {plan.bank}: {len(plan.ranges)} parameters to {len(t.targets)}"
+            f" targets ({t.path}), {s.seeds} seeds a trial; study {study.study_name} in"
+            f" {plan.folder} holds {_finished(study)} finished trials, {s.trials} wanted"
+        )
+        run_trials(plan, study, run, progress)
+        if math.isnan(_best(study)):
+            raise ConfigError("no trial finished; every run failed (see the study's trials)")
+        best = rounded(study.best_params)
+        measured = evaluate(plan, run, [best])[0]
+        _check_measured(measured)
+    fit = calibration.table(measured, t.targets)
+    print(
+        f"Best trial {study.best_trial.number} (loss {calibration.loss(measured, t.targets):.4g}):"
+    )
+    for key, value in best.items():
+        print(f"  {key} = {value:g} (was {plan.start[key]:g}, range {plan.ranges[key]})")
+    print(fit)
+    print(_fit_line(measured, t.targets))
+    write_outputs(plan, study, best, measured, fit)
+    return best
+
+
+def _fit_line(measured: dict[str, float], wanted: dict[str, targets.Target]) -> str:
+    within = sum(t.within(measured[k]) for k, t in wanted.items())
+    loss = calibration.loss(measured, wanted)
+    return f"{within} of {len(wanted)} targets within their bands; loss {loss:.4g}"
+
+
+def _check_measured(measured) -> None:
+    if isinstance(measured, str):
+        raise RuntimeError(f"a run failed: {measured}")
+
+
+def main(args: list[str] | None = None) -> int:
+    args = sys.argv[1:] if args is None else args
+    if set(args) & set(HELP):
+        print(__doc__)
+        return 0
+    try:
+        plan = prepare(args)
+    except ConfigError as exc:
+        refuse(exc)
+    calibrate(plan)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
