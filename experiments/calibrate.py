@@ -114,6 +114,8 @@ def prepare(args: list[str]) -> Plan:
                 raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
     settings = to_config(cfg, schema=CalibrateConfig)
     scenario = Config(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(Config)})
+    if scenario.bank.data.customers and not any(o.key_or_group == "burn_in" for o in parsed):
+        scenario.burn_in = 0  # the targets describe the extract's customers: measure them
     ranges = parameter_ranges(scenario, settings.parameters)
     if settings.trials and not ranges:
         raise ConfigError("parameters is empty; give key: [low, high] (or trials=0 to measure)")
@@ -122,6 +124,12 @@ def prepare(args: list[str]) -> Plan:
     folder = Path(settings.output.dir) / str(bank)
     command = " ".join(["python -m experiments.calibrate", *args])
     return Plan(settings, scenario, str(bank), found, ranges, start, folder, command)
+
+
+def _measured_from(scenario: Config) -> str:
+    if scenario.burn_in:
+        return f"a {scenario.burn_in}-month burn-in"
+    return "the opening book (burn_in=0)"
 
 
 def flat(node: dict, prefix: str = "") -> dict[str, Any]:
@@ -435,7 +443,8 @@ def calibrate(plan: Plan, progress: bool = True) -> dict[str, float]:
         print(
             f"Calibrating bank {plan.bank}: {len(plan.ranges)} parameters to {len(t.targets)}"
             f" targets ({t.path}), {s.seeds} seeds a trial; study {study.study_name} in"
-            f" {plan.folder} holds {_finished(study)} finished trials, {s.trials} wanted"
+            f" {plan.folder} holds {_finished(study)} finished trials, {s.trials} wanted;"
+            f" measuring the 12 months after {_measured_from(plan.scenario)}"
         )
         run_trials(plan, study, run, progress)
         if math.isnan(_best(study)):

@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             "extract": str(args.extract),
             "sha256": sha256(args.extract),
             "rows": rows,
-            "real_customers": float(weight),
+            "real_customers": round(float(weight), 2),
             "computed": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": " ".join(["python -m sim.targets", *(argv or sys.argv[1:])]),
             "bands": f"value +- max({BAND_SE:g} SE, {BAND_FLOOR:g} x value); docs/calibration.md",

@@ -54,17 +54,38 @@ class DocCommand:
     line: str  # the command as written
     error: str  # the documented error line, when the docs show it failing
 
+    @property
+    def words(self) -> list[str]:
+        words = shlex.split(self.line, comments=True)
+        return words if words[0] == "./testbed" else [sys.executable, *words[1:]]
+
+    @property
+    def module(self) -> str:
+        return "experiments.compare" if self.words[1] == "compare" else self.words[2]
+
     def argv(self, out: Path) -> list[str]:
         """The command with shrinking overrides appended, writing under ``out``."""
-        words = shlex.split(self.line, comments=True)
-        if words[0] != "./testbed":
-            words = [sys.executable, *words[1:]]
-        module = "experiments.compare" if words[1] == "compare" else words[2]
-        return [*words, *SHRINK, f"output.dir={out}", *_shrink(module, words)]
+        words = self.words
+        if self.module == "sim.targets":  # a file tool: its targets file goes under ``out``
+            at = words.index("--out") + 1
+            return [*words[:at], str(out / "targets.yaml"), *words[at + 1 :]]
+        return [*words, *SHRINK, f"output.dir={out}", *_shrink(self.module, words)]
+
+    def wrote(self, out: Path) -> bool:
+        """Whether the command left what it is for under ``out``."""
+        if self.module == "sim.targets":
+            return (out / "targets.yaml").exists()
+        if self.module == "experiments.calibrate":
+            return "trials=0" in self.words or any(out.rglob("provenance.json"))
+        return any(out.rglob("summary.json"))
 
 
 def _shrink(module: str, words: list[str]) -> list[str]:
-    """Overrides that keep an experiment tiny: 2 seeds, 2 workers, the local pool."""
+    """Overrides that keep an experiment tiny: 2 seeds, 2 workers, the local pool; a calibration
+    to 2 trials of one seed that writes no calibrated config."""
+    if module == "experiments.calibrate":
+        trials = [] if "trials=0" in words else ["trials=2"]
+        return [*trials, "seeds=1", "write=false"]
     if module != "experiments.compare":
         return []
     seeds = ["replications_min=2", "replications_max=2"]
@@ -129,4 +150,4 @@ def test_a_documented_command_works_as_documented(tmp_path, command):
         assert not out.exists()
         return
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert any(out.rglob("summary.json")), proc.stdout[-2000:]
+    assert command.wrote(out), proc.stdout[-2000:]
