@@ -37,12 +37,12 @@ from tqdm.auto import tqdm
 
 from experiments.config import ExecutorConfig
 from experiments.executors import mapper, workers
-from sim import calibration, targets
+from sim import bankdata, calibration, targets
 from sim.config import Config
 from sim.folders import mark
 from sim.overrides import check_overrides, refuse, split_flags
 from sim.params import ConfigError, describe_allowed, one_line, param
-from sim.provenance import ROOT, code_version
+from sim.provenance import code_version
 from sim.scenario import CONFIG_DIR, GROUPS, compose_config, scenario_text, to_config, value_at
 from sim.scenario import with_values as set_values
 
@@ -372,12 +372,7 @@ def calibrated_yaml(plan: Plan, best: dict[str, float], header: list[str]) -> st
 
 def data_files(config: Config) -> dict[str, str]:
     """sha256 of the bank's data files (``bank.data``), by key."""
-    found = {}
-    for name, path in dataclasses.asdict(config.bank.data).items():
-        if path:
-            file = Path(path) if Path(path).is_absolute() else ROOT / path
-            found[f"bank.data.{name}"] = targets.sha256(file) if file.is_file() else "missing"
-    return found
+    return {f"bank.data.{k}": v for k, v in bankdata.digests(config).items()}
 
 
 def write_outputs(plan: Plan, study: optuna.Study, best: dict, measured: dict, fit: str) -> None:

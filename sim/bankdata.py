@@ -112,7 +112,7 @@ def _load(stamps: tuple, city_km: float, names: tuple[str, ...]) -> BankData:
     customers = None
     if "customers" in files:
         customers = _customers(files["customers"], list(segments or names), branches)
-    return BankData(branches, segments, customers, {k: _digest(p) for k, p in files.items()})
+    return BankData(branches, segments, customers, {k: digest(p) for k, p in files.items()})
 
 
 def apply(config: Config) -> None:
@@ -148,7 +148,7 @@ def _decide(node, name: str, value, key: str, file_key: str) -> None:
 def digests(config: Config) -> dict[str, str]:
     """SHA-256 of each of the bank's files (part of a run's identity)."""
     data = dataclasses.asdict(config.bank.data)
-    return {k: _digest(path_of(v)) for k, v in data.items() if v}
+    return {k: digest(path_of(v)) for k, v in data.items() if v}
 
 
 def path_of(text: str) -> Path:
@@ -161,7 +161,8 @@ def _display(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def _digest(path: Path) -> str:
+def digest(path: Path) -> str:
+    """A file's SHA-256 (cached while the file is unchanged)."""
     return _cached_digest(path, *_stamp(path))
 
 
@@ -364,7 +365,19 @@ def _segments(path: Path) -> dict[str, SegmentConfig]:
     }
 
 
-def _customers(path: Path, segments: list[str], branches: pd.DataFrame | None) -> pd.DataFrame:
+def read_extract(text: str) -> pd.DataFrame:
+    """A CRM extract's active rows, checked as an opening book's (segments unchecked), with the
+    ``churned`` column that targets need (:mod:`sim.targets`)."""
+    path = path_of(text)
+    if "churned" not in _read(path, *_stamp(path)):
+        problem = "missing column (who left within 12 months)"
+        Table(path, CUSTOMER_COLUMNS).fail(None, "churned", problem)
+    return _customers(path, None, None)
+
+
+def _customers(path: Path, segments, branches: pd.DataFrame | None) -> pd.DataFrame:
+    """The extract's active rows (``segments``: the names a segment column may hold; None
+    leaves it unchecked)."""
     t = Table(path, CUSTOMER_COLUMNS)
     active = t.switch("active") if t.has("active") else np.ones(len(t.frame), bool)
     if not active.any():
@@ -385,9 +398,12 @@ def _customers(path: Path, segments: list[str], branches: pd.DataFrame | None) -
             "digital": t.number("digital", allow_gaps=True) if t.has("digital") else np.nan,
         }
     )
-    frame["segment"] = (
-        t.known("segment", t.text("segment"), segments, "a segment") if t.has("segment") else -1
-    )
+    frame["segment"] = -1
+    if t.has("segment") and segments is not None:
+        frame["segment"] = t.known("segment", t.text("segment"), segments, "a segment")
+    frame["churned"] = t.switch("churned") if t.has("churned") else False
+    reason = t.frame["exit_reason"] if t.has("exit_reason") else pd.Series("", index=t.frame.index)
+    frame["exit_reason"] = reason.astype("string").fillna("").str.strip().to_numpy()
     if t.has("tier"):
         t.known("tier", t.text("tier"), TIERS, "a tier")
     frame["branch"] = -1

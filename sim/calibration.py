@@ -88,7 +88,7 @@ def pooled(runs: list[RunMeasure]) -> dict[str, float]:
     """Every quantity of ``runs`` pooled: the extracts' customers together, the model-side
     quantities averaged over the runs."""
     extract = pd.concat([r.extract for r in runs], ignore_index=True)
-    measured = targets.quantities(extract, "the model's CRM extract")
+    measured = targets.quantities(extract)
     return measured | {k: float(np.mean([r.model[k] for r in runs])) for k in runs[0].model}
 
 

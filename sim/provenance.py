@@ -1,4 +1,5 @@
-"""Where a stored run came from: config, seed, code version, packages, times, status."""
+"""Where a stored run came from: config, seed, code version, packages, times, status, and the
+bank's input files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "omegaconf")
+from sim import bankdata
+
+PACKAGES = ("mesa", "numpy", "numba", "scipy", "pandas", "pyarrow", "hydra-core", "omegaconf")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +55,8 @@ def provenance(config, started: str, finished: str, status: str, error: str | No
         "finished": finished,
         **code_version(),
     }
+    if files := bankdata.digests(config):  # a bank from files: which versions of them
+        record["bank_files_sha256"] = {f"bank.data.{k}": v for k, v in files.items()}
     if error is not None:
         record["error"] = error
     return record

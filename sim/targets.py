@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim import bankdata
 from sim.config import TIER_BOUNDS
 from sim.params import ConfigError
 
@@ -133,10 +134,9 @@ def _ratio(a: Estimate, b: Estimate) -> Estimate:
     return Estimate(r, r * rel, min(a.n_eff, b.n_eff))
 
 
-def estimates(extract: pd.DataFrame, name: str = "extract") -> dict[str, Estimate]:
-    """Every quantity of ``DATA`` an extract gives (``name`` names it in errors), NaN where its
-    group is empty or a column it needs is absent."""
-    return estimates_of(columns(extract, name))
+def estimates(extract: pd.DataFrame) -> dict[str, Estimate]:
+    """Every quantity of ``DATA`` a checked extract gives, NaN where its group is empty."""
+    return estimates_of(columns(extract))
 
 
 def estimates_of(x: dict[str, np.ndarray | None]) -> dict[str, Estimate]:
@@ -177,70 +177,27 @@ def estimates_of(x: dict[str, np.ndarray | None]) -> dict[str, Estimate]:
     return e
 
 
-def quantities(extract: pd.DataFrame, name: str = "extract") -> dict[str, float]:
-    """Every quantity of ``DATA`` of an extract (NaN where its group is empty)."""
-    return {k: e.value for k, e in estimates(extract, name).items()}
+def quantities(extract: pd.DataFrame) -> dict[str, float]:
+    """Every quantity of ``DATA`` of a checked extract (NaN where its group is empty)."""
+    return {k: e.value for k, e in estimates(extract).items()}
 
 
-def columns(extract: pd.DataFrame, name: str) -> dict[str, np.ndarray | None]:
-    """The columns the quantities need, as float arrays, active rows only; a missing or badly
-    typed column is a one-line ConfigError naming ``name`` and the column."""
-    df = extract
-    if "active" in df.columns:
-        df = df[_flags(df, "active", name)]
-    aum = "aum" if "aum" in df.columns else "balance"
-    for column in (aum, "products", "tenure_months", "churned"):
-        if column not in df.columns:
-            shown = "aum (or balance)" if column == aum else column
-            raise ConfigError(f"{name}: column {shown} is missing; see docs/calibration.md")
-    weight = _numbers(df, "weight", name) if "weight" in df.columns else np.ones(len(df))
-    if (weight <= 0).any():
-        raise ConfigError(f"{name}: column weight must be positive")
+def columns(extract: pd.DataFrame) -> dict[str, np.ndarray | None]:
+    """The columns the quantities need, as float arrays, active rows only, from a checked
+    extract (:func:`sim.bankdata.read_extract`, or a run's ``crm_extract``)."""
+    df = extract[extract["active"].to_numpy(bool)] if "active" in extract else extract
     natural = None
-    if "exit_reason" in df.columns:
+    if "exit_reason" in df:
         natural = (df["exit_reason"].astype("string") == "natural").fillna(False).to_numpy()
-    churned = _flags(df, "churned", name)
+    churned = df["churned"].to_numpy(bool)
     return {
-        "weight": weight,
-        "aum": _numbers(df, aum, name),
-        "products": _numbers(df, "products", name),
-        "tenure": _numbers(df, "tenure_months", name),
+        "weight": df["weight"].to_numpy(np.float64) if "weight" in df else np.ones(len(df)),
+        "aum": df["aum" if "aum" in df else "balance"].to_numpy(np.float64),
+        "products": df["products"].to_numpy(np.float64),
+        "tenure": df["tenure_months"].to_numpy(np.float64),
         "churned": churned.astype(np.float64),
         "natural": None if natural is None else (natural & churned).astype(np.float64),
     }
-
-
-def _numbers(df: pd.DataFrame, column: str, name: str) -> np.ndarray:
-    values = pd.to_numeric(df[column], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise ConfigError(
-            f"{name}: column {column} must hold numbers >= 0 (found {df[column].dtype},"
-            " or an empty or negative value)"
-        )
-    return values
-
-
-YES, NO = ("true", "1", "1.0", "yes"), ("false", "0", "0.0", "no")  # a switch's spellings
-
-
-def _flags(df: pd.DataFrame, column: str, name: str) -> np.ndarray:
-    values = df[column]
-    if values.dtype == bool:
-        return values.to_numpy()
-    text = values.astype("string").str.strip().str.lower()
-    if not text.isin([*YES, *NO]).all():
-        raise ConfigError(f"{name}: column {column} must be true/false (or 1/0, yes/no)")
-    return text.isin(YES).to_numpy()
-
-
-def read_extract(path: Path) -> pd.DataFrame:
-    """A CRM extract from CSV or Parquet."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ConfigError(f"{path}: expected a .csv or .parquet file")
-    return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,10 +310,6 @@ def _round(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.targets EXTRACT --out TARGETS.yaml``."""
     parser = argparse.ArgumentParser(
@@ -367,16 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the targets file to write")
     args = parser.parse_args(argv)
     try:
-        x = columns(read_extract(args.extract), str(args.extract))
+        x = columns(bankdata.read_extract(str(args.extract)))
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"config error: {exc}", file=sys.stderr)
         return 2
     targets, notes = bands(estimates_of(x))
     rows, weight = len(x["weight"]), x["weight"].sum()
     doc = {
         "source": {
             "extract": str(args.extract),
-            "sha256": sha256(args.extract),
+            "sha256": bankdata.digest(bankdata.path_of(str(args.extract))),
             "rows": rows,
             "real_customers": round(float(weight), 2),
             "computed": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,6 +1,7 @@
 """A bank from files: round trip through a CRM extract, the branch file's sites, staff, costs and
 openings, and every kind of bad input refused with the file, the row and the column."""
 
+import json
 import subprocess
 import sys
 
@@ -141,8 +142,14 @@ def test_branch_file_sets_costs_staff_capacity_and_openings(tmp_path):
     assert np.any(model.customers.branch == 3)  # the new branch took over its catchment
 
 
-def test_the_example_bank_runs():
-    result = run_scenario(["bank=city_bank", "population.customers=2000", "months=6"])
+def test_the_example_bank_runs(tmp_path):
+    result = run_scenario(
+        ["bank=city_bank", "population.customers=2000", "months=6"], save=tmp_path
+    )
+    record = json.loads(next(tmp_path.rglob("provenance.json")).read_text())
+    assert record["bank_files_sha256"]["bank.data.customers"] == bankdata.digest(
+        bankdata.path_of("examples/city_bank/customers.csv")
+    )
     assert result.config.bank.branches == 12
     assert result.summary["customers_start"] > 150_000  # its extract's ~200k real customers
     assert set(result.config.population.segments) == {

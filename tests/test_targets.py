@@ -15,6 +15,8 @@ from sim.params import ConfigError
 # 6 customers (one inactive row, left out); weights make the figures differ from unweighted ones
 EXTRACT = pd.DataFrame(
     {
+        "customer_id": ["a", "b", "c", "d", "e", "f"],
+        "age": [30, 40, 50, 60, 70, 80],
         "weight": [1.0, 3.0, 2.0, 1.0, 4.0, 9.0],
         "aum": [10_000.0, 40_000.0, 600_000.0, 7_000_000.0, 100_000.0, 1.0],
         "products": [1, 2, 4, 5, 1, 1],
@@ -123,6 +125,7 @@ def cli(*args):
 
 def test_cli_writes_a_targets_file_with_bands_from_sampling_error(tmp_path):
     extract = pd.concat([EXTRACT] * 50, ignore_index=True)
+    extract["customer_id"] = range(len(extract))
     extract.to_csv(tmp_path / "crm.csv", index=False)
     proc = cli(tmp_path / "crm.csv", "--out", tmp_path / "t.yaml")
     assert proc.returncode == 0, proc.stderr
@@ -139,10 +142,11 @@ def test_cli_writes_a_targets_file_with_bands_from_sampling_error(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda df: df.drop(columns=["churned"]), "column churned is missing"),
-        (lambda df: df.drop(columns=["aum"]), "column aum (or balance) is missing"),
-        (lambda df: df.assign(products="many"), "column products must hold numbers"),
-        (lambda df: df.assign(churned="maybe"), "column churned must be true/false"),
+        (lambda df: df.drop(columns=["churned"]), "column churned: missing column"),
+        (lambda df: df.drop(columns=["aum"]), "column aum: missing column (or balance)"),
+        (lambda df: df.assign(products="many"), "row 1, column products: 'many' is not a number"),
+        (lambda df: df.assign(churned="maybe"), "row 1, column churned: 'maybe' is not true or"),
+        (lambda df: df.assign(aum=-1.0), "row 1, column aum: -1.0 is below 0"),
     ],
 )
 def test_cli_refuses_a_bad_extract_in_one_line_writing_nothing(tmp_path, change, message):
