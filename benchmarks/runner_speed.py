@@ -2,7 +2,8 @@
 
     python benchmarks/runner_speed.py                   # all three, planning 500 points
     python benchmarks/runner_speed.py --points 100      # a quicker planning figure
-    python benchmarks/runner_speed.py --parts saving    # some parts only (startup planning saving)
+    python benchmarks/runner_speed.py --parts saving    # some parts only (startup planning
+                                                        # saving bank)
 
 - **start-up**: ``python -m sim.run population=small`` in a fresh process, CPU (user + sys, its
   children included), best of 3; with the heaviest imports of ``import sim.run``
@@ -14,6 +15,9 @@
 - **saving**: one default run of the default comparison (``experiment.overrides``: no panel, no
   CRM extract) and one first-seed run (with both), stepped then saved; the save's share of the
   run, best of 3.
+- **bank**: a bank from files (``bank=city_bank``): reading and checking its three files (a cold
+  cache), and building the model (the opening book resampled from the extract), against the
+  synthetic bank's build; best of 3.
 
 CPU time is what is compared: on a busy machine, run it before and after a change side by side.
 """
@@ -44,8 +48,12 @@ SWEEPS = {  # name -> (arms' preset and overrides, sample ranges)
         ["experiment=playbook"],
         "{months: [24, 60], bank.branches: [6, 18], economics.discount_rate: [0.02, 0.08]}",
     ),
+    "city_bank (files), 11 arms x 2 scenario keys": (
+        ["experiment=playbook", "bank=city_bank"],
+        "{months: [24, 60], economics.discount_rate: [0.02, 0.08]}",
+    ),
 }
-PARTS = ("startup", "planning", "saving")
+PARTS = ("startup", "planning", "saving", "bank")
 
 
 def startup(folder: str) -> float:
@@ -129,6 +137,32 @@ def saving(folder: str) -> list[tuple[str, float, float]]:
     return rows
 
 
+def bank() -> list[tuple[str, float]]:
+    """(step, CPU seconds, best of 3): the example bank's files read and checked from a cold
+    cache; the model built for the synthetic bank and for the example bank."""
+    from sim import bankdata
+    from sim.model import BankModel
+    from sim.scenario import load_config
+
+    files, synthetic = load_config(["bank=city_bank"]), load_config([])
+    steps = {
+        "read and check the three files": lambda: bankdata.load(files),
+        "build the synthetic bank (20,000 agents)": lambda: BankModel(synthetic),
+        "build the bank from its files (20,000 agents)": lambda: BankModel(files),
+    }
+    rows = []
+    for name, step in steps.items():
+        best = float("inf")
+        for _ in range(REPEATS):
+            for cache in (bankdata._read, bankdata._load):
+                cache.cache_clear()
+            start = time.process_time()
+            step()
+            best = min(best, time.process_time() - start)
+        rows.append((name, best))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=500, help="points to plan (default 500)")
@@ -143,12 +177,16 @@ def main() -> None:
         if "planning" in args.parts:
             print(f"Planning {args.points} Latin-hypercube points, 20 seeds (CPU s):")
             for name, seconds in planning(args.points):
-                print(f"  {name:<40} {seconds:6.2f} s")
+                print(f"  {name:<46} {seconds:6.2f} s")
         if "saving" in args.parts:
             print("A run of the default bank, stepped then saved (CPU s, best of 3):")
             for name, step, save in saving(folder):
                 share = save / (step + save)
                 print(f"  {name:<40} step {step:5.2f}  save {save:5.3f}  ({share:.1%})")
+        if "bank" in args.parts:
+            print("A bank from files (CPU s, best of 3):")
+            for name, seconds in bank():
+                print(f"  {name:<48} {seconds:6.3f} s")
 
 
 if __name__ == "__main__":
