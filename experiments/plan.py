@@ -88,8 +88,12 @@ def _point(values: dict) -> tuple[str, dict]:
     return ",".join(f"{k}={v}" for k, v in values.items()), values
 
 
-def plan(cfg: CompareConfig, cli_overrides: list[str]) -> list[RunSpec]:
+def plan(
+    cfg: CompareConfig, cli_overrides: list[str], design: list[dict[str, Any]] | None = None
+) -> list[RunSpec]:
     """Every run of the experiment, validated; raises ConfigError naming the arm and point.
+    ``design``: the parameter points (dotted key -> value), instead of the experiment's grid or
+    sample (a sensitivity design, a set of futures).
 
     Each arm is composed once (Hydra); a point's values are then set on the arm's config
     (``sim.scenario.with_values``); each scenario is validated and serialised once, and its text
@@ -100,7 +104,10 @@ def plan(cfg: CompareConfig, cli_overrides: list[str]) -> list[RunSpec]:
     e = cfg.experiment
     common = [*e.overrides, *cli_overrides]
     configs = {arm: _at(arm, "", load_config, [*common, *e.arms[arm]]) for arm in arms(cfg)}
-    grid = points(cfg, list(configs.values()))
+    if design is None:
+        grid = points(cfg, list(configs.values()))
+    else:
+        grid = _unique([_point(values) for values in design])
     for key in sorted({key for _, values in grid for key in values}):
         if all(value_at(config, key) is MISSING for config in configs.values()):
             raise ConfigError(f"experiment: {key!r} is not a key of any arm's config")
