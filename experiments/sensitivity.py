@@ -1,0 +1,233 @@
+"""``python -m experiments.sensitivity [key=value ...]``: which parameters move the KPIs.
+
+Composes ``configs/sensitivity.yaml``: the experiment schema (scenario keys apply to the runs,
+``strategy=[...]`` included) plus a ``sensitivity`` block: ``method`` (morris or sobol),
+``parameters`` (dotted config key -> [low, high]), ``trajectories`` and ``levels`` (Morris),
+``samples`` (Sobol's base sample, a power of 2), ``kpis``, ``dummy``, ``resamples`` (bootstrap)
+and ``arm`` (the experiment's arm whose scenario is varied). SALib draws the design from
+``seed``; each design point runs ``replications`` seeds, the same for every point (common random
+numbers), stored under ``<output.dir>/<experiment.name>/runs/`` so a rerun resumes. The dummy
+parameter changes no setting but picks the block of seeds (one block per level), so its index
+is what seed noise alone produces: a parameter matters when the lower end of its index's 95% CI
+is above the dummy's index. Writes ``sensitivity.csv``, ``sensitivity.json`` and a chart into
+the experiment folder and prints the table. Everything is validated before any run (one line,
+exit 2, nothing written). ``-h`` prints this text; docs/sensitivity.md has a worked example.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from SALib.sample import morris as morris_sample
+from SALib.sample import sobol as sobol_sample
+
+from experiments.calibrate import parameter_ranges
+from experiments.compare import run_batch, scenario_overrides
+from experiments.config import CompareConfig, check_experiment
+from experiments.plan import RunSpec, plan
+from experiments.store import load, open_store, release
+from sim.kpis import REGISTRY
+from sim.overrides import check_overrides, refuse, split_flags
+from sim.params import ConfigError, one_line, param
+from sim.scenario import GROUPS, compose_config, config_yaml, load_config, to_config, value_at
+
+HELP = ("-h", "--help")
+DUMMY = "dummy"
+WHOLE = "sensitivity.parameters"  # given whole on the command line, it replaces the preset's
+KPIS = ["retention_horizon", "retention_mid_high", "npv"]
+
+
+@dataclass
+class SensitivitySettings:
+    method: str = param("morris", "SALib method", "workflow", choices=("morris", "sobol"))
+    parameters: dict[str, Any] = param(
+        {}, "config key -> [low, high] (nested maps are joined with dots)", "workflow"
+    )
+    trajectories: int = param(10, "Morris trajectories", "workflow", 2, 10_000)
+    levels: int = param(4, "Morris grid levels (and the dummy's seed blocks)", "workflow", 2, 100)
+    samples: int = param(64, "Sobol base samples N (a power of 2)", "workflow", 2, 1_048_576)
+    kpis: list[str] = param(list(KPIS), "KPIs analysed", "retention, the affluent, NPV")
+    dummy: bool = param(True, "add a dummy parameter: the noise floor", "workflow")
+    resamples: int = param(1000, "bootstrap resamples of the CIs", "workflow", 10, 1_000_000)
+    arm: str = param("baseline", "the experiment's arm whose scenario is varied", "workflow")
+
+
+@dataclass
+class SensitivityConfig(CompareConfig):
+    sensitivity: SensitivitySettings = field(default_factory=SensitivitySettings)
+
+
+@dataclass
+class Study:
+    """A validated sensitivity study: the design, its runs and where they go."""
+
+    settings: SensitivityConfig
+    problem: dict  # SALib's problem: names (the parameters, then the dummy) and bounds
+    design: np.ndarray  # SALib's sample, one row per design row
+    rows: list[tuple[str, list[int]]]  # each design row's point label and its seeds
+    specs: list[RunSpec]
+    root: Path
+    command: str
+
+
+def compose(args: list[str]) -> SensitivityConfig:
+    """``configs/sensitivity.yaml`` with the overrides (``sensitivity.parameters={...}`` replaces
+    the preset's map)."""
+    ConfigStore.instance().store(name="sensitivity_schema", node=SensitivityConfig)
+    parsed = check_overrides(args, GROUPS)
+    cfg = compose_config([o.input_line for o in parsed if o.key_or_group != WHOLE], "sensitivity")
+    for o in parsed:
+        if o.key_or_group == WHOLE:
+            try:
+                OmegaConf.update(cfg, WHOLE, o.value(), merge=False)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
+    return to_config(cfg, schema=SensitivityConfig)
+
+
+def prepare(args: list[str]) -> Study:
+    """Compose, check and plan everything (one-line ConfigError) before any run."""
+    _, overrides = split_flags(args, "experiments.sensitivity", HELP, "see -h")
+    cfg = compose(overrides)
+    s, e = cfg.sensitivity, cfg.experiment
+    check_experiment(dataclasses.replace(cfg, strategy={}))  # strategy=[...] is the scenario
+    if s.arm not in e.arms:
+        raise ConfigError(f"sensitivity.arm={s.arm!r} is not an arm; arms: {list(e.arms)}")
+    if cfg.replications == "auto":
+        raise ConfigError("replications=auto is not allowed here; give a number of seeds")
+    unknown = [k for k in s.kpis if k not in REGISTRY]
+    if unknown or not s.kpis:
+        raise ConfigError(f"sensitivity.kpis={s.kpis}: give one or more of {', '.join(REGISTRY)}")
+    if s.method == "sobol" and s.samples & (s.samples - 1):
+        raise ConfigError(f"sensitivity.samples={s.samples} is not allowed; give a power of 2")
+    cli = [o for o in scenario_overrides(overrides) if not o.lstrip("+~").startswith("sensit")]
+    scenario = load_config([*e.overrides, *cli, *e.arms[s.arm]])
+    ranges = parameter_ranges(scenario, s.parameters)
+    if not ranges:
+        raise ConfigError("sensitivity.parameters is empty; give key: [low, high]")
+    problem, design = sample(s, ranges, cfg.seed)
+    integer = {k for k in ranges if isinstance(value_at(scenario, k), int)}
+    one_arm = dataclasses.replace(
+        cfg, experiment=dataclasses.replace(e, arms={s.arm: e.arms[s.arm]}, baseline=s.arm, only=[])
+    )
+    rows, specs = design_runs(one_arm, cli, problem, design, integer)
+    root = Path(cfg.output.dir) / e.name
+    command = " ".join(["python -m experiments.sensitivity", *args])
+    return Study(cfg, problem, design, rows, specs, root, command)
+
+
+def sample(s: SensitivitySettings, ranges: dict, seed: int) -> tuple[dict, np.ndarray]:
+    """SALib's problem and its design (seeded): the parameters, then the dummy on [0, 1]."""
+    names = [*ranges, *([DUMMY] if s.dummy else [])]
+    bounds = [list(b) for b in ranges.values()] + ([[0.0, 1.0]] if s.dummy else [])
+    problem = {"num_vars": len(names), "names": names, "bounds": bounds}
+    if s.method == "morris":
+        design = morris_sample.sample(problem, s.trajectories, num_levels=s.levels, seed=seed)
+    else:
+        design = sobol_sample.sample(problem, s.samples, calc_second_order=False, seed=seed)
+    return problem, design
+
+
+def design_runs(
+    cfg: CompareConfig, cli: list[str], problem: dict, design: np.ndarray, integer: set[str]
+) -> tuple[list[tuple[str, list[int]]], list[RunSpec]]:
+    """Each design row's (point label, seeds) and the runs of all rows. A row's parameter values
+    are its point (integers rounded); its dummy value picks a block of ``replications`` seeds."""
+    s, n = cfg.sensitivity, cfg.replications
+    names = [k for k in problem["names"] if k != DUMMY]
+    blocks: dict[int, list[dict]] = {}
+    rows = []
+    for row in design:
+        values = {
+            k: int(round(v)) if k in integer else float(f"{v:.6g}")
+            for k, v in zip(names, row, strict=False)
+        }
+        block = min(int(row[-1] * s.levels), s.levels - 1) if s.dummy else 0
+        blocks.setdefault(block, []).append(values)
+        label = ",".join(f"{k}={v}" for k, v in values.items())
+        rows.append((label, [cfg.seed + block * n + k for k in range(n)]))
+    specs = [
+        spec
+        for block, points in sorted(blocks.items())
+        for spec in plan(dataclasses.replace(cfg, seed=cfg.seed + block * n), cli, points)
+    ]
+    return rows, specs
+
+
+def outputs(study: Study) -> np.ndarray | None:
+    """Each design row's KPIs (rows x kpis), averaged over its seeds; None if a run is missing."""
+    runs = load(study.root)
+    arm = study.settings.sensitivity.arm
+    ok = runs[(runs["status"] == "ok") & (runs["arm"] == arm)]
+    means = ok.groupby(["point", "seed"])[study.settings.sensitivity.kpis].mean()
+    out = []
+    for label, seeds in study.rows:
+        keys = [(label, seed) for seed in seeds]
+        if not all(k in means.index for k in keys):
+            return None
+        out.append(means.loc[keys].mean().to_numpy(np.float64))
+    return np.array(out)
+
+
+def run(study: Study, progress: bool = True) -> int:
+    """Run what is missing, analyse, write and print; the exit code (1 if a run failed)."""
+    from analysis import sensitivity as analysis  # matplotlib: loaded only to analyse
+
+    cfg, s = study.settings, study.settings.sensitivity
+    blocks = len({tuple(seeds) for _, seeds in study.rows})
+    print(
+        f"{s.method.capitalize()} design: {len(study.rows)} rows over {len(study.problem['names'])}"
+        f" parameters{' (with the dummy)' if s.dummy else ''}; {cfg.replications} seeds a row, in"
+        f" {blocks} seed blocks"
+    )
+    open_store(study.root, study.specs)
+    try:
+        (study.root / "experiment.yaml").write_text(config_yaml(cfg))
+        outcomes = run_batch(cfg, study.specs, study.root, progress)
+    finally:
+        release(study.root)
+    for o in outcomes:
+        if o.status != "ok":
+            print(f"  failed: seed {o.seed} (run {o.run_id}): {o.error}")
+    y = outputs(study)
+    if y is None or not np.isfinite(y).all():
+        print("Some runs failed or gave no value; rerun the same command to retry them.")
+        return 1
+    table = analysis.analyse(cfg.sensitivity, study.problem, study.design, y, cfg.seed)
+    record = {
+        "command": study.command,
+        "method": cfg.sensitivity.method,
+        "problem": study.problem,
+        "seeds": [cfg.seed, cfg.seed + cfg.replications * cfg.sensitivity.levels - 1],
+        "replications": cfg.replications,
+        "design_rows": len(study.rows),
+        "runs": len({s.run_id for s in study.specs}),
+        "settings": dataclasses.asdict(cfg.sensitivity),
+    }
+    analysis.write(study.root, table, record)
+    print(analysis.console(table))
+    print(f"Results: {study.root}")
+    return 0
+
+
+def main(args: list[str] | None = None) -> int:
+    args = sys.argv[1:] if args is None else args
+    if set(args) & set(HELP):
+        print(__doc__)
+        return 0
+    try:
+        return run(prepare(args))
+    except ConfigError as exc:  # also the store's: a folder holding another experiment
+        refuse(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

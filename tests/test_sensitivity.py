@@ -1,0 +1,95 @@
+"""Sensitivity: a strong parameter is found, one without effect stays at the dummy's noise
+floor, a rerun resumes, the design is seeded, and bad configs are refused."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import sensitivity as analysis
+from experiments import sensitivity as sens
+from sim.params import ConfigError
+
+SMALL = [
+    "population.customers=1000",
+    "months=12",
+    "burn_in=0",
+    "replications=2",
+    "executor.workers=2",
+    "sensitivity.trajectories=5",
+    "sensitivity.kpis=[retention_horizon]",
+    "sensitivity.parameters={behaviour.churn_base: [0.06, 0.2], economics.discount_rate: [0.04,"
+    " 0.12]}",
+]
+
+
+def study(tmp_path, *args):
+    return sens.prepare([*SMALL, f"output.dir={tmp_path}", *args])
+
+
+def test_morris_finds_churn_and_not_the_discount_rate_and_resumes(tmp_path, capsys):
+    s = study(tmp_path)
+    assert sens.run(s, progress=False) == 0
+    first = pd.read_csv(s.root / analysis.CSV)
+    table = first.set_index("parameter")
+    assert table.loc["behaviour.churn_base", "matters"]
+    assert table.loc["behaviour.churn_base", "ci_low"] > 2 * table.loc["dummy", "index"]
+    assert not table.loc["economics.discount_rate", "matters"]  # no effect on retention
+    assert table.loc["economics.discount_rate", "index"] <= table.loc["dummy", "index"]
+    assert table.loc["dummy", "index"] > 0  # the dummy's seed blocks show the noise
+    record = json.loads((s.root / analysis.JSON).read_text())
+    assert record["method"] == "morris" and "behaviour.churn_base" in record["sentences"][0]
+    assert (s.root / "figures" / analysis.PNG).stat().st_size > 0
+    section = analysis.section(s.root)
+    assert section.id == "sensitivity" and len(section.blocks[2].rows) == 3
+    capsys.readouterr()
+    assert sens.run(study(tmp_path), progress=False) == 0
+    assert ", 0 to run" in capsys.readouterr().out
+    assert pd.read_csv(s.root / analysis.CSV).equals(first)  # same runs, same seeded bootstrap
+
+
+def test_design_is_seeded_and_dummy_picks_seed_blocks(tmp_path):
+    a, b, c = study(tmp_path), study(tmp_path), study(tmp_path, "seed=7")
+    assert np.array_equal(a.design, b.design) and not np.array_equal(a.design, c.design)
+    assert [x.run_id for x in a.specs] == [x.run_id for x in b.specs]
+    blocks = {tuple(seeds) for _, seeds in a.rows}
+    assert len(blocks) > 1 and all(len(seeds) == 2 for seeds in blocks)
+    no_dummy = study(tmp_path, "sensitivity.dummy=false")
+    first = no_dummy.settings.seed
+    assert {tuple(seeds) for _, seeds in no_dummy.rows} == {(first, first + 1)}
+
+
+def test_no_section_without_a_study(tmp_path):
+    assert analysis.section(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("arg", "named"),
+    [
+        ("sensitivity.method=fast", "sensitivity.method"),
+        ("sensitivity.parameters={behaviour.churn_base: [0.3, 0.1]}", "behaviour.churn_base"),
+        ("sensitivity.parameters={behaviour.nope: [0, 1]}", "behaviour.nope"),
+        ("sensitivity.parameters={}", "sensitivity.parameters"),
+        ("sensitivity.kpis=[nope]", "sensitivity.kpis"),
+        ("sensitivity.arm=other", "sensitivity.arm"),
+        ("sensitivity.method=sobol", "sensitivity.samples"),  # with samples=48 below
+        ("replications=auto", "replications"),
+    ],
+)
+def test_bad_config_is_refused(tmp_path, arg, named):
+    extra = ["sensitivity.samples=48"] if "sobol" in arg else []
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        study(tmp_path, *extra, arg)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_command_refuses_with_exit_2_and_writes_nothing(tmp_path):
+    args = [*SMALL, f"output.dir={tmp_path}", "sensitivity.levels=1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.sensitivity", *args], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "sensitivity.levels" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not any(tmp_path.iterdir())
