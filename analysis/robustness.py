@@ -183,16 +183,16 @@ def draw_regret(table: pd.DataFrame, kpi: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     arms = list(dict.fromkeys(table["arm"]))
+    k = REGISTRY[kpi]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(arms) + 1.5))
     jitter = np.random.default_rng(0)
     for i, arm in enumerate(arms):
-        values = table.loc[table["arm"] == arm, "regret"]
+        values = table.loc[table["arm"] == arm, "regret"] * k.scale
         ax.scatter(values, i + jitter.uniform(-0.15, 0.15, len(values)), s=14, alpha=0.6)
         ax.scatter([values.max()], [i], marker="|", s=300, color="black")
     ax.set_yticks(range(len(arms)), arms)
-    ax.set_xlabel(
-        f"Regret on {REGISTRY[kpi].short}: best arm's value in the future minus the arm's"
-    )
+    unit = f" ({k.unit_label(delta=True)})" if k.unit else ""
+    ax.set_xlabel(f"Regret on {k.short}{unit}: the best arm's value in the future minus the arm's")
     ax.set_title("Regret per future (| the maximum)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

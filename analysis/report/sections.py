@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import robustness, sensitivity
 from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
@@ -21,6 +22,7 @@ from analysis.stats import ROLES, UNDECIDED, VERDICTS
 from experiments import store
 from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
 
+ANALYSES = (sensitivity, robustness)  # modules with a ``section(results)`` of their own
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The KPIs of the arm means table."""
 MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs, note)
@@ -58,6 +60,7 @@ def build(
     sections = [
         _verdict_section(tables, baseline, short, settings),
         _figure_section(charts, error),
+        *_analysis_sections(results, len(charts) + 1),
         _crn_section(tables, short),
         config_section(meta, scenario(results, runs), runs, arm_names, baseline),
         provenance_section(results, runs),
@@ -69,6 +72,16 @@ def build(
     )
     facts = _facts(meta, runs, arm_names, baseline, len(short))
     return Document(title, description, facts, sections)
+
+
+def _analysis_sections(results: Path, first_figure: int) -> list[Section]:
+    """The sections of the analyses a store holds (sensitivity, robustness), their figures
+    numbered after the report's charts."""
+    found = [s for a in ANALYSES if (s := a.section(results)) is not None]
+    figures = [b for s in found for b in s.blocks if isinstance(b, Figure)]
+    for n, figure in enumerate(figures, first_figure):
+        figure.number = n
+    return found
 
 
 def _facts(meta: dict, runs: pd.DataFrame, arm_names: list, baseline: str, points: int) -> list:
