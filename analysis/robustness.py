@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.report.document import Cell, Figure, Para, Section, Table
 from experiments.store import load, without_damaged
 from sim.kpis import REGISTRY
 
@@ -225,46 +224,3 @@ def draw_boxes(boxes: pd.DataFrame, ranges: dict[str, list[float]], path: Path) 
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def section(root: Path) -> Section | None:
-    """The robustness section of the HTML report, None without robustness results."""
-    if not (root / SUMMARY).exists():
-        return None
-    summary = pd.read_csv(root / SUMMARY)
-    settings = json.loads((root / SETTINGS).read_text())
-    targets = ", ".join(f"{k} {v:g}" for k, v in settings["targets"].items()) or "none"
-    kpi = REGISTRY[settings["kpi"]]
-    percentile = summary.columns[3].split("_")[0].upper()
-    unit = f" ({kpi.unit})" if kpi.unit else ""
-    columns = ["Arm", "Futures", f"Mean {kpi.short}{unit}", f"{percentile} {kpi.short}{unit}"]
-    columns += [f"Mean regret{unit}", f"Max regret{unit}", "Futures meeting the targets"]
-    rows = [
-        [
-            Cell(row.arm),
-            Cell(str(row.futures)),
-            *(Cell(kpi.number(v)) for v in row[2:6]),
-            Cell(f"{row.share_meeting:.0%}"),
-        ]
-        for row in summary.itertuples(index=False)
-    ]
-    blocks = [
-        Para(
-            f"Every arm in {summary['futures'].max()} futures sampled by Latin hypercube over"
-            f" {', '.join(settings['ranges'])}; regret on {settings['kpi']} against the best arm of"
-            f" each future; targets: {targets}."
-        ),
-        Table(columns, rows, frozenset(range(1, len(columns))), "robustness"),
-    ]
-    figures = root / FIGURES
-    if (figures / REGRET_PNG).exists():
-        caption = "Each dot: an arm's regret in one future (mean over seeds); the bar: its maximum."
-        blocks.append(
-            Figure(0, "robustness_regret", "Regret per future", caption, figures / REGRET_PNG)
-        )
-    boxes = pd.read_csv(root / PRIM)
-    blocks += [Para(s) for s in boxes["sentence"]]
-    if len(boxes) and (figures / PRIM_PNG).exists():
-        caption = "Red: where each uncertainty lies in the futures the arm misses (PRIM's box)."
-        blocks.append(Figure(0, "robustness_prim", "Where arms miss", caption, figures / PRIM_PNG))
-    return Section("robustness", "Robustness across futures", blocks)

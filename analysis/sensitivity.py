@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from SALib.analyze import morris, sobol
 
-from analysis.report.document import Bullets, Cell, Figure, Para, Section, Table
 from sim.kpis import REGISTRY
 
 DUMMY = "dummy"
@@ -125,42 +124,3 @@ def console(table: pd.DataFrame) -> str:
     lines = [table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     method = "morris" if "mu" in table else "sobol"
     return "\n".join([*lines, "", *(sentences(table, method) or ["No parameter matters."])])
-
-
-def section(root: Path) -> Section | None:
-    """The report's sensitivity section (its chart redrawn if missing), or None when the store
-    holds no sensitivity study."""
-    if not (root / CSV).exists():
-        return None
-    table = pd.read_csv(root / CSV)
-    record = json.loads((root / JSON).read_text())
-    method = record["method"]
-    intro = (
-        f"{method.capitalize()} sensitivity of {record['design_rows']} design rows x"
-        f" {record['replications']} seeds ({record['runs']} runs). The dummy changes no setting"
-        " but the seeds: its index is the noise floor, and a parameter matters when the lower end"
-        f" of its {INDEX[method]}'s 95% CI is above it."
-    )
-    rows = [
-        [
-            Cell(REGISTRY[r.kpi].label),
-            Cell(r.parameter, code=True),
-            Cell(f"{r.low:g} to {r.high:g}"),
-            Cell(f"{r.index:.3g}", sub=f"{r.ci_low:.3g} to {r.ci_high:.3g}"),
-            Cell(f"{r.noise_floor:.3g}"),
-            Cell("yes" if r.matters else "no"),
-        ]
-        for r in table.itertuples()
-    ]
-    columns = ["KPI", "Parameter", "Range", f"{INDEX[method]} (95% CI)", "Noise floor", "Matters"]
-    blocks = [
-        Para(intro),
-        Bullets(sentences(table, method) or ["No parameter is above the noise floor."]),
-        Table(columns, rows, numeric=frozenset({3, 4})),
-    ]
-    png = root / "figures" / PNG
-    if not png.exists():  # the report removes the charts it did not draw itself
-        chart(table, method, png)
-    caption = "Bars: the index, whiskers its 95% CI; dashed: the dummy's (noise floor)."
-    blocks.append(Figure(1, "sensitivity", "Sensitivity indices", caption, png))
-    return Section("sensitivity", "Sensitivity", blocks)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import robustness as rb
+from analysis.report import analyses
 from experiments import robustness
 
 TINY = [
@@ -84,9 +85,9 @@ def test_a_tiny_run_writes_its_tables_and_resumes_without_rerunning(tmp_path, ca
     assert robustness.run(*robustness.prepare(args), progress=False) == 0
     assert "12 already stored, 0 to run" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in (root / "runs").iterdir()} == stamps
-    section = rb.section(root)
+    section = analyses.robustness_section(root)
     assert section is not None and section.id == "robustness"
-    assert rb.section(tmp_path) is None
+    assert analyses.robustness_section(tmp_path) is None
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis import sensitivity as analysis
+from analysis.report import analyses
 from experiments import sensitivity as sens
 from sim.params import ConfigError
 
@@ -43,7 +44,7 @@ def test_morris_finds_churn_and_not_the_discount_rate_and_resumes(tmp_path, caps
     record = json.loads((s.root / analysis.JSON).read_text())
     assert record["method"] == "morris" and "behaviour.churn_base" in record["sentences"][0]
     assert (s.root / "figures" / analysis.PNG).stat().st_size > 0
-    section = analysis.section(s.root)
+    section = analyses.sensitivity_section(s.root)
     assert section.id == "sensitivity" and len(section.blocks[2].rows) == 3
     capsys.readouterr()
     assert sens.run(study(tmp_path), progress=False) == 0
@@ -63,7 +64,7 @@ def test_design_is_seeded_and_dummy_picks_seed_blocks(tmp_path):
 
 
 def test_no_section_without_a_study(tmp_path):
-    assert analysis.section(tmp_path) is None
+    assert analyses.sensitivity_section(tmp_path) is None
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import robustness, sensitivity
+from analysis.report.analyses import robustness_section, sensitivity_section
 from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
@@ -22,7 +22,7 @@ from analysis.stats import ROLES, UNDECIDED, VERDICTS
 from experiments import store
 from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
 
-ANALYSES = (sensitivity, robustness)  # modules with a ``section(results)`` of their own
+ANALYSES = (sensitivity_section, robustness_section)  # the other analyses a store may hold
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The KPIs of the arm means table."""
 MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs, note)
@@ -77,7 +77,7 @@ def build(
 def _analysis_sections(results: Path, first_figure: int) -> list[Section]:
     """The sections of the analyses a store holds (sensitivity, robustness), their figures
     numbered after the report's charts."""
-    found = [s for a in ANALYSES if (s := a.section(results)) is not None]
+    found = [s for section in ANALYSES if (s := section(results)) is not None]
     figures = [b for s in found for b in s.blocks if isinstance(b, Figure)]
     for n, figure in enumerate(figures, first_figure):
         figure.number = n
