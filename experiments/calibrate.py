@@ -143,12 +143,14 @@ def flat(node: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def parameter_ranges(config: Config, parameters: dict) -> dict[str, tuple[float, float]]:
+def parameter_ranges(
+    config: Config, parameters: dict, setting: str = "parameters"
+) -> dict[str, tuple[float, float]]:
     """Each parameter's [low, high], checked: a numeric scenario key, low < high, within what the
-    key allows."""
+    key allows; errors name the key as ``<setting>.<key>``."""
     ranges = {}
     for key, bounds in flat(parameters).items():
-        name = f"parameters.{key}"
+        name = f"{setting}.{key}"
         value, meta = _numeric_key(config, key, name)
         numbers = isinstance(bounds, list) and len(bounds) == 2
         if not numbers or not all(_is_number(b) for b in bounds) or not bounds[0] < bounds[1]:

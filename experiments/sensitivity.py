@@ -110,7 +110,7 @@ def prepare(args: list[str]) -> Study:
         raise ConfigError(f"sensitivity.samples={s.samples} is not allowed; give a power of 2")
     cli = [o for o in scenario_overrides(overrides) if not o.lstrip("+~").startswith("sensit")]
     scenario = load_config([*e.overrides, *cli, *e.arms[s.arm]])
-    ranges = parameter_ranges(scenario, s.parameters)
+    ranges = parameter_ranges(scenario, s.parameters, "sensitivity.parameters")
     if not ranges:
         raise ConfigError("sensitivity.parameters is empty; give key: [low, high]")
     problem, design = sample(s, ranges, cfg.seed)
