@@ -1,5 +1,5 @@
 """The optimiser's Pareto front re-run on fresh seeds: differences from the baseline with 95% CIs,
-a chart of the first two objectives, and the report's section."""
+a chart of the first two objectives (the report's section: analysis/report/analyses.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.report.document import Cell, Figure, Para, Section, Table
 from analysis.stats import paired_differences
 from sim.kpis import REGISTRY
 
@@ -75,47 +74,3 @@ def draw(table: pd.DataFrame, kpis: list[str], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def section(root: Path) -> Section | None:
-    """The report's section: the Pareto table and chart; None without results."""
-    if not (root / CSV).exists():
-        return None
-    table = pd.read_csv(root / CSV)
-    record = json.loads((root / JSON).read_text()) if (root / JSON).exists() else {}
-    rows = [
-        [
-            Cell(r.arm),
-            Cell(REGISTRY[r.kpi].label),
-            Cell(_fmt(r.kpi, r.arm_mean)),
-            Cell(
-                _fmt(r.kpi, r.mean_diff, True),
-                f"{_fmt(r.kpi, r.ci_low, True)} to {_fmt(r.kpi, r.ci_high, True)}",
-                r.verdict,
-            ),
-            Cell(r.values, code=True),
-        ]
-        for r in table.itertuples(index=False)
-    ]
-    intro = (
-        f"{record.get('trials', '?')} trials on seeds {record.get('seeds')}; the Pareto front"
-        f" re-run on fresh seeds {record.get('fresh_seeds')} with a baseline (no strategy) on"
-        " the same seeds. Differences are trial − baseline with 95% CIs."
-    )
-    figure = Figure(
-        1,
-        "pareto",
-        "Pareto front",
-        "Each Pareto trial vs the baseline (star), with 95% CI bars.",
-        root / "figures" / PNG,
-    )
-    columns = ["Trial", "Objective", "Value", "Δ vs baseline (95% CI)", "Settings"]
-    return Section(
-        "optimize", "Optimisation", [Para(intro), Table(columns, rows, frozenset({2, 3})), figure]
-    )
-
-
-def _fmt(kpi: str, value: float, delta: bool = False) -> str:
-    k = REGISTRY[kpi]
-    unit = k.unit_label(delta)
-    return f"{value * k.scale:,.{k.digits}f}{f' {unit}' if unit else ''}"

@@ -120,7 +120,7 @@ def prepare(args: list[str]) -> Plan:
     if settings.trials and not ranges:
         raise ConfigError("parameters is empty; give key: [low, high] (or trials=0 to measure)")
     found = targets.read_targets(targets.resolve(settings.targets or str(bank)))
-    start = {key: _numeric_key(scenario, key, key)[0] for key in ranges}
+    start = {key: numeric_key(scenario, key, key)[0] for key in ranges}
     folder = Path(settings.output.dir) / str(bank)
     command = " ".join(["python -m experiments.calibrate", *args])
     return Plan(settings, scenario, str(bank), found, ranges, start, folder, command)
@@ -151,7 +151,7 @@ def parameter_ranges(
     ranges = {}
     for key, bounds in flat(parameters).items():
         name = f"{setting}.{key}"
-        value, meta = _numeric_key(config, key, name)
+        value, meta = numeric_key(config, key, name)
         numbers = isinstance(bounds, list) and len(bounds) == 2
         if not numbers or not all(_is_number(b) for b in bounds) or not bounds[0] < bounds[1]:
             raise ConfigError(f"{name}={bounds}; allowed [low, high] with low < high")
@@ -170,7 +170,7 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _numeric_key(config: Config, key: str, name: str) -> tuple[float, dict]:
+def numeric_key(config: Config, key: str, name: str) -> tuple[float, dict]:
     """The value at a scenario key (a list element as ``key.<index>``) and its field's
     metadata; a ConfigError unless it is a number the scenario has."""
     if key.split(".")[0] in ("seed", "output"):

@@ -77,15 +77,19 @@ class DocCommand:
             return (out / "targets.yaml").exists()
         if self.module == "experiments.calibrate":
             return "trials=0" in self.words or any(out.rglob("provenance.json"))
+        if self.module == "experiments.optimize":
+            return any(out.rglob("optimize.json"))
         return any(out.rglob("summary.json"))
 
 
 def _shrink(module: str, words: list[str]) -> list[str]:
     """Overrides that keep an experiment tiny: 2 seeds, 2 workers, the local pool; a calibration
-    to 2 trials of one seed that writes no calibrated config."""
+    or an optimisation to 2 trials of one seed (a calibration writes no calibrated config)."""
     if module == "experiments.calibrate":
         trials = [] if "trials=0" in words else ["trials=2"]
         return [*trials, "seeds=1", "write=false"]
+    if module == "experiments.optimize":
+        return ["trials=2", "seeds=1", "fresh_seeds=2", "executor.workers=2"]
     if module != "experiments.compare":
         return []
     seeds = ["replications_min=2", "replications_max=2"]

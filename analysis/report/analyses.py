@@ -1,6 +1,7 @@
 """The report's sections for the analyses a store may hold besides its comparison: a
-sensitivity study (:mod:`analysis.sensitivity`) and robustness across futures
-(:mod:`analysis.robustness`). Each is None when the store has none."""
+sensitivity study (:mod:`analysis.sensitivity`), robustness across futures
+(:mod:`analysis.robustness`) and an optimisation's Pareto front (:mod:`analysis.optimize`). Each
+is None when the store has none."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import robustness, sensitivity
+from analysis import optimize, robustness, sensitivity
 from analysis.report.document import Bullets, Cell, Figure, Para, Section, Table
 from sim.kpis import REGISTRY
 
@@ -108,3 +109,45 @@ def robustness_section(root: Path) -> Section | None:
             Figure(0, "robustness_prim", "Where arms miss", caption, figures / robustness.PRIM_PNG)
         )
     return Section("robustness", "Robustness across futures", blocks)
+
+
+def optimize_section(root: Path) -> Section | None:
+    """The optimisation's Pareto front vs the baseline (its chart redrawn if missing), or None."""
+    if not (root / optimize.CSV).exists():
+        return None
+    table = pd.read_csv(root / optimize.CSV)
+    record = json.loads((root / optimize.JSON).read_text())
+    rows = [
+        [
+            Cell(r.arm),
+            Cell(REGISTRY[r.kpi].axis()),
+            Cell(REGISTRY[r.kpi].number(r.arm_mean)),
+            Cell(
+                REGISTRY[r.kpi].number(r.mean_diff, sign=True),
+                sub=f"{REGISTRY[r.kpi].number(r.ci_low)} to {REGISTRY[r.kpi].number(r.ci_high)}",
+                verdict=r.verdict,
+            ),
+            Cell(r.values, code=True),
+        ]
+        for r in table.itertuples(index=False)
+    ]
+    intro = (
+        f"{record['trials']} trials on seeds {record['seeds']}; the Pareto front re-run on fresh"
+        f" seeds {record['fresh_seeds']} with a baseline (no strategy) on the same seeds."
+        " Differences are trial − baseline with 95% CIs."
+    )
+    png = root / "figures" / optimize.PNG
+    if not png.exists():  # the report removes the charts it did not draw itself
+        png.parent.mkdir(exist_ok=True)
+        optimize.draw(table, record["objectives"][:2], png)
+    caption = "Each Pareto trial's difference from the baseline (star), with 95% CI bars."
+    columns = ["Trial", "Objective", "Value", "Δ vs baseline (95% CI)", "Settings"]
+    return Section(
+        "optimize",
+        "Optimisation",
+        [
+            Para(intro),
+            Table(columns, rows, frozenset({2, 3})),
+            Figure(0, "pareto", "Pareto front", caption, png),
+        ],
+    )

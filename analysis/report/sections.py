@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.report.analyses import robustness_section, sensitivity_section
+from analysis.report.analyses import optimize_section, robustness_section, sensitivity_section
 from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
@@ -22,7 +22,7 @@ from analysis.stats import ROLES, UNDECIDED, VERDICTS
 from experiments import store
 from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
 
-ANALYSES = (sensitivity_section, robustness_section)  # the other analyses a store may hold
+ANALYSES = (sensitivity_section, robustness_section, optimize_section)  # other analyses stored
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The KPIs of the arm means table."""
 MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs, note)
@@ -75,8 +75,8 @@ def build(
 
 
 def _analysis_sections(results: Path, first_figure: int) -> list[Section]:
-    """The sections of the analyses a store holds (sensitivity, robustness), their figures
-    numbered after the report's charts."""
+    """The sections of the other analyses a store holds, their figures numbered after the
+    report's charts."""
     found = [s for section in ANALYSES if (s := section(results)) is not None]
     figures = [b for s in found for b in s.blocks if isinstance(b, Figure)]
     for n, figure in enumerate(figures, first_figure):

@@ -1,0 +1,348 @@
+"""``python -m experiments.optimize [strategy=[a,b]] [key=value ...]``: multi-objective search over
+strategy parameters and a budget split.
+
+Composes ``configs/optimize.yaml`` (the scenario schema plus ``parameters``, ``budget``,
+``objectives``, ``trials``, ``seeds``, ``fresh_seeds``, ``workers``, ``name``); the ``strategy``
+group names the strategies optimised. Each trial sets the ``parameters`` (dotted keys, e.g.
+``strategy.training.hours: [10, 80]``) and splits ``budget.total`` (CNY) across the
+``budget.levers`` (lever -> a money key): it draws a weight in [0, 1] per lever and gives each
+lever its share of the total. A trial runs ``seeds`` seeds, the same for every trial, and scores
+the mean of each ``objectives`` KPI (a KPI where lower is better, e.g. cost, is minimised).
+Optuna's multi-objective TPE sampler (seeded by ``seed``) works in
+``<output.dir>/<name>/study.sqlite3``, a study named by a hash of the settings: rerunning resumes
+it. The Pareto front is then re-run on ``fresh_seeds`` new seeds with a baseline (no strategy) on
+the same seeds; the differences with 95% CIs go to ``pareto.csv``, ``optimize.json`` (provenance)
+and ``figures/pareto.png``. Everything is validated first (one line, exit 2, nothing written).
+``-h`` prints this text; docs/optimize.md has a worked example.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from tqdm.auto import tqdm
+
+from experiments.calibrate import (
+    distributions,
+    numeric_key,
+    parameter_ranges,
+    rounded,
+    with_values,
+)
+from experiments.config import ExecutorConfig
+from experiments.executors import mapper, workers
+from sim.api import run_scenario
+from sim.config import Config
+from sim.folders import mark
+from sim.kpis import REGISTRY
+from sim.overrides import check_overrides, refuse, split_flags
+from sim.params import ConfigError, one_line, param
+from sim.provenance import code_version
+from sim.scenario import GROUPS, compose_config, scenario_text, to_config
+
+HELP = ("-h", "--help")
+WHOLE = ("parameters", "budget.levers", "objectives")  # given whole, they replace the preset's
+SHARE = "share."  # a lever's weight in the study's parameters
+
+
+@dataclass
+class BudgetConfig:
+    total: float = param(
+        0.0, "CNY split across the levers (each lever's key gets its share)", "the bank's choice", 0
+    )
+    levers: dict[str, str] = param({}, "lever name -> dotted money key it sets", "choice")
+
+
+@dataclass
+class OptimizeConfig(Config):
+    name: str = param("optimize", "the study's folder under output.dir", "workflow")
+    parameters: dict[str, Any] = param({}, "config key -> [low, high]", "workflow")
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    objectives: list[str] = param(
+        ["retention_mid_high", "npv"],
+        "KPIs optimised (higher or lower is better: sim.kpis)",
+        "issue 14",
+    )
+    trials: int = param(40, "finished trials the study should hold", "workflow", 1, 100_000)
+    seeds: int = param(3, "runs per trial, seeds seed ... seed + seeds - 1", "CRN", 1, 1_000)
+    fresh_seeds: int = param(5, "new seeds re-running the Pareto front", "workflow", 2, 1_000)
+    workers: int = param(0, "trials run at a time (0: the executor's)", "machine", 0, 4_096)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+
+@dataclass
+class Plan:
+    """A validated optimisation."""
+
+    settings: OptimizeConfig
+    scenario: Config  # with the strategies
+    ranges: dict[str, tuple[float, float]]  # parameters and lever shares
+    start: dict[str, float]
+    folder: Path
+    command: str
+
+
+def prepare(args: list[str]) -> Plan:
+    """Compose and check everything (one-line ConfigError) before any work."""
+    ConfigStore.instance().store(name="optimize_schema", node=OptimizeConfig)
+    _, overrides = split_flags(args, "experiments.optimize", HELP, "see -h")
+    parsed = check_overrides(overrides, GROUPS)
+    cfg = compose_config([o.input_line for o in parsed if o.key_or_group not in WHOLE], "optimize")
+    for o in parsed:
+        if o.key_or_group in WHOLE:
+            try:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
+    s = to_config(cfg, schema=OptimizeConfig)
+    scenario = Config(**{f.name: getattr(s, f.name) for f in dataclasses.fields(Config)})
+    if not scenario.strategy:
+        raise ConfigError(
+            "strategy is empty; name the strategies to optimise, e.g. "
+            "strategy=[training,partner_promotion]"
+        )
+    if not s.name or Path(s.name).name != s.name:
+        raise ConfigError(f"name={s.name!r}; allowed a folder name (no /)")
+    for kpi in s.objectives:
+        if kpi not in REGISTRY:
+            raise ConfigError(f"objectives: {kpi!r} is not a KPI; allowed: {', '.join(REGISTRY)}")
+    if not s.objectives:
+        raise ConfigError("objectives is empty; give KPIs, e.g. [retention_mid_high, npv]")
+    ranges = parameter_ranges(scenario, s.parameters)
+    ranges |= {SHARE + lever: (0.0, 1.0) for lever in check_levers(scenario, s.budget, ranges)}
+    if not ranges:
+        raise ConfigError("parameters and budget.levers are empty; give something to optimise")
+    start = {k: numeric_key(scenario, k, k)[0] for k in ranges if not k.startswith(SHARE)}
+    start |= {k: 1.0 for k in ranges if k.startswith(SHARE)}
+    folder = Path(s.output.dir) / s.name
+    return Plan(
+        s, scenario, ranges, start, folder, " ".join(["python -m experiments.optimize", *args])
+    )
+
+
+def check_levers(scenario: Config, budget: BudgetConfig, ranges: dict) -> list[str]:
+    """The levers, checked: money keys of the strategies, not also parameters, a total > 0."""
+    for lever, key in budget.levers.items():
+        name = f"budget.levers.{lever}"
+        if not isinstance(key, str) or not key.startswith("strategy."):
+            raise ConfigError(
+                f"{name}={key!r}; allowed a strategy key, e.g. strategy.partner_promotion.budget"
+            )
+        _, meta = numeric_key(scenario, key, name)
+        if "CNY" not in str(meta.get("unit", "")):
+            raise ConfigError(f"{name}: {key} is not a money (CNY) parameter")
+        if key in ranges:
+            raise ConfigError(f"{name}: {key} is also in parameters; give it one or the other")
+    if budget.levers and not budget.total > 0:
+        raise ConfigError(f"budget.total={budget.total}; allowed > 0 CNY when levers are given")
+    return list(budget.levers)
+
+
+def point(plan: Plan, params: dict[str, float]) -> dict[str, float]:
+    """A trial's config values: its parameters, and each lever's share of the total."""
+    values = {k: v for k, v in params.items() if not k.startswith(SHARE)}
+    weights = {k[len(SHARE) :]: v for k, v in params.items() if k.startswith(SHARE)}
+    total = sum(weights.values())
+    for lever, w in weights.items():
+        share = w / total if total > 0 else 1 / len(weights)
+        values[plan.settings.budget.levers[lever]] = share * plan.settings.budget.total
+    return values
+
+
+def scored_run(config: Config) -> dict[str, float] | str:
+    """One run's summary KPIs, or the last line of its traceback (on a worker)."""
+    try:
+        summary = run_scenario(config).summary
+        return {k: float(summary[k]) for k in REGISTRY if k in summary}
+    except Exception:  # noqa: BLE001 - a failing run fails its trial; the study goes on
+        return traceback.format_exc().strip().splitlines()[-1]
+
+
+def runs(run, configs: list[Config]) -> list[dict[str, float] | str]:
+    """Every config run through ``run`` (an executor's map), in order."""
+    out: list[Any] = [None] * len(configs)
+    for i, result in run(scored_run, configs):
+        out[i] = result
+    return out
+
+
+def seeds(plan: Plan, fresh: bool = False) -> list[int]:
+    """The optimisation's common seeds, or the fresh ones after them (disjoint)."""
+    s = plan.settings
+    first = s.seed + (s.seeds if fresh else 0)
+    return list(range(first, first + (s.fresh_seeds if fresh else s.seeds)))
+
+
+def evaluate(plan: Plan, run, points: list[dict[str, float]]) -> list[list[float] | str]:
+    """Each point's objectives, the means over the common seeds; an error line if a run failed."""
+    n, kpis = plan.settings.seeds, plan.settings.objectives
+    configs = [
+        dataclasses.replace(with_values(plan.scenario, p), seed=sd)
+        for p in points
+        for sd in seeds(plan)
+    ]
+    results = runs(run, configs)
+    out: list[list[float] | str] = []
+    for i in range(len(points)):
+        chunk = results[i * n : (i + 1) * n]
+        error = next((r for r in chunk if isinstance(r, str)), None)
+        out.append(error or [sum(r[k] for r in chunk) / n for k in kpis])
+    return out
+
+
+def study_name(plan: Plan) -> str:
+    """A hash of what makes a study: ranges, levers, objectives, seeds, the scenario."""
+    s = plan.settings
+    text = json.dumps(
+        [
+            sorted(plan.ranges.items()),
+            s.budget.total,
+            sorted(s.budget.levers.items()),
+            s.objectives,
+            seeds(plan),
+            scenario_text(plan.scenario),
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def open_study(plan: Plan) -> optuna.Study:
+    """The plan's study, created or resumed (interrupted trials are asked again); a new study's
+    first trial is the composed values with an even split."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    mark(plan.folder)
+    study = optuna.create_study(
+        study_name=study_name(plan),
+        storage=f"sqlite:///{plan.folder / 'study.sqlite3'}",
+        directions=[
+            "maximize" if REGISTRY[k].higher_is_better else "minimize"
+            for k in plan.settings.objectives
+        ],
+        load_if_exists=True,
+    )
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(t.params)
+    if not study.trials:
+        space = distributions(plan)
+        study.enqueue_trial(
+            {k: min(max(v, space[k].low), space[k].high) for k, v in plan.start.items()}
+        )
+    seed = (plan.settings.seed + len(study.trials)) % 2**32
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    return study
+
+
+def finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def run_trials(plan: Plan, study: optuna.Study, run, progress: bool = True) -> int:
+    """Ask, run and tell trials in batches until the study holds ``trials``; how many ran."""
+    todo = max(plan.settings.trials - finished(study), 0)
+    batch = plan.settings.workers or workers(plan.settings.executor)
+    space = distributions(plan)
+    with tqdm(total=todo, desc="trials", unit="trial", disable=not progress) as bar:
+        for first in range(0, todo, batch):
+            asked = [study.ask(space) for _ in range(min(batch, todo - first))]
+            results = evaluate(plan, run, [point(plan, t.params) for t in asked])
+            for trial, values in zip(asked, results, strict=True):
+                if isinstance(values, str) or not all(map(math.isfinite, values)):
+                    trial.set_user_attr("error", str(values))
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                else:
+                    study.tell(trial, values)
+            bar.update(len(asked))
+    return todo
+
+
+def reevaluate(plan: Plan, study: optuna.Study, run) -> tuple[list, list[dict]]:
+    """The Pareto trials and the baseline re-run on the fresh seeds: one row per arm and seed."""
+    front = sorted(study.best_trials, key=lambda t: t.number)
+    arms = [("baseline", dataclasses.replace(plan.scenario, strategy={}))]
+    arms += [
+        (f"trial {t.number}", with_values(plan.scenario, point(plan, t.params))) for t in front
+    ]
+    configs = [
+        (arm, dataclasses.replace(c, seed=sd)) for arm, c in arms for sd in seeds(plan, True)
+    ]
+    results = runs(run, [c for _, c in configs])
+    rows = []
+    for (arm, config), result in zip(configs, results, strict=True):
+        if isinstance(result, str):
+            raise RuntimeError(f"{arm} seed {config.seed} failed: {result}")
+        rows.append({"arm": arm, "seed": config.seed, **result})
+    return front, rows
+
+
+def optimize(plan: Plan, progress: bool = True) -> Path:
+    """Run the study, re-evaluate its Pareto front, write and show the results; the folder."""
+    from analysis import optimize as analysis  # pandas and matplotlib: loaded only here
+
+    s = plan.settings
+    with mapper(s.executor, plan.folder / "slurm") as run:
+        study = open_study(plan)
+        print(
+            f"Optimising {', '.join(s.objectives)} over {len(plan.ranges)} parameters"
+            f" ({s.seeds} seeds a trial); study {study.study_name} in {plan.folder} holds"
+            f" {finished(study)} finished trials, {s.trials} wanted"
+        )
+        run_trials(plan, study, run, progress)
+        if not finished(study):
+            raise SystemExit("no trial finished; every run failed (see the study's trials)")
+        front, rows = reevaluate(plan, study, run)
+    trials = {f"trial {t.number}": rounded(point(plan, t.params)) for t in front}
+    analysis.analyse(plan.folder, rows, trials, s.objectives)
+    write_provenance(plan, study, trials)
+    analysis.show(plan.folder)
+    print(f"Results: {plan.folder}")
+    return plan.folder
+
+
+def write_provenance(plan: Plan, study: optuna.Study, trials: dict) -> None:
+    """optimize.json: what was run, on which seeds, by which code."""
+    s = plan.settings
+    record = {
+        "command": plan.command,
+        "study": study.study_name,
+        "trials": len(study.trials),
+        "objectives": s.objectives,
+        "strategies": list(plan.scenario.strategy),
+        "ranges": {k: list(v) for k, v in plan.ranges.items()},
+        "budget": {"total": s.budget.total, "levers": dict(s.budget.levers)},
+        "seeds": seeds(plan),
+        "fresh_seeds": seeds(plan, True),
+        "pareto": trials,
+        "optuna": optuna.__version__,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        **code_version(),
+    }
+    (plan.folder / "optimize.json").write_text(json.dumps(record, indent=2))
+
+
+def main(args: list[str] | None = None) -> int:
+    args = sys.argv[1:] if args is None else args
+    if set(args) & set(HELP):
+        print(__doc__)
+        return 0
+    try:
+        plan = prepare(args)
+    except ConfigError as exc:
+        refuse(exc)
+    optimize(plan)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
