@@ -9,6 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
+from analysis.report import report
 from experiments import optimize as opt
 from sim.params import ConfigError
 
@@ -47,6 +48,9 @@ def test_the_cheaper_lever_gets_the_budget_and_the_front_is_rerun_on_fresh_seeds
     assert len(record["fresh_seeds"]) == 2 and (pareto["n"] == 2).all()
     assert (pareto["mean_diff"] > 0).all()  # any strategy costs more than none
     assert (folder / "figures" / "pareto.png").exists()
+    report(folder, out=lambda line: None)  # no runs in a store: a report of the analysis alone
+    html = (folder / "report.html").read_text()
+    assert "Optimisation" in html and "pareto" in html
 
 
 def test_resume_adds_trials_and_keeps_the_first(tmp_path):

@@ -24,8 +24,9 @@ import pandas as pd
 
 from analysis import stats
 from analysis.report import console, html, markdown
+from analysis.report.document import Document
 from analysis.report.figures import ChartFile, draw_figures
-from analysis.report.sections import build
+from analysis.report.sections import analysis_sections, build
 from experiments import store
 
 __all__ = ["ChartFile", "Written", "build", "report", "statistics", "write_report"]
@@ -74,7 +75,8 @@ def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
         out(damaged)
     runs = store.without_damaged(runs)
     if runs.empty:
-        out(f"No runs stored in {results} yet.")
+        written = _analyses_only(results)
+        out(f"Report: {written}" if written else f"No runs stored in {results} yet.")
         return {}
     tables = statistics(results, runs)
     experiment = store.experiment_meta(results).get("experiment") or {}
@@ -116,6 +118,19 @@ def write_report(
     _write_text(html_path, html.render(doc))
     _write_text(md_path, markdown.render(doc, results))
     return Written(html_path, md_path, figures, charts, error)
+
+
+def _analyses_only(results: Path) -> Path | None:
+    """report.html and report.md of a folder whose analysis keeps no runs in a store (an
+    optimisation's Pareto front); the HTML report's path, or None without any analysis."""
+    sections = analysis_sections(results)
+    if not sections:
+        return None
+    doc = Document(f"Results: {results.resolve().name}", "", [], sections)
+    html_path = results / "report.html"
+    _write_text(html_path, html.render(doc))
+    _write_text(results / "report.md", markdown.render(doc, results))
+    return html_path
 
 
 def _summary(arms: pd.DataFrame, verdicts: pd.DataFrame | None) -> pd.DataFrame:

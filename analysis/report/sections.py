@@ -60,7 +60,7 @@ def build(
     sections = [
         _verdict_section(tables, baseline, short, settings),
         _figure_section(charts, error),
-        *_analysis_sections(results, len(charts) + 1),
+        *analysis_sections(results, len(charts) + 1),
         _crn_section(tables, short),
         config_section(meta, scenario(results, runs), runs, arm_names, baseline),
         provenance_section(results, runs),
@@ -74,7 +74,7 @@ def build(
     return Document(title, description, facts, sections)
 
 
-def _analysis_sections(results: Path, first_figure: int) -> list[Section]:
+def analysis_sections(results: Path, first_figure: int = 1) -> list[Section]:
     """The sections of the other analyses a store holds, their figures numbered after the
     report's charts."""
     found = [s for section in ANALYSES if (s := section(results)) is not None]
