@@ -99,6 +99,10 @@ class BankData:
 def load(config: Config) -> BankData:
     """The bank's files, read and checked against the config (cached while they are unchanged)."""
     files = {k: path_of(v) for k, v in dataclasses.asdict(config.bank.data).items() if v}
+    for key, path in files.items():
+        if not path.is_file():
+            given = getattr(config.bank.data, key)
+            raise ConfigError(f"bank.data.{key}={given!r}: no such file")
     stamps = tuple((k, p, *_stamp(p)) for k, p in files.items())
     names = tuple(config.population.segments)
     return _load(stamps, config.bank.city_km, names)
@@ -115,11 +119,12 @@ def _load(stamps: tuple, city_km: float, names: tuple[str, ...]) -> BankData:
     return BankData(branches, segments, customers, {k: digest(p) for k, p in files.items()})
 
 
-def apply(config: Config) -> None:
+def apply(config: Config) -> bool:
     """Set what the files decide in the config (the segment table, the branches open at the
-    start, the managers when branches list their staff); refuse a config that sets it otherwise."""
+    start, the managers when branches list their staff); refuse a config that sets it otherwise.
+    Whether the config names any file."""
     if not any(dataclasses.asdict(config.bank.data).values()):
-        return
+        return False
     data = load(config)
     if data.segments is not None:
         _decide(config.population, "segments", data.segments, "population.segments", "segments")
@@ -129,6 +134,7 @@ def apply(config: Config) -> None:
         if opening["staff"].notna().all():
             staff = int(opening["staff"].sum())
             _decide(config.bank, "managers", staff, "bank.managers", "branches")
+    return True
 
 
 def _decide(node, name: str, value, key: str, file_key: str) -> None:

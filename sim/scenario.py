@@ -78,8 +78,9 @@ def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config
         except OmegaConfBaseException as exc:
             raise ConfigError(one_line(exc)) from None
         _refuse_unknown(cfg, "")
-    bankdata.apply(cfg)
-    validate(cfg)
+    validate(cfg)  # first: the files' paths are then text
+    if bankdata.apply(cfg):
+        validate(cfg)
     cfg.strategy = {name: _typed(name, params, cfg) for name, params in cfg.strategy.items()}
     return cfg
 
@@ -132,8 +133,9 @@ def with_values(config: Config, values: dict[str, Any], seen: Derivations | None
     if any(key.partition(".")[0] != "strategy" for key in values):
         text = "" if seen is None else _text(new, ("strategy",), seen.forms)
         if seen is None or text not in seen.validated:
-            bankdata.apply(new)
             validate(new)
+            if bankdata.apply(new):
+                validate(new)
         if seen is not None:
             seen.validated.add(text)
         changed = set(new.strategy)

@@ -95,6 +95,8 @@ def values(leaf: Leaf, cfg: Config) -> st.SearchStrategy:
         drawn = st.lists(st.sampled_from(pool), unique=True, max_size=len(pool))
     elif choices:
         drawn = st.sampled_from(choices)
+    elif hint is str and leaf.key.startswith("bank.data."):  # a file: none, or one not there
+        drawn = st.sampled_from(["", "no/such/file.csv"])
     elif hint is str:
         drawn = st.sampled_from(_names(name, cfg))
     elif hint is int:
