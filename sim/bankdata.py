@@ -96,13 +96,19 @@ class BankData:
         return self.branches[self.branches["opening_month"] <= 0]
 
 
+def given(config: Config) -> dict[str, str]:
+    """The files a config names: ``bank.data`` key -> path as given (none for the synthetic
+    bank)."""
+    data = config.bank.data
+    return {f.name: text for f in dataclasses.fields(data) if (text := getattr(data, f.name))}
+
+
 def load(config: Config) -> BankData:
     """The bank's files, read and checked against the config (cached while they are unchanged)."""
-    files = {k: path_of(v) for k, v in dataclasses.asdict(config.bank.data).items() if v}
+    files = {k: path_of(v) for k, v in given(config).items()}
     for key, path in files.items():
         if not path.is_file():
-            given = getattr(config.bank.data, key)
-            raise ConfigError(f"bank.data.{key}={given!r}: no such file")
+            raise ConfigError(f"bank.data.{key}={given(config)[key]!r}: no such file")
     stamps = tuple((k, p, *_stamp(p)) for k, p in files.items())
     names = tuple(config.population.segments)
     return _load(stamps, config.bank.city_km, names)
@@ -123,7 +129,7 @@ def apply(config: Config) -> bool:
     """Set what the files decide in the config (the segment table, the branches open at the
     start, the managers when branches list their staff); refuse a config that sets it otherwise.
     Whether the config names any file."""
-    if not any(dataclasses.asdict(config.bank.data).values()):
+    if not given(config):
         return False
     data = load(config)
     if data.segments is not None:
@@ -153,8 +159,7 @@ def _decide(node, name: str, value, key: str, file_key: str) -> None:
 
 def digests(config: Config) -> dict[str, str]:
     """SHA-256 of each of the bank's files (part of a run's identity)."""
-    data = dataclasses.asdict(config.bank.data)
-    return {k: digest(path_of(v)) for k, v in data.items() if v}
+    return {k: digest(path_of(v)) for k, v in given(config).items()}
 
 
 def path_of(text: str) -> Path:

@@ -52,7 +52,6 @@ class BankModel(Model):
         self.segment_names = list(config.population.segments)
         self.seg = _segment_table(config)
         self.arrivals = Arrivals(config, self.seg, self.streams)
-        self.from_files = any(vars(config.bank.data).values())
         self.planned = None  # branches of the branch file that open during the run
         self.wealth_share = np.asarray(config.economics.wealth_share, np.float32)
         self.managed_tier = TIERS.index(config.bank.managed_tier)
@@ -81,7 +80,7 @@ class BankModel(Model):
 
     def _build_world(self) -> None:
         cfg = self.config
-        data = bankdata.load(cfg) if self.from_files else None
+        data = bankdata.load(cfg) if bankdata.given(cfg) else None
         if data is not None and data.branches is not None:
             self.arrivals.around = opening.branch_homes(data, cfg.bank.city_km)
         if data is not None and data.customers is not None:

@@ -278,7 +278,7 @@ def _text(config: Config, leave_out: tuple[str, ...], forms: dict | None) -> str
         for name, (hint, _) in _fields(type(config)).items()
         if name not in leave_out
     }
-    if any(dataclasses.asdict(config.bank.data).values()):
+    if bankdata.given(config):
         form["bank_files_sha256"] = bankdata.digests(config)  # the files shape the results too
     return json.dumps(form, separators=(",", ":"))
 
