@@ -40,13 +40,12 @@ from experiments.executors import mapper, workers
 from sim import bankdata, calibration, targets
 from sim.config import Config
 from sim.folders import mark
-from sim.overrides import check_overrides, refuse, split_flags
+from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, describe_allowed, one_line, param
 from sim.provenance import code_version
 from sim.scenario import CONFIG_DIR, GROUPS, compose_config, scenario_text, to_config, value_at
 from sim.scenario import with_values as set_values
 
-HELP = ("-h", "--help")
 DEFAULT_BANK = "synthetic"  # configs/calibrate.yaml's bank
 CALIBRATED = CONFIG_DIR / "bank" / "calibrated"
 DIGITS = 6  # significant digits of a fitted value
@@ -473,16 +472,7 @@ def _check_measured(measured) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    args = sys.argv[1:] if args is None else args
-    if set(args) & set(HELP):
-        print(__doc__)
-        return 0
-    try:
-        plan = prepare(args)
-    except ConfigError as exc:
-        refuse(exc)
-    calibrate(plan)
-    return 0
+    return command(__doc__, prepare, calibrate, args)
 
 
 if __name__ == "__main__":

@@ -46,12 +46,11 @@ from sim.api import run_scenario
 from sim.config import Config
 from sim.folders import mark
 from sim.kpis import REGISTRY
-from sim.overrides import check_overrides, refuse, split_flags
+from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, one_line, param
 from sim.provenance import code_version
 from sim.scenario import GROUPS, compose_config, scenario_text, to_config
 
-HELP = ("-h", "--help")
 WHOLE = ("parameters", "budget.levers", "objectives")  # given whole, they replace the preset's
 SHARE = "share."  # a lever's weight in the study's parameters
 
@@ -332,16 +331,7 @@ def write_provenance(plan: Plan, study: optuna.Study, trials: dict) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    args = sys.argv[1:] if args is None else args
-    if set(args) & set(HELP):
-        print(__doc__)
-        return 0
-    try:
-        plan = prepare(args)
-    except ConfigError as exc:
-        refuse(exc)
-    optimize(plan)
-    return 0
+    return command(__doc__, prepare, optimize, args)
 
 
 if __name__ == "__main__":

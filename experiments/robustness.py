@@ -28,11 +28,10 @@ from experiments.config import AUTO, CompareConfig, SampleConfig, check_experime
 from experiments.plan import RunSpec, plan
 from experiments.store import check_store, open_store, release
 from sim.kpis import REGISTRY
-from sim.overrides import check_overrides, refuse, split_flags
+from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, one_line, param
 from sim.scenario import GROUPS, compose_config, config_yaml, to_config
 
-HELP = ("-h", "--help")
 # the sample's names in the compare checks' messages -> this command's names
 RENAMED = {"experiment.sample.ranges": "robustness.uncertainties", "experiment: ": "robustness: "}
 MAPS = ("robustness.uncertainties", "robustness.targets")  # given whole, they replace the preset's
@@ -150,17 +149,9 @@ def run(settings: RobustnessConfig, specs: list[RunSpec], root: Path, progress=T
     return 0
 
 
-def main(args: list[str] | None = None) -> None:
-    args = sys.argv[1:] if args is None else args
-    if set(args) & set(HELP):
-        print(__doc__)
-        return
-    try:
-        prepared = prepare(args)
-    except ConfigError as exc:
-        refuse(exc)
-    sys.exit(run(*prepared))
+def main(args: list[str] | None = None) -> int:
+    return command(__doc__, prepare, lambda prepared: run(*prepared), args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

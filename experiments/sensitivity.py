@@ -35,11 +35,10 @@ from experiments.config import CompareConfig, check_experiment
 from experiments.plan import RunSpec, plan
 from experiments.store import load, open_store, release
 from sim.kpis import REGISTRY
-from sim.overrides import check_overrides, refuse, split_flags
+from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, one_line, param
 from sim.scenario import GROUPS, compose_config, config_yaml, load_config, to_config, value_at
 
-HELP = ("-h", "--help")
 DUMMY = "dummy"
 WHOLE = "sensitivity.parameters"  # given whole on the command line, it replaces the preset's
 KPIS = ["retention_horizon", "retention_mid_high", "npv"]
@@ -219,14 +218,7 @@ def run(study: Study, progress: bool = True) -> int:
 
 
 def main(args: list[str] | None = None) -> int:
-    args = sys.argv[1:] if args is None else args
-    if set(args) & set(HELP):
-        print(__doc__)
-        return 0
-    try:
-        return run(prepare(args))
-    except ConfigError as exc:  # also the store's: a folder holding another experiment
-        refuse(exc)
+    return command(__doc__, prepare, run, args)  # run's ConfigErrors too: the store's
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ def _stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
     except OSError:
-        raise ConfigError(f"{_display(path)}: no such file (bank.data)") from None
+        raise ConfigError(f"{_display(path)}: no such file") from None
     return stat.st_mtime_ns, stat.st_size
 
 

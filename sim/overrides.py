@@ -11,6 +11,7 @@ own YAML may still use interpolations. :func:`check_path` bounds a folder settin
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,6 +24,24 @@ from sim.params import ConfigError, one_line
 
 MAX_PATH = 4096  # bytes in a path (Linux PATH_MAX); also the longest argument taken
 MAX_NAME = 255  # bytes in one path component (NAME_MAX)
+
+
+HELP = ("-h", "--help")
+
+
+def command(doc: str, prepare: Callable, run: Callable, args: list[str] | None = None) -> int:
+    """A command's main: ``-h`` prints ``doc``; ``prepare(args)`` checks everything before any
+    work and ``run`` does it; a ConfigError from either is refused in one line (exit 2).
+    Returns ``run``'s exit code when it gives one, else 0."""
+    args = sys.argv[1:] if args is None else args
+    if set(args) & set(HELP):
+        print(doc)
+        return 0
+    try:
+        code = run(prepare(args))
+    except ConfigError as exc:
+        refuse(exc)
+    return code if isinstance(code, int) else 0
 
 
 def refuse(error: ConfigError) -> NoReturn:

@@ -28,6 +28,7 @@ import yaml
 
 from sim import bankdata
 from sim.config import TIER_BOUNDS
+from sim.overrides import refuse
 from sim.params import ConfigError
 
 TARGETS_DIR = Path(__file__).resolve().parent.parent / "configs" / "targets"
@@ -322,8 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         x = columns(bankdata.read_extract(str(args.extract)))
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        refuse(exc)
     targets, notes = bands(estimates_of(x))
     rows, weight = len(x["weight"]), x["weight"].sum()
     doc = {
