@@ -33,15 +33,15 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from tqdm.auto import tqdm
 
 from experiments.config import ExecutorConfig
 from experiments.executors import mapper, workers
 from sim import bankdata, calibration, targets
 from sim.config import Config
-from sim.folders import mark
+from sim.folders import check_writable, mark
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, describe_allowed, one_line, param
+from sim.progress import bar as progress_bar
 from sim.provenance import code_version
 from sim.scenario import CONFIG_DIR, GROUPS, compose_config, scenario_text, to_config, value_at
 from sim.scenario import with_values as set_values
@@ -121,6 +121,7 @@ def prepare(args: list[str]) -> Plan:
     found = targets.read_targets(targets.resolve(settings.targets or str(bank)))
     start = {key: numeric_key(scenario, key, key)[0] for key in ranges}
     folder = Path(settings.output.dir) / str(bank)
+    check_writable(folder)
     command = " ".join(["python -m experiments.calibrate", *args])
     return Plan(settings, scenario, str(bank), found, ranges, start, folder, command)
 
@@ -308,7 +309,7 @@ def run_trials(plan: Plan, study: optuna.Study, run, progress: bool = True) -> i
     todo = max(plan.settings.trials - _finished(study), 0)
     batch = plan.settings.workers or workers(plan.settings.executor)
     space = distributions(plan)
-    with tqdm(total=todo, desc="trials", unit="trial", disable=not progress) as bar:
+    with progress_bar(todo, "trials", progress) as bar:
         for first in range(0, todo, batch):
             asked = [study.ask(space) for _ in range(min(batch, todo - first))]
             results = evaluate(plan, run, [t.params for t in asked])

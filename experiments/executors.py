@@ -23,14 +23,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from experiments.config import ExecutorConfig
 from experiments.plan import RunSpec
 from experiments.store import forget_locks, write_failure
 from sim.api import now, run_scenario
+from sim.progress import bar as progress_bar
 
-tqdm.monitor_interval = 0  # no monitor thread: the pool forks workers from a thread-free process
 PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent dies
 
 
@@ -65,7 +63,7 @@ def run_all(
     outcomes = []
     call = partial(execute, runs_dir=str(runs_dir))
     with (
-        tqdm(total=len(specs), desc="runs", unit="run", disable=not progress) as bar,
+        progress_bar(len(specs), "runs", progress) as bar,
         mapper(executor, Path(runs_dir).parent / "slurm", len(specs)) as run,
     ):
         for _, outcome in run(call, specs):

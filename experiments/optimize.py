@@ -31,7 +31,6 @@ import optuna
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from tqdm.auto import tqdm
 
 from experiments.calibrate import (
     distributions,
@@ -44,10 +43,11 @@ from experiments.config import ExecutorConfig
 from experiments.executors import mapper, workers
 from sim.api import run_scenario
 from sim.config import Config
-from sim.folders import mark
+from sim.folders import check_writable, mark
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, one_line, param
+from sim.progress import bar as progress_bar
 from sim.provenance import code_version
 from sim.scenario import GROUPS, compose_config, scenario_text, to_config
 
@@ -125,6 +125,7 @@ def prepare(args: list[str]) -> Plan:
     start = {k: numeric_key(scenario, k, k)[0] for k in ranges if not k.startswith(SHARE)}
     start |= {k: 1.0 for k in ranges if k.startswith(SHARE)}
     folder = Path(s.output.dir) / s.name
+    check_writable(folder)
     return Plan(
         s, scenario, ranges, start, folder, " ".join(["python -m experiments.optimize", *args])
     )
@@ -252,7 +253,7 @@ def run_trials(plan: Plan, study: optuna.Study, run, progress: bool = True) -> i
     todo = max(plan.settings.trials - finished(study), 0)
     batch = plan.settings.workers or workers(plan.settings.executor)
     space = distributions(plan)
-    with tqdm(total=todo, desc="trials", unit="trial", disable=not progress) as bar:
+    with progress_bar(todo, "trials", progress) as bar:
         for first in range(0, todo, batch):
             asked = [study.ask(space) for _ in range(min(batch, todo - first))]
             results = evaluate(plan, run, [point(plan, t.params) for t in asked])

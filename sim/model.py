@@ -34,6 +34,7 @@ from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
 from sim.market import Market
 from sim.mechanisms import acquisition, books, exits, staffing
+from sim.progress import bar as progress_bar
 from sim.rng import Streams
 from sim.strategies import base as strategies
 
@@ -413,11 +414,11 @@ class BankModel(Model):
 
     def run(self, progress: bool = False) -> None:
         """Run burn-in and measured months, with an optional progress bar."""
-        from tqdm.auto import trange
-
         total = self.config.burn_in + self.config.months
-        for _ in trange(total, desc="months", unit="mo", disable=not progress, leave=False):
-            self.step()
+        with progress_bar(total, "months", progress, leave=False) as bar:
+            for _ in range(total):
+                self.step()
+                bar.update()
 
 
 def _segment_table(config: Config) -> dict[str, np.ndarray]:
