@@ -19,6 +19,7 @@ import yaml
 
 from sim.folders import (
     atomic_folder,
+    check_writable,
     damage,
     is_run_folder,
     mark,
@@ -67,9 +68,7 @@ def check_store(root: Path, specs) -> None:
 
 def _check_place(root: Path) -> None:
     """Refuse an experiment folder that cannot be written, or a foreign one."""
-    existing = next(p for p in [root, *root.parents] if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"output.dir: cannot write under {existing} (for {root})")
+    check_writable(root)
     refuse_foreign(root, "experiment.name")
     refuse_foreign(root / "runs", "experiment.name")
 

@@ -41,6 +41,22 @@ def check_output_dir(value: str, key: str = "output.dir") -> None:
     refuse_foreign(Path(value), key)
 
 
+def check_writable(folder: Path, key: str = "output.dir") -> None:
+    """Refuse (ConfigError) a folder that cannot be made or written, before any work: a scratch
+    folder is made and removed in its deepest existing ancestor (permissions alone do not tell:
+    root may write anywhere but a read-only or virtual file system)."""
+    existing = next(p for p in [folder, *folder.parents] if p.exists())
+    allowed = "allowed: a folder you can write, e.g. output.dir=results"
+    if not existing.is_dir():
+        raise ConfigError(f"{key}: cannot make {folder}, {existing} is a file; {allowed}")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
+    except OSError as exc:
+        raise ConfigError(
+            f"{key}: cannot write {folder} ({exc.strerror} in {existing}); {allowed}"
+        ) from None
+
+
 def refuse_foreign(folder: Path, key: str) -> None:
     """Raise ConfigError if ``folder`` exists and is not a folder this project may write into."""
     if folder.exists() and not folder.is_dir():

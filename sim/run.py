@@ -11,10 +11,12 @@ its folder under ``output.dir``. ``-h``/``--help`` prints this text; other flags
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from sim.api import RunResult, run_scenario
 from sim.config import Config
-from sim.kpis import REGISTRY
+from sim.folders import check_writable
+from sim.kpis import registry
 from sim.overrides import check_overrides, refuse, split_flags, sweeps
 from sim.params import ConfigError
 from sim.scenario import GROUPS, load_config
@@ -27,7 +29,8 @@ def format_summary(result: RunResult) -> str:
     """The KPI table printed after a run: every registered KPI in the summary, in registry order,
     with its label and value as ``sim.kpis`` shows them (counts are real customers)."""
     s, cfg = result.summary, result.config
-    rows = [(kpi.label, kpi.text(s[name])) for name, kpi in REGISTRY.items() if name in s]
+    kpis = registry(cfg.months).items()
+    rows = [(kpi.label, kpi.text(s[name])) for name, kpi in kpis if name in s]
     rows.append(("Customers start -> end", f"{s.customers_start:,.0f} -> {s.customers_end:,.0f}"))
     width = max(len(k) for k, _ in rows)
     strategies = ", ".join(cfg.strategy) or "none (baseline)"
@@ -80,6 +83,8 @@ def main() -> None:
         return
     try:
         runs = [(job, load_config(job)) for job in jobs(args)]
+        for folder in {Path(config.output.dir) for _, config in runs}:
+            check_writable(folder)
     except ConfigError as exc:
         refuse(exc)
     for number, (job, config) in enumerate(runs):

@@ -124,3 +124,55 @@ def test_a_long_output_dir_is_refused_before_running_as_a_process(tmp_path):
     proc = cli("sim.run", *SMALL, LONG_DIR, cwd=tmp_path)
     assert proc.returncode == 2 and "per name" in proc.stderr and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
+
+
+UNWRITABLE = {
+    "a folder below a file": lambda tmp: tmp / "a_file" / "out",
+    "a virtual file system": lambda tmp: Path("/proc/bank-testbed-out"),
+}
+
+
+@pytest.mark.parametrize("module", [sim.run, experiments.compare], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+def test_an_unwritable_output_folder_is_refused_before_any_work(
+    module, where, capsys, tmp_path, monkeypatch
+):
+    """Not a traceback after the runs (or a finished run lost): one line, exit 2, nothing run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    folder = UNWRITABLE[where](tmp_path)
+    code, out, err = run_main(module, [*SMALL, f"output.dir={folder}"], capsys)
+    assert code == 2
+    assert err.startswith("config error: output.dir: cannot "), err
+    assert "allowed: a folder you can write" in err
+    assert "Traceback" not in err and "runs" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+STRATEGY_KEYS = {
+    "strategy.training.hours=5": ("not active", "strategy=[training]", "#training"),
+    "strategy=[training] strategy.training.budget=5": ("not a parameter", "skill_per_hour"),
+    "+strategy.training.budget=5": ("not a parameter", "cost_per_hour", "#training"),
+    "strategy.trainingg.hours=5": ("is not a strategy", "outlet_closure", "docs/strategies.md"),
+}
+
+
+@pytest.mark.parametrize("line", list(STRATEGY_KEYS))
+def test_a_strategy_key_refusal_says_how_to_activate_it_or_what_it_takes(line, capsys):
+    code, _, err = run_main(sim.run, [*SMALL, *line.split()], capsys)
+    assert code == 2
+    assert all(part in err for part in STRATEGY_KEYS[line]), err
+
+
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        ("experiment.nope=1", "docs/experiments.md#the-experiment-config"),
+        ("experiment.arms.new=[]", "+experiment.arms.new=..."),
+        ("executor.nope=1", "docs/experiments.md#executors"),
+    ],
+)
+def test_an_unknown_experiment_key_points_to_the_page_that_lists_them(line, hint, capsys):
+    code, _, err = run_main(experiments.compare, [*SMALL, line], capsys)
+    assert code == 2
+    assert hint in err, err
