@@ -14,6 +14,7 @@ import functools
 import math
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import field
 from typing import Any
 
@@ -32,14 +33,47 @@ def param(default, unit: str, source: str, lo=None, hi=None, choices=None):
     return field(default=default, metadata=meta)
 
 
-def one_line(exc: Exception) -> str:
-    """A Hydra or OmegaConf error as one line that names the key."""
+KEY_DOCS = {
+    "strategy": "docs/strategies.md",
+    "experiment": "docs/experiments.md#the-experiment-config",
+    "executor": "docs/experiments.md#executors",
+}
+"""Where the keys of each kind are listed; any other key is in docs/parameters.md."""
+
+
+def one_line(exc: Exception, unknown: Callable[[str], str] | None = None) -> str:
+    """A Hydra or OmegaConf error as one line that names the key (an unknown key as ``unknown``
+    words it; by default :func:`unknown_key`)."""
     cause = exc.__cause__ or exc
     head = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), repr(cause))
     key = getattr(cause, "full_key", None)
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and key:
-        return f"{key} is not a known key (see docs/parameters.md)"
+        return (unknown or unknown_key)(key)
     return f"{key}: {head}" if key else head
+
+
+def unknown_key(key: str, strategies: Sequence[str] = ()) -> str:
+    """The refusal of an unknown key, pointing to the page that lists the keys of its kind; a
+    strategy's parameter set while the strategy is not active (``strategies``: the names that
+    ``strategy=[...]`` takes) says how to activate it."""
+    head, _, rest = key.partition(".")
+    name, _, field_name = rest.partition(".")
+    if head != "strategy" or not name or not strategies:
+        where = f"see {KEY_DOCS.get(head, 'docs/parameters.md')}"
+        if head == "experiment" and field_name:  # a new entry of a map (arms, grid ...)
+            where = f"a new entry of a map such as experiment.arms takes a +: +{key}=...; {where}"
+        return f"{key} is not a known key ({where})"
+    if name not in strategies:
+        listed = ", ".join(strategies)
+        return f"{key}: {name!r} is not a strategy; strategies: {listed} (docs/strategies.md)"
+    page = f"docs/strategies.md#{name}"
+    if field_name:
+        return f"{key} is not a parameter of {name}; its parameters: {page}"
+    return (
+        f"{key}: the {name} strategy is not active in this scenario, so its parameters cannot"
+        f" be set; activate it with strategy=[{name}] (or list it with others, e.g."
+        f" strategy=[playbook,{name}]); its parameters: {page}"
+    )
 
 
 @functools.cache

@@ -28,8 +28,9 @@ from omegaconf.errors import OmegaConfBaseException
 from sim import bankdata
 from sim.config import Config, check_literal, check_literals, field_default, register, validate
 from sim.overrides import check_overrides
-from sim.params import ConfigError, one_line, type_hints
+from sim.params import ConfigError, one_line, type_hints, unknown_key
 from sim.strategies import REGISTRY, strategy_config
+from sim.strategies.base import not_a_parameter
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 GROUPS = {
@@ -57,10 +58,10 @@ def compose_config(overrides: list[str] | None = None, name: str = "config") -> 
     except MissingConfigException as exc:
         group, _, option = (exc.missing_cfg_file or "").partition("/")
         if group not in GROUPS or not option:
-            raise ConfigError(one_line(exc)) from None
+            raise ConfigError(one_line(exc, unknown)) from None
         raise ConfigError(f"{group}={option!r} is unknown; choose from {GROUPS[group]}") from None
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(one_line(exc)) from None
+        raise ConfigError(one_line(exc, unknown)) from None
 
 
 def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config:
@@ -76,13 +77,22 @@ def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config
                 cfg = OmegaConf.merge(OmegaConf.structured(schema), plain)
             cfg = OmegaConf.to_object(cfg)
         except OmegaConfBaseException as exc:
-            raise ConfigError(one_line(exc)) from None
+            raise ConfigError(one_line(exc, unknown)) from None
         _refuse_unknown(cfg, "")
     validate(cfg)  # first: the files' paths are then text
     if bankdata.apply(cfg):
         validate(cfg)
     cfg.strategy = {name: _typed(name, params, cfg) for name, params in cfg.strategy.items()}
     return cfg
+
+
+def unknown(key: str) -> str:
+    """The refusal of an unknown scenario key, saying where its kind of key is listed and, for
+    a strategy's, how to activate the strategy or which parameters it has."""
+    _, name, field_name = (key.split(".", 2) + ["", ""])[:3]
+    if key.startswith("strategy.") and field_name and name in REGISTRY:
+        return not_a_parameter(name, field_name)
+    return unknown_key(key, GROUPS["strategy"])
 
 
 def _refuse_unknown(node, prefix: str) -> None:
@@ -95,7 +105,7 @@ def _refuse_unknown(node, prefix: str) -> None:
         known = _fields(type(node))
         extra = [name for name in vars(node) if name not in known]
         if extra:
-            raise ConfigError(f"{prefix}{extra[0]} is not a known key (see docs/parameters.md)")
+            raise ConfigError(unknown(f"{prefix}{extra[0]}"))
         for name in known:
             _refuse_unknown(getattr(node, name), f"{prefix}{name}.")
 
@@ -154,7 +164,7 @@ def _assigned(node, hint, parts: list[str], value, key: str):
     name, rest = parts[0], parts[1:]
     current = _child(node, name)
     if current is MISSING:
-        raise ConfigError(f"{key} is not a known key (see docs/parameters.md)")
+        raise ConfigError(unknown(key))
     inner, default = _field(node, hint, name)
     if rest:
         new = _assigned(current, inner, rest, value, key)

@@ -14,7 +14,14 @@ from sim.strategies import (  # noqa: F401  (importing a module registers its st
     product_innovation,
     training,
 )
-from sim.strategies.base import REGISTRY, Strategy, StrategyConfig, register, strategy_config
+from sim.strategies.base import (
+    REGISTRY,
+    Strategy,
+    StrategyConfig,
+    register,
+    strategy_config,
+    title,
+)
 
 __all__ = [
     "REGISTRY",
@@ -22,4 +29,5 @@ __all__ = [
     "StrategyConfig",
     "register",
     "strategy_config",
+    "title",
 ]

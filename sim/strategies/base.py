@@ -21,7 +21,7 @@ from typing import ClassVar
 import numpy as np
 import yaml
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from sim.config import MAX_MONTHS, check_literal, field_default
 from sim.params import ConfigError, check_node, describe_allowed, param
@@ -49,6 +49,7 @@ class Strategy:
     """Base class: subclass it, set ``name``, ``Config`` and its ledger lines, and register it."""
 
     name: ClassVar[str]
+    title: ClassVar[str]  # in a strategy team's words, for reports and the dashboard
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     cost_lines: ClassVar[tuple[str, ...]] = ()
     revenue_lines: ClassVar[tuple[str, ...]] = ()
@@ -136,6 +137,23 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
+def title(arm: str) -> str:
+    """An arm's name in words: a strategy's title ("Outlet closure"), "Baseline", "Playbook
+    (service-led mix)", or the arm's own name for any other."""
+    if arm in REGISTRY:
+        return REGISTRY[arm].title
+    return {"baseline": "Baseline", "playbook": "Playbook (service-led mix)"}.get(arm, arm)
+
+
+def not_a_parameter(name: str, key: str) -> str:
+    """The refusal of ``strategy.<name>.<key>`` when the strategy has no such parameter."""
+    fields = ", ".join(f.name for f in dataclasses.fields(REGISTRY[name].Config))
+    return (
+        f"strategy.{name}.{key} is not a parameter of {name}; its parameters: {fields}"
+        f" (docs/strategies.md#{name})"
+    )
+
+
 def strategy_config(name: str, params) -> StrategyConfig:
     """The typed, range-checked config of one named strategy."""
     if name not in REGISTRY:
@@ -147,6 +165,8 @@ def strategy_config(name: str, params) -> StrategyConfig:
         check_literals_of(name, cls.Config, params or {})
         try:
             merged = OmegaConf.merge(OmegaConf.structured(cls.Config), params or {})
+        except ConfigKeyError as exc:
+            raise ConfigError(not_a_parameter(name, exc.full_key)) from None
         except OmegaConfBaseException as exc:
             key = getattr(exc, "full_key", None) or "?"
             raise ConfigError(f"strategy.{name}.{key}: {str(exc).splitlines()[0]}") from None

@@ -79,6 +79,7 @@ class BranchExperience(Strategy):
     """Branch experience and on-site service managers: better service, shorter waits."""
 
     name = "branch_experience"
+    title = "Branch experience"
     Config = BranchExperienceConfig
     cost_lines = ("service_managers", "redesign")
 

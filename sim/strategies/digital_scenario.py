@@ -88,6 +88,7 @@ class DigitalScenario(Strategy):
     """Digital scenario finance: digital quality, young newcomers and mass-market fit build up."""
 
     name = "digital_scenario"
+    title = "Digital scenario finance"
     Config = DigitalScenarioConfig
     cost_lines = ("investment",)
 

@@ -121,6 +121,7 @@ class FollowUp(Strategy):
     """Risk-targeted follow-up from a share of the managers' contact budgets: perks, saves."""
 
     name = "follow_up"
+    title = "Follow-up service"
     Config = FollowUpConfig
     needs_managers = True
     cost_lines = ("contacts",)

@@ -88,6 +88,7 @@ class LeanService(Strategy):
     """Lean service: fee pre-notification, a feedback loop on product fit, value-added services."""
 
     name = "lean_service"
+    title = "Lean service"
     Config = LeanServiceConfig
     cost_lines = ("notification", "feedback", "value_added")
 

@@ -117,6 +117,7 @@ class Mentoring(Strategy):
     """Mentoring: juniors learn faster and quit less, mentors give contacts, stipend per pair."""
 
     name = "mentoring"
+    title = "Mentoring"
     Config = MentoringConfig
     cost_lines = ("stipends",)
 

@@ -283,6 +283,7 @@ class OutletClosure(Strategy):
     """Outlet closure and relocation: close branches, rehome customers, who then adapt."""
 
     name = "outlet_closure"
+    title = "Outlet closure"
     Config = OutletClosureConfig
     cost_lines = ("closure", "opening", "notice")
 

@@ -93,6 +93,7 @@ class ProductInnovation(Strategy):
     """Product innovation: green, investment-banking and inclusive wealth products."""
 
     name = "product_innovation"
+    title = "Product innovation"
     Config = ProductInnovationConfig
     cost_lines = ("development", "running")
 

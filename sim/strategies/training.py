@@ -61,6 +61,7 @@ class Training(Strategy):
     """Training and sharing sessions: skill up, contact time down, cost per hour."""
 
     name = "training"
+    title = "Manager training"
     Config = TrainingConfig
     needs_managers = True
     cost_lines = ("training",)
