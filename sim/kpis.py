@@ -107,30 +107,48 @@ def _money(name: str, label: str, short: str, higher_is_better: bool = True) -> 
     return Kpi(name, label, short, "money", 0.01, True, higher_is_better)
 
 
-REGISTRY: dict[str, Kpi] = {
-    k.name: k
-    for k in (
-        _rate("retention_12m", "Retention at 12 months", "retention at 12 months"),
-        _rate("retention_horizon", "Retention at horizon", "retention"),
-        _rate("retention_mid_high", "Mid/high-tier retention", "mid/high-tier retention"),
-        _rate("aum_retention", "AUM retention", "AUM retention"),
-        _money("revenue", "Revenue", "revenue"),
-        _money("cost", "Cost", "cost", higher_is_better=False),
-        _money("profit", "Profit", "profit"),
-        _money("npv", "NPV", "NPV"),
-        _money("npv_opening_book", "NPV: opening book", "NPV of the opening book"),
-        _money("npv_newcomers", "NPV: newcomers", "NPV of newcomers"),
-        _money("npv_fixed", "NPV: fixed costs", "NPV of fixed costs"),
-        _money("aum_end", "AUM at the end", "AUM at the end"),
-        Kpi("new_customers", "New customers", "new customers", "count", 0.01, True, digits=0),
-        Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False, digits=0),
-        Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),
-        Kpi("effort", "Effort (0-1, lower is better)", "effort", "score", 0.01, False, False, 3),
-        Kpi("manager_skill", "Manager skill (0-1)", "manager skill", "score", 0.01, digits=3),
-    )
-}
-"""Every KPI, in report order. Retention: a quarter of a point; money and counts: 1% of the
-baseline's |mean|; scores (0-1): 0.01. docs/experiments.md gives the reasons."""
+DEFAULT_MONTHS = 60
+"""The measured months of the default scenario (``months``): the horizon ``REGISTRY`` names."""
+
+
+def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
+    """Every KPI, in report order, its labels naming the horizon of ``months`` measured months
+    ("Retention at 60 months"). Retention: a quarter of a point; money and counts: 1% of the
+    baseline's |mean|; scores (0-1): 0.01. docs/experiments.md gives the reasons."""
+    at = f"at {int(months)} months"
+    over = f"over {int(months)} months"
+    return {
+        k.name: k
+        for k in (
+            _rate("retention_12m", "Retention at 12 months", "retention at 12 months"),
+            _rate("retention_horizon", f"Retention {at}", f"retention {at}"),
+            _rate(
+                "retention_mid_high",
+                f"Mid/high-tier retention {at}",
+                f"mid/high-tier retention {at}",
+            ),
+            _rate("aum_retention", f"AUM retention {at}", f"AUM retention {at}"),
+            _money("revenue", f"Revenue {over}", "revenue"),
+            _money("cost", f"Cost {over}", "cost", higher_is_better=False),
+            _money("profit", f"Profit {over}", "profit"),
+            _money("npv", f"NPV {over}", "NPV"),
+            _money("npv_opening_book", "NPV: opening book", "NPV of the opening book"),
+            _money("npv_newcomers", "NPV: newcomers", "NPV of newcomers"),
+            _money("npv_fixed", "NPV: fixed costs", "NPV of fixed costs"),
+            _money("aum_end", "AUM at the end", "AUM at the end"),
+            Kpi("new_customers", "New customers", "new customers", "count", 0.01, True, digits=0),
+            Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False, digits=0),
+            Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),
+            Kpi(
+                "effort", "Effort (0-1, lower is better)", "effort", "score", 0.01, False, False, 3
+            ),
+            Kpi("manager_skill", "Manager skill (0-1)", "manager skill", "score", 0.01, digits=3),
+        )
+    }
+
+
+REGISTRY: dict[str, Kpi] = registry()
+"""Every KPI of the default horizon; ``registry(months)`` names another."""
 
 NPV_PARTS = ("npv_opening_book", "npv_newcomers", "npv_fixed")
 """The parts of ``npv``: the opening book, newcomers net of acquisition, fixed costs."""

@@ -11,7 +11,7 @@ import pytest
 from sim import scenario
 from sim.api import run_scenario
 from sim.config import TIERS, Config, validate
-from sim.kpis import REGISTRY as KPIS
+from sim.kpis import registry
 from sim.model import BankModel
 from sim.params import ConfigError
 from sim.run import format_summary
@@ -202,7 +202,8 @@ def test_the_run_summary_table_reads_the_kpi_registry(make_config):
     result = run_scenario(make_config(customers=300, months=3, burn_in=1))
     head, *rows, customers = format_summary(result).splitlines()
     assert head.startswith("Strategies: none (baseline) | seed 0 |")
-    shown = [kpi for kpi in KPIS.values() if kpi.name in result.summary]
+    shown = [kpi for kpi in registry(3).values() if kpi.name in result.summary]
+    assert "Retention at 3 months" in rows[1]  # the labels name the run's horizon
     assert len(rows) == len(shown) > 10
     for row, kpi in zip(rows, shown, strict=True):
         assert row.split() == [*kpi.label.split(), *kpi.text(result.summary[kpi.name]).split()]

@@ -116,7 +116,7 @@ def test_cli_run_in_another_process_matches_in_process_run(tmp_path):
     result = run_scenario(overrides)
     folder = tmp_path / result.run_id
     assert folder.is_dir(), (list(tmp_path.iterdir()), proc.stdout)
-    assert "Retention at horizon" in proc.stdout  # the KPI table
+    assert "Retention at 12 months" in proc.stdout  # the KPI table, horizon months=12
     assert result.run_id in proc.stdout
     assert_folder_matches(folder, result)
 
