@@ -25,10 +25,19 @@ def test_every_parameter_has_unit_and_source():
         assert unit and source, key
 
 
-def test_readme_quickstart_commands_exist():
+def test_readme_quickstart_is_the_two_commands_ci_runs_literally():
+    """The quickstart's bash block: the main job, then the tests, each setting up .venv itself;
+    .ci/run reads and runs exactly these lines."""
     readme = (ROOT / "README.md").read_text()
-    assert "python -m experiments.compare" in readme
-    assert "python -m pytest" in readme
+    quickstart = readme[readme.index("## Quickstart") :]
+    block = next(b for b in FENCE.finditer(quickstart) if b[1] == "bash")
+    commands = [line for line in block[2].splitlines() if line.strip()]
+    assert [c.split("#")[0].split() for c in commands] == [
+        ["./testbed", "compare"],
+        ["./testbed", "test"],
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "## Quickstart" in ci and 'bash -euo pipefail -c "$command"' in ci
 
 
 # --------------------------------------------------------------------------------------------
