@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.kpis import REGISTRY, decimals
+from sim.kpis import REGISTRY, Kpi, decimals
 
 KPIS: tuple[str, ...] = tuple(REGISTRY)
 """Every registered KPI (:data:`sim.kpis.REGISTRY`), in report order."""
@@ -163,13 +163,15 @@ def verdicts(
     differences: pd.DataFrame,
     retention_kpi: str = ROLES["retention"],
     profit_kpi: str = ROLES["profit"],
+    kpis: Mapping[str, Kpi] = REGISTRY,
 ) -> pd.DataFrame:
     """The verdicts on retention and on profit per (point, arm), with a sentence.
 
     ``differences`` is the output of :func:`paired_differences`. Columns: point, arm, then for
     role in (retention, profit): {role}_kpi, {role}_n, {role}_diff, {role}_ci_low,
     {role}_ci_high, {role}_smallest_effect, {role}_verdict, {role}_seeds_needed (values in the
-    KPI's own units); and sentence (see :func:`sentence`).
+    KPI's own units); and sentence (see :func:`sentence`, worded with ``kpis``, e.g.
+    ``sim.kpis.registry(months)`` for the runs' horizon).
     """
     roles = {"retention": retention_kpi, "profit": profit_kpi}
     missing = set(roles.values()) - set(differences["kpi"])
@@ -182,20 +184,23 @@ def verdicts(
         row = {"point": point, "arm": arm}
         for role, d in zip(roles, chosen, strict=True):
             row |= {f"{role}_{name}": d[column] for column, name in _ROLE_COLUMNS.items()}
-        rows.append(row | {"sentence": sentence(chosen)})
+        rows.append(row | {"sentence": sentence(chosen, kpis=kpis)})
     columns = [f"{role}_{name}" for role in roles for name in _ROLE_COLUMNS.values()]
     return pd.DataFrame(rows, columns=["point", "arm", *columns, "sentence"])
 
 
-def sentence(rows: Sequence[pd.Series], first: bool = True) -> str:
-    """Rows of :func:`paired_differences` in words, e.g. "retention +2.4 pts (simultaneous 95%
-    CI +1.9 to +2.9, 20 seeds), better; NPV -CNY 12.3 M (CI -20.1 to -4.5), worse". With
-    ``first``, the first part says the level and the seeds; any part says its seeds when they
-    differ from the first's."""
+def sentence(
+    rows: Sequence[pd.Series], first: bool = True, kpis: Mapping[str, Kpi] = REGISTRY
+) -> str:
+    """Rows of :func:`paired_differences` in words, e.g. "retention at 60 months +2.4 pts
+    (simultaneous 95% CI +1.9 to +2.9, 20 seeds), better; NPV -CNY 12.3 M (CI -20.1 to -4.5),
+    worse", each KPI named by its ``short`` name in ``kpis``. With ``first``, the first part says
+    the level and the seeds; any part says its seeds when they differ from the first's."""
     parts = []
     for d in rows:
         opening = first and not parts
-        parts.append(_describe(d, level=opening, seeds=opening or d["n"] != rows[0]["n"]))
+        seeds = opening or d["n"] != rows[0]["n"]
+        parts.append(_describe(d, kpis[d["kpi"]], level=opening, seeds=seeds))
     return "; ".join(parts)
 
 
@@ -431,10 +436,9 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den)
 
 
-def _describe(d: pd.Series, level: bool, seeds: bool) -> str:
-    """One row in words: "retention +2.4 pts (CI +1.9 to +2.9), better", saying the level
-    ("simultaneous 95% CI") and the number of seeds when asked."""
-    kpi = REGISTRY[d["kpi"]]
+def _describe(d: pd.Series, kpi: Kpi, level: bool, seeds: bool) -> str:
+    """One row in words: "retention at 60 months +2.4 pts (CI +1.9 to +2.9), better", saying
+    the level ("simultaneous 95% CI") and the number of seeds when asked."""
     n, verdict = int(d["n"]), d["verdict"]
     if n == 0:
         return f"{kpi.short}: no paired runs, {verdict}"

@@ -28,6 +28,7 @@ from experiments.plan import arms
 from experiments.store import flatten, load, run_config, run_provenance
 from sim.params import ConfigError
 from sim.scenario import compose_config, to_config
+from sim.strategies import title
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
@@ -617,9 +618,11 @@ def test_report_writes_one_row_per_point_and_arm_and_prints_verdicts(tmp_path, m
     assert {"retention_verdict", "profit_verdict", "retention_seeds_needed"} <= set(summary)
     for row in verdicts.itertuples():
         assert isinstance(row.sentence, str)
-        assert row.sentence.startswith("retention ") and ", 2 seeds)" in row.sentence
-        assert f"{row.arm} @ {row.point}: {row.sentence}" in out
-    assert "simultaneous 95% CIs for the 2 arms of each KPI (Bonferroni)" in out
+        assert row.sentence.startswith("retention at ") and ", 2 seeds)" in row.sentence
+        assert f"{title(row.arm)} @ {row.point}: {row.sentence}" in out
+    assert "simultaneous 95% CIs for the 2 strategies of each KPI (Bonferroni)" in " ".join(
+        out.split()
+    )
     assert "not distinguishable" not in out
 
 
@@ -651,9 +654,9 @@ def test_a_hydra_multirun_store_is_reported_by_arm(tmp_path):
     proc = run_module("experiments.report", str(store))
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = proc.stdout
-    assert re.search(r"^\s*baseline\b", table, re.MULTILINE), table
-    assert re.search(r"^\s*training\b", table, re.MULTILINE), table
-    assert re.search(r"^\s*training: ", table, re.MULTILINE), table  # its verdict
+    assert re.search(r"^\s*Baseline\b", table, re.MULTILINE), table
+    assert re.search(r"^\s*Manager training\b", table, re.MULTILINE), table
+    assert re.search(r"^\s*Manager training: ", table, re.MULTILINE), table  # its verdict
     summary = pd.read_csv(store / "summary.csv")
     assert summary.set_index("arm")["n"].to_dict() == {"baseline": 2, "training": 2}
 

@@ -35,9 +35,11 @@ from analysis.report.html import render as render_html
 from analysis.stats import UNDECIDED, VERDICTS
 from experiments.store import load
 from sim.kpis import NPV_PARTS
+from sim.strategies import title
 
 ROOT = Path(__file__).resolve().parent.parent
 ARMS = ("baseline", "outlet_closure", "mentoring", "training")
+TITLES = {title(arm): arm for arm in ARMS}  # "Manager training" -> "training"
 TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
 CHROMIUM_FLAGS = [
     "--headless",
@@ -208,10 +210,12 @@ def test_report_writes_html_md_and_figures_and_prints_their_paths(reported):
             assert path.parent == root / "figures"
     # report.py's own outputs are still written and printed
     assert (root / "summary.csv").exists() and (root / "crn.csv").exists()
-    assert re.search(r"^\s*training: retention ", reported.printed, re.MULTILINE)
+    training = re.escape(title("training"))
+    assert re.search(rf"^\s*{training}: retention at 6 months ", reported.printed, re.MULTILINE)
     means = reported.tables["summary"].set_index("arm")["retention_horizon"] * 100
     for arm in ARMS:  # the arm means table of the report, as text
-        assert re.search(rf"^{arm} +2 .* {means[arm]:.1f} ± ", reported.printed, re.MULTILINE)
+        line = rf"^{re.escape(title(arm))} +2 .* {means[arm]:.1f} ± "
+        assert re.search(line, reported.printed, re.MULTILINE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,20 +255,20 @@ def test_every_chart_is_embedded_with_its_title_and_caption(reported):
 def test_verdict_table_lists_every_arm_with_its_verdicts_coloured(reported):
     tables = parse(reported.html).tables
     rows = tables["verdicts"]
-    assert [row[0][0].split()[0] for row in rows] == list(ARMS)
+    assert [row[0][0] for row in rows] == list(TITLES)
     verdicts = reported.tables["verdicts"].set_index("arm")
     for row in rows[1:]:
-        arm = row[0][0].split()[0]
+        arm = TITLES[row[0][0]]
         retention, profit = row[4], row[7]  # Arm Runs Ret Δ verdict NPV Δ verdict
         for (text, cls), role in ((retention, "retention"), (profit, "profit")):
             verdict = verdicts.loc[arm, f"{role}_verdict"]
             assert verdict in VERDICTS
             assert text.startswith(f"{verdict} 2 seeds"), (arm, role, text)  # seeds it used
             assert verdict in cls.split() and "verdict" in cls.split(), (arm, role, cls)
-    assert [row[0][0] for row in tables["means"]] == list(ARMS)
+    assert [row[0][0] for row in tables["means"]] == list(TITLES)
     summary = reported.tables["summary"].set_index("arm")
     for row in tables["means"]:
-        retention = summary.loc[row[0][0], "retention_horizon"] * 100
+        retention = summary.loc[TITLES[row[0][0]], "retention_horizon"] * 100
         assert row[3][0].startswith(f"{retention:.1f} ± "), row
 
 
@@ -290,7 +294,7 @@ def test_crn_configuration_provenance_and_reading_note(reported):
     assert "not distinguishable" not in text and "Holm" not in text
     assert "replications_min" not in text  # experiment keys are not scenario changes
     crn = parse(text).tables["crn"]
-    assert any(row[0][0] == "training" for row in crn)
+    assert any(row[0][0] == title("training") for row in crn)
 
 
 def test_markdown_has_the_same_content_and_relative_figure_paths(reported):
@@ -303,7 +307,7 @@ def test_markdown_has_the_same_content_and_relative_figure_paths(reported):
         assert f"]({rel})" in md
         assert (reported.root / rel).is_file()
     rows = [line for line in md.splitlines() if line.startswith("| ")]
-    for arm in ARMS:
+    for arm in TITLES:
         assert any(line.startswith(f"| {arm} |") for line in rows), arm
     assert "data:image" not in md
 
@@ -313,10 +317,10 @@ def test_points_head_their_rows_in_html_and_fill_a_column_in_markdown(grid_repor
     md = grid_report.with_suffix(".md").read_text()
     for label in ("count=0, budget=500,000", "count=6, budget=2,000,000"):
         assert text.count(f"Point: {label}</th>") == 3  # verdicts, means and CRN tables
-        assert f"| {label} | training |" in md
+        assert f"| {label} | {title('training')} |" in md
     assert "2 parameter points" in text
     rows = parse(text).tables["verdicts"]
-    assert [row[0][0].split()[0] for row in rows] == [*ARMS, *ARMS]
+    assert [row[0][0] for row in rows] == [*TITLES, *TITLES]
 
 
 def test_text_is_escaped(reported, tmp_path):
@@ -490,7 +494,7 @@ def test_npv_parts_have_their_own_table_with_differences_and_verdicts(reported, 
     tables = parse(reported.html).tables
     if set(NPV_PARTS) <= set(differences["kpi"]):  # runs of a sim with the NPV parts
         assert "<h3>NPV in parts</h3>" in reported.html
-        rows = [r for r in tables["differences"] if r[0][0] == "training"]
+        rows = [r for r in tables["differences"] if r[0][0] == title("training")]
         npv = differences.set_index(["arm", "kpi"]).loc[("training", "npv")]
         assert rows[0][4][0].startswith("+" if npv.mean_diff >= 0 else "-")
         assert rows[0][4][0].endswith(npv.verdict)
@@ -509,7 +513,7 @@ def test_an_undecided_verdict_says_about_how_many_seeds_would_decide_it(reported
     ]
     tables = {**reported.tables, "verdicts": verdicts}
     text = render_html(build(reported.root, tables, load(reported.root), []))
-    row = next(r for r in parse(text).tables["verdicts"] if r[0][0].startswith("training"))
+    row = next(r for r in parse(text).tables["verdicts"] if r[0][0] == title("training"))
     assert row[7][0] == "undecided 2 seeds; about 37 would decide"
     assert "undecided" in row[7][1].split()
 

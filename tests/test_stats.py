@@ -25,7 +25,7 @@ from analysis.stats import (
     seeds_needed,
     verdicts,
 )
-from sim.kpis import KINDS, NPV_PARTS, REGISTRY, decimals
+from sim.kpis import KINDS, NPV_PARTS, REGISTRY, decimals, registry
 
 pytestmark = pytest.mark.filterwarnings("error")  # no warning may leak from the module
 
@@ -105,8 +105,9 @@ def test_kpi_formatting():
     assert retention.amount(0.0004, 2) == "+0.04 pts"
     assert npv.amount(-12.34e6) == "-CNY 12.3 M"
     assert retention.number(-0.0) == "0.0" and retention.number(float("nan")) == "—"
-    assert npv.axis(delta=True) == "Δ NPV (CNY M)"
-    assert retention.axis() == "Retention at horizon (%)"
+    assert npv.axis(delta=True) == "Δ NPV over 60 months (CNY M)"
+    assert retention.axis() == "Retention at 60 months (%)"
+    assert registry(24)["retention_horizon"].axis() == "Retention at 24 months (%)"
     assert REGISTRY["complaints"].axis(delta=True) == "Δ Complaints"
     assert decimals(2.4, -1.1) == 1 and decimals(0.1, -0.02) == 2 and decimals(0.04) == 3
     assert decimals(0.0, float("nan")) == 1
@@ -268,8 +269,8 @@ def test_verdicts_better_worse_negligible():
     r = row(diffs, arm="mixed", kpi="retention_horizon")
     assert v.loc["mixed", "retention_diff"] == r.mean_diff
     assert v.loc["mixed", "sentence"].startswith(
-        f"retention {r.mean_diff * 100:+.1f} pts (simultaneous 95% CI {r.ci_low * 100:+.1f} to "
-        f"{r.ci_high * 100:+.1f}, {len(SEEDS)} seeds), better; NPV -CNY "
+        f"retention at 60 months {r.mean_diff * 100:+.1f} pts (simultaneous 95% CI"
+        f" {r.ci_low * 100:+.1f} to {r.ci_high * 100:+.1f}, {len(SEEDS)} seeds), better; NPV -CNY "
     )
     assert v.loc["mixed", "sentence"].endswith(", worse")
 
@@ -291,9 +292,11 @@ def test_verdict_sentence_format_hand_made():
         verdict=[BETTER, WORSE],
     )
     assert verdicts(diffs).iloc[0].sentence == (
-        "retention +2.4 pts (simultaneous 95% CI +1.9 to +2.9, 20 seeds), better; "
+        "retention at 60 months +2.4 pts (simultaneous 95% CI +1.9 to +2.9, 20 seeds), better; "
         "NPV -CNY 12.3 M (CI -20.1 to -4.5), worse"
     )
+    labelled = verdicts(diffs, kpis=registry(24)).iloc[0].sentence
+    assert labelled.startswith("retention at 24 months +2.4 pts (simultaneous")
 
 
 def test_small_retention_differences_show_two_decimals_and_undecided_says_seeds():
@@ -307,7 +310,8 @@ def test_small_retention_differences_show_two_decimals_and_undecided_says_seeds(
         seeds_needed=[np.nan, 80.0],
     )
     assert verdicts(diffs).iloc[0].sentence == (
-        "retention +0.04 pts (simultaneous 95% CI -0.02 to +0.10, 40 seeds), negligible; "
+        "retention at 60 months +0.04 pts (simultaneous 95% CI -0.02 to +0.10, 40 seeds),"
+        " negligible; "
         "NPV +CNY 0.3 M (CI -1.2 to +1.8, 30 seeds), undecided (about 80 seeds would decide it)"
     )
 

@@ -141,7 +141,7 @@ def test_stores_without_the_npv_parts_are_reported_without_them(tmp_path, monkey
         kpis = set(pd.read_csv(root / "differences.csv")["kpi"])
         assert (set(NPV_PARTS) <= kpis) == parts and "npv" in kpis
         summary = pd.read_csv(root / "summary.csv").set_index("arm")
-        assert summary.loc["clear", "sentence"].startswith("retention +")
+        assert summary.loc["clear", "sentence"].startswith("retention at 6 months +")
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def test_auto_end_to_end_on_a_tiny_bank(tmp_path, capsys):
     summary = pd.read_csv(root / "summary.csv").set_index("arm")
     assert summary["n"].to_dict() == {"baseline": seeds, "lean_service": seeds}
     sentence = summary.loc["lean_service", "sentence"]
-    assert f"lean_service: {sentence}" in out and f", {seeds} seeds)" in sentence
+    assert f"Lean service: {sentence}" in out and f", {seeds} seeds)" in sentence
     assert "simultaneous 95% CI" in out
     differences = pd.read_csv(root / "differences.csv")
     assert set(differences.verdict) <= set(VERDICTS) and set(differences.n) == {seeds}

@@ -6,11 +6,15 @@ baseline on the same seeds, a verdict per arm and KPI read off simultaneous inte
 ``experiment.smallest_effect``), and how much common random numbers narrowed the CIs. It writes
 ``summary.csv`` and ``summary.parquet`` (one row per point and arm), ``differences.csv``/
 ``.parquet`` (one row per point, arm and KPI) and ``crn.csv`` into the folder, draws the figures
-into ``figures/`` and writes the report: ``report.html`` (self-contained) and ``report.md``.
+into ``figures/`` and writes the report: ``report.html`` (self-contained), ``report.md`` and the
+workbook ``results.xlsx`` (:mod:`.workbook`). Each starts with an executive summary
+(:mod:`.executive`): the arms ranked, the recommendation and its caveats. Its stages are
+announced on stderr.
 
 One document model (:mod:`.document`), built from the statistics by :func:`.sections.build`, is
 rendered three ways: HTML with the Jinja2 templates of ``templates/`` (:mod:`.html`), Markdown
-(:mod:`.markdown`) and, in part, console text (:mod:`.console`).
+(:mod:`.markdown`) and, in part, console text (:mod:`.console`). KPI labels name the runs'
+horizon and arms named after a strategy take its title (:mod:`.labels`).
 """
 
 from __future__ import annotations
@@ -25,11 +29,26 @@ import pandas as pd
 from analysis import stats
 from analysis.report import console, html, markdown
 from analysis.report.document import Document
-from analysis.report.figures import ChartFile, draw_figures
+from analysis.report.figures import ChartFile, ChartProgress, draw_figures
+from analysis.report.labels import Labels
 from analysis.report.sections import analysis_sections, build
+from analysis.report.settings import replications
+from analysis.report.workbook import write_workbook
 from experiments import store
 
-__all__ = ["ChartFile", "Written", "build", "report", "statistics", "write_report"]
+__all__ = [
+    "ChartFile",
+    "NothingToReport",
+    "Written",
+    "build",
+    "report",
+    "statistics",
+    "write_report",
+]
+
+
+class NothingToReport(ValueError):
+    """A folder with no runs and no analysis to report."""
 
 
 @dataclass
@@ -41,6 +60,7 @@ class Written:
     figures: Path
     charts: list[ChartFile]
     error: str = ""  # why the figures are missing, if drawing failed
+    workbook: Path | None = None
 
 
 def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
@@ -51,7 +71,7 @@ def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.
     runs = store.load(results) if runs is None else runs
     experiment = store.experiment_meta(results).get("experiment") or {}
     baseline = experiment.get("baseline", "baseline")
-    ok = runs[runs["status"] == "ok"]
+    ok = runs[runs["status"] == "ok"] if len(runs) else runs
     if ok.empty:
         return {"summary": pd.DataFrame()}
     kpis = [k for k in stats.KPIS if k in ok.columns]
@@ -61,32 +81,48 @@ def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.
         tables["differences"] = stats.paired_differences(
             ok, baseline, kpis, smallest_effect=settings
         )
-        tables["verdicts"] = stats.verdicts(tables["differences"])
+        labelled = Labels.of(runs, store.experiment_meta(results)).kpis
+        tables["verdicts"] = stats.verdicts(tables["differences"], kpis=labelled)
         tables["crn"] = stats.crn_efficiency(ok, baseline)
     tables["summary"] = _summary(tables["arms"], tables.get("verdicts"))
     return tables
 
 
-def report(results: Path, out=print) -> dict[str, pd.DataFrame]:
+def report(results: Path, out=print, arms: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Compute, print and write the experiment's statistics and its report; returns the tables
-    (with ``figures``: name, title, caption, png and svg of every chart drawn)."""
+    (with ``figures``: name, title, caption, png and svg of every chart drawn). ``arms`` chooses
+    the arms of the charts (all by default).
+
+    Raises :class:`NothingToReport` for a folder with neither runs nor another analysis."""
     runs = store.load(results)
     if damaged := store.damaged_line(runs):
         out(damaged)
     runs = store.without_damaged(runs)
     if runs.empty:
         written = _analyses_only(results)
-        out(f"Report: {written}" if written else f"No runs stored in {results} yet.")
+        if written is None:
+            raise NothingToReport(
+                f"nothing to report in {results}: a results folder holds the runs of an"
+                " experiment (runs/ and plan.csv) or of an analysis; make one with"
+                " `python -m experiments.compare output.dir=...`"
+            )
+        out(f"Report: {written}")
         return {}
+    stage("Statistics")
     tables = statistics(results, runs)
-    experiment = store.experiment_meta(results).get("experiment") or {}
-    for line in console.summary(tables, runs, experiment):
+    meta = store.experiment_meta(results)
+    experiment = meta.get("experiment") or {}
+    labels = Labels.of(runs, meta)
+    for line in console.summary(tables, runs, experiment, labels):
         out(line)
     _write_tables(results, tables)
-    written = write_report(results, tables, runs)
+    written = write_report(results, tables, runs, arms=arms)
     columns = [f.name for f in fields(ChartFile)]
     tables["figures"] = pd.DataFrame([asdict(c) for c in written.charts], columns=columns)
     for line in console.written(written):
+        out(line)
+    reps, _ = replications(meta, runs)
+    for line in console.executive(tables, experiment, labels, reps):
         out(line)
     return tables
 
@@ -96,8 +132,10 @@ def write_report(
     tables: dict[str, pd.DataFrame],
     runs: pd.DataFrame | None = None,
     charts: list | None = None,
+    arms: list[str] | None = None,
 ) -> Written:
-    """Draw the figures (unless ``charts`` are given) and write report.html and report.md.
+    """Draw the figures (unless ``charts`` are given; ``arms`` chooses their arms) and write
+    report.html, report.md and results.xlsx.
 
     ``tables`` are :func:`statistics`'; ``runs`` is ``store.load(results)`` (loaded if None).
     A failure to draw the figures does not stop the report: it says why they are missing (and
@@ -107,17 +145,46 @@ def write_report(
     figures = results / "figures"
     error = ""
     if charts is None:
-        charts, failure = draw_figures(results, tables, figures)
+        stage("Charts")
+        charts, failure = draw_figures(results, tables, figures, arms, ChartProgress())
         if failure:
             print(failure, file=sys.stderr, end="")
             error = failure.strip().splitlines()[-1]
     charts = [ChartFile.of(c) for c in charts]
     runs = store.load(results) if runs is None else runs
+    stage("Report")
     doc = build(results, tables, runs, charts, error)
     html_path, md_path = results / "report.html", results / "report.md"
     _write_text(html_path, html.render(doc))
     _write_text(md_path, markdown.render(doc, results))
-    return Written(html_path, md_path, figures, charts, error)
+    stage("Workbook")
+    workbook = _workbook(results, tables, runs)
+    return Written(html_path, md_path, figures, charts, error, workbook)
+
+
+def stage(name: str) -> None:
+    """Announce a stage of the report on stderr ("Charts…")."""
+    print(f"{name}…", file=sys.stderr, flush=True)
+
+
+def _workbook(results: Path, tables: dict[str, pd.DataFrame], runs: pd.DataFrame) -> Path:
+    """results.xlsx of the report's tables and the runs' monthly series."""
+    meta = store.experiment_meta(results)
+    config = meta or (store.run_config(results, str(runs["run_id"].iloc[0])) if len(runs) else {})
+    rate = (config.get("economics") or {}).get("discount_rate")
+    reps, _ = replications(meta, runs)
+    facts = {"Seeds": f"{reps} per strategy, the same for every strategy (common random numbers)"}
+    if rate is not None:
+        facts["Discount rate"] = f"{float(rate):.1%} a year, for NPV and discounted profit"
+    monthly = store.load_timeseries(results, _with_timeseries(results, runs)) if len(runs) else None
+    path = results / "results.xlsx"
+    return write_workbook(path, tables, monthly, Labels.of(runs, meta), facts, rate)
+
+
+def _with_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose folder holds a time series."""
+    folder = store.runs_folder(results)
+    return runs[runs["run_id"].map(lambda i: (folder / str(i) / "timeseries.parquet").is_file())]
 
 
 def _analyses_only(results: Path) -> Path | None:

@@ -1,7 +1,8 @@
 """The report's console summary, printed by ``python -m experiments.report`` and at the end of
 ``python -m experiments.compare``: the runs' progress, the arm means table of the document
 (rendered as text), the verdict of each arm against the baseline in a sentence (with its NPV in
-parts), how much common random numbers narrowed the CIs, and where the report was written."""
+parts), what common random numbers bought, where the report was written and, last, the
+executive summary."""
 
 from __future__ import annotations
 
@@ -11,49 +12,67 @@ import pandas as pd
 
 from analysis import stats
 from analysis.report.document import Bullets, Heading, Para, Table
+from analysis.report.executive import executive_section
 from analysis.report.formats import run_counts
-from analysis.report.sections import crn_sentence, means_blocks, point_labels
-from sim.kpis import NPV_PARTS, thresholds_text
+from analysis.report.labels import Labels
+from analysis.report.sections import crn_plain, means_blocks, point_labels, thresholds
+from sim.kpis import NPV_PARTS
 
 HEADER_LINES = 2  # column headings wrap onto at most this many lines when they can
+WIDTH = 100  # paragraphs and bullets wrap at this width
 
 
-def summary(tables: dict[str, pd.DataFrame], runs: pd.DataFrame, experiment: dict) -> list[str]:
+def summary(
+    tables: dict[str, pd.DataFrame], runs: pd.DataFrame, experiment: dict, labels: Labels
+) -> list[str]:
     """The lines before the report is written: progress, means, verdicts and CRN."""
     lines = [f"Runs: {run_counts(runs)}."]
     means = tables["summary"]
     if means.empty:
         return [*lines, "No successful runs yet."]
-    lines += render(means_blocks(means, point_labels(means)))
+    lines += render(means_blocks(means, point_labels(means), labels))
     if len(tables.get("verdicts", [])):
-        lines += _verdicts(tables, experiment)
-        sentence = crn_sentence(tables["crn"])
-        lines.append(f"Common random numbers: {sentence[0].lower()}{sentence[1:]}")
+        lines += _verdicts(tables, experiment, labels)
+        lines += ["", *_wrap(f"Common random numbers: {crn_plain(tables['crn'], labels.months)}")]
     return lines
 
 
 def written(written) -> list[str]:
-    """Where the figures and the report went (``written``: an ``analysis.report.Written``)."""
+    """Where the figures, the report and the workbook went (``written``: an
+    ``analysis.report.Written``)."""
     count = f"{len(written.charts)} charts"
     drawn = f"not drawn: {written.error}" if written.error else count
-    return [
+    lines = [
         "",
         f"Figures: {written.figures} ({drawn})",
         f"Report: {written.html}",
         f"Report: {written.md}",
     ]
+    return lines + ([f"Workbook: {written.workbook}"] if written.workbook else [])
+
+
+def executive(
+    tables: dict[str, pd.DataFrame], experiment: dict, labels: Labels, seeds: int
+) -> list[str]:
+    """The executive summary as text (nothing without verdicts)."""
+    if not len(tables.get("differences", [])):
+        return []
+    section = executive_section(tables, labels, experiment, seeds, point_labels(tables["summary"]))
+    return ["", section.title.upper(), *render(section.blocks)]
 
 
 def render(blocks: list) -> list[str]:
-    """Document blocks as plain text lines (headings, paragraphs, bullets and tables)."""
+    """Document blocks as plain text lines (headings, paragraphs and bullets wrapped at WIDTH,
+    tables)."""
     lines = []
     for block in blocks:
         if isinstance(block, Heading):
             lines += ["", block.text]
         elif isinstance(block, Para):
-            lines.append(block.text)
+            lines += ["", *_wrap(block.text)] if block.note else _wrap(block.text)
         elif isinstance(block, Bullets):
-            lines += [f"  {item}" for item in block.items]
+            for n, item in enumerate(block.items, 1):
+                lines += _wrap(item, f"  {n}. " if block.ordered else "  - ")
         elif isinstance(block, Table):
             lines += _table(block)
         else:
@@ -61,28 +80,41 @@ def render(blocks: list) -> list[str]:
     return lines
 
 
-def _verdicts(tables: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
+def _wrap(text: str, first: str = "") -> list[str]:
+    indent = " " * len(first)
+    lines = textwrap.wrap(
+        text, WIDTH, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False
+    )
+    return lines or [""]
+
+
+def _verdicts(tables: dict[str, pd.DataFrame], experiment: dict, labels: Labels) -> list[str]:
     """The verdict header, then each arm's verdicts in a sentence and its NPV parts in another."""
     differences = tables["differences"]
     parts = differences[differences["kpi"].isin(NPV_PARTS)]
-    lines = [_verdict_header(differences, experiment)]
+    lines = _verdict_header(differences, experiment, labels)
     for row in tables["verdicts"].itertuples():
-        lines.append(f"  {_label(row.point, row.arm)}: {row.sentence}")
+        lines.append(f"  {_label(row.point, labels.arm(row.arm))}: {row.sentence}")
         mine = parts[(parts["point"] == row.point) & (parts["arm"] == row.arm)]
         if len(mine):
-            lines.append(f"    {stats.sentence([d for _, d in mine.iterrows()], first=False)}")
+            rows = [d for _, d in mine.iterrows()]
+            lines.append(f"    {stats.sentence(rows, first=False, kpis=labels.kpis)}")
     return lines
 
 
-def _verdict_header(differences: pd.DataFrame, experiment: dict) -> str:
+def _verdict_header(differences: pd.DataFrame, experiment: dict, labels: Labels) -> list[str]:
     level = differences["level"].iloc[0] * 100
     arms = int(differences["family_size"].max())
-    return (
-        f"\nAgainst {experiment.get('baseline', 'baseline')!r} on the same seeds: simultaneous"
-        f" {level:g}% CIs for the {arms} arm{'s' if arms != 1 else ''} of each KPI (Bonferroni),"
-        " verdicts read off them;"
-        f" negligible means within {thresholds_text(experiment.get('smallest_effect') or {})}:"
-    )
+    baseline = labels.arm(experiment.get("baseline", "baseline"))
+    settings = experiment.get("smallest_effect") or {}
+    return [
+        "",
+        *_wrap(
+            f"Against the {baseline.lower()} on the same seeds: simultaneous {level:g}% CIs for"
+            f" the {arms} strateg{'ies' if arms != 1 else 'y'} of each KPI (Bonferroni), verdicts"
+            f" read off them; negligible means within {thresholds(settings, labels)}:"
+        ),
+    ]
 
 
 def _label(point: str, arm: str) -> str:

@@ -52,6 +52,7 @@ class Para:
 @dataclass
 class Bullets:
     items: list[str]
+    ordered: bool = False  # numbered (a ranking)
 
 
 @dataclass

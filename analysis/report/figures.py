@@ -1,16 +1,20 @@
 """The report's figures: ``analysis.charts.draw_all`` into ``figures/``, in a forked child
-process when that keeps this one thread-free, with the images of earlier reports removed."""
+process when that keeps this one thread-free, with the images of earlier reports removed, and
+their progress on stderr (:class:`ChartProgress`)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from sim.progress import bar
 
 
 @dataclass
@@ -30,11 +34,43 @@ class ChartFile:
         )
 
 
+class ChartProgress:
+    """``draw_all``'s ``on_chart``: before each chart generator, a step of a progress bar on a
+    terminal, else a line "Charts (3 of 10): tradeoff…" on stderr. It works in the process that
+    draws (a forked child, too), creating its bar there on the first chart."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.bar = None
+
+    def __call__(self, name: str) -> None:
+        from analysis.charts import CHARTS
+
+        self.done += 1
+        if not sys.stderr.isatty():
+            words = str(name).replace("_", " ")
+            print(f"Charts ({self.done} of {len(CHARTS)}): {words}…", file=sys.stderr, flush=True)
+            return
+        if self.bar is None:
+            self.bar = bar(len(CHARTS), "charts", leave=False)
+        self.bar.set_postfix_str(str(name), refresh=False)
+        self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def draw_figures(
-    results: Path, tables: dict[str, pd.DataFrame], figures: Path
+    results: Path,
+    tables: dict[str, pd.DataFrame],
+    figures: Path,
+    arms: list[str] | None = None,
+    on_chart=None,
 ) -> tuple[list[ChartFile], str]:
     """The charts drawn into ``figures`` (stale images of earlier reports removed) and, if
-    drawing failed, the traceback.
+    drawing failed, the traceback. ``arms`` chooses the arms of the charts (all by default);
+    ``on_chart(name)`` is called before each chart generator, in the process that draws.
 
     Drawing happens in a forked child process when this process has no helper threads yet: the
     charts read the runs' Parquet files, which starts Arrow's thread pool, and the process must
@@ -46,10 +82,11 @@ def draw_figures(
         or multiprocessing.current_process().daemon  # may not have children
         or _has_threads()
     ):
-        return _draw(results, tables, figures)
+        return _draw(results, tables, figures, arms, on_chart)
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_draw_in_child, args=(send, results, tables, figures))
+    args = (send, results, tables, figures, arms, on_chart)
+    child = context.Process(target=_draw_in_child, args=args)
     child.start()
     send.close()
     try:
@@ -69,20 +106,24 @@ def _has_threads() -> bool:
         return threading.active_count() > 1
 
 
-def _draw(results: Path, tables, figures: Path) -> tuple[list[ChartFile], str]:
+def _draw(results: Path, tables, figures: Path, arms, on_chart) -> tuple[list[ChartFile], str]:
     try:
         from analysis import charts as plots
 
-        charts = [ChartFile.of(c) for c in plots.draw_all(results, tables, figures)]
+        drawn = plots.draw_all(results, tables, figures, arms=arms, on_chart=on_chart)
+        charts = [ChartFile.of(c) for c in drawn]
         _remove_stale(figures, charts)
         return charts, ""
     except Exception:  # the statistics are worth a report without figures
         return [], traceback.format_exc()
+    finally:
+        if isinstance(on_chart, ChartProgress):
+            on_chart.close()
 
 
-def _draw_in_child(send, results: Path, tables, figures: Path) -> None:
+def _draw_in_child(send, results: Path, tables, figures: Path, arms, on_chart) -> None:
     try:
-        send.send(_draw(results, tables, figures))
+        send.send(_draw(results, tables, figures, arms, on_chart))
     finally:
         send.close()
 

@@ -30,7 +30,8 @@ def _block(block, results: Path) -> list[str]:
     if isinstance(block, Heading):
         return [f"### {_text(block.text)}"]
     if isinstance(block, Bullets):
-        return [f"- {_text(i)}" for i in block.items]
+        marks = (f"{n}." if block.ordered else "-" for n in range(1, len(block.items) + 1))
+        return [f"{mark} {_text(i)}" for mark, i in zip(marks, block.items, strict=True)]
     if isinstance(block, Figure):
         return _figure(block, results)
     if isinstance(block, Table):

@@ -15,12 +15,14 @@ import pandas as pd
 
 from analysis.report.analyses import optimize_section, robustness_section, sensitivity_section
 from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
+from analysis.report.executive import DECISION_KPIS, executive_section, ranking_rule
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
+from analysis.report.labels import Labels
 from analysis.report.settings import config_section, provenance_section, replications, scenario
 from analysis.stats import ROLES, UNDECIDED, VERDICTS
 from experiments import store
-from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals, thresholds_text
+from sim.kpis import NPV_PARTS, Kpi, decimals
 
 ANALYSES = (sensitivity_section, robustness_section, optimize_section)  # other analyses stored
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
@@ -34,7 +36,8 @@ MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs
     ),
     "Other retention measures": (
         ("retention_12m", "retention_mid_high", "aum_retention"),
-        "Retention of the cohort at 12 months, of its mid and high tiers, and of its AUM.",
+        "Retention of the customers active after burn-in at 12 months, of its mid and high"
+        " tiers, and of its AUM.",
     ),
 }
 
@@ -57,14 +60,17 @@ def build(
     short = point_labels(summary)
     arm_names = list(pd.unique(summary["arm"])) if len(summary) else []
     reps, _ = replications(meta, runs)
+    labels = Labels.of(runs, meta)
+    decision = tuple(e.get("decision_kpis") or DECISION_KPIS)
     sections = [
-        _verdict_section(tables, baseline, short, settings),
+        executive_section(tables, labels, e, reps, short),
+        _verdict_section(tables, baseline, short, settings, labels),
         _figure_section(charts, error),
         *analysis_sections(results, len(charts) + 1),
-        _crn_section(tables, short),
+        _crn_section(tables, short, labels),
         config_section(meta, scenario(results, runs), runs, arm_names, baseline),
         provenance_section(results, runs),
-        _reading_section(reps, bool(short), settings),
+        _reading_section(reps, bool(short), settings, labels, decision),
     ]
     title = f"Experiment: {e['name']}" if e.get("name") else f"Results: {results.resolve().name}"
     description = e.get("description") or (
@@ -103,7 +109,9 @@ def _facts(meta: dict, runs: pd.DataFrame, arm_names: list, baseline: str, point
 # --------------------------------------------------------------------------------------------
 
 
-def _verdict_section(tables, baseline: str, short: dict[str, str], settings: dict) -> Section:
+def _verdict_section(
+    tables, baseline: str, short: dict[str, str], settings: dict, labels: Labels
+) -> Section:
     section = Section("verdicts", "Verdicts against the baseline")
     summary = tables.get("summary")
     if summary is None or summary.empty:
@@ -115,50 +123,50 @@ def _verdict_section(tables, baseline: str, short: dict[str, str], settings: dic
             Para(f"No runs of the baseline arm {baseline!r}: no differences or verdicts.")
         )
     else:
-        section.blocks.append(Para(_headline(verdicts, baseline)))
-    section.blocks.append(_verdict_table(summary, verdicts, baseline, short))
+        section.blocks.append(Para(_headline(verdicts, baseline, labels)))
+    section.blocks.append(_verdict_table(summary, verdicts, baseline, short, labels))
     section.blocks.append(
         Para(
-            "Retention at the horizon (the cohort active after burn-in) and NPV, means over seeds"
+            f"{labels.kpi(ROLES['retention']).label} (of the customers active after burn-in)"
+            f" and {labels.kpi(ROLES['profit']).label}, means over seeds"
             " ± the 95% CI half-width; Δ is arm − baseline paired on the same seeds, with its"
             " simultaneous 95% CI below (one interval per arm, all holding together). The"
             " verdict is read off that interval: negligible when it lies within the smallest"
-            f" effect worth acting on ({thresholds_text(settings)}), better or worse when it"
+            f" effect worth acting on ({thresholds(settings, labels)}), better or worse when it"
             " excludes 0 and the difference is at least that effect, undecided otherwise.",
             note=True,
         )
     )
-    section.blocks += _more_differences(tables.get("differences"), short)
-    section.blocks += means_blocks(summary, short)
+    section.blocks += _more_differences(tables.get("differences"), short, labels)
+    section.blocks += means_blocks(summary, short, labels)
     return section
 
 
-def _verdict_table(summary, verdicts, baseline: str, short: dict[str, str]) -> Table:
+def _verdict_table(summary, verdicts, baseline: str, short: dict[str, str], labels) -> Table:
     """Per arm (and point): the mean, difference and verdict of each decision role's KPI."""
     by_key = {} if verdicts is None else {(r["point"], r["arm"]): r for r in records(verdicts)}
-    columns = ["Arm", "Runs"]
-    for kpi in map(REGISTRY.get, ROLES.values()):
-        name, delta = _capital(kpi.short), f"Δ {kpi.short}, {kpi.unit_label(delta=True)}"
-        columns += [f"{name}, {kpi.unit}", delta, f"{name} verdict"]
+    columns = ["Strategy", "Runs"]
+    for kpi in map(labels.kpi, ROLES.values()):
+        columns += [f"{kpi.label}, {kpi.unit}", f"Δ, {kpi.unit_label(delta=True)}", "Verdict"]
     rows = []
     for row in records(summary):
-        arm = Cell(row["arm"], sub=baseline_mark(row["arm"], baseline))
+        arm = Cell(labels.arm(row["arm"]), sub=baseline_mark(row["arm"], baseline))
         cells = [arm, Cell(integer(row.get("n")))]
         v = by_key.get((row["point"], row["arm"]))
         for role, kpi in ROLES.items():
-            cells.append(_mean_cell(row, kpi))
+            cells.append(_mean_cell(row, labels.kpi(kpi)))
             if v is None:
                 cells += [Cell("—"), Cell("—" if row["arm"] == baseline else "no pairs")]
                 continue
             d = {k: v[f"{role}_{k}"] for k in ("n", "ci_low", "ci_high", "verdict", "seeds_needed")}
             d["mean_diff"] = v[f"{role}_diff"]
-            cells += [_diff_cell(kpi, d), _verdict_cell(d)]
+            cells += [_diff_cell(labels.kpi(kpi), d), _verdict_cell(d)]
         rows.append(cells)
     numeric = frozenset({1, 2, 3, 5, 6})
     return Table(columns, rows, numeric, kind="verdicts", groups=_groups(summary, short))
 
 
-def _more_differences(differences: pd.DataFrame | None, short: dict[str, str]) -> list:
+def _more_differences(differences: pd.DataFrame | None, short: dict[str, str], labels) -> list:
     """A table of differences and verdicts per heading of MORE_KPIS whose KPIs the runs have
     (beyond NPV, which the verdict table shows)."""
     blocks = []
@@ -171,10 +179,13 @@ def _more_differences(differences: pd.DataFrame | None, short: dict[str, str]) -
         if not set(kpis) - {"npv"}:
             continue
         rows = [
-            [Cell(arm), *(_diff_cell(k, wide.loc[(point, arm, k)], verdict=True) for k in kpis)]
+            [
+                Cell(labels.arm(arm)),
+                *(_diff_cell(labels.kpi(k), wide.loc[(point, arm, k)], verdict=True) for k in kpis),
+            ]
             for point, arm in keys.itertuples(index=False)
         ]
-        columns = ["Arm", *(REGISTRY[k].axis(delta=True) for k in kpis)]
+        columns = ["Strategy", *(labels.kpi(k).axis(delta=True) for k in kpis)]
         numeric = frozenset(range(1, len(columns)))
         blocks.append(Heading(heading))
         blocks.append(Table(columns, rows, numeric, "differences", _groups(keys, short)))
@@ -188,13 +199,17 @@ def _more_differences(differences: pd.DataFrame | None, short: dict[str, str]) -
     return blocks
 
 
-def means_blocks(summary: pd.DataFrame, short: dict[str, str]) -> list:
+def means_blocks(summary: pd.DataFrame, short: dict[str, str], labels: Labels) -> list:
     """The arm means table (under its heading, with its note): each arm's KPIs of MEANS with
     their 95% CI half-widths, one group of rows per parameter point."""
-    kpis = [k for k in MEANS if k in summary.columns]
-    columns = ["Arm", "Runs", *(f"{REGISTRY[k].label}, {REGISTRY[k].unit}" for k in kpis)]
+    kpis = [labels.kpi(k) for k in MEANS if k in summary.columns]
+    columns = ["Strategy", "Runs", *(f"{k.label}, {k.unit}" for k in kpis)]
     rows = [
-        [Cell(row["arm"]), Cell(integer(row.get("n"))), *(_mean_cell(row, k) for k in kpis)]
+        [
+            Cell(labels.arm(row["arm"])),
+            Cell(integer(row.get("n"))),
+            *(_mean_cell(row, k) for k in kpis),
+        ]
         for row in records(summary)
     ]
     numeric = frozenset(range(1, len(columns)))
@@ -205,10 +220,9 @@ def means_blocks(summary: pd.DataFrame, short: dict[str, str]) -> list:
     ]
 
 
-def _mean_cell(row: dict, kpi: str) -> Cell:
+def _mean_cell(row: dict, k: Kpi) -> Cell:
     """A KPI's mean ± its 95% CI half-width, in display units."""
-    k = REGISTRY[kpi]
-    mean, low, high = row.get(kpi), row.get(f"{kpi}_ci_low"), row.get(f"{kpi}_ci_high")
+    mean, low, high = row.get(k.name), row.get(f"{k.name}_ci_low"), row.get(f"{k.name}_ci_high")
     if not finite(mean):
         return Cell("—")
     text = k.number(mean)
@@ -217,9 +231,8 @@ def _mean_cell(row: dict, kpi: str) -> Cell:
     return Cell(text)
 
 
-def _diff_cell(kpi: str, d, verdict: bool = False) -> Cell:
+def _diff_cell(k: Kpi, d, verdict: bool = False) -> Cell:
     """A difference with its interval below (and its verdict, when asked), in its colour."""
-    k = REGISTRY[kpi]
     diff, low, high = d["mean_diff"], d["ci_low"], d["ci_high"]
     digits = decimals(*(x * k.scale for x in (diff, low, high)))
     sub = _interval(k, low, high, digits) + (f" · {d['verdict']}" if verdict else "")
@@ -241,19 +254,25 @@ def _verdict_cell(d) -> Cell:
     return Cell(verdict, sub=sub, verdict=verdict)
 
 
-def _headline(verdicts: pd.DataFrame, baseline: str) -> str:
+def _headline(verdicts: pd.DataFrame, baseline: str, labels: Labels) -> str:
     """How many arms got each verdict, per decision role."""
     parts = []
     for role, kpi in ROLES.items():
         counts = verdicts[f"{role}_verdict"].value_counts()
         told = [f"{counts.get(v, 0)} {v}" for v in VERDICTS]
-        parts.append(f"{_capital(REGISTRY[kpi].short)}: {', '.join(told)}.")
-    what = "arm-and-point comparisons" if verdicts["point"].astype(bool).any() else "arms"
-    return f"{len(verdicts)} {what} against {baseline!r} on the same seeds. " + " ".join(parts)
+        parts.append(f"{labels.kpi(kpi).label}: {', '.join(told)}.")
+    points = verdicts["point"].astype(bool).any()
+    what = "strategy-and-point comparisons" if points else "strategies"
+    against = "the baseline" if baseline == "baseline" else labels.arm(baseline)
+    return f"{len(verdicts)} {what} against {against} on the same seeds. " + " ".join(parts)
 
 
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def thresholds(settings: dict, labels: Labels) -> str:
+    """The smallest effects of the decision roles' KPIs in words, with the ``settings`` that
+    replace the defaults: "±0.25 pts for retention at 60 months, ±1% of the baseline's |mean|
+    for NPV"."""
+    kpis = map(labels.kpi, ROLES.values())
+    return ", ".join(f"±{k.describe_threshold(settings.get(k.name))} for {k.short}" for k in kpis)
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,41 +328,73 @@ def _figure_section(charts: list, error: str) -> Section:
     return section
 
 
-def crn_sentence(crn: pd.DataFrame) -> str:
-    """How much common random numbers narrowed the CIs of the retention difference: the median
-    over arms of the paired CI's width relative to independent seeds'."""
+def crn_sentence(crn: pd.DataFrame, kpi: Kpi) -> str:
+    """How much common random numbers narrowed the CIs of the difference in ``kpi`` (the
+    retention role's): the median over arms of the paired CI's width relative to independent
+    seeds'."""
     measured = crn.replace([np.inf, -np.inf], np.nan).dropna(subset=["ratio"])
     measured = measured[measured["ratio"] > 0]
     if len(measured):
         return (
-            f"The paired 95% CIs of the retention difference are {measured['ratio'].median():.2f}x"
+            f"The paired 95% CIs of the difference in {kpi.short} are"
+            f" {measured['ratio'].median():.2f}x"
             " as wide as independent seeds would give (median over arms), worth about"
             f" {measured['equivalent_replications'].median():,.0f}x the replications."
         )
     if (crn["ratio"] == 0).any():
         return (
-            "The paired differences in retention are constant across seeds for every arm"
+            f"The paired differences in {kpi.short} are constant across seeds for every arm"
             " that could be measured: their CIs have no width at all."
         )
     return "Too few varying paired runs to measure the effect of common random numbers."
 
 
-def _crn_section(tables, short: dict[str, str]) -> Section:
+def crn_plain(crn: pd.DataFrame, months: int) -> str:
+    """What common random numbers bought, in a strategy team's words: how many times more
+    precisely the retention differences are measured (the median over arms of independent /
+    paired CI width) and how many unpaired runs the paired ones did the work of."""
+    measured = crn.replace([np.inf, -np.inf], np.nan).dropna(subset=["ratio"])
+    measured = measured[measured["ratio"] > 0]
+    pairs = int(crn["n"].median()) if len(crn) else 0
+    same = (
+        f"Every strategy was tested on the same {pairs} simulated {months}-month histories of"
+        " customers and events as the baseline"
+    )
+    if not len(measured):
+        return f"{same}, so each difference is measured on identical conditions."
+    precision = 1 / measured["ratio"].median()
+    work = pairs * measured["equivalent_replications"].median()
+    return (
+        f"{same}, so the differences are measured about {precision:,.0f} times more precisely"
+        f" than with separate simulations; {pairs} paired runs did the work of about"
+        f" {_round(work):,} unpaired ones."
+    )
+
+
+def _round(x: float) -> int:
+    """Two significant digits: 3,412 -> 3,400."""
+    digits = max(0, math.floor(math.log10(max(x, 1))) - 1)
+    return int(round(x, -digits))
+
+
+def _crn_section(tables, short: dict[str, str], labels: Labels) -> Section:
     section = Section("crn", "Common random numbers")
     crn = tables.get("crn")
     if crn is None or crn.empty:
         section.blocks.append(Para("No paired runs against a baseline to measure."))
         return section
+    section.blocks.append(Para(crn_plain(crn, labels.months)))
     section.blocks.append(
         Para(
-            "Every arm runs on the baseline's seeds, so differences are paired seed by seed. "
-            + crn_sentence(crn)
+            "For researchers: every arm runs on the baseline's seeds, so differences are paired"
+            " seed by seed. " + crn_sentence(crn, labels.kpi(ROLES["retention"])),
+            note=True,
         )
     )
-    kpi = REGISTRY[ROLES["retention"]]
+    kpi = labels.kpi(ROLES["retention"])
     unit = kpi.unit_label(delta=True)
     columns = [
-        "Arm",
+        "Strategy",
         "Pairs",
         "Correlation",
         f"Paired CI ±, {unit}",
@@ -351,7 +402,7 @@ def _crn_section(tables, short: dict[str, str]) -> Section:
         "Width ratio",
         "Worth × replications",
     ]
-    rows = [_crn_row(row, kpi) for row in records(crn)]
+    rows = [_crn_row(row, kpi, labels) for row in records(crn)]
     numeric = frozenset(range(1, len(columns)))
     section.blocks.append(Table(columns, rows, numeric, kind="crn", groups=_groups(crn, short)))
     section.blocks.append(
@@ -366,10 +417,10 @@ def _crn_section(tables, short: dict[str, str]) -> Section:
     return section
 
 
-def _crn_row(row: dict, kpi: Kpi) -> list[Cell]:
+def _crn_row(row: dict, kpi: Kpi, labels: Labels) -> list[Cell]:
     worth = row["equivalent_replications"]
     return [
-        Cell(row["arm"]),
+        Cell(labels.arm(row["arm"])),
         Cell(integer(row["n"])),
         Cell(number(row["correlation"], 3)),
         Cell(kpi.number(row["paired_half_width"], 2)),
@@ -379,7 +430,9 @@ def _crn_row(row: dict, kpi: Kpi) -> list[Cell]:
     ]
 
 
-def _reading_section(reps: int, points: bool, settings: dict) -> Section:
+def _reading_section(
+    reps: int, points: bool, settings: dict, labels: Labels, decision: tuple[str, ...]
+) -> Section:
     at = " and point" if points else ""
     each = " at each point" if points else ""
     items = [
@@ -390,12 +443,17 @@ def _reading_section(reps: int, points: bool, settings: dict) -> Section:
         f" all arms for one KPI{each} are Bonferroni-adjusted so that they hold together, with"
         " 95% confidence, however many arms are compared.",
         "The verdict is read off that interval. Negligible: the whole interval lies within the"
-        f" smallest effect worth acting on ({thresholds_text(settings)}); better or worse: the"
+        f" smallest effect worth acting on ({thresholds(settings, labels)}); better or worse: the"
         " interval excludes 0, so the difference is real in this model, not seed noise, and it"
         " is at least the smallest effect; undecided: the seeds run cannot tell yet, and the"
         " report says about how many would.",
-        "Retention is the share of the customers active after burn-in still with the bank at"
-        " the horizon, in %; differences in percentage points (pts). NPV is the discounted"
-        " profit over the measured months, in CNY millions for the real bank.",
+        f"{labels.kpi(ROLES['retention']).label} is the share of the customers active after"
+        f" burn-in still with the bank {labels.months} months later, in %; differences in"
+        " percentage points (pts: 1 pt is one customer in every 100). NPV is the discounted"
+        f" profit over the {labels.months} measured months, in CNY millions for the real bank.",
+        ranking_rule(labels, decision),
+        "The numbers behind this report are in results.xlsx beside it: a summary per strategy,"
+        " every difference with its interval and verdict, the monthly series, and a sheet that"
+        " says what each holds.",
     ]
     return Section("reading", "How to read this report", [Bullets(items)])

@@ -15,6 +15,7 @@ from analysis.report.document import Cell, Heading, Para, Section, Table
 from analysis.report.formats import baseline_mark, pairs_table, records, run_counts, value
 from experiments import store
 from experiments.config import AUTO, EXPERIMENT_KEYS
+from sim.strategies import title
 
 SCENARIO_KEYS = (  # shown whatever their value, when the scenario has them
     "seed",
@@ -123,13 +124,14 @@ def _arms_blocks(e: dict, runs: pd.DataFrame, arm_names: list[str], baseline: st
         rows.append(
             [
                 Cell(arm, sub=baseline_mark(arm, baseline)),
+                Cell(title(arm)),
                 Cell(text, code=overrides is not None and bool(overrides)),
                 Cell(f"{int(done.get(arm, 0))} / {int(planned.get(arm, 0))}"),
             ]
         )
     blocks = [
         Heading("Arms"),
-        Table(["Arm", "Overrides", "Runs ok / planned"], rows, frozenset({2})),
+        Table(["Arm", "Strategy", "Overrides", "Runs ok / planned"], rows, frozenset({3})),
     ]
     skipped = [a for a in arms_cfg if a not in arm_names]
     if skipped and e.get("only"):

@@ -110,7 +110,7 @@ class PartnerPromotion(Strategy):
     """Partner promotions: leads, perks and subsidies for participants, a partner loan book."""
 
     name = "partner_promotion"
-    title = "Partner promotions"
+    title = "Partner promotion"
     Config = PartnerPromotionConfig
     cost_lines = ("subsidies", "funding", "credit_losses")
     revenue_lines = ("loan_interest",)

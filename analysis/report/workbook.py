@@ -1,0 +1,204 @@
+"""``results.xlsx``: the report's numbers for a spreadsheet, in display units with the unit in
+each header. Sheets: "Summary" (per arm: KPI means with 95% CIs, and the verdicts), "Differences"
+(per arm and KPI: arm − baseline, its simultaneous CI, verdict and seeds needed), "Monthly" (the
+mean over seeds of each arm's monthly series) and "Read me" (what each sheet holds)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.report.labels import Labels
+from analysis.stats import ROLES
+from sim.kpis import Kpi
+
+MONTHLY = {  # time series column -> (header, kind): rates in %, money in CNY M
+    "retention": ("Retention since burn-in", "rate"),
+    "retention_mid_high": ("Mid/high-tier retention since burn-in", "rate"),
+    "aum_retention": ("AUM retention since burn-in", "rate"),
+    "customers": ("Customers", "count"),
+    "aum": ("AUM", "money"),
+    "revenue": ("Revenue", "money"),
+    "cost": ("Cost", "money"),
+    "profit": ("Profit", "money"),
+}
+SCALE = {"rate": (100.0, "%"), "money": (1e-6, "CNY M"), "count": (1.0, "")}
+WIDTH = (10, 48)  # column widths in characters: at least, at most
+
+
+def write_workbook(
+    path: Path,
+    tables: dict[str, pd.DataFrame],
+    monthly: pd.DataFrame | None,
+    labels: Labels,
+    facts: dict[str, str],
+    discount_rate: float | None = None,
+) -> Path:
+    """Write the workbook to ``path`` (atomically): ``tables`` are ``analysis.report.statistics``',
+    ``monthly`` the stored time series (``experiments.store.load_timeseries``), ``facts`` the
+    settings the "Read me" sheet states (seeds, discount rate...) and ``discount_rate`` the
+    annual rate of the cumulative discounted profit."""
+    sheets = {
+        "Summary": summary_sheet(tables.get("summary", pd.DataFrame()), labels),
+        "Differences": differences_sheet(tables.get("differences"), labels),
+        "Monthly": monthly_sheet(monthly, labels, discount_rate),
+        "Read me": readme_sheet(labels, facts),
+    }
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, sheet in sheets.items():
+            sheet.to_excel(writer, sheet_name=name, index=False)
+            _readable(writer.sheets[name], sheet)
+    os.replace(tmp, path)
+    return path
+
+
+def summary_sheet(summary: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Per (point, arm): runs, each KPI's mean and 95% CI in display units, the verdicts."""
+    if summary.empty:
+        return pd.DataFrame({"Strategy": []})
+    out = _arms(summary, labels)
+    out["Runs"] = summary["n"].to_numpy()
+    for role, name in ROLES.items():
+        if f"{role}_verdict" in summary:
+            out[f"Verdict on {labels.kpi(name).short}"] = summary[f"{role}_verdict"].to_numpy()
+    for name, kpi in labels.kpis.items():
+        if name not in summary:
+            continue
+        head = _header(kpi.label, kpi.unit)
+        out[head] = _display(summary, name, kpi)
+        out[f"{head}, CI low"] = _display(summary, f"{name}_ci_low", kpi)
+        out[f"{head}, CI high"] = _display(summary, f"{name}_ci_high", kpi)
+    return out
+
+
+def differences_sheet(differences: pd.DataFrame | None, labels: Labels) -> pd.DataFrame:
+    """Per (point, arm, KPI): the difference with its simultaneous CI, verdict and seeds."""
+    if differences is None or differences.empty:
+        return pd.DataFrame({"Strategy": []})
+    out = _arms(differences, labels)
+    kpis = [labels.kpi(k) for k in differences["kpi"]]
+    out["KPI"] = [k.label for k in kpis]
+    out["Unit"] = [_units(k) for k in kpis]
+    scale = np.array([k.scale for k in kpis])
+    for column, head in (
+        ("baseline_mean", "Baseline mean"),
+        ("arm_mean", "Strategy mean"),
+        ("mean_diff", "Difference"),
+        ("ci_low", "CI low"),
+        ("ci_high", "CI high"),
+        ("smallest_effect", "Smallest effect worth acting on"),
+    ):
+        out[head] = differences[column].to_numpy(dtype=float) * scale
+    out["Verdict"] = differences["verdict"].to_numpy()
+    out["Seeds"] = differences["n"].to_numpy()
+    out["Seeds that would decide it"] = differences["seeds_needed"].to_numpy()
+    return out
+
+
+def monthly_sheet(
+    ts: pd.DataFrame | None, labels: Labels, discount_rate: float | None
+) -> pd.DataFrame:
+    """The mean over seeds of each (point, arm, month) of the series in MONTHLY, with the
+    cumulative profit and, given the annual ``discount_rate``, the cumulative discounted profit
+    (NPV to date)."""
+    if ts is None or ts.empty:
+        return pd.DataFrame({"Strategy": []})
+    ts = ts.assign(point=ts["point"].fillna(""))
+    columns = [c for c in MONTHLY if c in ts]
+    if "profit" in ts:
+        ts = ts.sort_values("month").assign(cumulative=ts.groupby("run_id")["profit"].cumsum())
+        columns.append("cumulative")
+        if discount_rate is not None:
+            discounted = ts["profit"] * (1 + float(discount_rate)) ** (-ts["month"] / 12)
+            ts = ts.assign(discounted=discounted.groupby(ts["run_id"]).cumsum())
+            columns.append("discounted")
+    means = ts.groupby(["point", "arm", "month"], sort=False)[columns].mean().reset_index()
+    means = means.sort_values(["point", "arm", "month"], kind="stable")
+    out = _arms(means, labels)
+    out["Month"] = means["month"].to_numpy()
+    headers = MONTHLY | {
+        "cumulative": ("Cumulative profit", "money"),
+        "discounted": ("Cumulative discounted profit (NPV to date)", "money"),
+    }
+    for column in columns:
+        head, kind = headers[column]
+        scale, unit = SCALE[kind]
+        out[_header(head, unit)] = means[column].to_numpy(dtype=float) * scale
+    return out
+
+
+def readme_sheet(labels: Labels, facts: dict[str, str]) -> pd.DataFrame:
+    rows = [
+        ("Summary", "Per strategy: each KPI's mean over seeds with its 95% CI, and the verdicts."),
+        (
+            "Differences",
+            "Per strategy and KPI: strategy − baseline on the same seeds, its simultaneous 95%"
+            " CI (Bonferroni over the strategies), the verdict and, when undecided, about how"
+            " many seeds would decide it. Differences of rates are in percentage points.",
+        ),
+        (
+            "Monthly",
+            "Per strategy and measured month: the mean over seeds of the monthly series."
+            " Retention since burn-in: the share of the customers active after burn-in still"
+            " with the bank.",
+        ),
+        ("Horizon", f"{labels.months} measured months after burn-in"),
+        *facts.items(),
+        ("Units", "Rates in %, money in CNY millions (CNY M), as each header says."),
+        ("Verdicts", "better, worse, negligible (too small to matter) or undecided."),
+    ]
+    return pd.DataFrame(rows, columns=["Item", "What it holds"])
+
+
+def _arms(df: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """The first columns of a sheet: the parameter point (when there are points), the
+    strategy's title and its arm name."""
+    out = pd.DataFrame(index=range(len(df)))
+    points = df["point"].fillna("").astype(str).to_numpy() if "point" in df else None
+    if points is not None and any(points):
+        out["Point"] = points
+    arms = df["arm"].astype(str).to_numpy()
+    out["Strategy"] = [labels.arm(a) for a in arms]
+    out["Arm"] = arms
+    return out
+
+
+def _units(kpi: Kpi) -> str:
+    """The unit of a KPI's means and of its differences: "%, differences in pts"."""
+    delta = kpi.unit_label(delta=True)
+    return kpi.unit if delta == kpi.unit else f"{kpi.unit}, differences in {delta}"
+
+
+def _header(label: str, unit: str) -> str:
+    return f"{label} ({unit})" if unit else label
+
+
+def _display(summary: pd.DataFrame, column: str, kpi: Kpi) -> np.ndarray:
+    """A column in display units; NaN when the summary has none (no CI from one seed)."""
+    if column not in summary:
+        return np.full(len(summary), np.nan)
+    return summary[column].to_numpy(dtype=float) * kpi.scale
+
+
+def _readable(sheet, df: pd.DataFrame) -> None:
+    """Bold, frozen header row; column widths from their contents (longer texts wrap);
+    numbers with 2 decimals."""
+    from openpyxl.styles import Alignment, Font
+
+    sheet.freeze_panes = "A2"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for i, column in enumerate(df.columns, 1):
+        letter = sheet.cell(row=1, column=i).column_letter
+        longest = max([len(str(v)) for v in df[column].head(200)] + [len(str(column)) // 2])
+        sheet.column_dimensions[letter].width = min(max(longest + 2, WIDTH[0]), WIDTH[1])
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+            if pd.api.types.is_float_dtype(df[column]):
+                cell.number_format = "#,##0.00"
+            elif longest > WIDTH[1]:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
