@@ -1,22 +1,43 @@
-"""``python -m experiments.report RESULTS_DIR``: the statistics, charts and report of a (possibly
-partial) results store (see :mod:`analysis.report`)."""
+"""``python -m experiments.report RESULTS_DIR [--arms A,B,...]``: the statistics, charts, report
+and workbook of a (possibly partial) results store (see :mod:`analysis.report`). ``--arms`` picks
+the arms the charts show beside the baseline (default: the experiment's ``chart_arms``, else those
+with the largest effects); the tables always hold every arm."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-from analysis.report import report
+from analysis.report import NothingToReport, report
+from experiments import store
 
 
-def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
-        sys.exit("usage: python -m experiments.report RESULTS_DIR")
-    results = Path(sys.argv[1])
-    if not results.is_dir():
-        sys.exit(f"error: {results} is not a folder")
-    report(results)
+def main(args: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "results", type=Path, help="an experiment's folder, e.g. results/experiments/playbook"
+    )
+    parser.add_argument(
+        "--arms", help="comma-separated arms the charts show, e.g. training,mentoring"
+    )
+    options = parser.parse_args(args)
+    if not options.results.is_dir():
+        parser.exit(2, f"error: {options.results} is not a folder\n")
+    arms = [a.strip() for a in options.arms.split(",") if a.strip()] if options.arms else None
+    if arms:
+        stored = list(dict.fromkeys(store.load(options.results).get("arm", [])))
+        if unknown := [a for a in arms if a not in stored]:
+            parser.exit(
+                2, f"error: --arms: {unknown[0]!r} is not an arm of the results; arms: {stored}\n"
+            )
+    try:
+        report(options.results, arms=arms)
+    except NothingToReport as exc:
+        parser.exit(2, f"error: {exc}\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import experiments.compare
+import experiments.report
 import sim.run
 from sim.overrides import check_path
 from sim.params import ConfigError
@@ -176,3 +177,20 @@ def test_an_unknown_experiment_key_points_to_the_page_that_lists_them(line, hint
     code, _, err = run_main(experiments.compare, [*SMALL, line], capsys)
     assert code == 2
     assert hint in err, err
+
+
+def test_report_of_a_folder_without_results_exits_non_zero(tmp_path, capsys):
+    code, out, err = run_main(experiments.report, [str(tmp_path)], capsys)
+    assert code == 2 and "nothing to report" in err and "experiments.compare" in err
+    assert not list(tmp_path.iterdir())
+    code, _, err = run_main(experiments.report, [str(tmp_path / "missing")], capsys)
+    assert code == 2 and "is not a folder" in err
+
+
+def test_report_refuses_chart_arms_the_results_do_not_hold(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert run_main(sim.run, [*SMALL, f"output.dir={store}"], capsys)[0] == 0
+    before = sorted(p.name for p in store.iterdir())
+    code, _, err = run_main(experiments.report, [str(store), "--arms", "baseline,nope"], capsys)
+    assert code == 2 and "'nope' is not an arm of the results" in err, err
+    assert sorted(p.name for p in store.iterdir()) == before  # nothing written
