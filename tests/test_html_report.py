@@ -4,8 +4,7 @@ and ``python -m experiments.report``).
 
 One tiny experiment (300 customers, 2 burn-in + 6 measured months, 2 seeds, 4 arms) is run and
 reported once per session; the tests read what it wrote. The browser test needs Chromium
-(Debian's ``chromium``; ``.ci/run`` installs it where apt is available) and is skipped only when
-no Chromium binary is found.
+(Debian's ``chromium``, which ``.ci/run`` installs) and fails, saying so, without it.
 """
 
 from __future__ import annotations
@@ -444,9 +443,9 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(
 ):
     binary = chromium()
     if binary is None:
-        pytest.skip(
+        pytest.fail(
             "no Chromium binary (chromium, chromium-browser or google-chrome) on PATH;"
-            " install it with: apt-get install -y chromium (.ci/run does where apt is available)"
+            " install Debian's: apt-get install -y chromium (.ci/run does)"
         )
     page = reported.root / "report.html"
     n = len(charts(reported))
