@@ -51,6 +51,11 @@ class ExperimentConfig:
         {}, "arm -> scenario overrides (e.g. strategy=[training])", "preset"
     )
     only: list[str] = param([], "run just these arms (and the baseline); empty: all", "choice")
+    chart_arms: list[str] = param(
+        [],
+        "arms the charts show beside the baseline; empty: up to 6, those with the largest effects",
+        "choice",
+    )
     overrides: list[str] = param(
         ["output.panel=false", "output.crm_extract=false"],
         "scenario overrides for every arm, before the command line's",
@@ -189,6 +194,11 @@ def check_experiment(cfg: CompareConfig) -> None:
     unknown = [a for a in e.only if a not in e.arms]
     if unknown:
         raise ConfigError(f"experiment.only: {unknown[0]!r} is not an arm; arms: {list(e.arms)}")
+    unknown = [a for a in e.chart_arms if a not in e.arms]
+    if unknown:
+        raise ConfigError(
+            f"experiment.chart_arms: {unknown[0]!r} is not an arm; arms: {list(e.arms)}"
+        )
     _check_scenario_keys(e)
     for key, values in e.grid.items():
         if not values:

@@ -176,11 +176,15 @@ def timeseries(model) -> pd.DataFrame:
     return pd.DataFrame(model.kpi_rows)
 
 
+def discount_factors(months, annual_rate: float) -> np.ndarray:
+    """Each measured month's factor in the NPV: (1 + annual rate) ** -(month / 12)."""
+    return (1.0 + annual_rate) ** -(np.asarray(months, np.float64) / 12.0)
+
+
 def summarise(model, timeseries: pd.DataFrame) -> dict:
     """End-of-run summary: retention, AUM, money, flows and customers by tier."""
     cfg, cohort, c = model.config, model.cohort, model.customers
-    years = timeseries["month"].to_numpy() / 12.0
-    discount = (1.0 + cfg.economics.discount_rate) ** -years
+    discount = discount_factors(timeseries["month"], cfg.economics.discount_rate)
     end = timeseries.iloc[-1]
     summary = {
         "seed": cfg.seed,

@@ -194,3 +194,11 @@ def test_report_refuses_chart_arms_the_results_do_not_hold(tmp_path, capsys):
     code, _, err = run_main(experiments.report, [str(store), "--arms", "baseline,nope"], capsys)
     assert code == 2 and "'nope' is not an arm of the results" in err, err
     assert sorted(p.name for p in store.iterdir()) == before  # nothing written
+
+
+def test_chart_arms_that_are_not_arms_are_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = "experiment.chart_arms=[training,nope]"
+    code, _, err = run_main(experiments.compare, [*SMALL, "output.dir=out", line], capsys)
+    assert code == 2 and "experiment.chart_arms: 'nope' is not an arm; arms: [" in err, err
+    assert not list(tmp_path.iterdir())

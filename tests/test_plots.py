@@ -9,6 +9,7 @@ it writes.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import struct
 import xml.etree.ElementTree as ET
@@ -18,11 +19,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from matplotlib.colors import to_hex
 from matplotlib.container import ErrorbarContainer
 
 from analysis.charts import CHARTS, Chart, arm_styles, chosen, draw_all
-from analysis.charts.common import DETECTED, compact, key_label, short_point, signed
+from analysis.charts.common import (
+    BASELINE_COLOUR,
+    DETECTED,
+    FIXED_COLOURS,
+    PALETTE,
+    compact,
+    key_axis,
+    key_label,
+    param_unit,
+    short_point,
+    signed,
+)
+from analysis.charts.data import ChartData
 from analysis.charts.forest import FOREST_KPIS
 from analysis.charts.ledger import line_label
 from analysis.charts.sweep import SWEEP_KPIS
@@ -30,10 +44,11 @@ from analysis.charts.tradeoff import pareto_front
 from analysis.report import statistics
 from analysis.stats import BETTER, UNDECIDED
 from experiments.compare import prepare, run_experiment
-from experiments.store import load, load_run_table, load_timeseries
+from experiments.store import experiment_meta, load, load_run_table, load_timeseries
 from sim.scenario import compose_config
+from sim.strategies import title as arm_title
 
-TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
+TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=1"]
 OPEN_NEW = '["strategy=[outlet_closure]","strategy.outlet_closure.open_new=true"]'
 ARMS_ORDER = [
     "retention_over_time",
@@ -105,9 +120,21 @@ def grid(stores, tmp_path_factory) -> Drawn:
     return drawn(stores, tmp_path_factory, "grid")
 
 
+CHART_ARMS = ["mentoring", "training"]
+
+
 @pytest.fixture(scope="session")
-def mentoring(stores, tmp_path_factory) -> Drawn:
-    return drawn(stores, tmp_path_factory, "arms", arm="mentoring")
+def chart_arms(stores, tmp_path_factory) -> Drawn:
+    """The arms store drawn with two chart arms, mentoring the arm of the single-arm charts."""
+    tables = statistics(stores["arms"])
+    out = tmp_path_factory.mktemp("charts_chart_arms")
+    charts = draw_all(stores["arms"], tables, out, arm="mentoring", arms=CHART_ARMS)
+    return Drawn(stores["arms"], tables, charts)
+
+
+@pytest.fixture(scope="session")
+def mentoring(chart_arms) -> Drawn:
+    return chart_arms
 
 
 def labelled(fig) -> dict[str, list[str]]:
@@ -133,6 +160,18 @@ def line_labels(ax) -> list[str]:
 
 def arm_order(drawn: Drawn) -> list[str]:
     return list(dict.fromkeys(drawn.runs()["arm"]))
+
+
+def titled(names) -> list[str]:
+    """The arms' titles, as the charts show them."""
+    return [arm_title(a) for a in names]
+
+
+def by_title(drawn: Drawn) -> dict[str, str]:
+    """Arm name by its title (the label a chart shows), every title distinct."""
+    found = {arm_title(a): a for a in arm_order(drawn)}
+    assert len(found) == len(arm_order(drawn))
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,20 +213,66 @@ def test_files_are_presentation_pngs_and_parseable_svgs_with_their_titles(arms, 
 def test_an_arm_has_one_colour_in_every_figure_and_the_baseline_is_black(arms, grid):
     for drawn in (arms, grid):
         order = arm_order(drawn)
-        expected = {a: s.colour for a, s in arm_styles(order, "baseline").items()}
+        styles = arm_styles(order, "baseline")
+        expected = {arm_title(a): s.colour.lower() for a, s in styles.items()}  # legends: titles
         seen: dict[str, set[str]] = {}
         for chart in drawn.charts:
             for label, colours in labelled(chart.figure).items():
                 if label in expected:
                     seen.setdefault(label, set()).update(colours)
-        assert seen.keys() == set(order)
-        assert {a: c.pop() for a, c in seen.items() if len(c) == 1} == {
-            a: expected[a].lower() for a in order
-        }
-    colours = [s.colour for s in arm_styles(arm_order(arms), "baseline").values()]
+        assert seen.keys() == expected.keys()
+        assert {a: c.pop() for a, c in seen.items() if len(c) == 1} == expected
+    styles = arm_styles(arm_order(arms), "baseline")
+    colours = [s.colour for s in styles.values()]
     assert colours[0] == "#000000" and len(set(colours)) == len(colours) == 11
-    okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
-    assert set(colours[1:7]) <= okabe_ito
+    assert all(styles[a].colour == PALETTE[i] for a, i in FIXED_COLOURS.items())
+
+
+def lab(colour: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of a hex colour."""
+    rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    to_xyz = [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+    xyz = np.array(to_xyz) @ linear / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_arm_colours_are_far_apart_none_near_black_or_navy_and_one_green():
+    points = [lab(c) for c in PALETTE]
+    for (i, a), (j, b) in itertools.combinations(enumerate(points), 2):
+        assert np.linalg.norm(a - b) >= 25, (PALETTE[i], PALETTE[j])  # ΔE*ab
+    for colour, (lightness, a, b) in zip(PALETTE, points, strict=True):
+        assert lightness >= 30 and np.hypot(a, b) >= 35, colour  # not black, navy or grey
+        assert np.linalg.norm(lab(colour) - lab(BASELINE_COLOUR)) >= 40, colour
+    hues = [np.degrees(np.arctan2(b, a)) % 360 for _, a, b in points]
+    assert sum(130 <= h <= 200 for h in hues) == 1  # one green-ish
+
+
+def test_an_arm_keeps_its_colour_whatever_subset_or_order_is_styled():
+    full = arm_styles(["baseline", *FIXED_COLOURS], "baseline")
+    subset = arm_styles(["baseline", "training", "outlet_closure"], "baseline")
+    assert subset["training"] == full["training"]
+    assert subset["outlet_closure"] == full["outlet_closure"]
+    assert subset["baseline"].colour == BASELINE_COLOUR
+    mixed = arm_styles(["close3", "baseline", "playbook", "promote"], "baseline")
+    held = {mixed["playbook"].colour}
+    assert mixed["playbook"].colour == PALETTE[FIXED_COLOURS["playbook"]]
+    assert mixed["close3"].colour == next(c for c in PALETTE if c not in held)
+    assert len({s.colour for s in mixed.values()}) == 4
+
+
+def test_the_same_arm_has_the_same_colour_in_charts_showing_different_arms(arms, chart_arms):
+    colours: dict[str, set[str]] = {}
+    shown = []
+    for drawn in (arms, chart_arms):
+        for name in ("retention_over_time", "cumulative_profit"):
+            found = labelled(drawn.chart(name).figure)
+            shown.append(set(found))
+            for label, values in found.items():
+                colours.setdefault(label, set()).update(values)
+    assert len({frozenset(s) for s in shown}) > 1  # the charts show different arms
+    assert all(len(c) == 1 for c in colours.values()), colours
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,7 +288,7 @@ def test_retention_over_time_shows_the_most_changed_arms_with_bands_and_differen
     others = [a for a in arm_order(arms) if a != "baseline"]
     biggest = set(change.reindex(others).sort_values(ascending=False, kind="stable").index[:6])
     shown = line_labels(top)
-    assert shown == ["baseline", *[a for a in others if a in biggest]]
+    assert shown == titled(["baseline", *[a for a in others if a in biggest]])
     assert line_labels(bottom) == shown[1:]
     assert len(top.collections) == len(shown)  # a 95% band per arm
     assert top.get_legend().get_title().get_text() == "Arm (6 of 10 arms)"
@@ -211,28 +296,33 @@ def test_retention_over_time_shows_the_most_changed_arms_with_bands_and_differen
     assert "month" in bottom.get_xlabel().lower()
     runs = arms.runs()
     ts = load_timeseries(arms.root, runs[runs["arm"] == "baseline"])
-    baseline = next(line for line in top.get_lines() if line.get_label() == "baseline")
+    baseline = next(line for line in top.get_lines() if line.get_label() == arm_title("baseline"))
     assert baseline.get_ydata()[0] == 100.0
     expected = ts.groupby("month")["retention"].mean().to_numpy() * 100
     np.testing.assert_allclose(baseline.get_ydata()[1:], expected)
 
 
-def test_cumulative_profit_is_in_cny_millions_and_ends_at_the_runs_profit(arms):
-    fig = arms.chart("cumulative_profit").figure
-    top, bottom = fig.axes
-    assert "CNY M" in top.get_ylabel() and "CNY M" in bottom.get_ylabel()
-    summary = arms.tables["summary"].set_index("arm")
-    for line in top.get_lines():
-        if line.get_label() in summary.index:
-            assert line.get_ydata()[0] == 0.0
-            end = summary.loc[line.get_label(), "profit"] / 1e6
-            assert line.get_ydata()[-1] == pytest.approx(end, rel=1e-9)
-    for line in bottom.get_lines():
-        if line.get_label() in summary.index:
-            end = (
-                summary.loc[line.get_label(), "profit"] - summary.loc["baseline", "profit"]
-            ) / 1e6
-            assert line.get_ydata()[-1] == pytest.approx(end, rel=1e-9, abs=1e-9)
+def test_cumulative_discounted_difference_ends_at_the_npv_difference_of_the_verdicts(arms):
+    chart = arms.chart("cumulative_profit")
+    (ax,) = chart.figure.axes
+    ylabel = " ".join(ax.get_ylabel().split())
+    assert "CNY M" in ylabel and "discounted at 8% a year" in ylabel
+    assert "discounted at 8% a year" in chart.caption
+    diffs = arms.tables["differences"]
+    npv = diffs[diffs["kpi"] == "npv"].set_index("arm")["mean_diff"] / 1e6
+    profit = diffs[diffs["kpi"] == "profit"].set_index("arm")["mean_diff"] / 1e6
+    names = by_title(arms)
+    lines = [line for line in ax.get_lines() if names.get(line.get_label()) in npv.index]
+    assert len(lines) == 6  # the arms that change the NPV most
+    for line in lines:
+        arm = names[line.get_label()]
+        assert line.get_ydata()[0] == 0.0
+        end = line.get_ydata()[-1]
+        assert end == pytest.approx(npv[arm], rel=1e-9, abs=1e-9)
+        if abs(profit[arm]) > 1e-3:
+            assert end != pytest.approx(profit[arm], rel=1e-6)  # discounted
+    assert len(ax.collections) == len(lines)  # a 95% band per arm
+    assert any(list(line.get_ydata()) == [0, 0] for line in ax.get_lines())  # the baseline
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,30 +336,67 @@ def test_pareto_front_keeps_exactly_the_points_nothing_beats_on_both():
     assert pareto_front(x, y).tolist() == [True, True, True, False, True, False]
 
 
-def test_retention_vs_npv_marks_and_labels_the_pareto_front(arms):
-    ax = arms.chart("retention_vs_npv").figure.axes[0]
-    s = arms.tables["summary"]
-    x, y = s["retention_horizon"].to_numpy() * 100, s["npv"].to_numpy() * 1e-6
-    front = [
-        i
-        for i in range(len(s))
-        if not any(
-            x[j] >= x[i] and y[j] >= y[i] and (x[j] > x[i] or y[j] > y[i]) for j in range(len(s))
-        )
-    ]
+def paired(tables, kpi: str, scale: float) -> pd.DataFrame:
+    d = tables["differences"]
+    return d[d["kpi"] == kpi].set_index("arm")[["mean_diff", "ci_low", "ci_high"]] * scale
+
+
+def test_retention_vs_npv_draws_paired_differences_with_the_verdicts_cis(arms):
+    chart = arms.chart("retention_vs_npv")
+    ax = chart.figure.axes[0]
+    retention, npv = paired(arms.tables, "retention_horizon", 100), paired(arms.tables, "npv", 1e-6)
+    bars = {c.get_label(): c for c in ax.containers if isinstance(c, ErrorbarContainer)}
+    assert sorted(bars) == sorted(titled(a for a in arm_order(arms) if a != "baseline"))
+    names = by_title(arms)
+    for label, c in bars.items():
+        arm = names[label]
+        x, y = c.lines[0].get_xdata()[0], c.lines[0].get_ydata()[0]
+        assert (x, y) == pytest.approx((retention.loc[arm, "mean_diff"], npv.loc[arm, "mean_diff"]))
+        xs, ys = (np.asarray(seg.get_segments()[0]) for seg in c.lines[2])
+        assert sorted(xs[:, 0]) == pytest.approx(sorted(retention.loc[arm, ["ci_low", "ci_high"]]))
+        assert sorted(ys[:, 1]) == pytest.approx(sorted(npv.loc[arm, ["ci_low", "ci_high"]]))
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < min(retention["ci_low"].min(), -0.25) and x1 > max(retention["ci_high"].max(), 0.25)
+    assert y0 < min(npv["ci_low"].min(), 0) and y1 > max(npv["ci_high"].max(), 0)
+    zero = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert any(list(line.get_xdata()) == [0, 0] for line in zero)
+    assert any(list(line.get_ydata()) == [0, 0] for line in zero)
+    smallest = arms.tables["differences"].query("kpi == 'retention_horizon'")["smallest_effect"]
+    spans = [p.get_extents() for p in ax.patches]  # the negligible bands
+    assert len(spans) == 2 and smallest.max() == pytest.approx(0.0025)
+    assert any("negligible: within ±0.25 pts" in t for t in legend_texts(chart.figure))
+
+
+def test_retention_vs_npv_marks_the_pareto_front_and_keeps_its_legend_inside(arms):
+    fig = arms.chart("retention_vs_npv").figure
+    ax = fig.axes[0]
+    retention, npv = paired(arms.tables, "retention_horizon", 100), paired(arms.tables, "npv", 1e-6)
+    x = np.append(retention["mean_diff"].to_numpy(), 0.0)  # the baseline at the origin
+    y = np.append(npv.reindex(retention.index)["mean_diff"].to_numpy(), 0.0)
+    names = [*retention.index, "baseline"]
+    front = pareto_front(x, y)
     line = next(line for line in ax.get_lines() if line.get_label() == "Pareto front")
     drawn = sorted(zip(line.get_xdata(), line.get_ydata(), strict=True))
-    np.testing.assert_allclose(drawn, sorted((x[i], y[i]) for i in front))
+    np.testing.assert_allclose(drawn, sorted(zip(x[front], y[front], strict=True)))
     labels = {t.get_text() for t in ax.texts}
-    assert labels == {a + (" ★" if i in front else "") for i, a in enumerate(s["arm"])}
-    assert any("Pareto front" in t for t in legend_texts(ax.figure))
-    assert "%" in ax.get_xlabel() and "CNY M" in ax.get_ylabel()
+    assert labels == {arm_title(a) + (" ★" if f else "") for a, f in zip(names, front, strict=True)}
+    assert any("Pareto front" in t for t in legend_texts(fig))
+    renderer = fig.canvas.get_renderer()
+    box = fig.legends[0].get_window_extent(renderer)
+    page = fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0  # nothing cut off
+    assert "pts" in ax.get_xlabel() and "CNY M" in ax.get_ylabel()
 
 
 def test_forest_plot_shows_every_arm_with_its_interval_and_fills_better_and_worse_ones(arms):
     fig = arms.chart("differences_forest").figure
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["Retention at horizon", "Mid/high-tier retention", "Profit", "NPV"]
+    assert titles == [
+        "Retention at 6 months",
+        "Mid/high-tier retention at 6 months",
+        "Profit over 6 months",
+        "NPV over 6 months",
+    ]
     units = ["(pts)", "(pts)", "(CNY M)", "(CNY M)"]
     assert [ax.get_xlabel() for ax in fig.axes] == [
         f"Δ {title} {unit}" for title, unit in zip(titles, units, strict=True)
@@ -280,13 +407,13 @@ def test_forest_plot_shows_every_arm_with_its_interval_and_fills_better_and_wors
         assert ax.get_xlabel().endswith(unit)
         if ax.get_subplotspec().is_first_col():  # the others share its rows
             ticks = zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()], strict=True)
-            assert [label for _, label in sorted(ticks, reverse=True)] == others  # top down
+            assert [label for _, label in sorted(ticks, reverse=True)] == titled(others)  # top down
         assert any(list(line.get_xdata()) == [0, 0] for line in ax.get_lines())  # zero line
         scale = 100 if unit == "(pts)" else 1e-6
         bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
-        assert [c.get_label() for c in bars] == others
+        assert [c.get_label() for c in bars] == titled(others)
         for c in bars:
-            d = diffs.loc[(c.get_label(), kpi)]
+            d = diffs.loc[(by_title(arms)[c.get_label()], kpi)]
             point = c.lines[0]
             assert point.get_xdata()[0] == pytest.approx(d["mean_diff"] * scale)
             hollow = point.get_markerfacecolor() == "white"
@@ -301,23 +428,24 @@ def test_forest_plot_shows_every_arm_with_its_interval_and_fills_better_and_wors
 # --------------------------------------------------------------------------------------------
 
 
-def test_waterfall_signs_revenue_up_and_cost_down_and_ends_at_the_profit_difference(grid):
+def test_waterfall_signs_revenue_up_and_cost_down_and_ends_at_the_npv_difference(grid):
     arm, point = chosen(grid.root, grid.tables)
     assert arm == "outlet_closure"
     chart = grid.chart("ledger_waterfall")
-    assert "outlet_closure vs baseline" in chart.title and short_point(point) in chart.title
+    assert f"{arm_title('outlet_closure')} vs baseline" in chart.title
+    assert short_point(point) in chart.title
     ax = chart.figure.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     widths = [p.get_width() for p in ax.patches]
-    assert labels[-1] == "Profit difference" and len(widths) == len(labels)
+    assert labels[-1] == "NPV difference" and len(widths) == len(labels)
     assert sum(widths[:-1]) == pytest.approx(widths[-1])
-    summary = grid.tables["summary"].set_index(["point", "arm"])
-    profit = summary.loc[(point, arm), "profit"] - summary.loc[(point, "baseline"), "profit"]
-    assert widths[-1] == pytest.approx(profit / 1e6)
+    diffs = grid.tables["differences"].set_index(["point", "arm", "kpi"])
+    assert widths[-1] == pytest.approx(diffs.loc[(point, arm, "npv"), "mean_diff"] / 1e6)
     runs = grid.runs()
     ts = load_timeseries(grid.root, runs[runs["point"] == point])
     lines = [c for c in ts.columns if c.startswith(("revenue_", "cost_"))]
-    totals = ts.groupby("arm")[lines].sum() / ts.groupby("arm")["seed"].nunique().iloc[0]
+    discounted = ts[lines].mul(1.08 ** -(ts["month"] / 12), axis=0).assign(arm=ts["arm"])
+    totals = discounted.groupby("arm")[lines].sum() / ts.groupby("arm")["seed"].nunique().iloc[0]
     diff = (totals.loc[arm] - totals.loc["baseline"]) / 1e6
     for label, width in zip(labels[:-1], widths[:-1], strict=True):
         column = next((c for c in lines if line_label(c) == label), None)
@@ -326,7 +454,21 @@ def test_waterfall_signs_revenue_up_and_cost_down_and_ends_at_the_profit_differe
             assert width == pytest.approx(sign * diff[column]), label
     closure = labels.index("Cost: outlet closure · closure")
     assert widths[closure] < 0
-    assert "CNY M" in ax.get_xlabel()
+    assert "CNY M" in ax.get_xlabel() and "discounted at 8% a year" in ax.get_xlabel()
+
+
+def test_the_ledger_shows_a_panel_per_arm_shown_on_one_scale(arms):
+    chart = arms.chart("ledger_waterfall")
+    panels = [ax for ax in chart.figure.axes if ax.get_visible()]
+    titles = [ax.get_title() for ax in panels]
+    shown = line_labels(arms.chart("cumulative_profit").figure.axes[0])
+    assert titles == shown  # the arms that change the NPV most
+    assert len({ax.get_xlim() for ax in panels}) == 1  # one scale
+    diffs = arms.tables["differences"].query("kpi == 'npv'").set_index("arm")["mean_diff"]
+    for ax, title in zip(panels, titles, strict=True):
+        total = ax.patches[-1].get_width()  # the last bar: the NPV difference
+        assert total == pytest.approx(diffs[by_title(arms)[title]] / 1e6)
+    assert "Not shown: " in chart.caption
 
 
 def test_the_default_arm_has_the_best_retention_verdict_else_comes_first(arms):
@@ -346,14 +488,14 @@ def test_the_default_arm_has_the_best_retention_verdict_else_comes_first(arms):
 
 
 def test_the_arm_argument_picks_the_waterfall_and_map_arm(mentoring):
-    assert "mentoring vs baseline" in mentoring.chart("ledger_waterfall").title
+    assert f"{arm_title('mentoring')} vs baseline" in mentoring.chart("ledger_waterfall").title
     labels = [
         t.get_text() for t in mentoring.chart("ledger_waterfall").figure.axes[0].get_yticklabels()
     ]
     assert "Cost: mentoring · stipends" in labels
     fig = mentoring.chart("branch_map").figure
-    assert fig.get_suptitle().endswith("mentoring")
-    assert "closed branch" not in legend_texts(fig)  # mentoring closes none
+    assert fig.get_suptitle().endswith(f"{arm_title('mentoring')}, seed 0")
+    assert not any(t.startswith("closes") for t in legend_texts(fig))  # mentoring closes none
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,22 +517,24 @@ def test_churn_shows_annual_attrition_by_segment_and_tier_per_arm(arms):
     ts = load_timeseries(arms.root, runs[runs["arm"] == "baseline"])
     per_seed = ts.groupby("seed")
     rate = per_seed["exits_mass"].sum() / per_seed["customers_mass"].mean() * 12 / 6 * 100
-    baseline = next(c for c in tiers.containers if c.get_label() == "baseline")
+    baseline = next(c for c in tiers.containers if c.get_label() == arm_title("baseline"))
     assert baseline.lines[0].get_xdata()[0] == pytest.approx(rate.mean())
 
 
 def test_branch_map_shows_the_closing_arm_before_and_after_on_one_scale(arms):
-    fig = arms.chart("branch_map").figure
-    assert "outlet_closure" in fig.get_suptitle()  # preferred: it closed branches
+    chart = arms.chart("branch_map")
+    fig = chart.figure
+    assert fig.get_suptitle().endswith(f"{arm_title('outlet_closure')}, seed 0")  # it closed
+    assert "seed 0 (the first of its 2 seeds)" in chart.caption
     before, after = fig.axes
     assert before.get_xlim() == after.get_xlim() and before.get_ylim() == after.get_ylim()
     assert before.get_aspect() == after.get_aspect() == 1.0
     assert before.get_xlabel() == after.get_xlabel() == before.get_ylabel() == "km"
     legend = legend_texts(fig)
-    for entry in ("open branch", "closed branch", "new branch"):
+    for entry in ("open branch", "closes in month 1", "new branch"):
         assert entry in legend
     counts = {
-        t.split(" (")[0]: int(t.split("(")[1].rstrip(")").replace(",", ""))
+        t.split(" (")[0]: int(t.split("(")[1].split(";")[0].rstrip(")").replace(",", ""))
         for t in legend
         if "(" in t
     }
@@ -399,13 +543,34 @@ def test_branch_map_shows_the_closing_arm_before_and_after_on_one_scale(arms):
     # real customers (weights summed, each count rounded)
     assert counts["stayed"] + counts["left"] == pytest.approx(first["customers_start"], abs=1)
     assert counts["stayed"] + counts["joined"] == pytest.approx(first["customers_end"], abs=1)
+    share = round(100 * counts["left"] / (counts["stayed"] + counts["left"]))
+    assert f"{share}% of starting customers" in next(t for t in legend if t.startswith("left"))
     branches = load_run_table(arms.root, first["run_id"], "branches")
     closed = branches[branches["closed_month"].notna()][["x", "y"]].to_numpy()
     new = branches[branches["opened_month"].notna()][["x", "y"]].to_numpy()
     assert len(closed) == 2 and len(new) == 1
+    for ax in (before, after):  # the closing branches marked before and after
+        offsets = [np.asarray(c.get_offsets()) for c in ax.collections]
+        assert any(o.shape == closed.shape and np.allclose(o, closed) for o in offsets)
     offsets = [np.asarray(c.get_offsets()) for c in after.collections]
-    assert any(o.shape == closed.shape and np.allclose(o, closed) for o in offsets)
     assert any(o.shape == new.shape and np.allclose(o, new) for o in offsets)
+
+
+def test_branch_map_draws_each_outcome_in_proportion_to_its_real_customers(arms):
+    before, after = arms.chart("branch_map").figure.axes
+    legend = legend_texts(arms.chart("branch_map").figure)
+    real = {
+        t.split(" (")[0]: float(t.split("(")[1].split(";")[0].rstrip(")").replace(",", ""))
+        for t in legend
+        if "(" in t
+    }
+    homes = before.collections[0]  # one layer: no outcome is painted over another
+    colours = [to_hex(c) for c in homes.get_facecolors()]
+    left = colours.count(to_hex("#D55E00")) / len(colours)
+    assert left == pytest.approx(real["left"] / (real["left"] + real["stayed"]), abs=0.05)
+    dots = [len(ax.collections[0].get_offsets()) for ax in (before, after)]
+    starting, ending = real["stayed"] + real["left"], real["stayed"] + real["joined"]
+    assert dots[1] / dots[0] == pytest.approx(ending / starting, rel=0.02)  # dots per customer
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,11 +581,11 @@ def test_branch_map_shows_the_closing_arm_before_and_after_on_one_scale(arms):
 def test_heatmap_shows_the_differences_over_both_grid_parameters(grid):
     fig = grid.chart("sweep_heatmap").figure
     maps = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title() for ax in maps] == ["Retention at horizon", "NPV"]
+    assert [ax.get_title() for ax in maps] == ["Retention at 6 months", "NPV over 6 months"]
     diffs = grid.tables["differences"]
     for ax, kpi, scale, unit in zip(maps, SWEEP_KPIS, (100, 1e-6), ("pts", "CNY M"), strict=True):
-        assert ax.get_xlabel() == "outlet closure: count"
-        assert ax.get_ylabel() == "outlet closure: shock"
+        assert ax.get_xlabel() == "outlet closure: count (branches closed)"
+        assert ax.get_ylabel() == "outlet closure: shock (log-hazard added)"
         assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
         assert [t.get_text() for t in ax.get_yticklabels()] == ["0.1", "1"]
         d = diffs[(diffs["kpi"] == kpi) & (diffs["arm"] == "outlet_closure")]
@@ -437,16 +602,20 @@ def test_sweep_lines_show_a_kpi_per_count_for_each_shock_with_bands(grid):
     fig = grid.chart("sweep_lines").figure
     retention, npv = fig.axes
     legend = retention.get_legend()
-    assert legend.get_title().get_text() == "outlet closure: shock"
-    assert [t.get_text() for t in legend.get_texts()] == ["0.1", "1"]
+    assert legend.get_title().get_text() == "Arm · outlet closure: shock (log-hazard added)"
+    shocks = [f"{arm_title('outlet_closure')} · {shock}" for shock in ("0.1", "1")]
+    assert [t.get_text() for t in legend.get_texts()] == shocks
+    colour = arm_styles(arm_order(grid), "baseline")["outlet_closure"].colour
+    assert {to_hex(line.get_color()) for line in retention.get_lines()[:2]} == {colour.lower()}
     assert list(retention.get_xticks()) == [1, 2]
     assert "pts" in retention.get_ylabel() and "CNY M" in npv.get_ylabel()
-    assert npv.get_xlabel() == "outlet closure: count"
+    assert npv.get_xlabel() == "outlet closure: count (branches closed)"
     diffs = grid.tables["differences"]
     for line in retention.get_lines():
-        if line.get_label() in ("0.1", "1"):
+        if line.get_label() in shocks:
             d = diffs[(diffs["kpi"] == "retention_horizon") & (diffs["arm"] == "outlet_closure")]
-            d = d[d["point"].str.endswith(f"shock={float(line.get_label())}")]
+            shock = float(line.get_label().split(" · ")[1])
+            d = d[d["point"].str.endswith(f"shock={shock}")]
             assert list(line.get_xdata()) == [1, 2]
             np.testing.assert_allclose(line.get_ydata(), d["mean_diff"].to_numpy() * 100)
     assert len(retention.collections) == 2  # a band per shock
@@ -454,8 +623,11 @@ def test_sweep_lines_show_a_kpi_per_count_for_each_shock_with_bands(grid):
 
 def test_manager_skill_shows_bands_and_median_for_mentoring_and_training_arms(arms):
     fig = arms.chart("manager_skill").figure
-    assert [ax.get_title() for ax in fig.axes] == ["baseline", "mentoring", "training", "playbook"]
-    assert {"p10–p90", "p25–p75", "median", "baseline median"} <= set(legend_texts(fig))
+    panels = titled(["baseline", "mentoring", "training", "playbook"])
+    assert [ax.get_title() for ax in fig.axes] == panels
+    legend = legend_texts(fig)
+    assert {"middle 80% of managers", "middle half of managers", "median manager"} <= set(legend)
+    assert not any("p10" in t or "p90" in t for t in [*legend, arms.chart("manager_skill").caption])
     assert "Skill" in fig.axes[0].get_ylabel()
     runs = arms.runs()
     ts = load_timeseries(arms.root, runs[runs["arm"] == "mentoring"])
@@ -473,7 +645,9 @@ def test_manager_skill_shows_bands_and_median_for_mentoring_and_training_arms(ar
 def test_charts_without_their_data_are_skipped(stores, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(stores["grid"], bare, ignore=shutil.ignore_patterns("panel.parquet"))
-    charts = draw_all(bare, {}, tmp_path / "out")
+    called = []
+    charts = draw_all(bare, {}, tmp_path / "out", on_chart=called.append)
+    assert called == [draw.__name__ for draw in CHARTS]  # before each generator, drawing or not
     names = [
         "retention_over_time",
         "cumulative_profit",
@@ -502,3 +676,54 @@ def test_formatting_helpers():
     point = "strategy.outlet_closure.count=3,strategy.partner_promotion.budget=1000000.0"
     assert short_point(point) == "count=3, budget=1M"
     assert key_label("strategy.partner_promotion.budget") == "partner promotion: budget"
+    assert compact(3980790.0) == "3.98M" and compact(0.00372934) == "0.00373"
+
+
+def test_money_keys_are_labelled_in_cny_and_others_with_the_schema_unit():
+    budget = "strategy.partner_promotion.budget"
+    assert key_axis(budget) == "partner promotion: budget (CNY per month)"  # the schema's unit
+    assert param_unit("strategy.branch_experience.redesign_cost") == "CNY"
+    assert param_unit("strategy.mystery.reward") == "CNY"  # not in the schema: by its name
+    assert param_unit("strategy.outlet_closure.count") == "branches closed"
+    assert param_unit("economics.discount_rate") == "per year"
+    assert param_unit("strategy.outlet_closure.rule") == ""  # a description, not a unit
+
+
+# --------------------------------------------------------------------------------------------
+# The arms the charts show
+# --------------------------------------------------------------------------------------------
+
+
+def test_chart_arms_restrict_the_arms_drawn_and_the_caption_names_the_others(arms, chart_arms):
+    others = [a for a in arm_order(arms) if a not in ["baseline", *CHART_ARMS]]
+    for name in ("retention_over_time", "cumulative_profit", "churn_by_segment_tier"):
+        chart = chart_arms.chart(name)
+        drawn = {label for label in labelled(chart.figure) if label in titled(arm_order(arms))}
+        assert drawn - {arm_title("baseline")} == set(titled(CHART_ARMS)), name
+        note = f"Not shown: {', '.join(titled(others))}; every arm is in the forest plot."
+        assert note in chart.caption
+    tradeoff = chart_arms.chart("retention_vs_npv")
+    bars = [c.get_label() for c in tradeoff.figure.axes[0].containers]
+    assert sorted(bars) == sorted(titled(CHART_ARMS)) and "Not shown: " in tradeoff.caption
+    forest = chart_arms.chart("differences_forest").figure.axes[0]
+    assert len([c for c in forest.containers]) == len(others) + len(CHART_ARMS)  # all of them
+    auto = arms.chart("retention_over_time")
+    shown = line_labels(auto.figure.axes[0])
+    left_out = [a for a in arm_order(arms) if arm_title(a) not in shown]
+    assert len(left_out) == 4 and f"Not shown: {', '.join(titled(left_out))}" in auto.caption
+
+
+def test_chart_arms_come_from_the_stored_experiment_unless_given(stores, tmp_path):
+    root = tmp_path / "chosen"
+    shutil.copytree(stores["arms"], root)
+    meta = experiment_meta(root)
+    meta["experiment"]["chart_arms"] = ["playbook", "gone"]  # an arm without runs is dropped
+    (root / "experiment.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    tables = statistics(root)
+    arms, note, legend = ChartData(root, tables, None).shown("retention_horizon")
+    assert arms == ["baseline", "playbook"] and legend == "Arm (1 of 10 arms)"
+    assert f"Not shown: {arm_title('outlet_closure')}, " in note
+    assert ChartData(root, tables, None, ["training"]).shown("npv")[0] == ["baseline", "training"]
+    assert len(ChartData(root, tables, None, []).shown("npv")[0]) == 7  # automatic: 6 and base
+    with pytest.raises(ValueError, match="chart_arms: 'nope' is not an arm"):
+        ChartData(root, tables, None, ["nope"])

@@ -2,11 +2,13 @@
 
 ``draw_all(results, tables, out_dir)`` draws every chart the store supports (``tables`` is what
 ``analysis.report.report`` returns) and saves each as PNG and SVG. One style throughout
-(:mod:`~analysis.charts.common`): large fonts and thick lines for projection, the Okabe-Ito
-colour-blind-safe palette, the baseline in black and every other arm in the same colour (and line
-style) in every figure, assigned in the experiment's order of arms; each KPI's label, unit and
-scale from :data:`sim.kpis.REGISTRY`. Figures are drawn on the Agg canvas without pyplot, so
-nothing global is touched.
+(:mod:`~analysis.charts.common`): large fonts and thick lines for projection, a colour-blind-aware
+palette, the baseline in black and every other arm in the same colour (and line style) in every
+figure: each strategy's and the playbook's own, other arms the free ones in the experiment's
+order; each KPI's label, unit and scale from :func:`sim.kpis.registry` at the runs' horizon.
+Charts that overlay arms show the chart arms (``experiment.chart_arms``, or ``arms``) beside the
+baseline, else up to ``MAX_ARMS`` with the largest effects, and name the arms they leave out.
+Figures are drawn on the Agg canvas without pyplot, so nothing global is touched.
 
 A module per chart family: ``over_time``, ``tradeoff``, ``forest``, ``sweep``, ``ledger``,
 ``churn``, ``branch_map``, ``skill``; what they share is in ``common`` (style, figures, labels)
@@ -18,6 +20,7 @@ it to ``CHARTS`` at its place in reading order; the report embeds every chart dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib as mpl
@@ -26,7 +29,7 @@ import pandas as pd
 from analysis.charts.branch_map import branch_map
 from analysis.charts.churn import churn
 from analysis.charts.common import STYLE, Chart, Style, arm_styles, save
-from analysis.charts.data import ChartData
+from analysis.charts.data import MAX_ARMS, ChartData
 from analysis.charts.forest import forest
 from analysis.charts.ledger import waterfall
 from analysis.charts.over_time import profit_over_time, retention_over_time
@@ -34,7 +37,7 @@ from analysis.charts.skill import manager_skill
 from analysis.charts.sweep import sweep_heatmap, sweep_lines
 from analysis.charts.tradeoff import tradeoff
 
-__all__ = ["CHARTS", "Chart", "Style", "arm_styles", "chosen", "draw_all"]
+__all__ = ["CHARTS", "MAX_ARMS", "Chart", "Style", "arm_styles", "chosen", "draw_all"]
 
 CHARTS = (
     retention_over_time,
@@ -52,30 +55,45 @@ CHARTS = (
 
 
 def draw_all(
-    results: Path, tables: dict[str, pd.DataFrame], out_dir: Path, arm: str | None = None
+    results: Path,
+    tables: dict[str, pd.DataFrame],
+    out_dir: Path,
+    arm: str | None = None,
+    arms: list[str] | None = None,
+    on_chart: Callable[[str], None] | None = None,
 ) -> list[Chart]:
     """Draw and save every chart the stored results support, in reading order.
 
-    ``arm`` picks the arm of the single-arm charts (ledger waterfall, branch map); by default the
-    arm (and, in a sweep, the point) with the best retention verdict, else the first arm after
-    the baseline; the map prefers an arm that closed branches.
+    ``arm`` picks the arm of the single-arm charts (a ledger waterfall, the branch map); by
+    default the arm (and, in a sweep, the point) with the best retention verdict, else the first
+    arm after the baseline; the map prefers an arm that closed branches. ``arms`` (arm names)
+    replaces the experiment's ``chart_arms``: the arms shown beside the baseline (empty: up to
+    ``MAX_ARMS``, those with the largest effects). ``on_chart(name)`` is called before each
+    chart generator runs (``name``: the generator's, e.g. ``"tradeoff"``).
     """
     results, out_dir = Path(results), Path(out_dir)
-    data = ChartData(results, tables or {}, arm)
+    data = ChartData(results, tables or {}, arm, arms)
     if data.runs.empty:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
     charts = []
     with mpl.rc_context(STYLE):
         for draw in CHARTS:
+            if on_chart is not None:
+                on_chart(draw.__name__)
             for drawn in draw(data):
                 charts.append(save(drawn, out_dir))
     return charts
 
 
-def chosen(results: Path, tables: dict[str, pd.DataFrame], arm: str | None = None):
+def chosen(
+    results: Path,
+    tables: dict[str, pd.DataFrame],
+    arm: str | None = None,
+    arms: list[str] | None = None,
+):
     """(arm, point) of the single-arm charts, as ``draw_all`` picks them."""
-    data = ChartData(Path(results), tables or {}, arm)
+    data = ChartData(Path(results), tables or {}, arm, arms)
     if data.runs.empty:
         raise ValueError(f"no runs stored in {results}")
     return data.arm, data.point

@@ -1,5 +1,6 @@
-"""The branch map: where the chosen arm's customers live, before and after, by outcome (stayed,
-left, joined), with the branches open, closed and opened."""
+"""The branch map: where one run's customers live, before and after, by outcome (stayed, left,
+joined), a dot per equal number of real customers in random order (no outcome painted over
+another), with the branches open, closing and opened."""
 
 from __future__ import annotations
 
@@ -10,25 +11,35 @@ from matplotlib.lines import Line2D
 from analysis.charts.common import BAD, BASELINE_COLOUR, Drawn, new_figure, short_point
 from analysis.charts.data import ChartData
 from experiments import store
+from sim.strategies import title as arm_title
 
-OUTCOMES = {"stayed": "#A0A0A0", "left": "#D55E00", "joined": "#0072B2"}
+OUTCOMES = {"stayed": "#5E5E5E", "left": "#D55E00", "joined": "#0072B2"}
+CLOSING = "closing"
 BRANCH_MARKERS = {  # state: (marker, colour, edge, size in points², legend size)
     "open branch": ("s", BASELINE_COLOUR, "white", 170, 13),
-    "closed branch": ("X", BAD, "white", 380, 17),
+    CLOSING: ("X", BAD, "black", 420, 18),
     "new branch": ("*", "#F0E442", "black", 700, 24),
 }
+MAX_DOTS = 20_000
 
 
 def branch_map(d: ChartData):
     found = _map_run(d)
     if found is None:
         return
-    arm, point, panel, branches = found
+    run, panel, branches = found
     outcome, state = customer_outcomes(panel), branch_states(branches)
-    at = f" at {short_point(point)}" if d.multi_point else ""
-    title = f"Customers and branches before and after: {arm}{at}"
-    fig, axes = new_figure(17, 9.5, title, ncols=2, sharex=True, sharey=True)
+    real = panel["weight"].to_numpy() if "weight" in panel else np.ones(len(panel))
+    counts = {name: real[mask].sum() for name, mask in outcome.items()}
+    at = f" at {short_point(run['point'])}" if d.multi_point else ""
+    title = (
+        f"Customers and branches, before and after: {arm_title(run['arm'])}{at}, seed {run['seed']}"
+    )
+    fig, axes = new_figure(
+        17, 10 + 0.5 * (len(title) > 64), title, ncols=2, sharex=True, sharey=True
+    )
     months = int(d.ts["month"].max()) if not d.ts.empty else None
+    per_dot = (counts["stayed"] + counts["left"]) / min(MAX_DOTS, len(panel))
     panels = {
         "before": (axes[0, 0], ("stayed", "left"), "Before: customers at the start, by outcome"),
         "after": (
@@ -37,33 +48,49 @@ def branch_map(d: ChartData):
             f"After: customers at the end{f' of month {months}' if months else ''}",
         ),
     }
+    rng = np.random.default_rng(0)
     for key, (ax, shown, subtitle) in panels.items():
-        _draw_homes(ax, panel, {name: outcome[name] for name in shown})
+        _draw_homes(ax, panel, {name: outcome[name] for name in shown}, real, per_dot, rng)
         _draw_branches(ax, branches, state[key])
         ax.set_aspect("equal")
         ax.set_xlabel("km")
-        ax.set_title(subtitle, fontsize=15)
+        ax.set_title(subtitle, fontsize=15, pad=14)
         ax.grid(False)
     axes[0, 0].set_ylabel("km")
-    # real customers: a panel row stands for its weight of them (1 in panels without weights)
-    real = panel["weight"].to_numpy() if "weight" in panel else np.ones(len(panel))
-    handles = _legend_handles({name: real[mask].sum() for name, mask in outcome.items()}, state)
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    handles = _legend_handles(counts, state, branches)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4))
+    seeds = d.runs.loc[(d.runs["arm"] == run["arm"]) & (d.runs["point"] == run["point"]), "seed"]
     caption = (
-        f"Homes of {arm}'s customers in its first seed ({panel.shape[0]:,} simulated customers;"
-        " the legend counts the real customers they stand for) by outcome over the measured"
-        " period, with open, closed and new branches."
+        f"One run: {arm_title(run['arm'])}, seed {run['seed']}"
+        f" (the first of its {seeds.nunique()} seeds)."
+        f" Homes of its customers by outcome over the measured period, a dot per about"
+        f" {per_dot:,.0f} real customers, in random order; the legend counts real customers."
+        + _branches_note(state)
     )
     yield Drawn("branch_map", title, caption, fig)
 
 
-def _map_run(d: ChartData) -> tuple[str, str, pd.DataFrame, pd.DataFrame] | None:
-    """(arm, point, panel, branches) of the map: the chosen arm and point first, then its other
-    points, then (unless the arm was given) the other arms, the baseline last; the first whose
-    first seed closed branches, else the first with a panel."""
+def _branches_note(states: dict[str, dict[str, pd.Series]]) -> str:
+    """The branch markers in words: open, and closing (✕) and new when there are any."""
+    after = states["after"]
+    parts = ["open"] + [
+        words
+        for name, words in ((CLOSING, "closing (✕, with its month)"), ("new branch", "new"))
+        if after[name].any()
+    ]
+    return f" Branches: {', '.join(parts)}."
+
+
+def _map_run(d: ChartData) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame] | None:
+    """(run, panel, branches) of the map, ``run`` a row of the runs: the chosen arm and point
+    first, then its other points, then (unless the arm was given) the other arms, the baseline
+    last (of the chart arms, if any); the first whose first seed closed branches, else the first
+    with a panel."""
     firsts = d.runs.sort_values("seed", kind="stable").drop_duplicates(["arm", "point"])
     if d.arm_given:
         firsts = firsts[firsts["arm"] == d.arm]
+    elif d.chart_arms:
+        firsts = firsts[firsts["arm"].isin([d.baseline, *d.chart_arms])]
     rank = [
         (a == d.baseline, a != d.arm, p != d.point, d.arms.index(a))
         for a, p in zip(firsts["arm"], firsts["point"], strict=True)
@@ -75,7 +102,7 @@ def _map_run(d: ChartData) -> tuple[str, str, pd.DataFrame, pd.DataFrame] | None
         branches = store.load_run_table(d.results, r["run_id"], "branches")
         if panel is None or branches is None:
             continue
-        found = (r["arm"], r["point"], panel, branches)
+        found = (r, panel, branches)
         if branches["closed_month"].notna().any():
             return found
         fallback = fallback or found
@@ -96,33 +123,39 @@ def customer_outcomes(panel: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def branch_states(branches: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
-    """Masks of the branches open before, and open, closed or new after the measured period."""
+    """Masks of the branches open before (those that close later marked ``closing``), and
+    open, closed or new after the measured period."""
     opened, closed = branches["opened_month"].fillna(0), branches["closed_month"]
+    at_start = (opened <= 0) & ~(closed <= 0).fillna(False)
+    closing = (closed > 0).fillna(False)
     return {
-        "before": {"open branch": (opened <= 0) & ~(closed <= 0).fillna(False)},
+        "before": {"open branch": at_start & ~closing, CLOSING: at_start & closing},
         "after": {
-            "open branch": closed.isna(),
-            "closed branch": (closed > 0).fillna(False),
-            "new branch": opened > 0,
+            "open branch": closed.isna() & (opened <= 0),
+            CLOSING: closing,
+            "new branch": (opened > 0) & closed.isna(),
         },
     }
 
 
-def _draw_homes(ax, panel: pd.DataFrame, outcomes: dict[str, np.ndarray]) -> None:
-    """Customers' homes, a dot per panel row, coloured by outcome."""
-    dot = float(np.clip(4e4 / len(panel), 4, 30))  # dots fill the map whatever the population
-    alpha = float(np.clip(4e3 / len(panel), 0.35, 0.8))
-    for name, mask in outcomes.items():
-        ax.scatter(
-            panel["home_x"][mask],
-            panel["home_y"][mask],
-            s=dot,
-            alpha=alpha,
-            lw=0,
-            color=OUTCOMES[name],
-            rasterized=True,
-            zorder=1,
-        )
+def _draw_homes(ax, panel, outcomes: dict[str, np.ndarray], real, per_dot: float, rng) -> None:
+    """Customers' homes: panel rows drawn in proportion to the real customers they stand for,
+    ``per_dot`` each, coloured by outcome, all outcomes in one shuffled layer."""
+    masks = np.column_stack(list(outcomes.values()))
+    weight = real * masks.any(axis=1)
+    dots = int(round(weight.sum() / per_dot))
+    rows = rng.choice(len(panel), size=dots, p=weight / weight.sum())
+    colours = np.array([OUTCOMES[name] for name in outcomes])[masks[rows].argmax(axis=1)]
+    ax.scatter(
+        panel["home_x"].to_numpy()[rows],
+        panel["home_y"].to_numpy()[rows],
+        s=float(np.clip(1e5 / max(dots, 1), 4, 30)),
+        alpha=0.45,
+        lw=0,
+        c=colours,
+        rasterized=True,
+        zorder=1,
+    )
 
 
 def _draw_branches(ax, branches: pd.DataFrame, states: dict[str, pd.Series]) -> None:
@@ -142,15 +175,29 @@ def _draw_branches(ax, branches: pd.DataFrame, states: dict[str, pd.Series]) -> 
         )
 
 
-def _legend_handles(real: dict[str, float], states: dict[str, dict[str, pd.Series]]) -> list:
-    """A dot per outcome with its count of real customers, then the branch states shown."""
+def _legend_handles(real: dict[str, float], states, branches: pd.DataFrame) -> list:
+    """A dot per outcome with its real customers (and share of the starting ones), then the
+    branch states shown, the closing ones with their month."""
+    start = real["stayed"] + real["left"]
     handles = [
-        Line2D([], [], ls="", marker="o", ms=10, color=colour, label=f"{name} ({real[name]:,.0f})")
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=10,
+            color=colour,
+            label=f"{name} ({real[name]:,.0f}"
+            + (f"; {real[name] / start:.0%} of starting customers" if name != "joined" else "")
+            + ")",
+        )
         for name, colour in OUTCOMES.items()
     ]
     present = {n for s in states.values() for n, m in s.items() if m.any()}
+    months = sorted({int(m) for m in branches["closed_month"].dropna() if m > 0})
+    names = {CLOSING: f"closes in month {', '.join(map(str, months))}"}
     return handles + [
-        Line2D([], [], ls="", marker=mk, ms=ms, color=c, mec=e, label=n)
+        Line2D([], [], ls="", marker=mk, ms=ms, color=c, mec=e, label=names.get(n, n))
         for n, (mk, c, e, _, ms) in BRANCH_MARKERS.items()
         if n in present
     ]

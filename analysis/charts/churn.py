@@ -9,9 +9,11 @@ from analysis.charts.common import Drawn, Style, legend_right, new_figure, t_ban
 from analysis.charts.data import ChartData
 from sim.config import TIERS
 from sim.kpis import REGISTRY
+from sim.strategies import title as arm_title
 
 RETENTION = REGISTRY["retention_horizon"]
-"""Attrition is a rate shown like retention, and the arms shown are those retention moves most."""
+"""Attrition is a rate shown like retention (its scale and unit), and the arms shown are those
+retention moves most."""
 
 
 def attrition(ts: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
@@ -79,7 +81,7 @@ def _draw_rates(ax, rates: pd.DataFrame, styles: dict[str, Style]) -> None:
             ms=9,
             capsize=3,
             lw=1.8,
-            label=arm,
+            label=arm_title(arm),
         )
     ax.set_yticks(y, [g.replace("_", " ").capitalize() for g in groups])
     for sep in y[:-1] - 0.5:

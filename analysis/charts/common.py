@@ -3,6 +3,9 @@ making and saving a figure, 95% bands, and the labels of points, parameters and 
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,14 +17,37 @@ from matplotlib.figure import Figure
 from scipy import stats as sps
 
 from analysis.stats import BETTER, WORSE
+from sim.config import Config
+from sim.params import type_hints
+from sim.strategies import REGISTRY as STRATEGIES
+from sim.strategies import title as arm_title
 
 BASELINE_COLOUR = "#000000"
 PALETTE = (
     *("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"),  # Okabe-Ito
-    *("#332288", "#882255", "#44AA99", "#999933"),  # Paul Tol's, for the 7th to 10th arm
-    "#F0E442",  # Okabe-Ito yellow last: it is the hardest to see on white
+    *("#785EF0", "#9C6B30", "#882255", "#C9B24A"),  # violet, brown, wine, sand
 )
-"""Arm colours after the baseline's black; past the 11th arm they repeat with other dashes."""
+"""Arm colours after the baseline's black: chosen as far apart in Lab as could be found, for
+normal and for red-green colour-blind vision; one green, none dark enough to pass for black or
+navy; sand last (the palest on white). Past the 10th they repeat with other dashes."""
+FIXED_COLOURS = {
+    name: i
+    for i, name in enumerate(
+        (
+            "playbook",
+            "product_innovation",
+            "lean_service",
+            "partner_promotion",
+            "outlet_closure",
+            "training",
+            "digital_scenario",
+            "follow_up",
+            "mentoring",
+            "branch_experience",
+        )
+    )
+}
+"""The palette colour of every strategy's name and the playbook's, in every experiment."""
 DASHES = ("-", "--", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 GOOD, BAD, NEUTRAL = "#009E73", "#D55E00", "#444444"
@@ -82,12 +108,17 @@ class Style:
 
 
 def arm_styles(arms: list[str], baseline: str) -> dict[str, Style]:
-    """Colour, dash and marker of every arm: black for the baseline, then Okabe-Ito in order."""
+    """Colour, dash and marker of every arm: black for the baseline, a strategy's or the
+    playbook's own colour (``FIXED_COLOURS``) for an arm of that name, and to the other arms, in
+    order, the colours no arm of ``arms`` holds, then the palette again with other dashes."""
     others = [a for a in arms if a != baseline]
+    held = {FIXED_COLOURS[a] for a in others if a in FIXED_COLOURS}
+    k = len(PALETTE)
+    free = (slot for slot in itertools.count() if slot >= k or slot not in held)
     styles = {baseline: Style(BASELINE_COLOUR, "-", "o")}
-    for i, arm in enumerate(others):
-        k = len(PALETTE)
-        styles[arm] = Style(PALETTE[i % k], DASHES[i // k % 3], MARKERS[i % len(MARKERS)])
+    for arm in others:
+        slot = FIXED_COLOURS[arm] if arm in FIXED_COLOURS else next(free)
+        styles[arm] = Style(PALETTE[slot % k], DASHES[slot // k % 3], MARKERS[slot % len(MARKERS)])
     return styles
 
 
@@ -130,8 +161,8 @@ def legend_right(ax, **kwargs) -> None:
 
 
 def text_colour(colour: str) -> str:
-    """Readable text in an arm's colour: the yellow is darkened."""
-    return "#8A7D00" if colour == "#F0E442" else colour
+    """Readable text in an arm's colour: the sand is darkened."""
+    return "#8A7A2E" if colour == "#C9B24A" else colour
 
 
 def signed(value: float, digits: int = 1) -> str:
@@ -140,15 +171,16 @@ def signed(value: float, digits: int = 1) -> str:
 
 
 def compact(value) -> str:
-    """1000000.0 → 1M, 2500.0 → 2.5k, 3 → 3; text stays text."""
+    """1000000.0 → 1M, 2500.0 → 2.5k, 3 → 3, 3980790.0 → 3.98M (3 significant digits); text
+    stays text."""
     try:
         x = float(value)
     except (TypeError, ValueError):
         return str(value)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= size:
-            return f"{x / size:g}{suffix}"
-    return f"{x:g}"
+            return f"{x / size:.3g}{suffix}"
+    return f"{x:.3g}"
 
 
 def point_values(point: str) -> dict[str, str]:
@@ -165,3 +197,51 @@ def key_label(key: str) -> str:
 def short_point(point: str) -> str:
     """``strategy.outlet_closure.count=3,...budget=1000000.0`` → ``count=3, budget=1M``."""
     return ", ".join(f"{k.rsplit('.', 1)[-1]}={compact(v)}" for k, v in point_values(point).items())
+
+
+MONEY_KEY = re.compile(r"(budget|cost|fee|reward|investment|spend|stipend)$")
+"""Keys in CNY when the schema does not say (a money key's last part ends so)."""
+
+
+def param_unit(key: str) -> str:
+    """A config key's unit in a few words from the schema: "CNY per month", "km", "per year";
+    "CNY" for a money key the schema does not document, "" when the unit is a long description."""
+    unit = _schema_unit(key)
+    short = re.split(r",| \(| by | of | in | at | for ", unit)[0].strip()
+    if short.startswith("CNY"):
+        return "CNY per month" if "per month" in short else "CNY"
+    if short and len(short) <= 24:
+        return short
+    return "CNY" if MONEY_KEY.search(key) else ""
+
+
+def _schema_unit(key: str) -> str:
+    """The ``unit`` a config key's ``param`` declares; "" for a key outside the schema."""
+    parts = key.split(".")
+    if parts[0] == "strategy" and len(parts) == 3 and parts[1] in STRATEGIES:
+        schema, parts = STRATEGIES[parts[1]].Config, parts[2:]
+    else:
+        schema = Config
+    for i, part in enumerate(parts):
+        found = {f.name: f for f in dataclasses.fields(schema)}.get(part)
+        if found is None:
+            return ""
+        if i == len(parts) - 1:
+            return found.metadata.get("unit", "")
+        schema = type_hints(schema)[part]
+        if not dataclasses.is_dataclass(schema):
+            return ""
+    return ""
+
+
+def key_axis(key: str) -> str:
+    """``strategy.partner_promotion.budget`` → ``partner promotion: budget (CNY per month)``."""
+    unit = param_unit(key)
+    return f"{key_label(key)} ({unit})" if unit else key_label(key)
+
+
+def left_out_note(left_out: list[str]) -> str:
+    """The caption's note naming the arms a chart leaves out; "" when it shows them all."""
+    if not left_out:
+        return ""
+    return f" Not shown: {', '.join(map(arm_title, left_out))}; every arm is in the forest plot."

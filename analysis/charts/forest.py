@@ -12,7 +12,8 @@ from matplotlib.patches import Patch
 
 from analysis.charts.common import BASELINE_COLOUR, DETECTED, NEUTRAL, Drawn, Style, new_figure
 from analysis.charts.data import ChartData
-from sim.kpis import REGISTRY, Kpi
+from sim.kpis import Kpi
+from sim.strategies import title as arm_title
 
 FOREST_KPIS = ("retention_horizon", "retention_mid_high", "profit", "npv")
 
@@ -25,7 +26,7 @@ def forest(d: ChartData):
     rows = diffs[["point", "arm"]].drop_duplicates().reset_index(drop=True)
     if not kpis or rows.empty:
         return
-    title = "Differences from the baseline (paired on seeds, simultaneous 95% CIs)"
+    title = "Each arm's difference from the baseline (simultaneous 95% CIs)"
     ncols = min(len(kpis), 2)
     nrows = math.ceil(len(kpis) / ncols)
     fig, axes = new_figure(
@@ -34,7 +35,7 @@ def forest(d: ChartData):
     labels = [d.label(a, p) for a, p in zip(rows["arm"], rows["point"], strict=True)]
     for ax, name in zip(axes.flat, kpis, strict=False):
         of_kpi = rows.merge(diffs[diffs["kpi"] == name], on=["point", "arm"], how="left")
-        _draw_differences(ax, of_kpi, REGISTRY[name], d.styles)
+        _draw_differences(ax, of_kpi, d.kpis[name], d.styles)
         ax.set_yticks(np.arange(len(rows))[::-1], labels)
     for ax in axes.flat[len(kpis) :]:
         ax.set_visible(False)
@@ -76,7 +77,7 @@ def _draw_differences(ax, rows: pd.DataFrame, kpi: Kpi, styles: dict[str, Style]
             capsize=4,
             mew=2.4,
             mfc=st.colour if r["verdict"] in DETECTED else "white",
-            label=r["arm"],
+            label=arm_title(r["arm"]),
         )
     ax.axvline(0, color=BASELINE_COLOUR, lw=1.5, ls="--")
     ax.set_title(kpi.label)

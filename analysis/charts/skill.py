@@ -11,6 +11,7 @@ from matplotlib.patches import Patch
 
 from analysis.charts.common import BASELINE_COLOUR, NEUTRAL, Drawn, new_figure, text_colour
 from analysis.charts.data import ChartData
+from sim.strategies import title as arm_title
 
 SKILL_STRATEGIES = {"mentoring", "training"}
 QUANTILES = [f"manager_skill_p{q}" for q in (10, 25, 50, 75, 90)]
@@ -33,39 +34,52 @@ def manager_skill(d: ChartData):
     for ax, arm in zip(axes.flat, arms, strict=True):
         colour = d.styles[arm].colour
         _draw_quantiles(ax, mean.loc[arm], colour, None if arm == d.baseline else base)
-        ax.set_title(arm, color=text_colour(colour))
+        ax.set_title(arm_title(arm), color=text_colour(colour))
     for ax in axes[-1]:
         ax.set_xlabel("Month of the measured period")
     for ax in axes[:, 0]:
         ax.set_ylabel("Skill (0–1; 1 = full skill)")
     handles = [
-        Patch(color=NEUTRAL, alpha=0.15, label="p10–p90"),
-        Patch(color=NEUTRAL, alpha=0.3, label="p25–p75"),
-        Line2D([], [], color=NEUTRAL, label="median"),
-        Line2D([], [], color=BASELINE_COLOUR, ls=":", lw=2.2, label="baseline median"),
-        Line2D([], [], color=BASELINE_COLOUR, ls=":", lw=1.3, label="baseline p10"),
+        Patch(color=NEUTRAL, alpha=0.15, label="middle 80% of managers"),
+        Patch(color=NEUTRAL, alpha=0.3, label="middle half of managers"),
+        Line2D([], [], color=NEUTRAL, label="median manager"),
+        Line2D([], [], color=BASELINE_COLOUR, ls=":", lw=2.2, label="baseline: median"),
+        Line2D(
+            [],
+            [],
+            color=BASELINE_COLOUR,
+            ls=":",
+            lw=1.3,
+            label="baseline: bottom of its middle 80%",
+        ),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
     caption = (
-        f"Client managers' skill each month: median, p25–p75 and p10–p90 (means over {d.seeds} "
-        "seeds) for the mentoring and training arms, the baseline's dotted for reference."
+        "Client managers' skill each month: the median manager, the middle half and the middle"
+        f" 80% of managers (means over {d.seeds} seeds) for the mentoring and training arms,"
+        " the baseline's median and the bottom of its middle 80% dotted for reference."
     )
     yield Drawn("manager_skill", title, caption, fig)
 
 
 def _skill_arms(d: ChartData) -> list[str]:
-    """The baseline and the first three arms that mentor or train managers; none without one."""
+    """The baseline and the first three arms (of the chart arms, if any) that mentor or train
+    managers; none without one."""
     strategies = d.runs.drop_duplicates("arm").set_index("arm")["strategies"].fillna("")
     here = set(d.ts["arm"])
-    skilled = [a for a in d.arms if a in here and set(strategies[a].split(",")) & SKILL_STRATEGIES]
+    skilled = [
+        a
+        for a in d.chart_arms or d.arms
+        if a in here and set(strategies[a].split(",")) & SKILL_STRATEGIES
+    ]
     if not skilled:
         return []
     return ([d.baseline] if d.baseline in here else []) + skilled[:3]
 
 
 def _draw_quantiles(ax, m: pd.DataFrame, colour: str, base: pd.DataFrame | None) -> None:
-    """An arm's median and p25–p75, p10–p90 bands by month; the baseline's median and p10
-    dotted when ``base`` is given."""
+    """An arm's median and its middle half and middle 80% of managers by month; the baseline's
+    median and 10th percentile dotted when ``base`` is given."""
     ax.fill_between(m.index, m[QUANTILES[0]], m[QUANTILES[4]], color=colour, alpha=0.15, lw=0)
     ax.fill_between(m.index, m[QUANTILES[1]], m[QUANTILES[3]], color=colour, alpha=0.3, lw=0)
     ax.plot(m.index, m[QUANTILES[2]], color=colour)

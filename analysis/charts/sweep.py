@@ -15,14 +15,17 @@ from analysis.charts.common import (
     Drawn,
     Style,
     compact,
+    key_axis,
     key_label,
+    left_out_note,
     legend_right,
     new_figure,
     point_values,
     signed,
 )
 from analysis.charts.data import ChartData
-from sim.kpis import REGISTRY
+from sim.kpis import Kpi
+from sim.strategies import title as arm_title
 
 SWEEP_KPIS = ("retention_horizon", "npv")
 
@@ -57,24 +60,29 @@ def sweep_heatmap(d: ChartData):
     t, delta = table
     xkey, ykey = sorted(d.grid, key=lambda k: -len(d.grid[k]))
     values = t.groupby("arm", sort=False)["value"].nunique()
-    arms = [a for a in d.arms if values.get(a, 0) > 1]  # the arms the grid moves
+    moved = [a for a in d.arms if values.get(a, 0) > 1]  # the arms the grid moves
+    arms = [a for a in moved if not d.chart_arms or a in d.chart_arms]
+    note = left_out_note([a for a in moved if a not in arms])
     for arm in arms:
-        title = f"{arm}: {'difference from baseline' if delta else 'means'} over the grid"
-        name = "sweep_heatmap" + ("" if len(arms) == 1 else f"_{arm}")
+        title = (
+            f"{arm_title(arm)}: {'difference from the baseline' if delta else 'means'} over"
+            f" {key_label(xkey)} and {key_label(ykey)}"
+        )
+        name = "sweep_heatmap" + ("" if len(moved) == 1 else f"_{arm}")
         fig, axes = new_figure(16, 7, title, ncols=len(SWEEP_KPIS))
         for ax, kpi in zip(axes[0], SWEEP_KPIS, strict=True):
-            _heatmap(ax, t[(t["arm"] == arm) & (t["kpi"] == kpi)], xkey, ykey, kpi, delta)
+            rows = t[(t["arm"] == arm) & (t["kpi"] == kpi)]
+            _heatmap(ax, rows, xkey, ykey, d.kpis[kpi], delta)
         caption = (
             f"{'Paired difference from the baseline' if delta else 'Mean'} of each KPI at "
-            f"every grid point for {arm}; * marks a better or worse verdict."
+            f"every grid point for {arm_title(arm)}; * marks a better or worse verdict." + note
         )
         yield Drawn(name, title, caption, fig)
 
 
-def _heatmap(ax, t: pd.DataFrame, xkey: str, ykey: str, name: str, delta: bool) -> None:
+def _heatmap(ax, t: pd.DataFrame, xkey: str, ykey: str, kpi: Kpi, delta: bool) -> None:
     """One KPI over the grid: the value in each cell, starred where a verdict found a
     difference."""
-    kpi = REGISTRY[name]
     values = t.pivot_table(index=ykey, columns=xkey, values="value") * kpi.scale
     detected = t.assign(detected=t["verdict"].isin(DETECTED).astype(float))
     stars = detected.pivot_table(index=ykey, columns=xkey, values="detected")
@@ -107,8 +115,8 @@ def _heatmap(ax, t: pd.DataFrame, xkey: str, ykey: str, name: str, delta: bool) 
             )
     ax.set_xticks(range(values.shape[1]), [compact(v) for v in values.columns])
     ax.set_yticks(range(values.shape[0]), [compact(v) for v in values.index])
-    ax.set_xlabel(key_label(xkey))
-    ax.set_ylabel(key_label(ykey))
+    ax.set_xlabel(key_axis(xkey))
+    ax.set_ylabel(key_axis(ykey))
     ax.set_title(kpi.label)
     ax.grid(False)
     ax.figure.colorbar(image, ax=ax, label=kpi.axis(delta))
@@ -127,7 +135,8 @@ def sweep_lines(d: ChartData):
         columns, slices = [xkey], [k for k in d.grid if k != xkey]
     else:
         columns, slices = d.sampled, []
-    arms = [a for a in d.arms if a in set(t["arm"]) and (a != d.baseline or not delta)]
+    present = [a for a in d.arms if a in set(t["arm"]) and (a != d.baseline or not delta)]
+    arms = [a for a in present if not d.chart_arms or a in d.chart_arms or a == d.baseline]
     what = "Difference from the baseline" if delta else "Arm means"
     where = key_label(columns[0]) if d.grid else "the sampled parameters"
     who = f"{arms[0]} vs baseline" if len(arms) == 1 and delta else what
@@ -136,7 +145,7 @@ def sweep_lines(d: ChartData):
         6.5 * len(columns) + 6, 10, title, nrows=len(SWEEP_KPIS), ncols=len(columns), sharex="col"
     )
     for row, name in enumerate(SWEEP_KPIS):
-        kpi = REGISTRY[name]
+        kpi = d.kpis[name]
         for col, xkey in enumerate(columns):
             ax = axes[row, col]
             for arm in arms:
@@ -147,28 +156,32 @@ def sweep_lines(d: ChartData):
                     xkey,
                     slices,
                     d.styles[arm],
-                    arm if len(arms) > 1 else "",
+                    arm,
                     kpi.scale,
                     band=bool(d.grid),
                 )
             if delta:
                 ax.axhline(0, color=BASELINE_COLOUR, lw=1.5, ls="--")
             ax.set_ylabel(kpi.axis(delta) if col == 0 else "")
-            axes[-1, col].set_xlabel(key_label(xkey))
+            axes[-1, col].set_xlabel(key_axis(xkey))
             if d.grid and t[xkey].notna().all():
                 ax.set_xticks(sorted(t[xkey].unique()))
             ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: compact(v)))
-    if axes[0, -1].get_legend_handles_labels()[0]:
-        legend_right(axes[0, -1], title=key_label(slices[0]) if slices else "Arm")
-    caption = f"{what} in each KPI against " + (
-        "the swept parameter, one line per value of the other, with 95% CI bands."
-        if d.grid
-        else "each sampled parameter (the others vary too), with 95% CIs."
+    legend_right(axes[0, -1], title="Arm" + (f" · {key_axis(slices[0])}" if slices else ""))
+    caption = (
+        f"{what} in each KPI against "
+        + (
+            "the swept parameter, a colour per arm, one line per value of the other, with 95% CI"
+            " bands."
+            if d.grid
+            else "each sampled parameter (the others vary too), a colour per arm, with 95% CIs."
+        )
+        + left_out_note([a for a in present if a not in arms])
     )
     yield Drawn("sweep_lines", title, caption, fig)
 
 
-def _sweep_series(ax, t, xkey, slices, style: Style, prefix: str, scale: float, band: bool):
+def _sweep_series(ax, t, xkey, slices, style: Style, arm: str, scale: float, band: bool):
     """Grid: a line with a 95% band per value of the slicing key (at most 4). Sample: points
     with 95% error bars (the other sampled parameters vary along x too)."""
     groups = list(t.groupby(slices[0], sort=True)) if slices else [(None, t)]
@@ -176,8 +189,7 @@ def _sweep_series(ax, t, xkey, slices, style: Style, prefix: str, scale: float, 
         groups = [groups[i] for i in np.linspace(0, len(groups) - 1, 4).round().astype(int)]
     for k, (value, g) in enumerate(groups):
         g = g.sort_values(xkey)
-        parts = [prefix] * bool(prefix) + ([] if value is None else [compact(value)])
-        label = " · ".join(parts) or None
+        label = " · ".join([arm_title(arm)] + ([] if value is None else [compact(value)]))
         x, y = g[xkey], g["value"] * scale
         low, high = g["ci_low"] * scale, g["ci_high"] * scale
         if band:

@@ -1,4 +1,6 @@
-"""Retention against NPV: every arm's means with 95% CIs on both axes and the Pareto front."""
+"""Retention against NPV, as paired differences from the baseline: every arm's mean difference
+with the simultaneous 95% CIs of the verdicts on both axes, the band of negligible effects and the
+Pareto front."""
 
 from __future__ import annotations
 
@@ -7,13 +9,22 @@ import itertools
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from analysis.charts.common import NEUTRAL, Drawn, Style, new_figure, text_colour
+from analysis.charts.common import (
+    BASELINE_COLOUR,
+    NEUTRAL,
+    Drawn,
+    Style,
+    left_out_note,
+    new_figure,
+    text_colour,
+)
 from analysis.charts.data import ChartData
-from sim.kpis import REGISTRY
+from sim.strategies import title as arm_title
 
-RETENTION, NPV = REGISTRY["retention_horizon"], REGISTRY["npv"]
+AXES = ("retention_horizon", "npv")
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -24,66 +35,116 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ~(better & strictly).any(axis=1)
 
 
+def paired_table(d: ChartData) -> pd.DataFrame:
+    """A row per (point, arm) shown: mean difference, CI low and high and smallest effect of
+    retention (``r_*``) and NPV (``n_*``) in display units; empty without both."""
+    diffs = d.tables.get("differences")
+    if diffs is None or diffs.empty or not set(AXES) <= set(diffs["kpi"]):
+        return pd.DataFrame()
+    columns = ["mean_diff", "ci_low", "ci_high", "smallest_effect"]
+    parts = []
+    for prefix, name in zip("rn", AXES, strict=True):
+        rows = diffs[diffs["kpi"] == name].set_index(["point", "arm"])[columns]
+        parts.append(rows.mul(d.kpis[name].scale).add_prefix(f"{prefix}_"))
+    table = pd.concat(parts, axis=1, join="inner").dropna(subset=["r_mean_diff", "n_mean_diff"])
+    table = table.reset_index()
+    table = table[(table["r_mean_diff"] != 0) | (table["n_mean_diff"] != 0)]  # the baseline's
+    if d.chart_arms:
+        table = table[table["arm"].isin(d.chart_arms)]
+    return table.drop_duplicates(["r_mean_diff", "n_mean_diff"])
+
+
 def tradeoff(d: ChartData):
-    summary = d.tables.get("summary")
-    cols = [f"{k.name}{c}" for k in (RETENTION, NPV) for c in ("", "_ci_low", "_ci_high")]
-    if summary is None or not set(cols) <= set(summary.columns):
+    t = paired_table(d)
+    if t.empty:
         return
-    # identical results (e.g. the baseline at every grid point) are one point
-    s = summary.dropna(subset=[cols[0], cols[3]]).drop_duplicates([cols[0], cols[3]])
-    if len(s) < 2:
-        return
-    r = s[cols[:3]].to_numpy() * RETENTION.scale  # columns: mean, CI low, CI high
-    n = s[cols[3:]].to_numpy() * NPV.scale
-    title = "Retention vs NPV: the trade-off between arms"
-    fig, axes = new_figure(14, 9, title)
+    retention, npv = d.kpis["retention_horizon"], d.kpis["npv"]
+    title = "Retention vs NPV: each arm's difference from the baseline"
+    fig, axes = new_figure(14, 9.5, title)
     ax = axes[0, 0]
-    for i, arm in enumerate(s["arm"]):
-        _draw_arm(ax, r[i], n[i], d.styles[arm], arm)
-    front = pareto_front(r[:, 0], n[:, 0])
-    _draw_front(ax, r[front, 0], n[front, 0])
-    ax.set_xlabel(f"{RETENTION.label} ({RETENTION.unit} of starting customers)")
-    ax.set_ylabel(f"{NPV.label} of profit ({NPV.unit})")
+    band = _draw_negligible(ax, t)
+    for row in t.itertuples():
+        _draw_arm(ax, row, d.styles[row.arm], row.arm)
+    ax.plot(0, 0, marker="o", color=BASELINE_COLOUR, ms=13, mec="white", mew=1.5, ls="", zorder=4)
+    x = np.append(t["r_mean_diff"].to_numpy(), 0.0)  # the baseline is on the front if unbeaten
+    y = np.append(t["n_mean_diff"].to_numpy(), 0.0)
+    front = pareto_front(x, y)
+    _draw_front(ax, x[front], y[front])
+    ax.axhline(0, color=BASELINE_COLOUR, lw=1.2, ls="--", zorder=1)
+    ax.axvline(0, color=BASELINE_COLOUR, lw=1.2, ls="--", zorder=1)
+    _set_limits(ax, t, band)
+    ax.set_xlabel(f"{retention.axis(delta=True)}, simultaneous 95% CI")
+    ax.set_ylabel(f"{npv.axis(delta=True)}, simultaneous 95% CI")
     labels = [
         d.label(a, p) + (" ★" if f else "")
-        for a, p, f in zip(s["arm"], s["point"], front, strict=True)
+        for a, p, f in zip(t["arm"], t["point"], front[:-1], strict=True)
     ]
-    label_points(ax, r[:, 0], n[:, 0], labels, [d.styles[a].colour for a in s["arm"]])
-    handles = _legend_handles(d, list(pd.unique(s["arm"])) if d.multi_point else [])
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3))
+    label_points(
+        ax,
+        x,
+        y,
+        [*labels, arm_title(d.baseline) + (" ★" if front[-1] else "")],
+        [*(d.styles[a].colour for a in t["arm"]), BASELINE_COLOUR],
+        reach=(np.append(t["r_ci_low"], 0.0), np.append(t["r_ci_high"], 0.0)),
+    )
+    handles = _legend_handles(band)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2)
+    left_out = [a for a in d.arms if a != d.baseline and a not in set(t["arm"])]
     caption = (
-        "Mean retention and NPV of each arm with 95% CIs on both axes; arms on the dashed "
-        "Pareto front (★) are not beaten on both by any other arm."
+        "Each arm minus the baseline on the same seeds, with the simultaneous 95% CIs of the"
+        " verdicts on both axes; grey: within the smallest effect worth acting on; arms on the"
+        " dashed Pareto front (★) are not beaten on both by any other." + left_out_note(left_out)
     )
     yield Drawn("retention_vs_npv", title, caption, fig)
 
 
-def _draw_arm(ax, r: np.ndarray, n: np.ndarray, style: Style, arm: str) -> None:
-    """An arm's mean (retention ``r[0]``, NPV ``n[0]``) with its CIs (``[1]`` to ``[2]``)."""
+def _draw_negligible(ax, t: pd.DataFrame) -> tuple[float, float]:
+    """The bands of negligible retention and NPV differences (± the smallest effects, the
+    largest of any point); returns their half-widths."""
+    bx, by = float(t["r_smallest_effect"].max()), float(t["n_smallest_effect"].max())
+    ax.axvspan(-bx, bx, color=NEUTRAL, alpha=0.12, lw=0, zorder=0)
+    ax.axhspan(-by, by, color=NEUTRAL, alpha=0.12, lw=0, zorder=0)
+    return bx, by
+
+
+def _draw_arm(ax, row, style: Style, arm: str) -> None:
+    """An arm's mean differences with their CIs on both axes (labels go between the two)."""
     ax.errorbar(
-        r[0],
-        n[0],
-        xerr=[[r[0] - r[1]], [r[2] - r[0]]],
-        yerr=[[n[0] - n[1]], [n[2] - n[0]]],
+        row.r_mean_diff,
+        row.n_mean_diff,
+        xerr=[[row.r_mean_diff - row.r_ci_low], [row.r_ci_high - row.r_mean_diff]],
+        yerr=[[row.n_mean_diff - row.n_ci_low], [row.n_ci_high - row.n_mean_diff]],
         color=style.colour,
-        lw=1.4,
-        alpha=0.45,
-        capsize=3,
+        marker=style.marker,
+        ms=13,
+        mec="white",
+        mew=1.5,
+        lw=2,
+        capsize=4,
         ls="none",
-        zorder=2,
+        zorder=4,
+        label=arm_title(arm),
     )
-    ax.plot(
-        r[0],
-        n[0],
+    ax.plot(  # the mean again, above the labels
+        row.r_mean_diff,
+        row.n_mean_diff,
         marker=style.marker,
         color=style.colour,
         ms=13,
         mec="white",
         mew=1.5,
         ls="",
-        zorder=4,
-        label=arm,
+        zorder=7,
     )
+
+
+def _set_limits(ax, t: pd.DataFrame, band: tuple[float, float]) -> None:
+    """Axes that hold zero, the negligible band and every CI, with a margin."""
+    for setter, prefix, half in ((ax.set_xlim, "r", band[0]), (ax.set_ylim, "n", band[1])):
+        values = t[[f"{prefix}_ci_low", f"{prefix}_ci_high"]].to_numpy().ravel()
+        low, high = min(values.min(), -half, 0.0), max(values.max(), half, 0.0)
+        margin = 0.08 * (high - low or 1.0)
+        setter(low - margin, high + margin)
 
 
 def _draw_front(ax, x: np.ndarray, y: np.ndarray) -> None:
@@ -93,45 +154,53 @@ def _draw_front(ax, x: np.ndarray, y: np.ndarray) -> None:
     ax.scatter(x, y, s=480, facecolors="none", edgecolors=NEUTRAL, lw=2, zorder=5)
 
 
-def _legend_handles(d: ChartData, arms: list[str]) -> list[Line2D]:
-    """The Pareto front's entry, then ``arms`` (in a sweep, where labels name points)."""
-    front = Line2D(
-        [],
-        [],
-        color=NEUTRAL,
-        ls="--",
-        marker="o",
-        mfc="none",
-        ms=16,
-        lw=2,
-        label="Pareto front (★): no other arm has both higher",
-    )
-    return [front] + [
-        Line2D([], [], color=d.styles[a].colour, marker=d.styles[a].marker, ls="", ms=12, label=a)
-        for a in arms
+def _legend_handles(band: tuple[float, float]) -> list:
+    """The Pareto front, the CIs and the negligible band."""
+    return [
+        Line2D(
+            [],
+            [],
+            color=NEUTRAL,
+            ls="--",
+            marker="o",
+            mfc="none",
+            ms=16,
+            lw=2,
+            label="Pareto front (★): no other arm has both higher",
+        ),
+        Line2D([], [], color=NEUTRAL, marker="o", lw=2, label="mean difference, 95% CI"),
+        Patch(
+            color=NEUTRAL,
+            alpha=0.25,
+            label=f"negligible: within ±{band[0]:.2g} pts or ±CNY {band[1]:.2g} M",
+        ),
     ]
 
 
-def label_points(ax, x, y, labels, colours) -> None:
-    """Labels beside their points (left of those near the right edge), pushed apart vertically
-    where they would overlap, with thin leaders."""
-    ax.autoscale_view()
-    ax.set_xlim(*ax.get_xlim())
-    ax.set_ylim(*ax.get_ylim())
-    fx, fy = (ax.transData + ax.transAxes.inverted()).transform(np.column_stack([x, y])).T
+def label_points(ax, x, y, labels, colours, reach=None) -> None:
+    """Labels beside their points, past their error bars (``reach``: (low, high) x of each, in
+    data), left of those near the right edge, pushed apart vertically where they would overlap,
+    with thin leaders; the axes' limits are set before."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    low, high = (x, x) if reach is None else (np.asarray(r, float) for r in reach)
+    to_axes = ax.transData + ax.transAxes.inverted()
+    fx, fy = to_axes.transform(np.column_stack([x, y])).T
+    flow, fhigh = (to_axes.transform(np.column_stack([v, y]))[:, 0] for v in (low, high))
     texts = []
     for i, text in enumerate(labels):
-        right = fx[i] < 0.8
+        right = fhigh[i] < 0.75 or flow[i] < 0.25  # the side with room, past the bars if any
+        start = fhigh[i] + 0.015 if fhigh[i] < 0.75 else fx[i] + 0.02
         texts.append(
             ax.annotate(
                 text,
                 (x[i], y[i]),
-                xytext=(fx[i] + (0.025 if right else -0.025), fy[i]),
+                xytext=(start if right else flow[i] - 0.015, fy[i]),
                 textcoords="axes fraction",
                 ha="left" if right else "right",
                 va="center",
                 color=text_colour(colours[i]),
                 fontsize=13,
+                zorder=6,  # above the error bars
                 annotation_clip=False,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
                 arrowprops={

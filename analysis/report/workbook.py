@@ -14,6 +14,7 @@ import pandas as pd
 from analysis.report.labels import Labels
 from analysis.stats import ROLES
 from sim.kpis import Kpi
+from sim.metrics import discount_factors
 
 MONTHLY = {  # time series column -> (header, kind): rates in %, money in CNY M
     "retention": ("Retention since burn-in", "rate"),
@@ -113,7 +114,7 @@ def monthly_sheet(
         ts = ts.sort_values("month").assign(cumulative=ts.groupby("run_id")["profit"].cumsum())
         columns.append("cumulative")
         if discount_rate is not None:
-            discounted = ts["profit"] * (1 + float(discount_rate)) ** (-ts["month"] / 12)
+            discounted = ts["profit"] * discount_factors(ts["month"], float(discount_rate))
             ts = ts.assign(discounted=discounted.groupby(ts["run_id"]).cumsum())
             columns.append("discounted")
     means = ts.groupby(["point", "arm", "month"], sort=False)[columns].mean().reset_index()
