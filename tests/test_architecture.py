@@ -1,4 +1,5 @@
-"""The import graph of sim/, experiments/ and analysis/: no cycle, and the packages layered.
+"""The import graph of sim/, experiments/, analysis/ and dashboard/: no cycle, and the packages
+layered.
 
 Every module is parsed with ``ast``; its imports at module level and inside functions count alike.
 ``from x import y`` names the submodule ``x.y`` when there is one, else ``x``. Importing
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("sim", "experiments", "analysis")
+PACKAGES = ("sim", "experiments", "analysis", "dashboard")
 ANALYSIS_MAY_READ = {"experiments.store", "experiments.config"}
 
 
@@ -129,6 +130,17 @@ def test_sim_imports_nothing_from_experiments_or_analysis(name):
 def test_analysis_reads_experiments_only_through_the_store_and_config(name):
     used = {m for m in NAMED[name] if m.split(".")[0] == "experiments"}
     assert used <= ANALYSIS_MAY_READ, sorted(used - ANALYSIS_MAY_READ)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.split(".")[0] != "dashboard"))
+def test_nothing_imports_the_dashboard(name):
+    """The dashboard is the top layer: it may use sim, experiments and analysis, none of them it."""
+    assert not {m for m in NAMED[name] if m.split(".")[0] == "dashboard"}
+
+
+def test_the_dashboard_is_in_the_graph():
+    assert {"dashboard.app", "dashboard.scenario"} <= set(MODULES)
+    assert "sim.model" in NAMED["dashboard.scenario"]
 
 
 def test_the_parameter_toolkit_is_imported_from_its_home():
