@@ -149,6 +149,8 @@ def with_values(config: Config, values: dict[str, Any], seen: Derivations | None
         if seen is not None:
             seen.validated.add(text)
         changed = set(new.strategy)
+    elif "strategy" in values:  # the whole set of strategies replaced
+        changed = set(new.strategy)
     else:
         changed = {key.split(".")[1] for key in values}
     new.strategy = {

@@ -219,3 +219,14 @@ def test_dry_run_refuses_what_a_run_would_refuse(tmp_path, monkeypatch, capsys):
     assert exited.value.code == 2
     assert "holds a different experiment" in capsys.readouterr().err
     assert files(tmp_path) == before
+
+
+def test_with_values_merges_a_map_of_strategies_like_an_override():
+    """``{"strategy": {...}}`` is merged into the strategies as Hydra merges a map (it was an
+    IndexError): an empty map changes nothing, a new name adds a typed, checked strategy."""
+    config = load_config(["population.customers=300", "strategy=[training]"])
+    assert list(with_values(config, {"strategy": {}}).strategy) == ["training"]
+    merged = with_values(config, {"strategy": {"mentoring": {"start": 2}}}).strategy
+    assert sorted(merged) == ["mentoring", "training"] and merged["mentoring"].start == 2
+    with pytest.raises(ConfigError, match="strategy.mentoring.start"):
+        with_values(config, {"strategy": {"mentoring": {"start": -1}}})
