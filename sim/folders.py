@@ -43,14 +43,17 @@ def check_output_dir(value: str, key: str = "output.dir") -> None:
 
 def check_writable(folder: Path, key: str = "output.dir") -> None:
     """Refuse (ConfigError) a folder that cannot be made or written, before any work: a scratch
-    folder is made and removed in its deepest existing ancestor (permissions alone do not tell:
-    root may write anywhere but a read-only or virtual file system)."""
+    folder is made and removed in its deepest existing ancestor, whose times are then restored
+    (permissions alone do not tell: root may write anywhere but a read-only or virtual file
+    system)."""
     existing = next(p for p in [folder, *folder.parents] if p.exists())
     allowed = "allowed: a folder you can write, e.g. output.dir=results"
     if not existing.is_dir():
         raise ConfigError(f"{key}: cannot make {folder}, {existing} is a file; {allowed}")
+    stamp = existing.stat()
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
+        os.utime(existing, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # leave no trace
     except OSError as exc:
         raise ConfigError(
             f"{key}: cannot write {folder} ({exc.strerror} in {existing}); {allowed}"

@@ -291,7 +291,7 @@ def test_retention_over_time_shows_the_most_changed_arms_with_bands_and_differen
     assert shown == titled(["baseline", *[a for a in others if a in biggest]])
     assert line_labels(bottom) == shown[1:]
     assert len(top.collections) == len(shown)  # a 95% band per arm
-    assert top.get_legend().get_title().get_text() == "Arm (6 of 10 arms)"
+    assert top.get_legend().get_title().get_text() == "Strategy (6 of 10 shown)"
     assert "(%)" in top.get_ylabel() and "(pts)" in bottom.get_ylabel()
     assert "month" in bottom.get_xlabel().lower()
     runs = arms.runs()
@@ -602,7 +602,7 @@ def test_sweep_lines_show_a_kpi_per_count_for_each_shock_with_bands(grid):
     fig = grid.chart("sweep_lines").figure
     retention, npv = fig.axes
     legend = retention.get_legend()
-    assert legend.get_title().get_text() == "Arm · outlet closure: shock (log-hazard added)"
+    assert legend.get_title().get_text() == "Strategy · outlet closure: shock (log-hazard added)"
     shocks = [f"{arm_title('outlet_closure')} · {shock}" for shock in ("0.1", "1")]
     assert [t.get_text() for t in legend.get_texts()] == shocks
     colour = arm_styles(arm_order(grid), "baseline")["outlet_closure"].colour
@@ -721,7 +721,7 @@ def test_chart_arms_come_from_the_stored_experiment_unless_given(stores, tmp_pat
     (root / "experiment.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     tables = statistics(root)
     arms, note, legend = ChartData(root, tables, None).shown("retention_horizon")
-    assert arms == ["baseline", "playbook"] and legend == "Arm (1 of 10 arms)"
+    assert arms == ["baseline", "playbook"] and legend == "Strategy (1 of 10 shown)"
     assert f"Not shown: {arm_title('outlet_closure')}, " in note
     assert ChartData(root, tables, None, ["training"]).shown("npv")[0] == ["baseline", "training"]
     assert len(ChartData(root, tables, None, []).shown("npv")[0]) == 7  # automatic: 6 and base

@@ -147,7 +147,7 @@ class ChartData:
         base = [self.baseline] if self.baseline in here else []
         keep = self.chosen_arms(others, kpi)
         left_out = [a for a in others if a not in keep]
-        legend = f"Arm ({len(keep)} of {len(others)} arms)" if left_out else "Arm"
+        legend = f"Strategy ({len(keep)} of {len(others)} shown)" if left_out else "Strategy"
         return base + keep, self._why(kpi, left_out) + left_out_note(left_out), legend
 
     def _why(self, kpi: str, left_out: list[str]) -> str:

@@ -167,7 +167,7 @@ def sweep_lines(d: ChartData):
             if d.grid and t[xkey].notna().all():
                 ax.set_xticks(sorted(t[xkey].unique()))
             ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: compact(v)))
-    legend_right(axes[0, -1], title="Arm" + (f" · {key_axis(slices[0])}" if slices else ""))
+    legend_right(axes[0, -1], title="Strategy" + (f" · {key_axis(slices[0])}" if slices else ""))
     caption = (
         f"{what} in each KPI against "
         + (
