@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_hex, to_rgb
 
 from analysis.charts.common import (
     BASELINE_COLOUR,
@@ -188,7 +189,7 @@ def _sweep_series(ax, t, xkey, slices, style: Style, arm: str, scale: float, ban
     if len(groups) > 4:
         groups = [groups[i] for i in np.linspace(0, len(groups) - 1, 4).round().astype(int)]
     for k, (value, g) in enumerate(groups):
-        g = g.sort_values(xkey)
+        g, colour = g.sort_values(xkey), _shade(style.colour, k, len(groups))
         label = " · ".join([arm_title(arm)] + ([] if value is None else [compact(value)]))
         x, y = g[xkey], g["value"] * scale
         low, high = g["ci_low"] * scale, g["ci_high"] * scale
@@ -197,14 +198,14 @@ def _sweep_series(ax, t, xkey, slices, style: Style, arm: str, scale: float, ban
             ax.plot(
                 x,
                 y,
-                color=style.colour,
+                color=colour,
                 ls=DASHES[k % 3],
                 marker=MARKERS[k],
                 ms=10 + 2 * k,
                 label=label,
                 **hollow,
             )
-            ax.fill_between(x, low, high, color=style.colour, alpha=0.12, lw=0)
+            ax.fill_between(x, low, high, color=colour, alpha=0.12, lw=0)
         else:
             ax.errorbar(
                 x,
@@ -217,3 +218,12 @@ def _sweep_series(ax, t, xkey, slices, style: Style, arm: str, scale: float, ban
                 lw=1.6,
                 label=label,
             )
+
+
+def _shade(colour: str, k: int, n: int) -> str:
+    """The k-th of n shades of an arm's colour, lightest first: the slices of one arm are told
+    apart and still read as that arm."""
+    if n < 2:
+        return colour
+    rgb = np.array(to_rgb(colour))
+    return to_hex(rgb + (1 - rgb) * 0.6 * (1 - k / (n - 1)))
