@@ -16,22 +16,18 @@ from matplotlib.lines import Line2D
 from analysis.charts.common import BAD, STYLE, arm_styles, new_figure
 from dashboard.scenario import AT_RISK_RULE, BASELINE, SCENARIO, ScenarioPair, at_risk
 from sim.config import TIERS
-from sim.kpis import registry
+from sim.kpis import decimals, registry
+from sim.metrics import discount_factors
 from sim.model import BankModel
 from sim.strategies import title
 
 TIER_COLOURS = dict(zip(TIERS, ("#C8C8C8", "#56B4E9", "#0072B2", "#CC79A7"), strict=True))
 TRENDS = (
-    ("retention", "retention_horizon", "Retention", "Starting customers still with the bank"),
-    (
-        "retention_mid_high",
-        "retention_mid_high",
-        "Mid/high-tier retention",
-        "Starting mid/high-tier customers still here",
-    ),
-    ("profit", "profit", "Profit so far", "Cumulative profit"),
+    ("retention", "retention_horizon", "Retention"),
+    ("retention_mid_high", "retention_mid_high", "Mid/high-tier retention"),
+    ("profit", "npv", "Discounted profit so far"),
 )
-"""(time-series column, KPI of its unit, panel title, axis words) of each trend panel."""
+"""(time-series column, KPI of its unit, panel title) of each trend panel."""
 
 
 def arm_labels(pair: ScenarioPair) -> dict[str, str]:
@@ -50,23 +46,27 @@ def scenario_styles(pair: ScenarioPair) -> dict:
 
 
 def trends(pair: ScenarioPair) -> Figure:
-    """Retention, mid/high-tier retention and cumulative profit by month, scenario vs baseline."""
+    """Retention, mid/high-tier retention and cumulative discounted profit by month: the
+    scenario's difference from its baseline (the zero line), with both levels in the titles."""
     styles = scenario_styles(pair)
     kpis = registry(pair.months)
+    rate = pair.arms[SCENARIO].config.economics.discount_rate
     series = {arm: pair.series(arm) for arm in (BASELINE, SCENARIO)}
+    months = series[SCENARIO]["month"]
     with mpl.rc_context(STYLE):
         fig, axes = new_figure(11, 11, f"Month {pair.month} of {pair.months}", nrows=3, sharex=True)
-        for ax, (column, name, heading, what) in zip(axes[:, 0], TRENDS, strict=True):
+        for ax, (column, name, heading) in zip(axes[:, 0], TRENDS, strict=True):
             kpi = kpis[name]
-            for arm, ts in series.items():
-                values = ts[column].cumsum() if column == "profit" else ts[column]
-                style = styles[arm]
-                ax.plot(ts["month"], values * kpi.scale, color=style.colour, ls=style.dash)
-            ends = {arm: _end(ts, column) for arm, ts in series.items()}
-            ax.set_title(f"{heading}: {kpi.text(ends[SCENARIO])} vs {kpi.text(ends[BASELINE])}")
-            if kpi.kind == "rate":
-                ax.set_ylim(min(ax.get_ylim()[0], 99.0), 100.5)
-            ax.set_ylabel(textwrap.fill(f"{what} ({kpi.unit})", 28))
+            values = {arm: _values(ts, column, rate) for arm, ts in series.items()}
+            diff = values[SCENARIO] - values[BASELINE]
+            ax.axhline(0, color=styles[BASELINE].colour, lw=2)
+            ax.plot(months, diff * kpi.scale, color=styles[SCENARIO].colour)
+            end = {arm: float(v[-1]) for arm, v in values.items()}
+            ax.set_title(
+                f"{heading}: {kpi.text(end[SCENARIO])} vs {kpi.text(end[BASELINE])}"
+                f" ({kpi.amount(diff[-1], decimals(diff[-1] * kpi.scale))})"
+            )
+            ax.set_ylabel(f"vs baseline ({kpi.unit_label(delta=True)})")
         axes[-1, 0].set_xlim(0, pair.months)
         axes[-1, 0].set_xlabel("Measured month")
         handles = [Line2D([], [], color=styles[a].colour, ls=styles[a].dash) for a in styles]
@@ -75,9 +75,11 @@ def trends(pair: ScenarioPair) -> Figure:
     return fig
 
 
-def _end(ts, column: str) -> float:
-    """The panel's value in the last month: the level, or the profit summed so far."""
-    return float(ts[column].sum() if column == "profit" else ts[column].iloc[-1])
+def _values(ts, column: str, rate: float) -> np.ndarray:
+    """A panel's monthly values: the level, or the profit discounted like the NPV and summed."""
+    if column == "profit":
+        return np.cumsum(ts["profit"].to_numpy() * discount_factors(ts["month"], rate))
+    return ts[column].to_numpy(dtype=float)
 
 
 def city_map(bank: BankModel, heading: str) -> Figure:

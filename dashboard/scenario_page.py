@@ -14,8 +14,12 @@ from dashboard.scenario import SCENARIO, Lever, ScenarioPair, Settings, descript
 from sim.params import ConfigError
 from sim.strategies import REGISTRY, title
 
-HIDE_EMPTY_CARD = ".v-card:has(> .v-card__text > .v-sheet:empty) { display: none; }"
-"""Hides SolaraViz's card "Model Parameters", empty here: the card "Scenario" holds them."""
+HIDE_EMPTY_CARD = (
+    ".v-card:has(> .v-card__text > .v-sheet:empty) { display: none; }"
+    " .v-tabs:not(:has(.v-tab ~ .v-tab)) { display: none; }"
+)
+"""Hides SolaraViz's card "Model Parameters", empty here (the card "Scenario" holds them), and
+its tab bar of one page ("PAGE 0")."""
 settings = solara.reactive(Settings())
 """The controls' choice (one per browser session)."""
 
