@@ -31,8 +31,6 @@ from typing import Any
 import optuna
 import yaml
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from experiments.config import ExecutorConfig
 from experiments.executors import mapper, workers
@@ -40,10 +38,17 @@ from sim import bankdata, calibration, targets
 from sim.config import Config
 from sim.folders import check_writable, mark
 from sim.overrides import HELP, check_overrides, command, split_flags
-from sim.params import ConfigError, describe_allowed, one_line, param
+from sim.params import ConfigError, describe_allowed, param
 from sim.progress import bar as progress_bar
 from sim.provenance import code_version
-from sim.scenario import CONFIG_DIR, GROUPS, compose_config, scenario_text, to_config, value_at
+from sim.scenario import (
+    CONFIG_DIR,
+    GROUPS,
+    compose_replacing,
+    scenario_text,
+    to_config,
+    value_at,
+)
 from sim.scenario import with_values as set_values
 
 DEFAULT_BANK = "synthetic"  # configs/calibrate.yaml's bank
@@ -103,14 +108,9 @@ def prepare(args: list[str]) -> Plan:
     )
     parsed = check_overrides(overrides, GROUPS)
     bank = next((o.value() for o in reversed(parsed) if o.key_or_group == "bank"), DEFAULT_BANK)
-    rest = [o.input_line for o in parsed if o.key_or_group not in ("targets", "parameters")]
-    cfg = compose_config(rest, "calibrate")
-    for o in parsed:  # Hydra would take configs/targets/ for a group and merge a whole map
-        if o.key_or_group in ("targets", "parameters"):
-            try:
-                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
-            except OmegaConfBaseException as exc:
-                raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
+    cfg = compose_replacing(
+        parsed, lambda o: o.key_or_group in ("targets", "parameters"), "calibrate"
+    )
     settings = to_config(cfg, schema=CalibrateConfig)
     scenario = Config(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(Config)})
     if scenario.bank.data.customers and not any(o.key_or_group == "burn_in" for o in parsed):

@@ -16,13 +16,12 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
 from sim.config import Config
 from sim.kpis import REGISTRY
-from sim.params import ConfigError, one_line, param
-from sim.scenario import GROUPS, compose_config
+from sim.params import ConfigError, param
+from sim.scenario import GROUPS, compose_replacing
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 AUTO = "auto"
@@ -151,13 +150,7 @@ def compose(overrides: list[str]) -> DictConfig:
                 f"{o.input_line}: {head} is also given whole ({whole[head][0]}); put every"
                 " entry in that map, or add entries to the preset's with +KEY=... alone"
             )
-    cfg = compose_config([o.input_line for o in parsed if o.key_or_group not in whole], "compare")
-    for key, (line, value) in whole.items():
-        try:
-            OmegaConf.update(cfg, key, value, merge=False)
-        except OmegaConfBaseException as exc:
-            raise ConfigError(f"{line}: {one_line(exc)}") from None
-    return cfg
+    return compose_replacing(parsed, lambda o: o.key_or_group in whole, "compare")
 
 
 def _parse(override: str):

@@ -29,8 +29,6 @@ from typing import Any
 
 import optuna
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from experiments.calibrate import (
     distributions,
@@ -46,10 +44,10 @@ from sim.config import Config
 from sim.folders import check_writable, mark
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
-from sim.params import ConfigError, one_line, param
+from sim.params import ConfigError, param
 from sim.progress import bar as progress_bar
 from sim.provenance import code_version
-from sim.scenario import GROUPS, compose_config, scenario_text, to_config
+from sim.scenario import GROUPS, compose_replacing, scenario_text, to_config
 
 WHOLE = ("parameters", "budget.levers", "objectives")  # given whole, they replace the preset's
 SHARE = "share."  # a lever's weight in the study's parameters
@@ -97,13 +95,7 @@ def prepare(args: list[str]) -> Plan:
     ConfigStore.instance().store(name="optimize_schema", node=OptimizeConfig)
     _, overrides = split_flags(args, "experiments.optimize", HELP, "see -h")
     parsed = check_overrides(overrides, GROUPS)
-    cfg = compose_config([o.input_line for o in parsed if o.key_or_group not in WHOLE], "optimize")
-    for o in parsed:
-        if o.key_or_group in WHOLE:
-            try:
-                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
-            except OmegaConfBaseException as exc:
-                raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
+    cfg = compose_replacing(parsed, lambda o: o.key_or_group in WHOLE, "optimize")
     s = to_config(cfg, schema=OptimizeConfig)
     scenario = Config(**{f.name: getattr(s, f.name) for f in dataclasses.fields(Config)})
     if not scenario.strategy:

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from experiments.compare import dry_run, run_batch, scenario_overrides
 from experiments.config import AUTO, CompareConfig, SampleConfig, check_experiment
@@ -29,8 +27,8 @@ from experiments.plan import RunSpec, plan
 from experiments.store import check_store, open_store, release
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
-from sim.params import ConfigError, one_line, param
-from sim.scenario import GROUPS, compose_config, config_yaml, to_config
+from sim.params import ConfigError, param
+from sim.scenario import GROUPS, compose_replacing, config_yaml, to_config
 
 # the sample's names in the compare checks' messages -> this command's names
 RENAMED = {"experiment.sample.ranges": "robustness.uncertainties", "experiment: ": "robustness: "}
@@ -68,15 +66,10 @@ def compose(overrides: list[str]):
     ``robustness.targets`` map replaces the preset's."""
     ConfigStore.instance().store(name="robustness_schema", node=RobustnessConfig)
     parsed = check_overrides(overrides, GROUPS)
-    whole = [o for o in parsed if o.key_or_group in MAPS and isinstance(o.value(), dict)]
-    rest = [o.input_line for o in parsed if o.key_or_group not in {w.key_or_group for w in whole}]
-    cfg = compose_config(rest, "robustness")
-    for o in whole:
-        try:
-            OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
-        except OmegaConfBaseException as exc:
-            raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
-    return cfg
+    whole = {
+        o.key_or_group for o in parsed if o.key_or_group in MAPS and isinstance(o.value(), dict)
+    }
+    return compose_replacing(parsed, lambda o: o.key_or_group in whole, "robustness")
 
 
 def check_robustness(settings: RobustnessConfig) -> None:

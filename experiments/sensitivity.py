@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
@@ -36,8 +34,15 @@ from experiments.plan import RunSpec, plan
 from experiments.store import load, open_store, release
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
-from sim.params import ConfigError, one_line, param
-from sim.scenario import GROUPS, compose_config, config_yaml, load_config, to_config, value_at
+from sim.params import ConfigError, param
+from sim.scenario import (
+    GROUPS,
+    compose_replacing,
+    config_yaml,
+    load_config,
+    to_config,
+    value_at,
+)
 
 DUMMY = "dummy"
 WHOLE = "sensitivity.parameters"  # given whole on the command line, it replaces the preset's
@@ -82,13 +87,7 @@ def compose(args: list[str]) -> SensitivityConfig:
     the preset's map)."""
     ConfigStore.instance().store(name="sensitivity_schema", node=SensitivityConfig)
     parsed = check_overrides(args, GROUPS)
-    cfg = compose_config([o.input_line for o in parsed if o.key_or_group != WHOLE], "sensitivity")
-    for o in parsed:
-        if o.key_or_group == WHOLE:
-            try:
-                OmegaConf.update(cfg, WHOLE, o.value(), merge=False)
-            except OmegaConfBaseException as exc:
-                raise ConfigError(f"{o.input_line}: {one_line(exc)}") from None
+    cfg = compose_replacing(parsed, lambda o: o.key_or_group == WHOLE, "sensitivity")
     return to_config(cfg, schema=SensitivityConfig)
 
 

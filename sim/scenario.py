@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -62,6 +63,20 @@ def compose_config(overrides: list[str] | None = None, name: str = "config") -> 
         raise ConfigError(f"{group}={option!r} is unknown; choose from {GROUPS[group]}") from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(one_line(exc, unknown)) from None
+
+
+def compose_replacing(parsed: list, replaced: Callable[[Any], bool], name: str) -> DictConfig:
+    """Compose ``configs/<name>.yaml`` from checked overrides (``sim.overrides``), setting the
+    key of each one ``replaced`` picks to its value whole: Hydra would merge a map into the
+    preset's, or read a file for a group's name. Refused in one line naming the override."""
+    cfg = compose_config([o.input_line for o in parsed if not replaced(o)], name)
+    for o in parsed:
+        if replaced(o):
+            try:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(f"{o.input_line}: {one_line(exc, unknown)}") from None
+    return cfg
 
 
 def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config:
