@@ -62,12 +62,7 @@ def _waterfall(d: ChartData, effect: pd.Series, top: int) -> Drawn:
     ax = axes[0, 0]
     _draw_steps(ax, shown, npv, digits=1 if effect.abs().max() >= 10 else 2)
     ax.set_xlabel(_axis(d))
-    handles = [
-        Patch(color=GOOD, label="raises the NPV"),
-        Patch(color=BAD, label="lowers the NPV"),
-        Patch(color=NEUTRAL, label=TOTAL),
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3)
+    _legend(fig)
     caption = (
         f"Mean {arm_title(arm)} − baseline difference per ledger line over the measured period,"
         " discounted as the NPV is (more revenue or less cost raises it), adding up to the NPV"
@@ -119,12 +114,7 @@ def _panels(d: ChartData, effects: pd.DataFrame, top: int) -> Drawn:
     for ax in axes[-1]:
         ax.set_xlabel(f"Δ NPV over {d.months} months ({d.kpis['npv'].unit})")
     _pad_x(axes[0, 0], shown.to_numpy())
-    handles = [
-        Patch(color=GOOD, label="raises the NPV"),
-        Patch(color=BAD, label="lowers the NPV"),
-        Patch(color=NEUTRAL, label=TOTAL),
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3)
+    _legend(fig)
     caption = (
         "Mean arm − baseline difference per ledger line over the measured period, discounted as"
         " the NPV is, one scale for every arm; the lines that move any arm most, the rest as"
@@ -203,3 +193,13 @@ def _draw_steps(ax, shown: pd.Series, total: float, digits: int) -> None:
     edges = np.concatenate([[0.0, total], starts, starts + shown.to_numpy()])
     span = edges.max() - edges.min() or 1.0
     ax.set_xlim(edges.min() - 0.03 * span, edges.max() + 0.13 * span)
+
+
+def _legend(fig) -> None:
+    """What the bars' colours mean, under the figure."""
+    handles = [
+        Patch(color=GOOD, label="raises the NPV"),
+        Patch(color=BAD, label="lowers the NPV"),
+        Patch(color=NEUTRAL, label=TOTAL),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3)
