@@ -8,20 +8,24 @@ runs leave NaN wherever a statistic needs more runs) and return tidy DataFrames 
 (point, arm[, kpi]) over every point and arm present in ``runs``, in order of first appearance.
 
 One procedure gives both the interval shown and the verdict. A *family* is one point and one
-KPI across the non-baseline arms; each of its ``m`` arms with at least 2 pairs gets the paired
-Student-t interval of its mean difference at level ``1 - (1 - level) / m`` (Bonferroni), so all
-``m`` intervals hold together with probability at least ``level``. The verdict is read off that
-interval and the KPI's smallest effect worth acting on (:mod:`sim.kpis`):
+KPI across the non-baseline arms; each of its ``m`` arms gets the bootstrap-t interval of its
+mean paired difference (:mod:`analysis.inference`: resampling the seeds, never narrower than
+Student's t) at level ``1 - (1 - level) / m`` (Bonferroni), so all ``m`` intervals hold together
+with probability at least ``level``; under ``replications=auto`` that ``(1 - level) / m`` is
+spent over the planned looks (:class:`analysis.inference.Design`). A sample with too little
+information (fewer than 2 pairs, all differences equal, too few distinct ones for the level)
+gets no interval, a ``note`` saying why, and an undecided verdict. The verdict is read off the
+interval alone, with the KPI's smallest effect worth acting on ``s`` (:mod:`sim.kpis`):
 
-- *negligible*: the whole interval lies within ± the smallest effect (this takes precedence);
-- *better* / *worse*: the interval excludes 0 on the KPI's good / bad side, and its centre (the
-  mean difference) lies at or beyond the smallest effect;
-- *undecided*: anything else, including fewer than 2 pairs: more seeds are needed.
+- *negligible*: the whole interval lies within ± s (this takes precedence): |effect| <= s;
+- *better* / *worse*: the interval excludes 0 on the KPI's good / bad side: the effect is real;
+  ``clears`` says whether it also excludes ± s, i.e. the effect is at least the smallest effect
+  worth acting on (otherwise it may be small);
+- *undecided*: anything else: more seeds are needed.
 
-An interval that excludes 0 around an estimate smaller than the smallest effect is undecided: the
-difference is real but probably too small to matter, and more seeds would show it negligible.
-Calling it better would flip to negligible on other seeds for any true effect between 0 and the
-smallest effect (docs/experiments.md shows how often).
+Each word's promise holds whenever the intervals cover, so with probability at least ``level``
+for the whole family; better and worse on disjoint seed sets, or better beyond s and negligible,
+would need an interval to miss (docs/experiments.md has the table and the tested error rates).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.inference import FIXED, Design, intervals
 from sim.kpis import REGISTRY, Kpi, decimals
 
 KPIS: tuple[str, ...] = tuple(REGISTRY)
@@ -43,7 +48,9 @@ VERDICTS: tuple[str, ...] = ("better", "worse", "negligible", "undecided")
 """The verdict words, defined here only: import them, never spell them out elsewhere."""
 BETTER, WORSE, NEGLIGIBLE, UNDECIDED = VERDICTS
 DETECTED: tuple[str, ...] = (BETTER, WORSE)
-"""The verdicts that found a difference worth acting on."""
+"""The verdicts that found a real difference (``clears`` says whether it is worth acting on)."""
+METHOD = "bootstrap-t over the seeds, never narrower than Student's t; Bonferroni over the arms"
+"""How each simultaneous interval is made, in words (the reports say it)."""
 ROLES = {"retention": "retention_horizon", "profit": "npv"}
 """The KPI of each decision role: verdicts, the report's verdict table and the CRN measure."""
 
@@ -96,63 +103,72 @@ def paired_differences(
     kpis: Sequence[str] = KPIS,
     level: float = 0.95,
     smallest_effect: Mapping[str, float] | None = None,
+    design: Design = FIXED,
 ) -> pd.DataFrame:
     """Arm − baseline differences paired on (point, seed), per non-baseline arm, point and KPI,
     each with its simultaneous interval and verdict (see the module's docstring).
 
     ``smallest_effect`` maps KPI names to their smallest effect in the registry's convention
-    (absolute, or a fraction of the baseline's |mean|), replacing the registry's default.
+    (absolute, or a fraction of the KPI's scale), replacing the registry's default; ``design``
+    says whether the seeds were added in looks (``replications=auto``).
 
     Columns: point, arm, kpi, n (pairs with both values), baseline_mean and arm_mean (over those
     pairs), mean_diff, sd_diff, rel_diff (mean_diff / baseline_mean, NaN unless baseline_mean >
-    0), ci_low/ci_high (the simultaneous interval), smallest_effect (absolute, in the KPI's
-    units), verdict, seeds_needed (for an undecided verdict with n >= 2: about how many seeds
-    would decide it, see :func:`seeds_needed`; else NaN), p_ttest (``scipy.stats.ttest_rel``),
-    p_adjusted (Bonferroni, min(1, m p_ttest): below 1 - level exactly when the interval
-    excludes 0), p_wilcoxon (``scipy.stats.wilcoxon``, zero differences dropped, unadjusted: a
-    check on the t-test, whose exact p-value cannot be small with few pairs), family_size (m),
-    interval_level (1 - (1 - level) / m) and level (the family's simultaneous level).
-
-    Degenerate cases, without SciPy warnings: n < 2 gives NaN sd, interval and p-values and an
-    undecided verdict; all-zero differences give p = 1 and the interval (0, 0); a constant
-    non-zero difference d gives the interval (d, d) and p_ttest = 0. A baseline with no runs
-    (at a point or at all) gives rows with n = 0.
+    0), ci_low/ci_high (the simultaneous interval; NaN with a note), smallest_effect (absolute,
+    in the KPI's units), verdict, clears (better or worse by at least the smallest effect),
+    note (why there is no interval, else ""), seeds_needed (for an undecided verdict with an
+    interval: about how many seeds would decide it, see :func:`seeds_needed`; else NaN), p_ttest
+    (``scipy.stats.ttest_rel``, a check: the verdict does not read it), p_wilcoxon
+    (``scipy.stats.wilcoxon``, zero differences dropped, unadjusted), family_size (m),
+    interval_level (the level of each interval: 1 - (1 - level) / m, spent over the looks under
+    ``replications=auto``) and level (the family's simultaneous level).
     """
     df = _prepare(runs, kpis)
-    rows = [
-        {"point": point, "arm": arm, "kpi": kpi, **_paired(*_columns(pairs, kpi))}
-        for point, arm, pairs in _pairs(df, baseline, kpis)
-        for kpi in kpis
-    ]
+    scales = _scales(df, baseline)
+    rows, samples = [], []
+    for point, arm, pairs in _pairs(df, baseline, kpis):
+        for kpi in kpis:
+            a, b = _columns(pairs, kpi)
+            rows.append({"point": point, "arm": arm, "kpi": kpi, **_paired(a, b)})
+            samples.append(a - b)
     out = pd.DataFrame(rows, columns=_PAIRED_COLUMNS)
     tested = (out["n"] >= 2).astype(int)
     out["family_size"] = tested.groupby([out["point"], out["kpi"]], sort=False).transform("sum")
     settings = dict(smallest_effect or {})
-    judged = [_judge(d, level, settings.get(d.kpi)) for d in out.itertuples(index=False)]
+    judged = [
+        _judge(d, x, level, design, settings.get(d.kpi), scales.get(d.point, {}))
+        for d, x in zip(out.itertuples(index=False), samples, strict=True)
+    ]
     out = pd.concat([out, pd.DataFrame(judged, index=out.index, columns=_JUDGED_COLUMNS)], axis=1)
     out["level"] = level
     return out[_DIFF_COLUMNS]
 
 
 def decide(low: float, high: float, smallest: float, higher_is_better: bool = True) -> str:
-    """The verdict a symmetric interval (low, high) of a difference gives: negligible when it
-    lies within ± ``smallest``; better or worse when it excludes 0 and its centre lies at or
-    beyond ± ``smallest``; undecided otherwise."""
+    """The verdict an interval (low, high) of a difference gives: negligible when it lies
+    within ± ``smallest``; better or worse when it excludes 0 on the good or bad side;
+    undecided otherwise (or without an interval)."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return UNDECIDED
     if -smallest <= low and high <= smallest:
         return NEGLIGIBLE
-    if (low > 0 or high < 0) and abs(low + high) / 2 >= smallest:
+    if low > 0 or high < 0:
         return BETTER if (low > 0) == higher_is_better else WORSE
     return UNDECIDED
+
+
+def clears(low: float, high: float, smallest: float) -> bool:
+    """Whether an interval lies wholly beyond ± ``smallest`` (and so beyond 0): the effect is
+    at least the smallest effect worth acting on."""
+    return bool((low > 0 and low >= smallest) or (high < 0 and high <= -smallest))
 
 
 def seeds_needed(n: int, mean: float, low: float, high: float, smallest: float) -> float:
     """About how many seeds would decide an undecided interval around ``mean``: its half-width
     shrinks as 1 / sqrt(n) until it fits in a margin, smallest - |mean| to lie within ±
     smallest (negligible) when |mean| < smallest, else |mean| to exclude 0 (better or worse).
-    At least n + 1; inf when the margin is 0. Keeping the t-quantile of n - 1 degrees of freedom
-    makes it a little high, and the estimate moves as seeds are added: a guide, not a promise."""
+    At least n + 1; inf when the margin is 0. The quantile is kept as it is at n seeds, so it is
+    a little high, and the estimate moves as seeds are added: a guide, not a promise."""
     margin = smallest - abs(mean) if abs(mean) < smallest else abs(mean)
     if margin <= 0:
         return math.inf
@@ -255,8 +271,9 @@ _JUDGED_COLUMNS = [
     "ci_high",
     "smallest_effect",
     "verdict",
+    "clears",
+    "note",
     "seeds_needed",
-    "p_adjusted",
     "interval_level",
 ]
 _DIFF_COLUMNS = [
@@ -265,9 +282,10 @@ _DIFF_COLUMNS = [
     "ci_high",
     "smallest_effect",
     "verdict",
+    "clears",
+    "note",
     "seeds_needed",
     "p_ttest",
-    "p_adjusted",
     "p_wilcoxon",
     "family_size",
     "interval_level",
@@ -281,6 +299,8 @@ _ROLE_COLUMNS = {  # differences column -> name in verdicts, after the role
     "ci_high": "ci_high",
     "smallest_effect": "smallest_effect",
     "verdict": "verdict",
+    "clears": "clears",
+    "note": "note",
     "seeds_needed": "seeds_needed",
 }
 _CRN_COLUMNS = [
@@ -296,16 +316,21 @@ _CRN_COLUMNS = [
 ]
 
 
+_SCALE_COLUMNS = ("revenue", "months", "aum_start")
+
+
 def _prepare(runs: pd.DataFrame, kpis: Sequence[str]) -> pd.DataFrame:
-    """Validated copy: point as str ("" if absent), KPIs as float, unique (arm, point, seed)."""
+    """Validated copy: point as str ("" if absent), KPIs (and the columns of the smallest
+    effects' scales, where present) as float, unique (arm, point, seed)."""
     missing = [c for c in ("arm", "seed", *kpis) if c not in runs.columns]
     if missing:
         raise KeyError(f"runs is missing column(s) {missing}")
-    df = runs[[c for c in ("arm", "point", "seed", *kpis) if c in runs.columns]].copy()
+    numeric = list(dict.fromkeys([*kpis, *(c for c in _SCALE_COLUMNS if c in runs.columns)]))
+    df = runs[[c for c in ("arm", "point", "seed", *numeric) if c in runs.columns]].copy()
     df["point"] = df["point"].fillna("").astype(str) if "point" in df else ""
     df["arm"] = df["arm"].astype(str)
-    for kpi in kpis:
-        df[kpi] = pd.to_numeric(df[kpi]).astype(float)
+    for column in numeric:
+        df[column] = pd.to_numeric(df[column]).astype(float)
     duplicated = df.duplicated(["arm", "point", "seed"])
     if duplicated.any():
         keys = df.loc[duplicated, ["arm", "point", "seed"]].to_dict("records")
@@ -375,25 +400,61 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
-def _judge(d, level: float, setting: float | None) -> dict:
+def _scales(df: pd.DataFrame, baseline: str) -> dict[str, dict[str, float]]:
+    """Per point, the scales a smallest effect may be a fraction of (``sim.kpis.SCALES``), from
+    the baseline's runs: a year's revenue (``revenue`` over ``months``) and the opening AUM
+    (``aum_start``). Without those columns (a store of other KPIs) a KPI's smallest effect is a
+    fraction of its own baseline |mean|."""
+    base = df[df["arm"] == baseline]
+    out = {}
+    for point, g in base.groupby("point", sort=False):
+        scales = {}
+        if "revenue" in g and "months" in g:
+            scales["revenue"] = float((g["revenue"] * 12 / g["months"]).mean())
+        if "aum_start" in g:
+            scales["aum"] = float(g["aum_start"].mean())
+        out[point] = scales
+    return out
+
+
+def _judge(d, x: np.ndarray, level: float, design: Design, setting, scales: dict) -> dict:
     """The simultaneous interval of a row of :func:`_paired` statistics (with its family_size)
-    and what it says: smallest effect, verdict, seeds needed, adjusted p-value."""
+    and sample of differences ``x``, and what it says: smallest effect, verdict, whether it
+    clears the smallest effect, why there is no interval, seeds needed."""
     kpi = REGISTRY[d.kpi]
     m = max(int(d.family_size), 1)
-    interval_level = 1 - (1 - level) / m
-    low, high = _t_interval(d.mean_diff, d.sd_diff, d.n, interval_level)
-    smallest = kpi.threshold(d.baseline_mean, setting)
+    interval_level = design.level(d.n, (1 - level) / m)
+    low, high = intervals(x[None, :], interval_level) if d.n >= 2 else ([_NAN], [_NAN])
+    low, high = float(low[0]), float(high[0])
+    note = _no_interval(x, interval_level) if not (np.isfinite(low) and np.isfinite(high)) else ""
+    if note:
+        low = high = _NAN
+    own = {"revenue": d.baseline_mean, "aum": d.baseline_mean, **scales, "mean": d.baseline_mean}
+    smallest = kpi.threshold(own, setting)
     verdict = decide(low, high, smallest, kpi.higher_is_better)
-    undecided = verdict == UNDECIDED and d.n >= 2
+    undecided = verdict == UNDECIDED and not note
     return {
         "ci_low": low,
         "ci_high": high,
         "smallest_effect": smallest,
         "verdict": verdict,
+        "clears": verdict in DETECTED and clears(low, high, smallest),
+        "note": note,
         "seeds_needed": seeds_needed(d.n, d.mean_diff, low, high, smallest) if undecided else _NAN,
-        "p_adjusted": float(np.minimum(1.0, m * d.p_ttest)),
         "interval_level": interval_level,
     }
+
+
+def _no_interval(x: np.ndarray, level: float) -> str:
+    """Why a sample of differences has no interval at ``level``."""
+    n = len(x)
+    if n < 2:
+        return "at least 2 paired seeds are needed"
+    distinct = len(np.unique(x))
+    if distinct == 1:
+        return f"the same in all {n} seeds: no spread to make an interval from"
+    too_few = f"too few for a {level * 100:.4g}% interval"
+    return f"only {distinct} distinct differences in {n} seeds: {too_few}"
 
 
 def _crn(a: np.ndarray, b: np.ndarray, level: float) -> dict:
@@ -437,8 +498,8 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _describe(d: pd.Series, kpi: Kpi, level: bool, seeds: bool) -> str:
-    """One row in words: "retention at 60 months +2.4 pts (CI +1.9 to +2.9), better", saying
-    the level ("simultaneous 95% CI") and the number of seeds when asked."""
+    """One row in words: "retention at 60 months +2.4 pts (CI +1.9 to +2.9), better by at least
+    +1.9 pts", saying the level ("simultaneous 95% CI") and the number of seeds when asked."""
     n, verdict = int(d["n"]), d["verdict"]
     if n == 0:
         return f"{kpi.short}: no paired runs, {verdict}"
@@ -449,8 +510,15 @@ def _describe(d: pd.Series, kpi: Kpi, level: bool, seeds: bool) -> str:
         bounds = f"{kpi.number(low, digits, sign=True)} to {kpi.number(high, digits, sign=True)}"
         interval = f"({ci} {bounds}{f', {n} seeds' if seeds else ''})"
     else:
-        interval = f"(n={n}, no CI)"
+        interval = f"({n} seed{'s' if n != 1 else ''}, no CI: {d['note']})"
     text = f"{kpi.short} {kpi.amount(d['mean_diff'], digits)} {interval}, {verdict}"
+    if verdict in DETECTED:
+        bound = low if low > 0 else high
+        least = f"by at least {kpi.amount(abs(bound), digits).lstrip('+')}"
+        if d["clears"]:
+            return f"{text} {least}"
+        worth = kpi.amount(d["smallest_effect"], decimals(d["smallest_effect"] * kpi.scale))
+        return f"{text} but possibly small ({least}; {worth.lstrip('+')} is worth acting on)"
     needed = d["seeds_needed"]
     if verdict == UNDECIDED and needed == math.inf:
         return f"{text} (no number of seeds would decide it)"

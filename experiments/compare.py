@@ -27,6 +27,7 @@ from experiments.config import (
     CompareConfig,
     check_experiment,
     compose,
+    looks,
     register,
 )
 from experiments.executors import Outcome, run_all, workers
@@ -155,40 +156,49 @@ def _todo(compare: CompareConfig, specs: list[RunSpec], root: Path) -> list[RunS
 def run_auto(
     compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
 ) -> list[Outcome]:
-    """``replications=auto``: run the first ``replications_min`` seeds, then add batches of
-    ``replications_batch`` seeds until no verdict on ``experiment.decision_kpis`` is undecided
-    or ``replications_max`` seeds are run. Stored runs are reused; a failed run stops it."""
-    n, outcomes = compare.replications_min, []
+    """``replications=auto``: a group-sequential design. Run the seeds of each planned look
+    (``experiment.config.looks``: replications_min, then replications_batch more at a time up to
+    replications_max) until no verdict on ``experiment.decision_kpis`` is undecided. Each look's
+    intervals spend part of the 5% by O'Brien-Fleming-type alpha spending (Lan-DeMets), so that
+    stopping at the first decided look keeps the verdicts' promise. Stored runs are reused; a
+    failed run stops it."""
+    planned, outcomes = looks(compare), []
     print(
-        f"replications=auto: {n} seeds, then {compare.replications_batch} more at a time up to"
-        f" {compare.replications_max}, until every verdict on"
-        f" {', '.join(compare.experiment.decision_kpis)} is decided"
+        f"replications=auto: group-sequential, looks at {', '.join(map(str, planned))} seeds"
+        f" until every verdict on {', '.join(compare.experiment.decision_kpis)} is decided;"
+        " each look's intervals at the level O'Brien-Fleming-type alpha spending leaves it"
+        " (Lan-DeMets), so stopping early keeps the 95% promise"
     )
-    while True:
+    for n in planned:
         batch = [s for s in specs if s.seed < compare.seed + n]
         outcomes += run_batch(compare, batch, root, progress)
         if any(o.status != "ok" for o in outcomes):
             print(f"Stopped adding seeds at {n}: runs failed.")
             return outcomes
-        open_, total = _undecided(root, compare.experiment.decision_kpis)
-        print(f"{n} seeds: {open_} of {total} verdicts on the decision KPIs undecided")
-        if open_ and n >= compare.replications_max:
-            print(f"replications_max={n} reached; the report says about how many seeds would do.")
-        if not open_ or n >= compare.replications_max:
+        open_, total, level = _undecided(root, compare.experiment.decision_kpis)
+        print(
+            f"{n} seeds: {open_} of {total} verdicts on the decision KPIs undecided"
+            f" (look {planned.index(n) + 1} of {len(planned)}, each interval at {level}%)"
+        )
+        if not open_:
             return outcomes
-        n = min(n + compare.replications_batch, compare.replications_max)
+    print(f"replications_max={n} reached; the report says about how many seeds would do.")
+    return outcomes
 
 
-def _undecided(root: Path, kpis: list[str]) -> tuple[int, int]:
-    """(undecided, all) verdicts on ``kpis`` (those the runs have) in the store at ``root``."""
+def _undecided(root: Path, kpis: list[str]) -> tuple[int, int, str]:
+    """(undecided, all) verdicts on ``kpis`` (those the runs have) in the store at ``root``,
+    and the level of each interval in words."""
     from analysis import report
     from analysis.stats import UNDECIDED
 
     differences = report.statistics(root).get("differences")
     if differences is None:
-        return 0, 0
-    verdicts = differences.loc[differences["kpi"].isin(kpis), "verdict"]
-    return int((verdicts == UNDECIDED).sum()), len(verdicts)
+        return 0, 0, "—"
+    chosen = differences[differences["kpi"].isin(kpis)]
+    verdicts = chosen["verdict"]
+    level = f"{chosen['interval_level'].min() * 100:.6g}" if len(chosen) else "—"
+    return int((verdicts == UNDECIDED).sum()), len(verdicts), level
 
 
 def main() -> None:

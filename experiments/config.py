@@ -271,6 +271,17 @@ def seeds_planned(cfg: CompareConfig) -> int:
     return cfg.replications_max if cfg.replications == AUTO else cfg.replications
 
 
+def looks(cfg) -> tuple[int, ...]:
+    """The seed counts at which ``replications=auto`` checks the verdicts: replications_min,
+    then every replications_batch more, up to replications_max (empty for a fixed number).
+    ``cfg`` is the experiment's config or its stored mapping (experiment.yaml)."""
+    get = cfg.get if isinstance(cfg, dict) else lambda key, default=None: getattr(cfg, key)
+    if get("replications") != AUTO:
+        return ()
+    low, step, high = (int(get(f"replications_{k}")) for k in ("min", "batch", "max"))
+    return (*range(low, high, step), high)
+
+
 def _check_replications(cfg: CompareConfig) -> None:
     r = cfg.replications
     if r == AUTO:

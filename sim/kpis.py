@@ -6,8 +6,10 @@ A KPI is computed in :mod:`sim.metrics` and declared here, once; the run summary
 its label, how to show it and how to judge it from here. Kinds: ``rate`` (a 0-1 share, shown in %
 and its differences in percentage points), ``money`` (CNY, shown in CNY millions), ``count`` and
 ``score`` (shown as they are). A smallest effect is either absolute, in the KPI's own units
-(0.0025 is a quarter of a retention point), or relative, a fraction of the baseline's |mean|
-(0.01 is 1%).
+(0.0025 is a quarter of a retention point), or a fraction of a scale (:data:`SCALES`) that the
+baseline's runs give once per point and that cannot be near zero: a year's revenue for the money
+flows (NPV and its parts, revenue, cost, profit), the opening AUM for the AUM at the end, the
+baseline's |mean| for counts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from dataclasses import dataclass
 KINDS = ("rate", "money", "count", "score")
 _SCALE = {"rate": 100.0, "money": 1e-6}
 _UNIT = {"rate": "%", "money": "CNY M"}
+SCALES = {
+    "revenue": "a year's revenue of the baseline",
+    "aum": "the baseline's opening AUM",
+    "mean": "the baseline's |mean|",
+}
+"""What a smallest effect given as a fraction is a fraction of (``Kpi.scale_by``)."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +37,8 @@ class Kpi:
     label: str  # chart titles and table headings
     short: str  # in verdict sentences
     kind: str  # one of KINDS
-    smallest_effect: float  # the smallest difference worth acting on (see ``relative``)
-    relative: bool = False  # smallest_effect is a fraction of the baseline's |mean|
+    smallest_effect: float  # the smallest difference worth acting on (see ``scale_by``)
+    scale_by: str = ""  # smallest_effect is a fraction of this scale (SCALES); "" absolute
     higher_is_better: bool = True
     digits: int = 1  # decimals of a value in display units
 
@@ -53,17 +61,18 @@ class Kpi:
         unit = self.unit_label(delta)
         return f"{'Δ ' if delta else ''}{self.label}{f' ({unit})' if unit else ''}"
 
-    def threshold(self, baseline_mean: float, setting: float | None = None) -> float:
+    def threshold(self, scales: Mapping[str, float], setting: float | None = None) -> float:
         """The smallest effect in the KPI's own units; ``setting`` replaces the default (same
-        convention: absolute, or a fraction of the baseline's |mean|)."""
+        convention: absolute, or a fraction of ``scales[self.scale_by]``, see SCALES)."""
         value = self.smallest_effect if setting is None else float(setting)
-        return value * abs(baseline_mean) if self.relative else value
+        return value * abs(scales[self.scale_by]) if self.scale_by else value
 
     def describe_threshold(self, setting: float | None = None) -> str:
-        """The smallest effect in words, e.g. "0.25 pts" or "1% of the baseline's |mean|"."""
+        """The smallest effect in words, e.g. "0.25 pts" or "2.5% of a year's revenue of the
+        baseline"."""
         value = self.smallest_effect if setting is None else float(setting)
-        if self.relative:
-            return f"{value * 100:g}% of the baseline's |mean|"
+        if self.scale_by:
+            return f"{value * 100:g}% of {SCALES[self.scale_by]}"
         unit = self.unit_label(delta=True)
         return f"{value * self.scale:g}{f' {unit}' if unit else ''}"
 
@@ -104,7 +113,12 @@ def _rate(name: str, label: str, short: str) -> Kpi:
 
 
 def _money(name: str, label: str, short: str, higher_is_better: bool = True) -> Kpi:
-    return Kpi(name, label, short, "money", 0.01, True, higher_is_better)
+    return Kpi(name, label, short, "money", REVENUE_SHARE, "revenue", higher_is_better)
+
+
+REVENUE_SHARE = 0.025
+"""The money flows' smallest effect: 2.5% of a year's revenue, one threshold for NPV and its
+parts (on the default bank about CNY 9.7 M, near 1% of its NPV over 60 months)."""
 
 
 DEFAULT_MONTHS = 60
@@ -113,8 +127,9 @@ DEFAULT_MONTHS = 60
 
 def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
     """Every KPI, in report order, its labels naming the horizon of ``months`` measured months
-    ("Retention at 60 months"). Retention: a quarter of a point; money and counts: 1% of the
-    baseline's |mean|; scores (0-1): 0.01. docs/experiments.md gives the reasons."""
+    ("Retention at 60 months"). Retention: a quarter of a point; money flows: 2.5% of a year's
+    revenue; the AUM at the end: 1% of the opening AUM; counts: 1% of the baseline's |mean|;
+    scores (0-1): 0.01. docs/experiments.md gives the reasons."""
     at = f"at {int(months)} months"
     over = f"over {int(months)} months"
     return {
@@ -135,9 +150,9 @@ def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
             _money("npv_opening_book", "NPV: opening book", "NPV of the opening book"),
             _money("npv_newcomers", "NPV: newcomers", "NPV of newcomers"),
             _money("npv_fixed", "NPV: fixed costs", "NPV of fixed costs"),
-            _money("aum_end", "AUM at the end", "AUM at the end"),
-            Kpi("new_customers", "New customers", "new customers", "count", 0.01, True, digits=0),
-            Kpi("complaints", "Complaints", "complaints", "count", 0.01, True, False, digits=0),
+            Kpi("aum_end", "AUM at the end", "AUM at the end", "money", 0.01, "aum"),
+            Kpi("new_customers", "New customers", "new customers", "count", 0.01, "mean", digits=0),
+            Kpi("complaints", "Complaints", "complaints", "count", 0.01, "mean", False, digits=0),
             Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),
             Kpi(
                 "effort", "Effort (0-1, lower is better)", "effort", "score", 0.01, False, False, 3
@@ -158,7 +173,7 @@ def thresholds_text(
     settings: Mapping[str, float], names: tuple[str, ...] = ("retention_horizon", "npv")
 ) -> str:
     """The smallest effects of ``names`` in words, with the ``settings`` that replace the
-    defaults: "±0.25 pts for retention, ±1% of the baseline's |mean| for NPV"."""
+    defaults: "±0.25 pts for retention, ±2.5% of a year's revenue of the baseline for NPV"."""
     return ", ".join(
         f"±{REGISTRY[k].describe_threshold(settings.get(k))} for {REGISTRY[k].short}" for k in names
     )

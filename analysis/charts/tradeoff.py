@@ -139,10 +139,12 @@ def _draw_arm(ax, row, style: Style, arm: str) -> None:
 
 
 def _set_limits(ax, t: pd.DataFrame, band: tuple[float, float]) -> None:
-    """Axes that hold zero, the negligible band and every CI, with a margin."""
+    """Axes that hold zero, the negligible band, every mean and every CI (an arm without an
+    interval has NaN ends), with a margin."""
     for setter, prefix, half in ((ax.set_xlim, "r", band[0]), (ax.set_ylim, "n", band[1])):
-        values = t[[f"{prefix}_ci_low", f"{prefix}_ci_high"]].to_numpy().ravel()
-        low, high = min(values.min(), -half, 0.0), max(values.max(), half, 0.0)
+        values = t[[f"{prefix}_ci_low", f"{prefix}_ci_high", f"{prefix}_mean_diff"]].to_numpy()
+        values = values[np.isfinite(values)]
+        low, high = min(values.min(initial=0.0), -half), max(values.max(initial=0.0), half)
         margin = 0.08 * (high - low or 1.0)
         setter(low - margin, high + margin)
 
@@ -183,6 +185,7 @@ def label_points(ax, x, y, labels, colours, reach=None) -> None:
     with thin leaders; the axes' limits are set before."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     low, high = (x, x) if reach is None else (np.asarray(r, float) for r in reach)
+    low, high = np.where(np.isfinite(low), low, x), np.where(np.isfinite(high), high, x)
     to_axes = ax.transData + ax.transAxes.inverted()
     fx, fy = to_axes.transform(np.column_stack([x, y])).T
     flow, fhigh = (to_axes.transform(np.column_stack([v, y]))[:, 0] for v in (low, high))

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import stats
+from analysis.inference import Design
 from analysis.report import console, html, markdown
 from analysis.report.document import Document
 from analysis.report.figures import ChartFile, ChartProgress, draw_figures
@@ -35,6 +36,7 @@ from analysis.report.sections import analysis_sections, build
 from analysis.report.settings import replications
 from analysis.report.workbook import write_workbook
 from experiments import store
+from experiments.config import looks
 
 __all__ = [
     "ChartFile",
@@ -69,7 +71,8 @@ def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.
     ``differences``, ``verdicts`` and ``crn``. KPIs missing from the runs (e.g. the NPV parts in
     older stores) are left out."""
     runs = store.load(results) if runs is None else runs
-    experiment = store.experiment_meta(results).get("experiment") or {}
+    meta = store.experiment_meta(results)
+    experiment = meta.get("experiment") or {}
     baseline = experiment.get("baseline", "baseline")
     ok = runs[runs["status"] == "ok"] if len(runs) else runs
     if ok.empty:
@@ -78,10 +81,11 @@ def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.
     tables = {"arms": stats.arm_summary(ok, kpis)}
     if baseline in set(ok["arm"]):
         settings = experiment.get("smallest_effect") or {}
+        design = Design(looks(meta))
         tables["differences"] = stats.paired_differences(
-            ok, baseline, kpis, smallest_effect=settings
+            ok, baseline, kpis, smallest_effect=settings, design=design
         )
-        labelled = Labels.of(runs, store.experiment_meta(results)).kpis
+        labelled = Labels.of(runs, meta).kpis
         tables["verdicts"] = stats.verdicts(tables["differences"], kpis=labelled)
         tables["crn"] = stats.crn_efficiency(ok, baseline)
     tables["summary"] = _summary(tables["arms"], tables.get("verdicts"))

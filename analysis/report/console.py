@@ -111,8 +111,8 @@ def _verdict_header(differences: pd.DataFrame, experiment: dict, labels: Labels)
         "",
         *_wrap(
             f"Against the {baseline.lower()} on the same seeds: simultaneous {level:g}% CIs for"
-            f" the {arms} strateg{'ies' if arms != 1 else 'y'} of each KPI (Bonferroni), verdicts"
-            f" read off them; negligible means within {thresholds(settings, labels)}:"
+            f" the {arms} strateg{'ies' if arms != 1 else 'y'} of each KPI ({stats.METHOD}),"
+            f" verdicts read off them; negligible means within {thresholds(settings, labels)}:"
         ),
     ]
 

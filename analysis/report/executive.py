@@ -33,6 +33,8 @@ QUALIFIERS = {
     NEGLIGIBLE: " (too small to matter)",
     UNDECIDED: " (not yet clear)",
 }
+POSSIBLY_SMALL = " (real, but possibly too small to matter)"
+"""The qualifier of a better or worse verdict whose interval reaches inside the smallest effect."""
 NOT_MODELLED = (
     "Not modelled: competitors reacting to the bank, economic cycles and interest-rate paths,"
     " win-back of customers who left, and negative word of mouth (docs/model.md, section 7)."
@@ -151,6 +153,7 @@ def caveats(d: pd.DataFrame | None, labels: Labels, seeds: int, decision: tuple[
     (``d``: the recommended arm's differences by KPI, None without a recommendation)."""
     items = []
     if d is not None:
+        items += _small_caveats(d, labels, decision)
         items += _npv_caveats(d, labels)
         open_ = [k for k in decision if k in d.index and d.loc[k, "verdict"] == UNDECIDED]
         open_ = [k for k in open_ if k != ROLES["profit"]]
@@ -166,6 +169,27 @@ def caveats(d: pd.DataFrame | None, labels: Labels, seeds: int, decision: tuple[
         NOT_MODELLED,
     ]
     return items
+
+
+def _small_caveats(d: pd.DataFrame, labels: Labels, decision: tuple[str, ...]) -> list[str]:
+    """The decision KPIs on which the recommended arm is better or worse, but possibly by less
+    than the smallest effect worth acting on."""
+    small = [
+        k
+        for k in decision
+        if k in d.index and d.loc[k, "verdict"] in (BETTER, WORSE) and not d.loc[k, "clears"]
+    ]
+    return [
+        f"Its {labels.kpi(k).short} is {d.loc[k, 'verdict']} for real, but possibly by less than"
+        f" the {labels.kpi(k).amount(d.loc[k, 'smallest_effect']).lstrip('+')} worth acting on"
+        f" (by at least {labels.kpi(k).amount(abs(_near_end(d.loc[k]))).lstrip('+')})."
+        for k in small
+    ]
+
+
+def _near_end(d: pd.Series) -> float:
+    """The end of a better or worse interval nearest 0."""
+    return d["ci_low"] if d["ci_low"] > 0 else d["ci_high"]
 
 
 def _npv_caveats(d: pd.DataFrame, labels: Labels) -> list[str]:
@@ -231,11 +255,19 @@ def _customers(d: pd.Series, months: int) -> str:
     if not finite(pts):
         return f"has no paired runs to compare after {months} months"
     if abs(pts) < 0.005:
-        return f"keeps as many customers after {months} months{QUALIFIERS[d['verdict']]}"
+        return f"keeps as many customers after {months} months{_qualifier(d)}"
     digits = 1 if abs(pts) >= 0.95 else 2
     more = "more" if pts >= 0 else "fewer"
     amount = f"{abs(pts):,.{digits}f} {more} customers in every 100"
-    return f"keeps {amount} after {months} months{QUALIFIERS[d['verdict']]}"
+    return f"keeps {amount} after {months} months{_qualifier(d)}"
+
+
+def _qualifier(d: pd.Series) -> str:
+    """What a verdict adds to a sentence: nothing for a difference at least the smallest
+    effect, else how sure or how small it is."""
+    if d["verdict"] in (BETTER, WORSE) and not d.get("clears", True):
+        return POSSIBLY_SMALL
+    return QUALIFIERS[d["verdict"]]
 
 
 def _money(d: pd.Series) -> str:
@@ -243,7 +275,7 @@ def _money(d: pd.Series) -> str:
     if not finite(diff):
         return "has no NPV to compare"
     verb = "adds" if diff >= 0 else "loses"
-    return f"{verb} {_cny(abs(diff))} of NPV{QUALIFIERS[d['verdict']]}"
+    return f"{verb} {_cny(abs(diff))} of NPV{_qualifier(d)}"
 
 
 def _cny(value: float) -> str:

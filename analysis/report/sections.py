@@ -20,7 +20,7 @@ from analysis.report.formats import baseline_mark, finite, integer, number, reco
 from analysis.report.formats import value as value_text
 from analysis.report.labels import Labels
 from analysis.report.settings import config_section, provenance_section, replications, scenario
-from analysis.stats import ROLES, UNDECIDED, VERDICTS
+from analysis.stats import METHOD, ROLES, UNDECIDED, VERDICTS
 from experiments import store
 from sim.kpis import NPV_PARTS, Kpi, decimals
 
@@ -133,7 +133,8 @@ def _verdict_section(
             " simultaneous 95% CI below (one interval per arm, all holding together). The"
             " verdict is read off that interval: negligible when it lies within the smallest"
             f" effect worth acting on ({thresholds(settings, labels)}), better or worse when it"
-            " excludes 0 and the difference is at least that effect, undecided otherwise.",
+            " excludes 0 (the difference is real; 'possibly small' unless it also excludes the"
+            " smallest effect), undecided otherwise.",
             note=True,
         )
     )
@@ -440,13 +441,14 @@ def _reading_section(
         f" difference is paired seed by seed{at}: arm − baseline.",
         f"A mean is shown ± the half-width of its 95% Student-t CI over the {reps or 'n'} seeds."
         " A difference is shown with its simultaneous 95% CI, 'low to high': the intervals of"
-        f" all arms for one KPI{each} are Bonferroni-adjusted so that they hold together, with"
-        " 95% confidence, however many arms are compared.",
+        f" all arms for one KPI{each} hold together, with 95% confidence, however many arms are"
+        f" compared ({METHOD}; docs/experiments.md).",
         "The verdict is read off that interval. Negligible: the whole interval lies within the"
         f" smallest effect worth acting on ({thresholds(settings, labels)}); better or worse: the"
-        " interval excludes 0, so the difference is real in this model, not seed noise, and it"
-        " is at least the smallest effect; undecided: the seeds run cannot tell yet, and the"
-        " report says about how many would.",
+        " interval excludes 0, so the difference is real in this model, not seed noise, and its"
+        " near end says by at least how much; when the interval also reaches inside the smallest"
+        " effect it is called possibly small; undecided: the seeds run cannot tell yet, and the"
+        " report says about how many would, or why no interval could be drawn.",
         f"{labels.kpi(ROLES['retention']).label} is the share of the customers active after"
         f" burn-in still with the bank {labels.months} months later, in %; differences in"
         " percentage points (pts: 1 pt is one customer in every 100). NPV is the discounted"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.report.labels import Labels
-from analysis.stats import ROLES
+from analysis.stats import METHOD, ROLES
 from sim.kpis import Kpi
 from sim.metrics import discount_factors
 
@@ -95,6 +95,8 @@ def differences_sheet(differences: pd.DataFrame | None, labels: Labels) -> pd.Da
     ):
         out[head] = differences[column].to_numpy(dtype=float) * scale
     out["Verdict"] = differences["verdict"].to_numpy()
+    out["At least the smallest effect"] = differences["clears"].to_numpy()
+    out["Why no CI"] = differences["note"].to_numpy()
     out["Seeds"] = differences["n"].to_numpy()
     out["Seeds that would decide it"] = differences["seeds_needed"].to_numpy()
     return out
@@ -138,7 +140,7 @@ def readme_sheet(labels: Labels, facts: dict[str, str]) -> pd.DataFrame:
         (
             "Differences",
             "Per strategy and KPI: strategy − baseline on the same seeds, its simultaneous 95%"
-            " CI (Bonferroni over the strategies), the verdict and, when undecided, about how"
+            f" CI ({METHOD}), the verdict and, when undecided, about how"
             " many seeds would decide it. Differences of rates are in percentage points.",
         ),
         (
