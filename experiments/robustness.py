@@ -5,8 +5,9 @@ Composes ``configs/robustness.yaml``: an experiment (``configs/experiment/``) pl
 Latin hypercube seeded by ``seed`` (``futures`` points); every arm runs in every future on the
 same seeds, stored like ``experiments.compare`` stores them under
 ``<output.dir>/<experiment.name>/runs/`` (a rerun resumes). Per arm it reports the mean over
-futures, the ``percentile`` low percentile, the maximum regret on ``kpi`` against the best arm of
-each future, and the share of futures meeting every ``targets`` threshold; PRIM
+futures, the ``percentile`` low percentile, the mean and maximum regret on ``kpi`` against the
+best arm of each future (each bias-corrected, with a ``level`` seed-bootstrap interval of
+``bootstrap`` replicates), and the share of futures meeting every ``targets`` threshold; PRIM
 (ema-workbench) then describes the futures where an arm misses its targets. Tables go to
 ``robustness.csv``, ``futures.csv`` and ``prim.csv``, charts to ``figures/``. Everything is
 validated first (one line, exit 2, nothing written); ``dry_run=true`` only plans. ``-h`` prints
@@ -53,6 +54,10 @@ class RobustnessBlock:
         {}, "KPI -> threshold every future should meet (>= or, lower is better, <=)", "choice"
     )
     kpi: str = param("npv", "the KPI of the regret", "the value of the bank")
+    bootstrap: int = param(
+        2000, "seed-bootstrap replicates of the regret intervals", "choice", 200, 100_000
+    )
+    level: float = param(0.95, "confidence level of the regret intervals", "convention", 0.5, 0.999)
     prim: PrimConfig = field(default_factory=PrimConfig)
 
 

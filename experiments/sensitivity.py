@@ -3,14 +3,15 @@
 Composes ``configs/sensitivity.yaml``: the experiment schema (scenario keys apply to the runs,
 ``strategy=[...]`` included) plus a ``sensitivity`` block: ``method`` (morris or sobol),
 ``parameters`` (dotted config key -> [low, high]), ``trajectories`` and ``levels`` (Morris),
-``samples`` (Sobol's base sample, a power of 2), ``kpis``, ``dummy``, ``resamples`` (bootstrap)
-and ``arm`` (the experiment's arm whose scenario is varied). SALib draws the design from
-``seed``; each design point runs ``replications`` seeds, the same for every point (common random
-numbers), stored under ``<output.dir>/<experiment.name>/runs/`` so a rerun resumes. The dummy
-parameter changes no setting but picks the block of seeds (one block per level), so its index
-is what seed noise alone produces: a parameter matters when the lower end of its index's 95% CI
-is above the dummy's index. Writes ``sensitivity.csv``, ``sensitivity.json`` and a chart into
-the experiment folder and prints the table. Everything is validated before any run (one line,
+``samples`` (Sobol's base sample, a power of 2), ``kpis``, ``resamples`` (draws of the seed
+noise) and ``arm`` (the experiment's arm whose scenario is varied). SALib draws the design from
+``seed``; each design point runs ``replications`` seeds (two or more), the same for every point
+(common random numbers), stored under ``<output.dir>/<experiment.name>/runs/`` so a rerun
+resumes. Each parameter's index gets its own seed noise, drawn over the seeds: a parameter
+matters for a KPI when its index is above that noise at level 1 - 0.05 / (parameters x KPIs),
+and its interval, at the same level, covers the seed noise and the design. Writes
+``sensitivity.csv``, ``sensitivity.json`` and a chart into the experiment folder and prints the
+table. Everything is validated before any run (one line,
 exit 2, nothing written). ``-h`` prints this text; docs/sensitivity.md has a worked example.
 """
 
@@ -27,6 +28,7 @@ from hydra.core.config_store import ConfigStore
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
+from analysis.sensitivity import min_resamples
 from experiments.calibrate import parameter_ranges
 from experiments.compare import run_batch, scenario_overrides
 from experiments.config import CompareConfig, check_experiment
@@ -44,7 +46,6 @@ from sim.scenario import (
     value_at,
 )
 
-DUMMY = "dummy"
 WHOLE = "sensitivity.parameters"  # given whole on the command line, it replaces the preset's
 KPIS = ["retention_horizon", "retention_mid_high", "npv"]
 
@@ -56,11 +57,11 @@ class SensitivitySettings:
         {}, "config key -> [low, high] (nested maps are joined with dots)", "workflow"
     )
     trajectories: int = param(10, "Morris trajectories", "workflow", 2, 10_000)
-    levels: int = param(4, "Morris grid levels (and the dummy's seed blocks)", "workflow", 2, 100)
+    levels: int = param(4, "Morris grid levels", "workflow", 2, 100)
     samples: int = param(64, "Sobol base samples N (a power of 2)", "workflow", 2, 1_048_576)
     kpis: list[str] = param(list(KPIS), "KPIs analysed", "retention, the affluent, NPV")
-    dummy: bool = param(True, "add a dummy parameter: the noise floor", "workflow")
-    resamples: int = param(1000, "bootstrap resamples of the CIs", "workflow", 10, 1_000_000)
+    dummy: bool = param(False, "withdrawn: each parameter has its own seed noise", "workflow")
+    resamples: int = param(10_000, "draws of the seed noise", "workflow", 10, 10_000_000)
     arm: str = param("baseline", "the experiment's arm whose scenario is varied", "workflow")
 
 
@@ -74,7 +75,7 @@ class Study:
     """A validated sensitivity study: the design, its runs and where they go."""
 
     settings: SensitivityConfig
-    problem: dict  # SALib's problem: names (the parameters, then the dummy) and bounds
+    problem: dict  # SALib's problem: names (the parameters) and bounds
     design: np.ndarray  # SALib's sample, one row per design row
     rows: list[tuple[str, list[int]]]  # each design row's point label and its seeds
     specs: list[RunSpec]
@@ -99,8 +100,19 @@ def prepare(args: list[str]) -> Study:
     check_experiment(dataclasses.replace(cfg, strategy={}))  # strategy=[...] is the scenario
     if s.arm not in e.arms:
         raise ConfigError(f"sensitivity.arm={s.arm!r} is not an arm; arms: {list(e.arms)}")
+    if s.dummy:
+        raise ConfigError(
+            "sensitivity.dummy=true is withdrawn: the dummy's seed blocks measured the noise"
+            " between independent seeds, not a parameter's on common seeds; each parameter now"
+            " has its own seed_noise (docs/sensitivity.md); drop the key"
+        )
     if cfg.replications == "auto":
         raise ConfigError("replications=auto is not allowed here; give a number of seeds")
+    if cfg.replications < 2:
+        raise ConfigError(
+            f"replications={cfg.replications} is not allowed here: seed noise needs 2 or more"
+            " seeds a design point (5 or more to find small effects)"
+        )
     unknown = [k for k in s.kpis if k not in REGISTRY]
     if unknown or not s.kpis:
         raise ConfigError(f"sensitivity.kpis={s.kpis}: give one or more of {', '.join(REGISTRY)}")
@@ -111,6 +123,12 @@ def prepare(args: list[str]) -> Study:
     ranges = parameter_ranges(scenario, s.parameters, "sensitivity.parameters")
     if not ranges:
         raise ConfigError("sensitivity.parameters is empty; give key: [low, high]")
+    needed = min_resamples(len(ranges), len(s.kpis))
+    if s.resamples < needed:
+        raise ConfigError(
+            f"sensitivity.resamples={s.resamples} is too few for {len(ranges)} parameters x"
+            f" {len(s.kpis)} KPIs; give {needed} or more"
+        )
     problem, design = sample(s, ranges, cfg.seed)
     integer = {k for k in ranges if isinstance(value_at(scenario, k), int)}
     one_arm = dataclasses.replace(
@@ -123,10 +141,12 @@ def prepare(args: list[str]) -> Study:
 
 
 def sample(s: SensitivitySettings, ranges: dict, seed: int) -> tuple[dict, np.ndarray]:
-    """SALib's problem and its design (seeded): the parameters, then the dummy on [0, 1]."""
-    names = [*ranges, *([DUMMY] if s.dummy else [])]
-    bounds = [list(b) for b in ranges.values()] + ([[0.0, 1.0]] if s.dummy else [])
-    problem = {"num_vars": len(names), "names": names, "bounds": bounds}
+    """SALib's problem and its design (seeded)."""
+    problem = {
+        "num_vars": len(ranges),
+        "names": list(ranges),
+        "bounds": [list(b) for b in ranges.values()],
+    }
     if s.method == "morris":
         design = morris_sample.sample(problem, s.trajectories, num_levels=s.levels, seed=seed)
     else:
@@ -137,31 +157,22 @@ def sample(s: SensitivitySettings, ranges: dict, seed: int) -> tuple[dict, np.nd
 def design_runs(
     cfg: CompareConfig, cli: list[str], problem: dict, design: np.ndarray, integer: set[str]
 ) -> tuple[list[tuple[str, list[int]]], list[RunSpec]]:
-    """Each design row's (point label, seeds) and the runs of all rows. A row's parameter values
-    are its point (integers rounded); its dummy value picks a block of ``replications`` seeds."""
-    s, n = cfg.sensitivity, cfg.replications
-    names = [k for k in problem["names"] if k != DUMMY]
-    blocks: dict[int, list[dict]] = {}
-    rows = []
+    """Each design row's (point label, seeds) and the runs of all rows: a row's parameter values
+    are its point (integers rounded); every row runs the same ``replications`` seeds."""
+    seeds = [cfg.seed + k for k in range(cfg.replications)]
+    points, rows = [], []
     for row in design:
         values = {
             k: int(round(v)) if k in integer else float(f"{v:.6g}")
-            for k, v in zip(names, row, strict=False)
+            for k, v in zip(problem["names"], row, strict=True)
         }
-        block = min(int(row[-1] * s.levels), s.levels - 1) if s.dummy else 0
-        blocks.setdefault(block, []).append(values)
-        label = ",".join(f"{k}={v}" for k, v in values.items())
-        rows.append((label, [cfg.seed + block * n + k for k in range(n)]))
-    specs = [
-        spec
-        for block, points in sorted(blocks.items())
-        for spec in plan(dataclasses.replace(cfg, seed=cfg.seed + block * n), cli, points)
-    ]
-    return rows, specs
+        points.append(values)
+        rows.append((",".join(f"{k}={v}" for k, v in values.items()), seeds))
+    return rows, plan(cfg, cli, points)
 
 
 def outputs(study: Study) -> np.ndarray | None:
-    """Each design row's KPIs (rows x kpis), averaged over its seeds; None if a run is missing."""
+    """Each design row's KPIs on each seed (rows x seeds x kpis); None if a run is missing."""
     runs = load(study.root)
     arm = study.settings.sensitivity.arm
     ok = runs[(runs["status"] == "ok") & (runs["arm"] == arm)]
@@ -171,7 +182,7 @@ def outputs(study: Study) -> np.ndarray | None:
         keys = [(label, seed) for seed in seeds]
         if not all(k in means.index for k in keys):
             return None
-        out.append(means.loc[keys].mean().to_numpy(np.float64))
+        out.append(means.loc[keys].to_numpy(np.float64))
     return np.array(out)
 
 
@@ -180,11 +191,9 @@ def run(study: Study, progress: bool = True) -> int:
     from analysis import sensitivity as analysis  # matplotlib: loaded only to analyse
 
     cfg, s = study.settings, study.settings.sensitivity
-    blocks = len({tuple(seeds) for _, seeds in study.rows})
     print(
         f"{s.method.capitalize()} design: {len(study.rows)} rows over {len(study.problem['names'])}"
-        f" parameters{' (with the dummy)' if s.dummy else ''}; {cfg.replications} seeds a row, in"
-        f" {blocks} seed blocks"
+        f" parameters; the same {cfg.replications} seeds a row"
     )
     open_store(study.root, study.specs)
     try:
@@ -204,11 +213,12 @@ def run(study: Study, progress: bool = True) -> int:
         "command": study.command,
         "method": cfg.sensitivity.method,
         "problem": study.problem,
-        "seeds": [cfg.seed, cfg.seed + cfg.replications * cfg.sensitivity.levels - 1],
+        "seeds": [cfg.seed, cfg.seed + cfg.replications - 1],
         "replications": cfg.replications,
         "design_rows": len(study.rows),
         "runs": len({s.run_id for s in study.specs}),
         "settings": dataclasses.asdict(cfg.sensitivity),
+        "level": analysis.table_level(table),
     }
     analysis.write(study.root, table, record)
     print(analysis.console(table))

@@ -5,11 +5,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
 
+from analysis import optimize as analysis
 from analysis.report import report
+from analysis.stats import paired_differences
 from experiments import optimize as opt
 from sim.params import ConfigError
 
@@ -47,10 +50,75 @@ def test_the_cheaper_lever_gets_the_budget_and_the_front_is_rerun_on_fresh_seeds
     assert not set(record["seeds"]) & set(record["fresh_seeds"])
     assert len(record["fresh_seeds"]) == 2 and (pareto["n"] == 2).all()
     assert (pareto["mean_diff"] > 0).all()  # any strategy costs more than none
+    assert pareto["on_front"].all()  # one objective: the front is its one best trial
+    assert record["fresh_front"] == list(dict.fromkeys(pareto["arm"]))
     assert (folder / "figures" / "pareto.png").exists()
     report(folder, out=lambda line: None)  # no runs in a store: a report of the analysis alone
     html = (folder / "report.html").read_text()
     assert "Optimisation" in html and "pareto" in html
+
+
+def test_the_fresh_seeds_default_is_at_least_20(tmp_path):
+    assert opt.OptimizeConfig().fresh_seeds >= 20
+    p = opt.prepare([f"output.dir={tmp_path}"])  # the preset, configs/optimize.yaml
+    assert p.settings.fresh_seeds >= 20 and len(opt.seeds(p, fresh=True)) >= 20
+
+
+def fresh_rows(seeds: int = 20) -> list[dict]:
+    """Runs on fresh seeds: trial 3 is worse than trial 1 on both objectives (retention, cost),
+    trial 2 trades retention for cost; the seed's noise is shared by the arms."""
+    rng = np.random.default_rng(5)
+    means = {
+        "baseline": (0.80, 10.0),
+        "trial 1": (0.85, 12.0),
+        "trial 2": (0.90, 15.0),
+        "trial 3": (0.84, 12.5),
+    }
+    rows = []
+    for seed in range(seeds):
+        shared = rng.normal(0, 0.01)
+        for arm, (retention, cost) in means.items():
+            rows.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "retention_mid_high": retention + shared + rng.normal(0, 0.005),
+                    "cost": cost + rng.normal(0, 0.1),
+                }
+            )
+    return rows
+
+
+def test_a_front_point_dominated_on_the_fresh_seeds_is_dropped(tmp_path, capsys):
+    kpis = ["retention_mid_high", "cost"]
+    trials = {f"trial {i}": {"strategy.training.hours": 10.0 * i} for i in (1, 2, 3)}
+    rows = fresh_rows()
+    table = analysis.analyse(tmp_path, rows, trials, kpis).set_index(["arm", "kpi"])
+    assert table["on_front"].xs("trial 3", level="arm").eq(False).all()
+    assert table["dominated_by"].xs("trial 3", level="arm").eq("trial 1").all()
+    assert table.loc[["trial 1", "trial 2"], "on_front"].all()
+    # Bonferroni across the 2 objectives: wider than the intervals of each objective at 95%
+    per_objective = paired_differences(pd.DataFrame(rows), "baseline", kpis, level=0.95)
+    per_objective = per_objective.set_index(["arm", "kpi"]).loc[table.index]
+    width = table["ci_high"] - table["ci_low"]
+    assert (width > per_objective["ci_high"] - per_objective["ci_low"]).all()
+    assert (table["joint_level"] == 0.95).all()
+    analysis.show(tmp_path)
+    out = capsys.readouterr().out
+    assert "simultaneous 95% over the 3 front points and 2 objectives (Bonferroni" in out
+    assert "On the front on the fresh seeds: trial 1, trial 2." in out
+    assert "trial 3 dropped from the front: on the fresh seeds trial 1 is at least as good" in out
+    assert (tmp_path / "figures" / analysis.PNG).exists()
+
+
+def test_dominance_counts_ties_and_directions():
+    means = pd.DataFrame(
+        {"npv": [1.0, 1.0, 2.0, 0.0], "cost": [5.0, 5.0, 6.0, 4.0]}, index=["a", "b", "c", "d"]
+    )
+    # a and b tie (neither dominates); c has more NPV but costs more; d costs less
+    assert analysis.dominated_by(means, ["npv", "cost"]) == {"a": [], "b": [], "c": [], "d": []}
+    means.loc["b", "cost"] = 4.5  # b now as good on NPV and cheaper than a
+    assert analysis.dominated_by(means, ["npv", "cost"])["a"] == ["b"]
 
 
 def test_resume_adds_trials_and_keeps_the_first(tmp_path):

@@ -1,5 +1,6 @@
-"""Sensitivity: a strong parameter is found, one without effect stays at the dummy's noise
-floor, a rerun resumes, the design is seeded, and bad configs are refused."""
+"""Sensitivity: a strong parameter is found above its own seed noise, one without effect has
+none and does not matter, a rerun resumes, the design is seeded, every row runs the same seeds,
+and bad configs are refused (tests/test_sensitivity_floor.py checks the floor's error rate)."""
 
 import json
 import subprocess
@@ -18,7 +19,7 @@ SMALL = [
     "population.customers=1000",
     "months=12",
     "burn_in=0",
-    "replications=2",
+    "replications=4",
     "executor.workers=2",
     "sensitivity.trajectories=5",
     "sensitivity.kpis=[retention_horizon]",
@@ -36,31 +37,33 @@ def test_morris_finds_churn_and_not_the_discount_rate_and_resumes(tmp_path, caps
     assert sens.run(s, progress=False) == 0
     first = pd.read_csv(s.root / analysis.CSV)
     table = first.set_index("parameter")
-    assert table.loc["behaviour.churn_base", "matters"]
-    assert table.loc["behaviour.churn_base", "ci_low"] > 2 * table.loc["dummy", "index"]
-    assert not table.loc["economics.discount_rate", "matters"]  # no effect on retention
-    assert table.loc["economics.discount_rate", "index"] <= table.loc["dummy", "index"]
-    assert table.loc["dummy", "index"] > 0  # the dummy's seed blocks show the noise
+    churn = table.loc["behaviour.churn_base"]
+    assert churn["matters"] and churn["index"] > 2 * churn["seed_noise"] > 0
+    assert churn["ci_low"] > churn["seed_noise"]
+    rate = table.loc["economics.discount_rate"]  # no effect on retention: no noise either
+    assert not rate["matters"] and rate["index"] == rate["seed_noise"] == rate["ci_high"] == 0
+    assert "dummy" not in table.index
     record = json.loads((s.root / analysis.JSON).read_text())
     assert record["method"] == "morris" and "behaviour.churn_base" in record["sentences"][0]
+    assert record["level"] == pytest.approx(1 - 0.05 / 2)  # 2 parameters x 1 KPI
     assert (s.root / "figures" / analysis.PNG).stat().st_size > 0
     section = analyses.sensitivity_section(s.root)
-    assert section.id == "sensitivity" and len(section.blocks[2].rows) == 3
+    assert section.id == "sensitivity" and len(section.blocks[2].rows) == 2
+    assert "97.5% CI" in section.blocks[2].columns[3]
     capsys.readouterr()
     assert sens.run(study(tmp_path), progress=False) == 0
     assert ", 0 to run" in capsys.readouterr().out
     assert pd.read_csv(s.root / analysis.CSV).equals(first)  # same runs, same seeded bootstrap
 
 
-def test_design_is_seeded_and_dummy_picks_seed_blocks(tmp_path):
+def test_design_is_seeded_and_every_row_runs_the_same_seeds(tmp_path):
     a, b, c = study(tmp_path), study(tmp_path), study(tmp_path, "seed=7")
     assert np.array_equal(a.design, b.design) and not np.array_equal(a.design, c.design)
     assert [x.run_id for x in a.specs] == [x.run_id for x in b.specs]
-    blocks = {tuple(seeds) for _, seeds in a.rows}
-    assert len(blocks) > 1 and all(len(seeds) == 2 for seeds in blocks)
-    no_dummy = study(tmp_path, "sensitivity.dummy=false")
-    first = no_dummy.settings.seed
-    assert {tuple(seeds) for _, seeds in no_dummy.rows} == {(first, first + 1)}
+    first = a.settings.seed
+    assert {tuple(seeds) for _, seeds in a.rows} == {tuple(range(first, first + 4))}
+    assert a.problem["names"] == ["behaviour.churn_base", "economics.discount_rate"]
+    assert study(tmp_path, "sensitivity.dummy=false").problem == a.problem  # the key still reads
 
 
 def test_no_section_without_a_study(tmp_path):
@@ -78,6 +81,9 @@ def test_no_section_without_a_study(tmp_path):
         ("sensitivity.arm=other", "sensitivity.arm"),
         ("sensitivity.method=sobol", "sensitivity.samples"),  # with samples=48 below
         ("replications=auto", "replications"),
+        ("replications=1", "replications"),
+        ("sensitivity.dummy=true", "sensitivity.dummy"),
+        ("sensitivity.resamples=100", "sensitivity.resamples"),
     ],
 )
 def test_bad_config_is_refused(tmp_path, arg, named):
