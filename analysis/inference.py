@@ -31,6 +31,8 @@ SEED = 20_261_206
 """Seeds the resampling: the resamples depend on the sample size only."""
 MIN_RESAMPLES, MAX_RESAMPLES = 2_000, 10_000
 _CHUNK = 64  # rows resampled at a time
+RELATIVE_TIE = 1e-9
+"""Values closer than this share of the largest |value| count as equal."""
 TAIL_RESAMPLES = 25
 """Resamples beyond each bootstrap quantile: B is at least this over the tail probability."""
 _GRID = 1_201  # points of the integration grid per look
@@ -98,16 +100,25 @@ def intervals(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray
     for i in range(0, len(x), _CHUNK):
         part = slice(i, i + _CHUNK)
         low_q[part], high_q[part] = _bootstrap_quantiles(centred[part], sd[part], tail)
-    distinct = (np.diff(np.sort(x, axis=1), axis=1) != 0).all(axis=1)
-    low_q[distinct & ~np.isfinite(low_q)] = -floor
-    high_q[distinct & ~np.isfinite(high_q)] = floor
+    counts = distinct(x)
+    untied = counts == n
+    low_q[untied & ~np.isfinite(low_q)] = -floor
+    high_q[untied & ~np.isfinite(high_q)] = floor
     with np.errstate(invalid="ignore"):
         low = mean - np.maximum(high_q, floor) * se
         high = mean - np.minimum(low_q, -floor) * se
-    flat = ~(sd > 0)
+    flat = counts < 2
     low[flat | ~np.isfinite(low)] = -np.inf
     high[flat | ~np.isfinite(high)] = np.inf
     return low, high
+
+
+def distinct(samples: np.ndarray) -> np.ndarray:
+    """The number of distinct values in each row, values within RELATIVE_TIE of the row's
+    largest |value| counted as one (a fixed cost's difference varies only by rounding)."""
+    x = np.sort(np.atleast_2d(samples), axis=1)
+    tie = RELATIVE_TIE * np.abs(x).max(axis=1, keepdims=True)
+    return 1 + (np.diff(x, axis=1) > tie).sum(axis=1)
 
 
 def _bootstrap_quantiles(centred: np.ndarray, sd: np.ndarray, tail: float):

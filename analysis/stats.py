@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.inference import FIXED, Design, intervals
+from analysis.inference import distinct as distinct_values
 from sim.kpis import REGISTRY, Kpi, decimals
 
 KPIS: tuple[str, ...] = tuple(REGISTRY)
@@ -450,11 +451,11 @@ def _no_interval(x: np.ndarray, level: float) -> str:
     n = len(x)
     if n < 2:
         return "at least 2 paired seeds are needed"
-    distinct = len(np.unique(x))
+    distinct = int(distinct_values(x)[0])
     if distinct == 1:
-        return f"the same in all {n} seeds: no spread to make an interval from"
+        return "the same on every seed, no spread to make an interval from"
     too_few = f"too few for a {level * 100:.4g}% interval"
-    return f"only {distinct} distinct differences in {n} seeds: {too_few}"
+    return f"only {distinct} distinct differences, {too_few}"
 
 
 def _crn(a: np.ndarray, b: np.ndarray, level: float) -> dict:

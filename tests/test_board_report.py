@@ -53,15 +53,16 @@ EFFECTS = {
 def made_up_summary(arm: str, seed: int) -> dict:
     retention, mid_high, npv = EFFECTS[arm]
     noise = 0.001 * np.sin(seed)  # shared by the arms: common random numbers
+    own = 0.0002 * np.cos(seed * (1 + list(EFFECTS).index(arm)))  # each arm's own noise
     return {
         "months": MONTHS,
-        "retention_horizon": 0.7 + retention + noise,
-        "retention_mid_high": 0.72 + mid_high + noise,
-        "aum_retention": 0.9 + noise,
-        "npv": (900.0 + npv + 5 * np.cos(seed)) * 1e6,
-        "npv_opening_book": (800.0 + npv * 2.5) * 1e6,
-        "npv_newcomers": 150.0e6,
-        "npv_fixed": (-50.0 - npv * 1.5 + 5 * np.cos(seed)) * 1e6,
+        "retention_horizon": 0.7 + retention + noise + own,
+        "retention_mid_high": 0.72 + mid_high + noise + own,
+        "aum_retention": 0.9 + noise + own,
+        "npv": (900.0 + npv + 5 * np.cos(seed) + 1000 * own) * 1e6,
+        "npv_opening_book": (800.0 + npv * 2.5 + 1000 * own) * 1e6,
+        "npv_newcomers": (150.0 + 1000 * own) * 1e6,
+        "npv_fixed": (-50.0 - npv * 1.5 + 5 * np.cos(seed) - 2000 * own) * 1e6,
     }
 
 
@@ -148,11 +149,33 @@ def test_arm_sentences_speak_of_customers_in_every_100_and_money(board):
     assert "model evidence" in md and "Not modelled" in md and "8 seeds" in md
 
 
+def test_a_real_but_possibly_small_gain_is_never_called_worth_acting_on():
+    """Better whose interval reaches inside the smallest effect: the sentence qualifies it and,
+    recommended, the caveats say by at least how much."""
+    table = differences(arm("modest", {"retention_horizon": BETTER}, 0.003, 1e6))
+    retention = table["kpi"] == "retention_horizon"
+    table.loc[retention, ["ci_low", "ci_high", "smallest_effect"]] = (0.001, 0.005, 0.0025)
+    table.loc[retention, "clears"] = False
+    section = executive_section({"differences": table}, Labels(MONTHS), {}, 10, {})
+    text = " ".join(getattr(b, "text", " ".join(getattr(b, "items", []))) for b in section.blocks)
+    assert (
+        "keeps 0.30 more customers in every 100 after 24 months (real, but possibly too small"
+        in text
+    )
+    assert "Recommended: modest." in text
+    assert (
+        f"Its retention at {MONTHS} months is better for real, but possibly by less than the"
+        " 0.25 pts worth acting on (by at least 0.10 pts)." in text
+    )
+
+
 def differences(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
     """Hand-made paired differences: (arm, kpi, mean difference, verdict)."""
     df = pd.DataFrame(rows, columns=["arm", "kpi", "mean_diff", "verdict"])
     return df.assign(point="", n=10, ci_low=df.mean_diff - 1, ci_high=df.mean_diff + 1).assign(
-        seeds_needed=np.where(df.verdict == UNDECIDED, 40.0, np.nan)
+        seeds_needed=np.where(df.verdict == UNDECIDED, 40.0, np.nan),
+        clears=True,
+        smallest_effect=0.0,
     )
 
 
@@ -302,7 +325,7 @@ def test_workbook_round_trip(board):
     assert summary.loc["baseline", "Strategy"] == "Baseline"
     diffs = sheets["Differences"].set_index(["Arm", "KPI"])
     npv = diffs.loc[("product_innovation", f"NPV over {MONTHS} months")]
-    assert npv["Difference"] == pytest.approx(30.0) and npv["Verdict"] == BETTER
+    assert npv["Difference"] == pytest.approx(30.0, abs=0.1) and npv["Verdict"] == BETTER
     readme = sheets["Read me"].set_index("Item")["What it holds"]
     assert f"{MONTHS} measured months" in readme["Horizon"]
     assert readme["Seeds"].startswith("8 per strategy")

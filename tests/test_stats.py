@@ -367,7 +367,7 @@ def test_verdict_respects_lower_is_better():
     assert v.loc["cheap", "profit_verdict"] == BETTER  # less cost
     assert v.loc["dear", "profit_verdict"] == WORSE
     assert v.loc["cheap", "retention_verdict"] == UNDECIDED  # the very same NPV: no interval
-    assert "the same in all 12 seeds" in v.loc["cheap", "sentence"]
+    assert "(12 seeds, no CI: the same on every seed" in v.loc["cheap", "sentence"]
 
 
 def test_smallest_effect_settings_replace_the_defaults():
@@ -518,7 +518,7 @@ def test_degenerate_differences():
     s = row(diffs, arm="same", kpi="retention_horizon")
     assert (s.mean_diff, s.sd_diff, s.p_ttest, s.p_wilcoxon) == (0.0, 0.0, 1.0, 1.0)
     assert np.isnan([s.ci_low, s.ci_high]).all() and s.verdict == UNDECIDED
-    assert s.note == "the same in all 12 seeds: no spread to make an interval from"
+    assert s.note == "the same on every seed, no spread to make an interval from"
     c = row(diffs, arm="shifted", kpi="complaints")
     assert (c.mean_diff, c.sd_diff, c.p_ttest) == (5.0, 0.0, 0.0)
     assert np.isnan([c.ci_low, c.ci_high]).all() and c.verdict == UNDECIDED and c.note
@@ -527,7 +527,7 @@ def test_degenerate_differences():
     # a sample of two values (mostly zeros) has no interval either, with the count in words
     few = base.assign(arm="few", complaints=base.complaints + np.r_[np.zeros(10), 3.0, 3.0])
     r = row(paired_differences(pd.concat([base, few]), "baseline", ["complaints"]), arm="few")
-    assert r.verdict == UNDECIDED and r.note.startswith("only 2 distinct differences in 12 seeds")
+    assert r.verdict == UNDECIDED and r.note.startswith("only 2 distinct differences, too few")
 
 
 def test_crn_efficiency_correlated_and_independent():

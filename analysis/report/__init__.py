@@ -33,7 +33,7 @@ from analysis.report.document import Document
 from analysis.report.figures import ChartFile, ChartProgress, draw_figures
 from analysis.report.labels import Labels
 from analysis.report.sections import analysis_sections, build
-from analysis.report.settings import replications
+from analysis.report.settings import replications, sequential_text
 from analysis.report.workbook import write_workbook
 from experiments import store
 from experiments.config import looks
@@ -117,7 +117,8 @@ def report(results: Path, out=print, arms: list[str] | None = None) -> dict[str,
     meta = store.experiment_meta(results)
     experiment = meta.get("experiment") or {}
     labels = Labels.of(runs, meta)
-    for line in console.summary(tables, runs, experiment, labels):
+    sequential = sequential_text(meta, tables.get("differences"))
+    for line in console.summary(tables, runs, experiment, labels, sequential):
         out(line)
     _write_tables(results, tables)
     written = write_report(results, tables, runs, arms=arms)

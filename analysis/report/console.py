@@ -23,9 +23,14 @@ WIDTH = 100  # paragraphs and bullets wrap at this width
 
 
 def summary(
-    tables: dict[str, pd.DataFrame], runs: pd.DataFrame, experiment: dict, labels: Labels
+    tables: dict[str, pd.DataFrame],
+    runs: pd.DataFrame,
+    experiment: dict,
+    labels: Labels,
+    sequential: str = "",
 ) -> list[str]:
-    """The lines before the report is written: progress, means, verdicts and CRN."""
+    """The lines before the report is written: progress, means, verdicts (after
+    ``sequential``, the design of replications=auto in words, if any) and CRN."""
     lines = [f"Runs: {run_counts(runs)}."]
     means = tables["summary"]
     if means.empty:
@@ -33,6 +38,7 @@ def summary(
     lines += render(means_blocks(means, point_labels(means), labels))
     if len(tables.get("verdicts", [])):
         lines += _verdicts(tables, experiment, labels)
+        lines += ["", *_wrap(sequential)] if sequential else []
         lines += ["", *_wrap(f"Common random numbers: {crn_plain(tables['crn'], labels.months)}")]
     return lines
 

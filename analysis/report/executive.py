@@ -16,7 +16,7 @@ from analysis.report.document import Bullets, Heading, Para, Section
 from analysis.report.formats import finite, records
 from analysis.report.labels import Labels
 from analysis.stats import BETTER, NEGLIGIBLE, ROLES, UNDECIDED, WORSE
-from sim.kpis import NPV_PARTS
+from sim.kpis import NPV_PARTS, Kpi, decimals
 
 DECISION_KPIS = ("retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The decision KPIs of an experiment that does not name its own."""
@@ -181,10 +181,15 @@ def _small_caveats(d: pd.DataFrame, labels: Labels, decision: tuple[str, ...]) -
     ]
     return [
         f"Its {labels.kpi(k).short} is {d.loc[k, 'verdict']} for real, but possibly by less than"
-        f" the {labels.kpi(k).amount(d.loc[k, 'smallest_effect']).lstrip('+')} worth acting on"
-        f" (by at least {labels.kpi(k).amount(abs(_near_end(d.loc[k]))).lstrip('+')})."
+        f" the {_size(labels.kpi(k), d.loc[k, 'smallest_effect'])} worth acting on"
+        f" (by at least {_size(labels.kpi(k), abs(_near_end(d.loc[k])))})."
         for k in small
     ]
+
+
+def _size(kpi: Kpi, value: float) -> str:
+    """An unsigned amount with its unit, with the decimals that show it: "0.25 pts"."""
+    return kpi.amount(value, decimals(value * kpi.scale)).lstrip("+")
 
 
 def _near_end(d: pd.Series) -> float:

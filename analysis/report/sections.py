@@ -19,7 +19,13 @@ from analysis.report.executive import DECISION_KPIS, executive_section, ranking_
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
 from analysis.report.labels import Labels
-from analysis.report.settings import config_section, provenance_section, replications, scenario
+from analysis.report.settings import (
+    config_section,
+    provenance_section,
+    replications,
+    scenario,
+    sequential_text,
+)
 from analysis.stats import METHOD, ROLES, UNDECIDED, VERDICTS
 from experiments import store
 from sim.kpis import NPV_PARTS, Kpi, decimals
@@ -70,7 +76,14 @@ def build(
         _crn_section(tables, short, labels),
         config_section(meta, scenario(results, runs), runs, arm_names, baseline),
         provenance_section(results, runs),
-        _reading_section(reps, bool(short), settings, labels, decision),
+        _reading_section(
+            reps,
+            bool(short),
+            settings,
+            labels,
+            decision,
+            sequential_text(meta, tables.get("differences")),
+        ),
     ]
     title = f"Experiment: {e['name']}" if e.get("name") else f"Results: {results.resolve().name}"
     description = e.get("description") or (
@@ -432,7 +445,12 @@ def _crn_row(row: dict, kpi: Kpi, labels: Labels) -> list[Cell]:
 
 
 def _reading_section(
-    reps: int, points: bool, settings: dict, labels: Labels, decision: tuple[str, ...]
+    reps: int,
+    points: bool,
+    settings: dict,
+    labels: Labels,
+    decision: tuple[str, ...],
+    sequential: str = "",
 ) -> Section:
     at = " and point" if points else ""
     each = " at each point" if points else ""
@@ -449,6 +467,7 @@ def _reading_section(
         " near end says by at least how much; when the interval also reaches inside the smallest"
         " effect it is called possibly small; undecided: the seeds run cannot tell yet, and the"
         " report says about how many would, or why no interval could be drawn.",
+        *([sequential] if sequential else []),
         f"{labels.kpi(ROLES['retention']).label} is the share of the customers active after"
         f" burn-in still with the bank {labels.months} months later, in %; differences in"
         " percentage points (pts: 1 pt is one customer in every 100). NPV is the discounted"

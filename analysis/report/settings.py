@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from analysis.inference import Design
 from analysis.report.document import Cell, Heading, Para, Section, Table
 from analysis.report.formats import baseline_mark, pairs_table, records, run_counts, value
 from experiments import store
-from experiments.config import AUTO, EXPERIMENT_KEYS
+from experiments.config import AUTO, EXPERIMENT_KEYS, looks
 from sim.strategies import title
 
 SCENARIO_KEYS = (  # shown whatever their value, when the scenario has them
@@ -49,6 +50,28 @@ def replications(meta: dict, runs: pd.DataFrame) -> tuple[int, bool]:
     if runs.empty or "point" not in runs:
         return 0, configured == AUTO
     return int(runs.groupby(["point", "arm"])["seed"].nunique().max()), configured == AUTO
+
+
+def sequential_text(meta: dict, differences: pd.DataFrame | None) -> str:
+    """For seeds chosen by ``replications=auto``: its design, the looks taken and the level of
+    each interval, in a sentence; "" otherwise."""
+    planned = looks(meta)
+    if not planned or differences is None or differences.empty:
+        return ""
+    tested = differences[differences["n"] >= 2]
+    if tested.empty:
+        return ""
+    seeds = int(tested["n"].max())
+    taken = Design(planned).look(seeds) + 1
+    m = int(tested["family_size"].max())
+    level = tested.loc[tested["family_size"] == m, "interval_level"].min() * 100
+    return (
+        f"The seeds were chosen by replications=auto, a group-sequential design with looks at"
+        f" {', '.join(map(str, planned))} seeds; it stopped at {seeds} (look {taken} of"
+        f" {len(planned)}). Its intervals spend the 5% over the looks (O'Brien-Fleming-type"
+        f" alpha spending, Lan-DeMets), so each of a family of {m} is at {level:.6g}% here and"
+        " stopping early keeps the 95% promise."
+    )
 
 
 # --------------------------------------------------------------------------------------------
