@@ -51,6 +51,9 @@ BETTER, WORSE, NEGLIGIBLE, UNDECIDED = VERDICTS
 DETECTED: tuple[str, ...] = (BETTER, WORSE)
 """The verdicts that found a real difference (``clears`` says whether it is worth acting on)."""
 METHOD = "bootstrap-t over the seeds, never narrower than Student's t; Bonferroni over the arms"
+TESTED_SKEWNESS = 1.0
+"""The |skewness| of per-seed differences up to which the intervals' coverage is tested at 10
+seeds and more (docs/experiments.md); reports flag decision KPIs beyond it."""
 """How each simultaneous interval is made, in words (the reports say it)."""
 ROLES = {"retention": "retention_horizon", "profit": "npv"}
 """The KPI of each decision role: verdicts, the report's verdict table and the CRN measure."""
@@ -117,7 +120,8 @@ def paired_differences(
     pairs), mean_diff, sd_diff, rel_diff (mean_diff / baseline_mean, NaN unless baseline_mean >
     0), ci_low/ci_high (the simultaneous interval; NaN with a note), smallest_effect (absolute,
     in the KPI's units), verdict, clears (better or worse by at least the smallest effect),
-    note (why there is no interval, else ""), seeds_needed (for an undecided verdict with an
+    note (why there is no interval, else ""), skewness (of the per-seed differences, NaN below
+    3 pairs or without spread), seeds_needed (for an undecided verdict with an
     interval: about how many seeds would decide it, see :func:`seeds_needed`; else NaN), p_ttest
     (``scipy.stats.ttest_rel``, a check: the verdict does not read it), p_wilcoxon
     (``scipy.stats.wilcoxon``, zero differences dropped, unadjusted), family_size (m),
@@ -264,6 +268,7 @@ _PAIRED_COLUMNS = [
     "mean_diff",
     "sd_diff",
     "rel_diff",
+    "skewness",
     "p_ttest",
     "p_wilcoxon",
 ]
@@ -278,7 +283,7 @@ _JUDGED_COLUMNS = [
     "interval_level",
 ]
 _DIFF_COLUMNS = [
-    *_PAIRED_COLUMNS[: _PAIRED_COLUMNS.index("p_ttest")],  # point ... rel_diff
+    *_PAIRED_COLUMNS[: _PAIRED_COLUMNS.index("skewness")],  # point ... rel_diff
     "ci_low",
     "ci_high",
     "smallest_effect",
@@ -286,6 +291,7 @@ _DIFF_COLUMNS = [
     "clears",
     "note",
     "seeds_needed",
+    "skewness",
     "p_ttest",
     "p_wilcoxon",
     "family_size",
@@ -378,6 +384,7 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict:
     d = a - b
     base_mean = float(np.mean(b)) if n else _NAN
     mean = float(np.mean(d)) if n else _NAN
+    skew = _NAN
     if n < 2:
         p_t = p_w = _NAN
     elif not d.any():
@@ -389,6 +396,8 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict:
             warnings.simplefilter("ignore", UserWarning)
             p_t = float(stats.ttest_rel(a, b).pvalue)
             p_w = float(stats.wilcoxon(a, b).pvalue)
+            if n >= 3 and distinct_values(d)[0] > 1:
+                skew = float(stats.skew(d, bias=False))
     return {
         "n": n,
         "baseline_mean": base_mean,
@@ -396,6 +405,7 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict:
         "mean_diff": mean,
         "sd_diff": float(np.std(d, ddof=1)) if n >= 2 else _NAN,
         "rel_diff": mean / base_mean if base_mean > 0 else _NAN,
+        "skewness": skew,
         "p_ttest": p_t,
         "p_wilcoxon": p_w,
     }

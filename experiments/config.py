@@ -66,8 +66,9 @@ class ExperimentConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     smallest_effect: dict[str, float] = param(
         {},
-        "KPI -> smallest effect worth acting on: absolute for rates and satisfaction, a fraction"
-        " of the baseline's |mean| for money and counts",
+        "KPI -> smallest effect worth acting on: absolute for rates and scores, a fraction of"
+        " a year's revenue for money flows, of the opening AUM for aum_end, of the baseline's"
+        " |mean| for counts",
         "replaces the defaults of sim/kpis.py (docs/experiments.md)",
         0.0,
     )

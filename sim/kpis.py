@@ -118,7 +118,7 @@ def _money(name: str, label: str, short: str, higher_is_better: bool = True) -> 
 
 REVENUE_SHARE = 0.025
 """The money flows' smallest effect: 2.5% of a year's revenue, one threshold for NPV and its
-parts (on the default bank about CNY 9.7 M, near 1% of its NPV over 60 months)."""
+parts (on the default bank about CNY 9.8 M, near 1% of its NPV over 60 months)."""
 
 
 DEFAULT_MONTHS = 60

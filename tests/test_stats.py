@@ -12,10 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from analysis.report.labels import Labels
+from analysis.report.sections import skewed_text
 from analysis.stats import (
     BETTER,
     KPIS,
     NEGLIGIBLE,
+    TESTED_SKEWNESS,
     UNDECIDED,
     WORSE,
     arm_summary,
@@ -202,6 +205,21 @@ def test_bonferroni_level_is_one_minus_alpha_over_the_arms_with_pairs(arms):
             assert r.ci_low <= low + 1e-12 and r.ci_high >= high - 1e-12
         lonely = row(diffs, arm="lonely", kpi="retention_horizon")
         assert np.isnan(lonely.ci_low) and lonely.verdict == UNDECIDED
+
+
+def test_skewness_of_the_differences_is_reported_and_flagged_beyond_the_tested_range():
+    runs = make_runs()
+    base = runs[runs.arm == "baseline"]
+    spikes = np.r_[np.zeros(10), 0.05, 0.0] + np.linspace(0, 1e-3, 12)  # one big seed
+    skewed = base.assign(arm="spiky", retention_horizon=base.retention_horizon + spikes)
+    diffs = paired_differences(pd.concat([runs, skewed]), "baseline", ["retention_horizon"])
+    r = row(diffs, arm="spiky", kpi="retention_horizon")
+    assert r.skewness == pytest.approx(stats.skew(spikes, bias=False))
+    assert r.skewness > TESTED_SKEWNESS
+    text = skewed_text(diffs, Labels(60), {})
+    assert text.startswith("Skewed differences (per-seed skewness beyond ±1")
+    assert f"spiky: retention at 60 months ({r.skewness:+.1f})." in text and "better:" not in text
+    assert skewed_text(diffs[diffs.arm != "spiky"], Labels(60), {}) == ""
 
 
 def test_families_are_one_point_and_one_kpi():

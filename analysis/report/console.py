@@ -15,7 +15,13 @@ from analysis.report.document import Bullets, Heading, Para, Table
 from analysis.report.executive import executive_section
 from analysis.report.formats import run_counts
 from analysis.report.labels import Labels
-from analysis.report.sections import crn_plain, means_blocks, point_labels, thresholds
+from analysis.report.sections import (
+    crn_plain,
+    means_blocks,
+    point_labels,
+    skewed_text,
+    thresholds,
+)
 from sim.kpis import NPV_PARTS
 
 HEADER_LINES = 2  # column headings wrap onto at most this many lines when they can
@@ -38,7 +44,8 @@ def summary(
     lines += render(means_blocks(means, point_labels(means), labels))
     if len(tables.get("verdicts", [])):
         lines += _verdicts(tables, experiment, labels)
-        lines += ["", *_wrap(sequential)] if sequential else []
+        for text in (skewed_text(tables["differences"], labels, point_labels(means)), sequential):
+            lines += ["", *_wrap(text)] if text else []
         lines += ["", *_wrap(f"Common random numbers: {crn_plain(tables['crn'], labels.months)}")]
     return lines
 

@@ -26,7 +26,7 @@ from analysis.report.settings import (
     scenario,
     sequential_text,
 )
-from analysis.stats import METHOD, ROLES, UNDECIDED, VERDICTS
+from analysis.stats import METHOD, ROLES, TESTED_SKEWNESS, UNDECIDED, VERDICTS
 from experiments import store
 from sim.kpis import NPV_PARTS, Kpi, decimals
 
@@ -122,6 +122,29 @@ def _facts(meta: dict, runs: pd.DataFrame, arm_names: list, baseline: str, point
 # --------------------------------------------------------------------------------------------
 
 
+def skewed_text(differences: pd.DataFrame | None, labels: Labels, short: dict) -> str:
+    """The decision KPIs and NPV parts whose per-seed differences are more skewed than the
+    intervals are tested for, in a sentence ("" when none)."""
+    if differences is None or differences.empty:
+        return ""
+    kpis = (*DECISION_KPIS, *NPV_PARTS)
+    skewed = differences[
+        differences["kpi"].isin(kpis) & (differences["skewness"].abs() > TESTED_SKEWNESS)
+    ]
+    if skewed.empty:
+        return ""
+    named = [
+        f"{labels.arm(r.arm)}{f' at {short.get(r.point, r.point)}' if r.point else ''}:"
+        f" {labels.kpi(r.kpi).short} ({r.skewness:+.1f})"
+        for r in skewed.itertuples()
+    ]
+    return (
+        f"Skewed differences (per-seed skewness beyond ±{TESTED_SKEWNESS:g}, more than the"
+        " intervals are tested for at 10-20 seeds, docs/experiments.md; read these verdicts with"
+        f" care, or run more seeds): {'; '.join(named)}."
+    )
+
+
 def _verdict_section(
     tables, baseline: str, short: dict[str, str], settings: dict, labels: Labels
 ) -> Section:
@@ -138,6 +161,8 @@ def _verdict_section(
     else:
         section.blocks.append(Para(_headline(verdicts, baseline, labels)))
     section.blocks.append(_verdict_table(summary, verdicts, baseline, short, labels))
+    if skewed := skewed_text(tables.get("differences"), labels, short):
+        section.blocks.append(Para(skewed))
     section.blocks.append(
         Para(
             f"{labels.kpi(ROLES['retention']).label} (of the customers active after burn-in)"
@@ -283,8 +308,8 @@ def _headline(verdicts: pd.DataFrame, baseline: str, labels: Labels) -> str:
 
 def thresholds(settings: dict, labels: Labels) -> str:
     """The smallest effects of the decision roles' KPIs in words, with the ``settings`` that
-    replace the defaults: "±0.25 pts for retention at 60 months, ±1% of the baseline's |mean|
-    for NPV"."""
+    replace the defaults: "±0.25 pts for retention at 60 months, ±2.5% of a year's revenue of
+    the baseline for NPV"."""
     kpis = map(labels.kpi, ROLES.values())
     return ", ".join(f"±{k.describe_threshold(settings.get(k.name))} for {k.short}" for k in kpis)
 
