@@ -168,6 +168,13 @@ def clears(low: float, high: float, smallest: float) -> bool:
     return bool((low > 0 and low >= smallest) or (high < 0 and high <= -smallest))
 
 
+def verdict_words(verdict: str, clears_smallest: bool) -> str:
+    """The verdict in words: "better, possibly small" when better or worse by perhaps less
+    than the smallest effect, else the word alone."""
+    small = verdict in DETECTED and not clears_smallest
+    return f"{verdict}{', possibly small' if small else ''}"
+
+
 def seeds_needed(n: int, mean: float, low: float, high: float, smallest: float) -> float:
     """About how many seeds would decide an undecided interval around ``mean``: its half-width
     shrinks as 1 / sqrt(n) until it fits in a margin, smallest - |mean| to lie within ±

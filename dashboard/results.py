@@ -13,7 +13,7 @@ import pandas as pd
 
 from analysis.charts import draw_all
 from analysis.report import statistics
-from analysis.stats import ROLES
+from analysis.stats import ROLES, verdict_words
 from experiments import store
 from sim.kpis import DEFAULT_MONTHS, Kpi, decimals, registry
 from sim.strategies import title
@@ -106,7 +106,7 @@ def _verdict(word: str, record: dict, role: str) -> str:
     needed = record[f"{role}_seeds_needed"]
     if isinstance(needed, float) and math.isfinite(needed):
         return f"{word} (~{int(needed)} seeds)"
-    return str(word)
+    return verdict_words(str(word), bool(record.get(f"{role}_clears", True)))
 
 
 def summary_table(opened: Store) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Reads the paired differences of a playbook comparison (``differences.csv`` of
 ``python -m experiments.compare``) and writes ``docs/strategy_effects.csv``: for each strategy arm,
 its effect on retention, mid/high retention and NPV against the baseline with the simultaneous
-CIs and verdicts of the report. The hand-written ``why`` column (why a banker would find the
+CIs and verdicts of the report ("better, possibly small" when the interval reaches inside the
+smallest effect). The hand-written ``why`` column (why a banker would find the
 magnitude plausible) is kept from the file as it was. ``python -m sim.strategies`` then renders
 the table into ``docs/strategies.md``.
 """
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
+from analysis.stats import verdict_words
 
 EFFECTS = Path(__file__).resolve().parents[1] / "docs" / "strategy_effects.csv"
 MEASURES = {"retention": "retention_horizon", "mid_high": "retention_mid_high", "npv": "npv"}
@@ -32,7 +35,7 @@ def effects(differences: pd.DataFrame, why: dict[str, str]) -> pd.DataFrame:
                 name: r["mean_diff"],
                 f"{name}_low": r["ci_low"],
                 f"{name}_high": r["ci_high"],
-                f"{name}_verdict": r["verdict"],
+                f"{name}_verdict": verdict_words(r["verdict"], bool(r.get("clears", True))),
             }
         rows.append(row | {"why": why.get(arm, "")})
     return pd.DataFrame(rows)

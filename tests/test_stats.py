@@ -27,6 +27,7 @@ from analysis.stats import (
     decide,
     paired_differences,
     seeds_needed,
+    verdict_words,
     verdicts,
 )
 from sim.kpis import KINDS, NPV_PARTS, REGISTRY, decimals, registry
@@ -297,6 +298,14 @@ def test_decide(low, high, smallest, higher, verdict):
 )
 def test_clears(low, high, smallest, expected):
     assert clears(low, high, smallest) == expected
+
+
+def test_verdict_words_say_possibly_small_only_for_a_real_difference_that_may_be_small():
+    assert verdict_words(BETTER, False) == "better, possibly small"
+    assert verdict_words(WORSE, False) == "worse, possibly small"
+    assert verdict_words(BETTER, True) == BETTER
+    assert verdict_words(NEGLIGIBLE, False) == NEGLIGIBLE
+    assert verdict_words(UNDECIDED, False) == UNDECIDED
 
 
 def test_verdicts_better_worse_negligible():

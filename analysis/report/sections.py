@@ -26,7 +26,14 @@ from analysis.report.settings import (
     scenario,
     sequential_text,
 )
-from analysis.stats import METHOD, ROLES, TESTED_SKEWNESS, UNDECIDED, VERDICTS
+from analysis.stats import (
+    METHOD,
+    ROLES,
+    TESTED_SKEWNESS,
+    UNDECIDED,
+    VERDICTS,
+    verdict_words,
+)
 from experiments import store
 from sim.kpis import NPV_PARTS, Kpi, decimals
 
@@ -197,7 +204,8 @@ def _verdict_table(summary, verdicts, baseline: str, short: dict[str, str], labe
             if v is None:
                 cells += [Cell("—"), Cell("—" if row["arm"] == baseline else "no pairs")]
                 continue
-            d = {k: v[f"{role}_{k}"] for k in ("n", "ci_low", "ci_high", "verdict", "seeds_needed")}
+            keys = ("n", "ci_low", "ci_high", "verdict", "clears", "seeds_needed")
+            d = {k: v[f"{role}_{k}"] for k in keys}
             d["mean_diff"] = v[f"{role}_diff"]
             cells += [_diff_cell(labels.kpi(kpi), d), _verdict_cell(d)]
         rows.append(cells)
@@ -274,7 +282,8 @@ def _diff_cell(k: Kpi, d, verdict: bool = False) -> Cell:
     """A difference with its interval below (and its verdict, when asked), in its colour."""
     diff, low, high = d["mean_diff"], d["ci_low"], d["ci_high"]
     digits = decimals(*(x * k.scale for x in (diff, low, high)))
-    sub = _interval(k, low, high, digits) + (f" · {d['verdict']}" if verdict else "")
+    words = verdict_words(d["verdict"], d.get("clears", True))
+    sub = _interval(k, low, high, digits) + (f" · {words}" if verdict else "")
     return Cell(k.number(diff, digits, sign=True), sub=sub, verdict=d["verdict"])
 
 
@@ -290,6 +299,8 @@ def _verdict_cell(d) -> Cell:
     sub = f"{integer(n)} seeds"
     if verdict == UNDECIDED and finite(needed):
         sub = f"{integer(n)} seeds; about {int(needed):,} would decide"
+    elif verdict_words(verdict, d.get("clears", True)) != verdict:
+        sub = f"possibly small; {sub}"
     return Cell(verdict, sub=sub, verdict=verdict)
 
 
