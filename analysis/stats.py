@@ -177,11 +177,11 @@ def verdict_words(verdict: str, clears_smallest: bool) -> str:
 
 def seeds_needed(n: int, mean: float, low: float, high: float, smallest: float) -> float:
     """About how many seeds would decide an undecided interval around ``mean``: its half-width
-    shrinks as 1 / sqrt(n) until it fits in a margin, smallest - |mean| to lie within ±
-    smallest (negligible) when |mean| < smallest, else |mean| to exclude 0 (better or worse).
-    At least n + 1; inf when the margin is 0. The quantile is kept as it is at n seeds, so it is
-    a little high, and the estimate moves as seeds are added: a guide, not a promise."""
-    margin = smallest - abs(mean) if abs(mean) < smallest else abs(mean)
+    shrinks as 1 / sqrt(n) until it fits in a margin, |mean| to exclude 0 (better or worse) or
+    smallest - |mean| to lie within ± smallest (negligible), whichever is wider. At least n + 1;
+    inf when the margin is 0. The quantile is kept as it is at n seeds, so it is a little high,
+    and the estimate moves as seeds are added: a guide, not a promise."""
+    margin = max(abs(mean), smallest - abs(mean))
     if margin <= 0:
         return math.inf
     return float(max(n + 1, math.ceil(n * ((high - low) / 2 / margin) ** 2)))

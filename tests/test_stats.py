@@ -412,9 +412,10 @@ def test_smallest_effect_settings_replace_the_defaults():
 def test_seeds_needed_is_finite_above_n_and_shrinks_the_interval_to_its_margin():
     # beyond the smallest effect: the half-width must shrink to |mean| to exclude 0
     assert seeds_needed(10, 0.003, -0.001, 0.007, 0.0025) == math.ceil(10 * (4 / 3) ** 2)
-    # within it: the half-width must shrink to smallest - |mean| to make it negligible
+    # near 0: the half-width must shrink to smallest - |mean| to make it negligible
     assert seeds_needed(20, 0.0005, -0.003, 0.004, 0.0025) == math.ceil(20 * (3.5 / 2) ** 2)
-    assert seeds_needed(10, 0.002, 0.001, 0.003, 0.0025) == 40  # real but small: same margin
+    # between: to |mean| (better, possibly small) before smallest - |mean| (negligible)
+    assert seeds_needed(10, 0.002, -0.001, 0.005, 0.0025) == math.ceil(10 * (3 / 2) ** 2)
     assert seeds_needed(10, 0.002, 0.0, 0.004, 0.0) == 11  # on the edge: at least one more
     assert seeds_needed(20, 0.0, -0.001, 0.001, 0.0) == math.inf  # no margin to shrink to
 
