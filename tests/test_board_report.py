@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from analysis.report import NothingToReport, report
 from analysis.report.executive import DECISION_KPIS, executive_section, ranking
 from analysis.report.labels import Labels
-from analysis.report.sections import crn_plain
-from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
+from analysis.report.sections import _headline, crn_plain
+from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE, verdicts
 from experiments import compare as compare_module
 from experiments.compare import prepare
 from experiments.executors import Outcome
@@ -169,13 +169,29 @@ def test_a_real_but_possibly_small_gain_is_never_called_worth_acting_on():
     )
 
 
+def test_the_verdict_headline_counts_the_possibly_small_ones():
+    table = differences(
+        [
+            *arm("clear", {"retention_horizon": BETTER}, 0.02, 0.0),
+            *arm("modest", {"retention_horizon": BETTER}, 0.003, 0.0),
+        ]
+    ).assign(smallest_effect=0.0025)
+    modest = (table["arm"] == "modest") & (table["kpi"] == "retention_horizon")
+    table.loc[modest, "clears"] = False
+    text = _headline(verdicts(table), "baseline", Labels(MONTHS))
+    assert f"Retention at {MONTHS} months: 2 better (1 possibly small), 0 worse," in text
+    assert f"NPV over {MONTHS} months: 0 better, 0 worse, 2 negligible" in text
+
+
 def differences(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
     """Hand-made paired differences: (arm, kpi, mean difference, verdict)."""
     df = pd.DataFrame(rows, columns=["arm", "kpi", "mean_diff", "verdict"])
     return df.assign(point="", n=10, ci_low=df.mean_diff - 1, ci_high=df.mean_diff + 1).assign(
         seeds_needed=np.where(df.verdict == UNDECIDED, 40.0, np.nan),
         clears=True,
+        note="",
         smallest_effect=0.0,
+        level=0.95,
     )
 
 

@@ -27,6 +27,7 @@ from analysis.report.settings import (
     sequential_text,
 )
 from analysis.stats import (
+    DETECTED,
     METHOD,
     ROLES,
     TESTED_SKEWNESS,
@@ -308,8 +309,14 @@ def _headline(verdicts: pd.DataFrame, baseline: str, labels: Labels) -> str:
     """How many arms got each verdict, per decision role."""
     parts = []
     for role, kpi in ROLES.items():
-        counts = verdicts[f"{role}_verdict"].value_counts()
-        told = [f"{counts.get(v, 0)} {v}" for v in VERDICTS]
+        verdict = verdicts[f"{role}_verdict"]
+        clear = verdicts[f"{role}_clears"].astype(bool)
+        told = []
+        for v in VERDICTS:
+            count, small = int((verdict == v).sum()), int(((verdict == v) & ~clear).sum())
+            told.append(
+                f"{count} {v}" + (f" ({small} possibly small)" if v in DETECTED and small else "")
+            )
         parts.append(f"{labels.kpi(kpi).label}: {', '.join(told)}.")
     points = verdicts["point"].astype(bool).any()
     what = "strategy-and-point comparisons" if points else "strategies"
