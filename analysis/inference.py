@@ -65,14 +65,10 @@ class Design:
 FIXED = Design()
 
 
+@lru_cache(maxsize=64)
 def resamples(n: int) -> np.ndarray:
     """Bootstrap counts, shape (MAX_RESAMPLES, n): how often each of n seeds is drawn into each
     resample; the same for every sample of n values."""
-    return _resamples(n)
-
-
-@lru_cache(maxsize=64)
-def _resamples(n: int) -> np.ndarray:
     rng = np.random.default_rng([SEED, n])
     draws = rng.integers(0, n, size=(MAX_RESAMPLES, n)) + n * np.arange(MAX_RESAMPLES)[:, None]
     counts = np.bincount(draws.ravel(), minlength=MAX_RESAMPLES * n).reshape(MAX_RESAMPLES, n)
@@ -83,9 +79,10 @@ def _resamples(n: int) -> np.ndarray:
 
 def intervals(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap-t intervals of the means of the rows of ``samples`` (shape (r, n), n >= 2) at
-    the two-sided ``level``, each side at least as wide as Student's t. A row with zero variance,
-    or with ties that leave too few distinct values for the level, gets (-inf, inf); a row of
-    distinct values too short to resample at the level (2 to 4 values) gets Student's t."""
+    the two-sided ``level``, each side at least as wide as Student's t. A row with zero variance
+    gets (-inf, inf), and one whose ties leave too few distinct values for the level an
+    infinite end on the side it cannot bound; a row of distinct values too short to resample at
+    the level (2 to 4 values) gets Student's t."""
     x = np.atleast_2d(np.asarray(samples, dtype=float))
     n = x.shape[1]
     if n < 2:

@@ -168,11 +168,20 @@ def clears(low: float, high: float, smallest: float) -> bool:
     return bool((low > 0 and low >= smallest) or (high < 0 and high <= -smallest))
 
 
+def possibly_small(verdict: str, clears_smallest: bool) -> bool:
+    """Whether a verdict is better or worse by perhaps less than the smallest effect."""
+    return verdict in DETECTED and not clears_smallest
+
+
 def verdict_words(verdict: str, clears_smallest: bool) -> str:
-    """The verdict in words: "better, possibly small" when better or worse by perhaps less
-    than the smallest effect, else the word alone."""
-    small = verdict in DETECTED and not clears_smallest
-    return f"{verdict}{', possibly small' if small else ''}"
+    """The verdict in words: "better, possibly small" when :func:`possibly_small`, else the
+    word alone."""
+    return f"{verdict}{', possibly small' if possibly_small(verdict, clears_smallest) else ''}"
+
+
+def near_end(low: float, high: float) -> float:
+    """The end nearest 0 of an interval that excludes 0: how much the difference is at least."""
+    return low if low > 0 else high
 
 
 def seeds_needed(n: int, mean: float, low: float, high: float, smallest: float) -> float:
@@ -531,8 +540,7 @@ def _describe(d: pd.Series, kpi: Kpi, level: bool, seeds: bool) -> str:
         interval = f"({n} seed{'s' if n != 1 else ''}, no CI: {d['note']})"
     text = f"{kpi.short} {kpi.amount(d['mean_diff'], digits)} {interval}, {verdict}"
     if verdict in DETECTED:
-        bound = low if low > 0 else high
-        least = f"by at least {kpi.amount(abs(bound), digits).lstrip('+')}"
+        least = f"by at least {kpi.amount(abs(near_end(low, high)), digits).lstrip('+')}"
         if d["clears"]:
             return f"{text} {least}"
         worth = kpi.amount(d["smallest_effect"], decimals(d["smallest_effect"] * kpi.scale))

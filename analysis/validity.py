@@ -4,9 +4,9 @@ The verdict procedure of :mod:`analysis.stats` (the intervals of :mod:`analysis.
 by :func:`analysis.stats.decide`) is run on families of ``m`` arms whose per-seed differences
 come from a known distribution shifted by a known effect, at a fixed number of seeds or under
 ``replications=auto``'s looks. Each family reports whether every interval covered its arm's true
-effect and whether any arm was called better, worse or negligible. No model is run, so a table
-takes seconds: ``python -m benchmarks.validity`` prints the one docs/experiments.md shows, and
-tests/test_validity.py asserts the promises on a smaller one.
+effect and whether any arm was called better, worse or negligible. No model is run, so a case
+takes seconds: ``.venv/bin/python benchmarks/validity.py`` prints the table docs/experiments.md
+shows, and tests/test_validity.py asserts the promises on a smaller one.
 """
 
 from __future__ import annotations

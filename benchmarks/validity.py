@@ -1,7 +1,7 @@
 """The verdicts' error rates on known distributions: the table of docs/experiments.md.
 
-    python benchmarks/validity.py                  # 1,000 families a case, a few minutes
-    python benchmarks/validity.py --families 300   # quicker, wider Monte Carlo error
+    .venv/bin/python benchmarks/validity.py                 # 600 families a case, ~15 min
+    .venv/bin/python benchmarks/validity.py --families 300  # quicker, wider Monte Carlo error
 
 Per distribution of the per-seed differences (mean 0, sd 1; the smallest effect is 0.5 sd),
 seeds (10, 20, 60, or auto's looks at 10, 20, ... 60) and family size (1, 3, 10 arms):
@@ -22,7 +22,7 @@ AUTO = (10, 20, 30, 40, 50, 60)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", type=int, default=1000)
+    parser.add_argument("--families", type=int, default=600)
     families = parser.parse_args().families
     clock = time.perf_counter()
     rows = []

@@ -15,7 +15,15 @@ import pandas as pd
 from analysis.report.document import Bullets, Heading, Para, Section
 from analysis.report.formats import finite, records
 from analysis.report.labels import Labels
-from analysis.stats import BETTER, NEGLIGIBLE, ROLES, UNDECIDED, WORSE
+from analysis.stats import (
+    BETTER,
+    NEGLIGIBLE,
+    ROLES,
+    UNDECIDED,
+    WORSE,
+    near_end,
+    possibly_small,
+)
 from sim.kpis import NPV_PARTS, Kpi, decimals
 
 DECISION_KPIS = ("retention_horizon", "retention_mid_high", "aum_retention", "npv")
@@ -177,12 +185,12 @@ def _small_caveats(d: pd.DataFrame, labels: Labels, decision: tuple[str, ...]) -
     small = [
         k
         for k in decision
-        if k in d.index and d.loc[k, "verdict"] in (BETTER, WORSE) and not d.loc[k, "clears"]
+        if k in d.index and possibly_small(d.loc[k, "verdict"], d.loc[k, "clears"])
     ]
     return [
         f"Its {labels.kpi(k).short} is {d.loc[k, 'verdict']} for real, but possibly by less than"
         f" the {_size(labels.kpi(k), d.loc[k, 'smallest_effect'])} worth acting on"
-        f" (by at least {_size(labels.kpi(k), abs(_near_end(d.loc[k])))})."
+        f" (by at least {_size(labels.kpi(k), abs(near_end(*d.loc[k, ['ci_low', 'ci_high']])))})."
         for k in small
     ]
 
@@ -190,11 +198,6 @@ def _small_caveats(d: pd.DataFrame, labels: Labels, decision: tuple[str, ...]) -
 def _size(kpi: Kpi, value: float) -> str:
     """An unsigned amount with its unit, with the decimals that show it: "0.25 pts"."""
     return kpi.amount(value, decimals(value * kpi.scale)).lstrip("+")
-
-
-def _near_end(d: pd.Series) -> float:
-    """The end of a better or worse interval nearest 0."""
-    return d["ci_low"] if d["ci_low"] > 0 else d["ci_high"]
 
 
 def _npv_caveats(d: pd.DataFrame, labels: Labels) -> list[str]:
@@ -270,7 +273,7 @@ def _customers(d: pd.Series, months: int) -> str:
 def _qualifier(d: pd.Series) -> str:
     """What a verdict adds to a sentence: nothing for a difference at least the smallest
     effect, else how sure or how small it is."""
-    if d["verdict"] in (BETTER, WORSE) and not d.get("clears", True):
+    if possibly_small(d["verdict"], d.get("clears", True)):
         return POSSIBLY_SMALL
     return QUALIFIERS[d["verdict"]]
 

@@ -27,12 +27,12 @@ from analysis.report.settings import (
     sequential_text,
 )
 from analysis.stats import (
-    DETECTED,
     METHOD,
     ROLES,
     TESTED_SKEWNESS,
     UNDECIDED,
     VERDICTS,
+    possibly_small,
     verdict_words,
 )
 from experiments import store
@@ -300,7 +300,7 @@ def _verdict_cell(d) -> Cell:
     sub = f"{integer(n)} seeds"
     if verdict == UNDECIDED and finite(needed):
         sub = f"{integer(n)} seeds; about {int(needed):,} would decide"
-    elif verdict_words(verdict, d.get("clears", True)) != verdict:
+    elif possibly_small(verdict, d.get("clears", True)):
         sub = f"possibly small; {sub}"
     return Cell(verdict, sub=sub, verdict=verdict)
 
@@ -309,14 +309,13 @@ def _headline(verdicts: pd.DataFrame, baseline: str, labels: Labels) -> str:
     """How many arms got each verdict, per decision role."""
     parts = []
     for role, kpi in ROLES.items():
-        verdict = verdicts[f"{role}_verdict"]
-        clear = verdicts[f"{role}_clears"].astype(bool)
+        said = verdicts[f"{role}_verdict"]
+        clear = verdicts[f"{role}_clears"]
+        small = np.array([possibly_small(*p) for p in zip(said, clear, strict=True)], dtype=bool)
         told = []
         for v in VERDICTS:
-            count, small = int((verdict == v).sum()), int(((verdict == v) & ~clear).sum())
-            told.append(
-                f"{count} {v}" + (f" ({small} possibly small)" if v in DETECTED and small else "")
-            )
+            count, of_them = int((said == v).sum()), int(((said == v) & small).sum())
+            told.append(f"{count} {v}" + (f" ({of_them} possibly small)" if of_them else ""))
         parts.append(f"{labels.kpi(kpi).label}: {', '.join(told)}.")
     points = verdicts["point"].astype(bool).any()
     what = "strategy-and-point comparisons" if points else "strategies"
