@@ -1,9 +1,11 @@
 """Typed configuration schema of the model, registered in Hydra's ConfigStore, and its validation.
 
 Every leaf parameter is declared with :func:`sim.params.param`, which records its unit, allowed
-range and source. Validation (:func:`validate`) walks the schema and reports the first bad value
-as one line naming the key, the value and what is allowed. ``docs/parameters.md`` is generated
-from the same metadata (``python -m sim.config``), so the reference cannot drift from the code.
+range and source, and a list's length or a map's fixed keys (one value per tier, per number of
+products held, per engagement state, per experience or engagement component). Validation
+(:func:`validate`) walks the schema and reports the first bad value as one line naming the key,
+the value and what is allowed. ``docs/parameters.md`` is generated from the same metadata
+(``python -m sim.config``), so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -17,9 +19,23 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from sim.folders import check_output_dir
-from sim.params import ConfigError, check_node, describe_allowed, param, type_hints, value_text
+from sim.params import (
+    ConfigError,
+    Per,
+    check_node,
+    describe_allowed,
+    describe_shape,
+    param,
+    type_hints,
+    value_text,
+)
 
 TIERS = ("mass", "mid", "high", "private")
+PER_TIER = Per("tier", TIERS)
+PRODUCT_COUNTS = ("1", "2", "3", "4+")  # products held, as the switching hazard reads them
+ENGAGEMENT_STATES = ("disengaged", "engaged")  # below and at or above engagement_threshold
+EXPERIENCE_COMPONENTS = ("service", "convenience", "effort", "attention", "fit")
+ENGAGEMENT_COMPONENTS = ("products", "satisfaction", "digital", "habit")
 TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # CNY of AUM; Chinese retail practice
 MAX_CNY = 1e9  # the largest amount any money parameter may take, so no total can overflow
 MAX_MONTHS = 1_200  # the longest run, and so the latest month a setting can name
@@ -155,6 +171,7 @@ class PopulationConfig:
         " it the property tests found market shares above 1)",
         0.01,
         1e6,
+        keys=PER_TIER,
     )
     aum_cap: float = param(
         50_000_000.0,
@@ -469,6 +486,7 @@ class EconomicsConfig:
         "richer customers hold more wealth products",
         0.0,
         1.0,
+        length=PER_TIER,
     )
     loan_margin: float = param(
         0.03, "net interest per year on loans", "consumer lending spread", 0.0, 1.0
@@ -508,6 +526,7 @@ class BehaviourConfig:
         " better experience a worse one)",
         0.0,
         1.0,
+        keys=Per("component", EXPERIENCE_COMPONENTS),
     )
     fee_surprise_rate: float = param(
         0.03, "fee surprises per customer per month", "the SMS-fee example", 0.0, 1.0
@@ -541,6 +560,7 @@ class BehaviourConfig:
         "1 product 16-25%/yr vs 4+ ~5%",
         0.0,
         20.0,
+        length=Per("number of products held", PRODUCT_COUNTS),
     )
     new_customer_hazard: float = param(
         2.4, "hazard multiplier in month 0 of tenure", "~23%/yr attrition in year 1", 1.0, 50.0
@@ -561,6 +581,7 @@ class BehaviourConfig:
         "affluent ~9%/yr vs 10-15% overall",
         0.0,
         10.0,
+        length=PER_TIER,
     )
     competitor_coef: float = param(
         1.5, "log-hazard per unit competitor pull", "synthetic", 0.0, 50.0
@@ -634,6 +655,7 @@ class BehaviourConfig:
         " grows with products and with channel habits (Gallup 2013, 2015)",
         0.0,
         1.0,
+        keys=Per("component", ENGAGEMENT_COMPONENTS),
     )
     engagement_speed: float = param(
         0.15,
@@ -658,6 +680,7 @@ class BehaviourConfig:
         " and satisfaction (here 1.94x); centred so the baseline's attrition barely moves",
         0.0,
         20.0,
+        length=Per("engagement state", ENGAGEMENT_STATES),
     )
     life_event_rate: float = param(
         0.015,
@@ -696,6 +719,7 @@ class BehaviourConfig:
         "more attention for richer tiers",
         0.0,
         30.0,
+        length=PER_TIER,
     )
     relationship: RelationshipConfig = field(default_factory=lambda: RelationshipConfig())
 
@@ -830,37 +854,25 @@ def _check_cross(cfg: Config) -> None:
                 f"population.segments.{name}: urban + rural = {s.urban + s.rural:g};"
                 " allowed at most 1"
             )
-    for key, n in (
-        ("economics.wealth_share", 4),
-        ("behaviour.product_hazard", 4),
-        ("behaviour.tier_hazard", 4),
-        ("behaviour.contact_need", 4),
-    ):
-        section, name = key.split(".")
-        if len(getattr(getattr(cfg, section), name)) != n:
-            raise ConfigError(
-                f"{key} has {len(getattr(getattr(cfg, section), name))} values; it needs {n}"
-            )
-    for name, p in cfg.market.partners.items():
-        for seg in p.skew:
-            if seg not in segments:
-                raise ConfigError(
-                    f"market.partners.{name}.skew.{seg}: unknown segment; known: {sorted(segments)}"
-                )
-    if set(cfg.population.weights) != set(TIERS):
-        odd = sorted(set(cfg.population.weights) ^ set(TIERS))[0]
-        raise ConfigError(
-            f"population.weights.{odd}: the weights need exactly the tiers {list(TIERS)}"
-        )
-    unknown = set(cfg.behaviour.weights) - set(EXPERIENCE_COMPONENTS)
-    if unknown:
-        raise ConfigError(
-            f"behaviour.weights.{sorted(unknown)[0]}: unknown component; "
-            f"allowed {list(EXPERIENCE_COMPONENTS)}"
-        )
+    if not cfg.bank.data.segments:  # else once the file's segments are in (sim.bankdata.apply)
+        check_skews(cfg)
 
 
-EXPERIENCE_COMPONENTS = ("service", "convenience", "effort", "attention", "fit")
+def check_skews(cfg: Config) -> None:
+    """Refuse a skew naming an unknown segment for a partner a running strategy promotes (its
+    ``partners`` parameter); the other partners are idle, so their skews are not used."""
+    segments = cfg.population.segments
+    for strategy, params in cfg.strategy.items():
+        raw = isinstance(params, dict)
+        used = params.get("partners") if raw else getattr(params, "partners", None)
+        for name in used if isinstance(used, list) else []:
+            partner = cfg.market.partners.get(name) if isinstance(name, str) else None
+            for seg in partner.skew if partner else ():
+                if seg not in segments:
+                    raise ConfigError(
+                        f"market.partners.{name}.skew.{seg}: unknown segment, and"
+                        f" strategy.{strategy} promotes {name}; known: {sorted(segments)}"
+                    )
 
 
 def check_literals(overrides: list[str]) -> None:
@@ -931,7 +943,7 @@ def parameter_rows(node=None, prefix: str = "") -> list[tuple[str, str, str, str
             for name, item in value.items():
                 rows += parameter_rows(item, f"{key}.{name}.")
             continue
-        allowed = describe_allowed(meta)
+        allowed = "; ".join(filter(None, (describe_allowed(meta), describe_shape(meta))))
         rows.append((key, value_text(value), meta["unit"], allowed, meta["source"]))
     return rows
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim import behaviour, metrics
-from sim.config import TIER_BOUNDS, TIERS
+from sim.config import ENGAGEMENT_COMPONENTS, EXPERIENCE_COMPONENTS, TIER_BOUNDS, TIERS
 from sim.mechanisms import books, engagement, exits, experience, service, staffing, wealth
 
 f32 = np.float32
@@ -93,10 +93,6 @@ _OUT_HEAD = (
     "exit_switched", *(f"exits_{tier}" for tier in TIERS),
 )  # fmt: skip
 _OUT_TAIL = ("complaints", "fee_complaints", "life_events")
-# The weighted parts of experience and of the engagement target (behaviour.weights and
-# behaviour.engagement_weights), in the order the NumPy mechanisms add them.
-EXPERIENCE = ("service", "convenience", "effort", "attention", "fit")
-ENGAGEMENT = ("products", "satisfaction", "digital", "habit")
 # The tally kernel's sums (then the count of simulated customers) and book lines, in its order.
 _TALLY = (
     "customers", "cohort", "cohort_mid_high", "aum", "cohort_aum", "satisfaction", "effort",
@@ -190,7 +186,7 @@ def _params(model, t: int) -> Params:
         fee_rate=f32(b.fee_surprise_rate * model.fee_surprise_factor),
         fee_penalty=f32(b.fee_surprise_penalty),
         competitor_penalty=f32(b.competitor_penalty),
-        **{f"w_{name}": f32(weight.get(name, 0.0)) for name in EXPERIENCE},
+        **{f"w_{name}": f32(weight[name]) for name in EXPERIENCE_COMPONENTS},
         smoothing=f32(b.smoothing),
         log_churn_base=exits.log(behaviour.monthly(b.churn_base)),
         satisfaction_coef=f32(b.satisfaction_coef),
@@ -211,7 +207,7 @@ def _params(model, t: int) -> Params:
         drop_rate=f32(b.drop_rate),
         complaint_rate=f32(b.complaint_rate),
         complaint_fee=float(b.complaint_fee),
-        **{f"e_{name}": f32(engage.get(name, 0.0)) for name in ENGAGEMENT},
+        **{f"e_{name}": f32(engage[name]) for name in ENGAGEMENT_COMPONENTS},
         engagement_speed=f32(b.engagement_speed),
         life_event_rate=f32(b.life_event_rate),
         life_event_down=f32(b.life_event_rate * b.life_event_disengage),

@@ -10,12 +10,23 @@ to the same exits and the same KPIs.
 
 Numba compiles each kernel on first use and caches the machine code on disk next to this file
 (or under ``NUMBA_CACHE_DIR``), so a machine pays the compilation once, not every run or worker.
+
+Debug mode: with the environment variable ``BANK_TESTBED_BOUNDSCHECK=1`` (read once, when this
+module is imported) the kernels are compiled with bounds checks, so an index out of range raises
+IndexError as the NumPy engine's does, instead of reading past the end of an array. That build is
+slower and is not cached (Numba's cache does not tell the two builds apart), so each process
+compiles it afresh.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
+
+BOUNDSCHECK = os.environ.get("BANK_TESTBED_BOUNDSCHECK") == "1"
+_JIT = {"cache": not BOUNDSCHECK, "boundscheck": BOUNDSCHECK, "error_model": "numpy"}
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -24,7 +35,7 @@ _UNIT = np.float32(2.0**-24)
 F0, F1 = np.float32(0.0), np.float32(1.0)
 
 
-@njit(inline="always", cache=True, error_model="numpy")
+@njit(inline="always", **_JIT)
 def uniform(base, key):
     """U(0, 1) float32 for one customer key in the stream whose base is ``base``
     (:meth:`sim.rng.Streams.base`): SplitMix64's output function, as in :mod:`sim.rng`."""
@@ -37,12 +48,12 @@ def uniform(base, key):
     return np.float32(x >> _S40) * _UNIT
 
 
-@njit(inline="always", cache=True, error_model="numpy")
+@njit(inline="always", **_JIT)
 def _clip01(x):
     return min(max(x, F0), F1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def start_of_month(active, weight, digital, manager, tier, branch, n_cells, n_branches, visits):
     """Real customers per (desk + 1, tier) cell, real branch visits per branch and digital
     customers (weights), of the active customers: what staffing and service share out."""
@@ -58,7 +69,7 @@ def start_of_month(active, weight, digital, manager, tier, branch, n_cells, n_br
     return cells, load, sessions
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def customer_month(c, p, tables, bases, t, out):
     """One month of service cost, wealth, experience, exits and engagement for every active
     customer. ``c``: the customer columns (:data:`sim.mechanisms.fused.COLUMNS`), updated in
@@ -236,7 +247,7 @@ def customer_month(c, p, tables, bases, t, out):
     return referrers[:n_referrers]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def tally(
     active, weight, tier, cohort, aum, loan, satisfaction, effort, attention, manager,
     wealth_share,

@@ -2,8 +2,11 @@
 strategies' configs (``sim.strategies``) and the experiment schema (``experiments.config``).
 
 A leaf parameter is declared with :func:`param`, which records its unit, allowed range (or
-choices) and source; :func:`check_node` walks a config dataclass and raises a one-line
-:class:`ConfigError` naming the first bad key, its value and what is allowed.
+choices) and source, and for a list its length and for a map of fixed keys those keys (a
+:class:`Per` rule, or :data:`ANY_LENGTH` for a list of any length: every list parameter declares
+one, tests/adversarial/test_lists.py holds them to it); :func:`check_node` walks a config
+dataclass and raises a one-line :class:`ConfigError` naming the first bad key, its value and
+what is allowed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
@@ -25,9 +28,28 @@ class ConfigError(ValueError):
     """A configuration value that is not allowed; the message is one line."""
 
 
-def param(default, unit: str, source: str, lo=None, hi=None, choices=None):
-    """A config field with its unit, allowed range (inclusive) or choices, and source."""
+@dataclass(frozen=True)
+class Per:
+    """One value per name: a list's values in this order (``length=``), or a map's keys
+    (``keys=``); ``what`` says what each name is, e.g. ``Per("tier", TIERS)``."""
+
+    what: str
+    names: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"one per {self.what}: {', '.join(self.names)}"
+
+
+ANY_LENGTH = "any length"
+"""The ``length`` of a list parameter that may hold any number of values (ids, names)."""
+
+
+def param(default, unit: str, source: str, lo=None, hi=None, choices=None, length=None, keys=None):
+    """A config field with its unit, allowed range (inclusive) or choices, and source; a list's
+    ``length`` (a :class:`Per` or :data:`ANY_LENGTH`), a map's fixed ``keys`` (a :class:`Per`).
+    Range and choices apply to each value of a list or map."""
     meta = {"unit": unit, "source": source, "lo": lo, "hi": hi, "choices": choices}
+    meta |= {"length": length, "keys": keys}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -37,6 +59,7 @@ KEY_DOCS = {
     "strategy": "docs/strategies.md",
     "experiment": "docs/experiments.md#the-experiment-config",
     "executor": "docs/experiments.md#executors",
+    "limits": "docs/experiments.md#resource-limits",
 }
 """Where the keys of each kind are listed; any other key is in docs/parameters.md."""
 
@@ -103,10 +126,12 @@ def _check_typed(key: str, value, hint, meta) -> None:
         check_node(value, key + ".")
     elif origin is dict:
         _require(key, value, dict)
+        check_keys(key, value, meta.get("keys"))
         for name, item in value.items():
             _check_typed(f"{key}.{name}", item, args[1], meta)
     elif origin is list:
         _require(key, value, list)
+        check_length(key, value, meta.get("length"))
         for i, item in enumerate(value):
             _check_typed(f"{key}[{i}]", item, args[0], meta)
     else:
@@ -119,6 +144,35 @@ def _require(key: str, value, kind: type) -> None:
     allowed = (int, float) if kind is float else kind
     if isinstance(value, bool) and kind is not bool or not isinstance(value, allowed):
         raise ConfigError(f"{key}={value!r} has the wrong type; expected {kind.__name__}")
+
+
+def check_length(key: str, value: list, rule: Per | str | None) -> None:
+    """Refuse a list whose length is not what its :class:`Per` rule needs."""
+    n = len(value)
+    if isinstance(rule, Per) and n != len(rule.names):
+        values = "value" if n == 1 else "values"
+        raise ConfigError(f"{key} has {n} {values}; it needs {len(rule.names)} ({rule})")
+
+
+def check_keys(key: str, value: dict, rule: Per | None) -> None:
+    """Refuse a map that lacks one of its :class:`Per` rule's keys or has another."""
+    if rule is None:
+        return
+    unknown = [name for name in value if name not in rule.names]
+    if unknown:
+        raise ConfigError(
+            f"{key}.{unknown[0]}: unknown {rule.what}; allowed {', '.join(rule.names)}"
+        )
+    missing = [name for name in rule.names if name not in value]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]} is missing; {key} needs {rule}")
+
+
+def describe_shape(meta) -> str:
+    """A list's declared length or a map's keys in words, or "" if neither is fixed."""
+    if isinstance(meta.get("length"), Per):
+        return f"{len(meta['length'].names)} values, {meta['length']}"
+    return f"keys: {', '.join(meta['keys'].names)}" if meta.get("keys") else ""
 
 
 def check_value(key: str, value, meta) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import MAX_CNY
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
 
 RULES = ("busiest", "longest_wait")
@@ -29,6 +29,7 @@ class BranchExperienceConfig(StrategyConfig):
         "indices of the branches to upgrade (null or empty: choose by rule and count)",
         "scenario choice",
         0,
+        length=ANY_LENGTH,
     )
     rule: str = param(
         "busiest",

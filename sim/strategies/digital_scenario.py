@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import MAX_CNY
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 
@@ -80,6 +80,7 @@ class DigitalScenarioConfig(StrategyConfig):
         ["young_professional", "family", "farmer"],
         "segments whose product fit the new products raise",
         "the mass-market segments of the default population (lowest AUM medians)",
+        length=ANY_LENGTH,
     )
 
 

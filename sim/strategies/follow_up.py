@@ -24,7 +24,7 @@ import numpy as np
 from sim import behaviour
 from sim.config import MAX_CNY, TIERS
 from sim.customers import masked_sum
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 SIGNALS = ("inactive", "complaint", "product_drop", "balance_drop", "manager_change")
@@ -52,6 +52,7 @@ class FollowUpConfig(StrategyConfig):
         "tiers whose managed customers can be called",
         "playbook: the mid- and high-end customers client managers keep",
         choices=TIERS,
+        length=ANY_LENGTH,
     )
     contacts_per_call: float = param(
         1.0, "real contacts per follow-up call", "one call or visit", 0.1, 10.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import MAX_CNY, TIERS
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 
@@ -65,7 +65,11 @@ class LeanServiceConfig(StrategyConfig):
         True, "switch: value-added services for high-end customers", "playbook: 增值服务"
     )
     vas_tiers: list[str] = param(
-        ["high", "private"], "tiers served by value-added services", "playbook", choices=TIERS
+        ["high", "private"],
+        "tiers served by value-added services",
+        "playbook",
+        choices=TIERS,
+        length=ANY_LENGTH,
     )
     vas_perk: float = param(
         0.03,

@@ -41,7 +41,7 @@ import numpy as np
 from sim import behaviour, geography
 from sim.config import MAX_CNY, MAX_MONTHS
 from sim.mechanisms import books
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
 
 RULES = ("lowest_profit", "lowest_visits")
@@ -56,6 +56,7 @@ class OutletClosureConfig(StrategyConfig):
         "indices of the branches to close (null or empty: choose by rule and count)",
         "scenario choice",
         0,
+        length=ANY_LENGTH,
     )
     rule: str = param(
         "lowest_profit",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import MAX_CNY
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 MAX_PRODUCTS = 6
@@ -32,6 +32,7 @@ class PartnerPromotionConfig(StrategyConfig):
         ["supermarket", "travel", "renovation", "rural"],
         "partners promoted (names in market.partners)",
         "playbook item 3: all four partners of the default market",
+        length=ANY_LENGTH,
     )
     budget: float = param(
         1_000_000.0,

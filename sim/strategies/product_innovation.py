@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import MAX_CNY
-from sim.params import ConfigError, param
+from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
 
 PRODUCTS = ("green", "investment_banking", "inclusive_wealth")
@@ -28,21 +28,25 @@ class ProductInnovationConfig(StrategyConfig):
         "products launched",
         "playbook item 9: green finance, investment banking, inclusive wealth",
         choices=PRODUCTS,
+        length=ANY_LENGTH,
     )
     green_segments: list[str] = param(
         ["young_professional", "family"],
         "segments the green products (green loans, ESG funds) are designed for",
         "green consumption and ESG investing appeal most to younger, urban households",
+        length=ANY_LENGTH,
     )
     investment_banking_segments: list[str] = param(
         ["business_owner"],
         "segments the investment-banking products (financing, listings, M&A) are designed for",
         "business owners need company finance alongside private wealth",
+        length=ANY_LENGTH,
     )
     inclusive_wealth_segments: list[str] = param(
         ["farmer", "retiree"],
         "segments the inclusive wealth products (共同富裕: low threshold, low risk) serve",
         "common-prosperity policy targets rural and older savers",
+        length=ANY_LENGTH,
     )
     fit_gain: float = param(
         0.08,
