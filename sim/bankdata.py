@@ -2,16 +2,19 @@
 
 ``bank.data`` names the files (CSV or Parquet; formats in docs/bank_data.md); each is optional and
 falls back to the synthetic default. :func:`load` reads and checks them (cached while a file is
-unchanged) and refuses bad input with one line naming the file, the row and the column.
+unchanged) and refuses bad input with one line naming the file, the row and the column; a file's
+size, rows and header are checked before it is read, its cells before any work.
 :func:`apply` puts what the files decide into the config, so that the config stays the one
 description of a scenario: the segment table, the number of branches open at the start and, with
-a ``staff`` column, of client managers. The opening book and the branch sites are built from the
-files by :mod:`sim.opening`.
+a ``staff`` column, of client managers; it refuses an extract too small or weighed too lightly
+or heavily for ``population.customers`` agents. The opening book and the branch sites are built
+from the files by :mod:`sim.opening`.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
 import dataclasses
 import hashlib
 import math
@@ -21,14 +24,31 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
-from sim.config import TIERS, Config, SegmentConfig, field_default
+from sim import behaviour
+from sim.config import (
+    TIERS,
+    Config,
+    PopulationConfig,
+    SegmentConfig,
+    check_skews,
+    field_default,
+)
 from sim.params import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent  # relative paths are read from the project folder
 EARTH_KM = 6371.0088  # mean Earth radius
 SHARE_TOLERANCE = 1e-3  # segment shares may miss 1 by rounding this much; they are rescaled
 MAX_PRODUCTS = 6
+MAX_FILE_BYTES = 1_000_000_000  # ten million extract rows (~75 bytes each) with room to spare
+MAX_ROWS = 10_000_000  # as many as the largest opening book; loading them takes a few GB
+MAX_CELL = 1_000  # characters in a cell: ids and names are short; more is a broken file
+HEADER_BYTES = 1 << 16  # a CSV's header line is read on its own first, at most this long
+SEPARATORS = (";", "\t", "|")  # what a one-column header holding them was separated by
+CONTROL = r"[\x00-\x1f\x7f]"  # NUL, tab, line breaks, ... : never part of an id or a name
+CLONES = 100  # simulated customers per extract row at most: more copy too few customers
+SHOWN = 40  # characters of a refused cell shown
 
 
 @dataclass(frozen=True)
@@ -67,10 +87,11 @@ CUSTOMER_COLUMNS = (
     Column("branch", "text", False),
     Column("segment", "text", False),
     Column("tier", "text", False),
-    Column("weight", "number", False, 1e-6, 1e9),
+    Column("weight", "number", False, 1e-3, 1e6),
     Column("digital", "number", False, 0.0, 1.0),
     Column("active", "switch", False),
     Column("churned", "switch", False),
+    Column("exit_reason", "text", False),
 )
 SWITCHES = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
@@ -127,20 +148,68 @@ def _load(stamps: tuple, city_km: float, names: tuple[str, ...]) -> BankData:
 
 def apply(config: Config) -> bool:
     """Set what the files decide in the config (the segment table, the branches open at the
-    start, the managers when branches list their staff); refuse a config that sets it otherwise.
-    Whether the config names any file."""
+    start, the managers when branches list their staff); refuse a config that sets it otherwise,
+    or an extract that does not fit ``population.customers`` agents. Whether the config names any
+    file."""
     if not given(config):
         return False
     data = load(config)
     if data.segments is not None:
         _decide(config.population, "segments", data.segments, "population.segments", "segments")
+        check_skews(config)  # the promoted partners' skews name the file's segments
     if data.branches is not None:
         opening = data.opening_branches
         _decide(config.bank, "branches", len(opening), "bank.branches", "branches")
         if opening["staff"].notna().all():
             staff = int(opening["staff"].sum())
             _decide(config.bank, "managers", staff, "bank.managers", "branches")
+    if data.customers is not None:
+        where = _display(path_of(config.bank.data.customers))
+        _enough_rows(where, len(data.customers), config.population.customers)
+        _sane_weights(where, data.customers, config.population)
     return True
+
+
+def _enough_rows(where: Path, rows: int, agents: int) -> None:
+    """Refuse more than ``CLONES`` simulated customers per active row of the extract."""
+    if agents > CLONES * rows:
+        raise ConfigError(
+            f"{where}: population.customers={agents} needs at least"
+            f" {math.ceil(agents / CLONES):,} active rows (at most {CLONES} simulated customers"
+            f" per row); the file has {rows:,}: add rows or lower population.customers"
+        )
+
+
+def _sane_weights(where: Path, customers: pd.DataFrame, pop: PopulationConfig) -> None:
+    """Refuse weights that make the opening book's agents stand for fewer or more real customers
+    than ``population.weights`` allows, or newcomers arrive in more agents than the largest
+    opening book (they come at ``population.weights``, in proportion to the bank's size)."""
+    weight = customers["weight"].to_numpy(np.float64)
+    tier = behaviour.tiers(customers["aum"].to_numpy())
+    per_agent = np.array([pop.weights[t] for t in TIERS])[tier]
+    needed = float(np.sum(weight / per_agent))  # agents at population.weights (sim.opening)
+    lo, hi = _range(PopulationConfig, "weights")
+    low, high = per_agent.min() * needed / pop.customers, per_agent.max() * needed / pop.customers
+    real = f"the rows stand for {weight.sum():.4g} real customers"
+    if low < lo or high > hi:
+        raise ConfigError(
+            f"{where}: column weight: {real}, so each of population.customers={pop.customers}"
+            f" simulated customers would stand for {low:.3g} to {high:.3g}; allowed {lo:g} to"
+            f" {hi:g} each (the range of population.weights): check the weights"
+        )
+    most = _range(PopulationConfig, "customers")[1]
+    if needed > most:
+        raise ConfigError(
+            f"{where}: column weight: {real}, {needed:,.0f} simulated ones at population.weights;"
+            f" allowed at most {most:,} (raise population.weights: real customers per simulated"
+            " customer)"
+        )
+
+
+def _range(node: type, name: str) -> tuple[float, float]:
+    """The allowed range of a parameter of the schema."""
+    f = next(f for f in dataclasses.fields(node) if f.name == name)
+    return f.metadata["lo"], f.metadata["hi"]
 
 
 def _decide(node, name: str, value, key: str, file_key: str) -> None:
@@ -179,7 +248,8 @@ def digest(path: Path) -> str:
 
 @lru_cache(maxsize=32)
 def _cached_digest(path: Path, mtime: int, size: int) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -205,6 +275,9 @@ class Table:
         for c in columns:
             if c.required and c.name not in self.frame:
                 self.fail(None, c.name, "missing column")
+        for name in self.columns:
+            if self.has(name) and not pd.api.types.is_numeric_dtype(self.frame[name]):
+                self._short(name)
 
     def where(self, row: int) -> str:
         """Row ``row`` (0-based) as a user finds it: a CSV's line (the header is line 1)."""
@@ -218,10 +291,14 @@ class Table:
         return name in self.frame
 
     def text(self, name: str) -> np.ndarray:
-        """A text column (ids, names); every row must have a value."""
+        """A text column (ids, names); every row must have a printable value."""
         values = self.frame[name]
         self._no_gaps(name, values)
-        return values.astype(str).str.strip().to_numpy()
+        text = values.astype(str)
+        odd = text.str.contains(CONTROL, regex=True).to_numpy(bool)
+        problem = "holds a control character (NUL, tab, line break, ...); allowed printable text"
+        self._first(name, odd, problem)
+        return text.str.strip().to_numpy()
 
     def number(self, name: str, allow_gaps: bool = False) -> np.ndarray:
         """A number column, checked for type, gaps, whole numbers and range."""
@@ -254,6 +331,14 @@ class Table:
             self.fail(row, name, f"{_shown(raw.iloc[row])} is not true or false")
         return text.map(SWITCHES).to_numpy(bool)
 
+    def _short(self, name: str) -> None:
+        """Refuse a cell longer than ``MAX_CELL`` characters."""
+        length = self.frame[name].astype(str).str.len().to_numpy()
+        if (length > MAX_CELL).any():
+            row = int(np.flatnonzero(length > MAX_CELL)[0])
+            value = _shown(self.frame[name].iloc[row])
+            self.fail(row, name, f"{value} has {length[row]:,} characters; allowed {MAX_CELL:,}")
+
     def _no_gaps(self, name: str, values: pd.Series) -> None:
         empty = values.isna() | (values.astype(str).str.strip() == "")
         if empty.any():
@@ -268,7 +353,7 @@ class Table:
         seen = pd.Series(values).duplicated()
         if seen.any():
             row = int(np.flatnonzero(seen)[0])
-            self.fail(row, name, f"{values[row]!r} appears twice")
+            self.fail(row, name, f"{_shown(values[row])} appears twice")
 
     def known(self, name: str, values: np.ndarray, allowed, what: str) -> np.ndarray:
         """Positions of ``values`` in ``allowed``; an unknown value is refused."""
@@ -277,27 +362,98 @@ class Table:
         if (index < 0).any():
             row = int(np.flatnonzero(index < 0)[0])
             shown = allowed if len(allowed) <= 12 else [*allowed[:12], "..."]
-            self.fail(row, name, f"{values[row]!r} is not {what}; known: {shown}")
+            self.fail(row, name, f"{_shown(values[row])} is not {what}; known: {shown}")
         return index
 
 
 def _shown(value) -> str:
-    """A cell as the user wrote it: text quoted, numbers plain."""
-    return repr(value) if isinstance(value, str) else str(value)
+    """A cell as the user wrote it: text quoted (cut when long), numbers plain."""
+    if not isinstance(value, str):
+        return str(value)
+    return repr(value) if len(value) <= SHOWN else f"{value[:SHOWN]!r}..."
+
+
+def _cut(text: str) -> str:
+    """Text cut to ``SHOWN`` characters."""
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}..."
 
 
 @lru_cache(maxsize=8)
 def _read(path: Path, mtime: int, size: int) -> pd.DataFrame:
-    suffix = path.suffix.lower()
+    """A file's table, refused before it is read when it is too large or its header is odd."""
+    suffix, where = path.suffix.lower(), _display(path)
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise ConfigError(f"{where}: unknown file type {suffix!r}; allowed .csv or .parquet")
+    _at_most(where, "MB", round(size / 1e6, 1), MAX_FILE_BYTES / 1e6)
+    if suffix == ".csv":
+        _header(path)
+        _at_most(where, "rows", _newlines(path) - 1, MAX_ROWS)
+    else:
+        _parquet_shape(path, where)
     try:
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+        return pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        problem = str(exc).splitlines()[0]
-        raise ConfigError(f"{_display(path)}: cannot be read ({problem})") from None
-    raise ConfigError(f"{_display(path)}: unknown file type {suffix!r}; allowed .csv or .parquet")
+        raise _unreadable(where, exc) from None
+
+
+def _unreadable(where: Path, exc: Exception) -> ConfigError:
+    """The refusal of a file its reader fails on, with the reader's first line."""
+    return ConfigError(f"{where}: cannot be read ({str(exc).splitlines()[0]})")
+
+
+def _parquet_shape(path: Path, where: Path) -> None:
+    """Refuse a Parquet file too large unpacked, or naming a column twice, from its metadata."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (ValueError, OSError) as exc:
+        raise _unreadable(where, exc) from None
+    _at_most(where, "rows", meta.num_rows, MAX_ROWS)
+    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    _at_most(where, "MB unpacked", round(unpacked / 1e6, 1), MAX_FILE_BYTES / 1e6)
+    _once(where, "column", meta.schema.names)
+
+
+def _at_most(where: Path, unit: str, amount: float, most: float) -> None:
+    """Refuse a file larger than ``most``."""
+    if amount > most:
+        raise ConfigError(
+            f"{where}: {amount:,.10g} {unit}; allowed at most {most:,.10g} {unit} (sample the"
+            " rows, with weights)"
+        )
+
+
+def _newlines(path: Path) -> int:
+    """Line breaks in a file, counted without reading it whole."""
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+
+
+def _header(path: Path) -> None:
+    """Refuse a CSV header that is too long, names a column twice or is one column that looks
+    separated by other than commas."""
+    with path.open("rb") as f:
+        head = f.read(HEADER_BYTES)
+    line, end, _ = head.partition(b"\n")
+    if not end and len(head) == HEADER_BYTES:
+        raise ConfigError(f"{_display(path)}: line 1: longer than {HEADER_BYTES:,} bytes")
+    names = next(csv.reader([line.rstrip(b"\r").decode("utf-8-sig", "replace")]), [])
+    odd = [s for s in SEPARATORS if len(names) == 1 and s in names[0]]
+    if odd:
+        raise ConfigError(
+            f"{_display(path)}: line 1: one column {_shown(names[0])}; it looks separated by"
+            f" {odd[0]!r}; use commas"
+        )
+    _once(_display(path), "line 1, column", names)
+
+
+def _once(where: Path, at: str, names: list) -> None:
+    """Refuse a column named twice (a reader would keep one and rename or drop the other)."""
+    twice = pd.Series(names, dtype=object).duplicated().to_numpy()
+    if twice.any():
+        name = _cut(str(names[int(np.flatnonzero(twice)[0])]))
+        raise ConfigError(f"{where}: {at} {name}: appears twice; name each column once")
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,8 +498,11 @@ def _branches(path: Path, city_km: float) -> pd.DataFrame:
 def _km(lat: np.ndarray, lon: np.ndarray, side_km: float) -> tuple[np.ndarray, np.ndarray]:
     """Latitude and longitude (degrees) as km on the map: an equirectangular projection about
     the sites' middle latitude, centred on the map (so sites further than half the map's side
-    from the middle fall outside it)."""
+    from the middle fall outside it). Sites more than 180 degrees of longitude apart are nearer
+    the other way round, across the date line: west longitudes then count from 180 to 360."""
     radians = np.pi / 180.0
+    if lon.max() - lon.min() > 180.0:
+        lon = np.where(lon < 0.0, lon + 360.0, lon)
     mid_lat = 0.5 * (lat.min() + lat.max())
     east = EARTH_KM * radians * np.cos(mid_lat * radians) * (lon - 0.5 * (lon.min() + lon.max()))
     north = EARTH_KM * radians * (lat - mid_lat)
