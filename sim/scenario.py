@@ -22,21 +22,35 @@ from typing import Any
 
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim import bankdata
 from sim.config import Config, check_literal, check_literals, field_default, register, validate
-from sim.overrides import check_overrides
+from sim.overrides import brief, check_overrides, shown
 from sim.params import ConfigError, one_line, type_hints, unknown_key
 from sim.strategies import REGISTRY, strategy_config
 from sim.strategies.base import not_a_parameter
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+FOLDERS = [d.name for d in sorted(CONFIG_DIR.iterdir()) if d.is_dir()]
+
+
+def _chosen(path: Path) -> set[str]:
+    """The config groups (folders of ``configs/``) a top config's defaults list chooses from."""
+    entries = yaml.safe_load(path.read_text()).get("defaults", [])
+    return {name for e in entries if isinstance(e, dict) for name in e} & set(FOLDERS)
+
+
+CHOSEN = {path.stem: _chosen(path) for path in CONFIG_DIR.glob("*.yaml")}
+"""Each top config's config groups (``configs/targets/`` is a folder read by a setting)."""
 GROUPS = {
-    d.name: sorted(p.stem for p in d.glob("*.yaml")) for d in CONFIG_DIR.iterdir() if d.is_dir()
+    group: sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+    for group in FOLDERS
+    if any(group in groups for groups in CHOSEN.values())
 }
+"""Every config group a command line chooses from -> its options (its folder's YAML files)."""
 MISSING = object()  # what :func:`value_at` gives for a key a config does not have
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when PyYAML has it
 register()
@@ -50,19 +64,36 @@ def load_config(overrides: list[str] | None = None) -> Config:
 
 
 def compose_config(overrides: list[str] | None = None, name: str = "config") -> DictConfig:
-    """Compose ``configs/<name>.yaml`` with overrides (checked: ``sim.overrides``); Hydra's
-    errors become one-line ConfigErrors."""
-    check_overrides(list(overrides or []), GROUPS)
+    """Compose ``configs/<name>.yaml`` with overrides (checked: ``sim.overrides``, and neither a
+    folder of ``configs/`` that is not its config group nor a strategy added by its keys);
+    Hydra's errors become one-line ConfigErrors."""
+    for override in check_overrides(list(overrides or []), GROUPS):
+        key = override.key_or_group
+        if key in FOLDERS and key not in CHOSEN[name]:
+            raise ConfigError(unknown(key))  # Hydra would read its files
+        _check_added(override)
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             return compose(config_name=name, overrides=list(overrides or []))
-    except MissingConfigException as exc:
-        group, _, option = (exc.missing_cfg_file or "").partition("/")
-        if group not in GROUPS or not option:
-            raise ConfigError(one_line(exc, unknown)) from None
-        raise ConfigError(f"{group}={option!r} is unknown; choose from {GROUPS[group]}") from None
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(one_line(exc, unknown)) from None
+        raise ConfigError(brief(one_line(exc, unknown))) from None
+
+
+def _check_added(override) -> None:
+    """Refuse ``+strategy.<name>...`` for a strategy of ``configs/strategy/``: it is activated by
+    ``strategy=[<name>]``, and its parameters are then set without ``+``."""
+    head, name, rest = (override.key_or_group.split(".", 2) + ["", ""])[:3]
+    added = override.is_add() or override.is_force_add()
+    if not added or head != "strategy" or name not in GROUPS["strategy"]:
+        return
+    key = rest.partition(".")[0]
+    if key and name in REGISTRY and key not in _fields(REGISTRY[name].Config):
+        raise ConfigError(not_a_parameter(name, key))
+    raise ConfigError(
+        f"{shown(override.input_line)} is not allowed; a strategy is activated with"
+        f" strategy=[{name}] (or listed with others, e.g. strategy=[playbook,{name}]), not by"
+        f" adding its keys; then set its parameters without +: docs/strategies.md#{name}"
+    )
 
 
 def compose_replacing(parsed: list, replaced: Callable[[Any], bool], name: str) -> DictConfig:
@@ -75,7 +106,9 @@ def compose_replacing(parsed: list, replaced: Callable[[Any], bool], name: str) 
             try:
                 OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
             except OmegaConfBaseException as exc:
-                raise ConfigError(f"{o.input_line}: {one_line(exc, unknown)}") from None
+                raise ConfigError(
+                    brief(f"{shown(o.input_line)}: {one_line(exc, unknown)}")
+                ) from None
     return cfg
 
 
@@ -92,7 +125,7 @@ def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config
                 cfg = OmegaConf.merge(OmegaConf.structured(schema), plain)
             cfg = OmegaConf.to_object(cfg)
         except OmegaConfBaseException as exc:
-            raise ConfigError(one_line(exc, unknown)) from None
+            raise ConfigError(brief(one_line(exc, unknown))) from None
         _refuse_unknown(cfg, "")
     validate(cfg)  # first: the files' paths are then text
     if bankdata.apply(cfg):
@@ -120,7 +153,7 @@ def _refuse_unknown(node, prefix: str) -> None:
         known = _fields(type(node))
         extra = [name for name in vars(node) if name not in known]
         if extra:
-            raise ConfigError(unknown(f"{prefix}{extra[0]}"))
+            raise ConfigError(brief(unknown(f"{prefix}{extra[0]}")))
         for name in known:
             _refuse_unknown(getattr(node, name), f"{prefix}{name}.")
 
@@ -228,7 +261,7 @@ def _converted(key: str, hint, current, value):
                 return node.value
         return OmegaConf.to_object(node).value
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"{key}: {str(exc).strip().splitlines()[0]}") from None
+        raise ConfigError(brief(f"{key}: {str(exc).strip().splitlines()[0]}")) from None
 
 
 @cache
@@ -305,8 +338,15 @@ def _text(config: Config, leave_out: tuple[str, ...], forms: dict | None) -> str
         for name, (hint, _) in _fields(type(config)).items()
         if name not in leave_out
     }
-    if bankdata.given(config):
-        form["bank_files_sha256"] = bankdata.digests(config)  # the files shape the results too
+    digests = bankdata.digests(config) if bankdata.given(config) else {}
+    return form_text(form, digests)
+
+
+def form_text(form: dict, bank_digests: dict[str, str]) -> str:
+    """The canonical text of a scenario's plain ``form`` and the digests of the bank's files it
+    reads (the files shape the results too): what a run id hashes, also for a stored config."""
+    if bank_digests:
+        form = form | {"bank_files_sha256": bank_digests}
     return json.dumps(form, separators=(",", ":"))
 
 

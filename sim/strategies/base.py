@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import shlex
 import sys
 import typing
 from dataclasses import dataclass
@@ -291,7 +292,9 @@ def strategies_markdown(names: list[str]) -> str:
         own = [f for f in fields if f.name not in ("start", "end")]
         example = f".venv/bin/python -m sim.run strategy=[{name}]"
         if own:
-            example += f" strategy.{name}.{own[0].name}={_yaml(field_default(own[0]))}"
+            example += " " + shlex.quote(
+                f"strategy.{name}.{own[0].name}={_yaml(field_default(own[0]))}"
+            )
         parts += [f"Example: `{example}`", ""]
     return "\n".join(parts).rstrip() + "\n"
 

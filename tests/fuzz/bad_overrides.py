@@ -1,12 +1,14 @@
 """Bad command lines for both CLIs, and what a CLI did with one.
 
 :func:`bad_overrides` is a hypothesis strategy of ``(argv, nonsense)``: one bad argument (wrong
-type, out of range, NaN/inf, huge, unknown key, interpolation, YAML tag, Hydra flag, control
-character, nested brackets, unicode, ``hydra.*``/``_target_`` key, wrong group shape) after the
-arguments it needs (``strategy=[NAME]`` for a strategy's key). ``nonsense`` is True when the value
-is outside the documented range, so accepting it is silently wrong. :func:`outcome` runs a CLI's
-``main()`` in-process, in a temporary folder, with its runner replaced by one that only records
-that the command line was accepted.
+type, out of range, NaN/inf, huge, numeric extremes, unknown key, interpolation (escaped too),
+YAML tag, Hydra flag, control or non-printing character, brackets nested too deep, unicode
+(full-width digits, RTL override, combining marks, emoji, C1 controls), ``hydra.*``,
+``_target_``, private, deleted or added key, wrong group shape, path-like group value, URL or
+non-text path) after the arguments it needs (``strategy=[NAME]`` for a strategy's key).
+``nonsense`` is True when the value is outside the documented range, so accepting it is silently
+wrong. :func:`outcome` runs a CLI's ``main()`` in-process, in a temporary folder, with its runner
+replaced by one that only records that the command line was accepted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 
 import experiments.compare
 import sim.run
+from sim.overrides import PATHS
 from sim.scenario import load_config
 from sim.strategies import REGISTRY
 
@@ -48,6 +51,33 @@ HUGE = ["1e308", "1" + "0" * 40]  # above any upper bound (their negatives: belo
 NON_FINITE = ["nan", "inf", "-inf", "NaN", "+inf"]
 WRONG_TYPES = ["abc", "[1, 2]", "{a: 1}", "''", "2020-01-01", "0x10", "1_000x", "9" * 5000]
 UNICODE = ["３", "٣", "①", "три", "💥", "\u200b", "e\u0301", "\ufeff1"]
+MORE_UNICODE = [
+    "１２", '"１２"', "'٣'", "' 7\u2003'", "1\u202e2", "'a\u202eb'", "e\u0301", "'\u00a0'",
+    "💥", "x💥", "\u0085", "'a\u009bb'", "x\u2028y", "'\u2029'", "\udc80",
+]  # fmt: skip
+ESCAPED = [
+    "$\\{oc.env:HOME\\}", "out/$\\{oc.env:HOME\\}", "x$\\{months\\}", "[$\\{months\\}]",
+    "{a: $\\{months\\}}", "$\\{oc.decode:1\\}",
+]  # fmt: skip
+DEEP = ["[" * 9 + "1" + "]" * 9, "{a: " * 9 + "1" + "}" * 9, "[" * 200 + "]" * 200,
+        "{a:" * 200 + "1" + "}" * 200, "[" * 5 + "{a: " * 5 + "1" + "}" * 5 + "]" * 5]  # fmt: skip
+EXTREME = ["9" * 70, "-" + "9" * 70, str(2**63), "1e999", "-1e999", "NaN", "nAn", "+inf", "-INF"]
+PATH_LIKE = [
+    "../x", "/abs", "a/b", "../../../../etc/evil", "calibrated/city_bank", "[../x]",
+    "[training,/abs]", "[small,large]", "[training,../bank/city_bank]", "null", "[null]",
+]  # fmt: skip
+NOT_PATHS = [
+    "output.dir=true", "output.dir=false", "output.dir=null", "output.dir=1", "output.dir=1.5",
+    "output.dir=[a]", "output.dir=file:///tmp/x", "output.dir=s3://bucket/x",
+    "output.dir=http://h/x", "-m output.dir=a,true", "bank.data.customers=s3://b/x.csv",
+    "bank.data.branches=true", "bank.data.segments=12",
+]  # fmt: skip
+BAD_KEYS = [
+    "+population.__dict__=x", "+population.__class__=x", "population._private=1",
+    "~behaviour.weights.service", "~months", "+strategy.training.hours=10",
+    "++strategy.training.hours=10", "bank/calibrated=x", "+bank/calibrated=../../x",
+    "+targets=../../x", "targets=synthetic", "=1", "+population=small", "++population=small",
+]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +117,13 @@ def _walk(node, prefix: str):
             yield Leaf(f"{prefix}{f.name}", type(value), dict(f.metadata))
 
 
+def extremes(leaf: Leaf) -> list[str]:
+    """Numbers no parameter takes: beyond int64, nan and inf spelled variously; for an integer
+    -0.0 and 1e308, and 1e308 above any upper bound."""
+    bounded = leaf.kind is int or leaf.meta.get("hi") is not None
+    return [*EXTREME, *(["1e308"] if bounded else []), *(["-0.0"] if leaf.kind is int else [])]
+
+
 def out_of_range(leaf: Leaf) -> list[str]:
     """Values just and far outside the leaf's documented range or choices."""
     lo, hi, choices = leaf.meta.get("lo"), leaf.meta.get("hi"), leaf.meta.get("choices")
@@ -116,17 +153,22 @@ def bad_overrides(leaf_list: list[Leaf], cli: str) -> st.SearchStrategy:
         )
 
     def alone(values: list[str], nonsense: bool = False) -> st.SearchStrategy:
-        return st.sampled_from(values).map(lambda a: ([a], nonsense))
+        return st.sampled_from(values).map(lambda a: (a.split(" "), nonsense))
 
     key = leaf.map(lambda lf: lf.key) | st.sampled_from(["strategy", "population", "months"])
     return st.one_of(
         on_leaf(out_of_range, ranged),
         on_leaf(lambda lf: NON_FINITE if lf.kind in (int, float) else ["[nan]"]),
         on_leaf(lambda lf: [v for v in anything if _wrong_for(lf, v)] or ["[1"]),
-        key.flatmap(lambda k: st.sampled_from([*INTERPOLATIONS, *TAGS]).map(
+        on_leaf(extremes).map(lambda case: (case[0], True)),
+        on_leaf(lambda lf: DEEP),
+        on_leaf(lambda lf: MORE_UNICODE),
+        key.flatmap(lambda k: st.sampled_from([*INTERPOLATIONS, *ESCAPED, *TAGS]).map(
             lambda v: ([f"{k}={v}"], False))),
-        st.sampled_from(["strategy", "population", "executor", "experiment"]).flatmap(
-            lambda g: st.sampled_from(SHAPES).map(lambda v: ([f"{g}={v}"], False))),
+        st.sampled_from(["strategy", "population", "executor", "experiment", "bank"]).flatmap(
+            lambda g: st.sampled_from([*SHAPES, *PATH_LIKE]).map(lambda v: ([f"{g}={v}"], False))),
+        alone(NOT_PATHS, nonsense=True),
+        alone(BAD_KEYS),
         alone(flags).map(lambda a: ([*a[0], "seed=1,2"], False)),
         alone(["hydra.run.dir=/tmp/x", "hydra/launcher=basic", "+hydra.job.chdir=true",
                "a._target_=os.system", "+bank._target_=os.system",
@@ -139,13 +181,17 @@ def bad_overrides(leaf_list: list[Leaf], cli: str) -> st.SearchStrategy:
             | leaf.map(lambda lf: ([f"{lf.key}{c}=1"], False))),
         leaf.map(lambda lf: ([f"{lf.key}={'9' * 4100}"], False)),
         alone([f"output.dir=/tmp/{'a' * 300}", f"output.dir=/tmp/{'é' * 200}",
-               "output.dir=" + "/a" * 2100, "seed=1,2", "months=range(1,3)"]),
+               "output.dir=" + "/a" * 2100, "seed=1,2", "months=range(1,3)",
+               f"experiment.name={'a' * 300}", f"bank.data.customers={'a' * 300}.csv"]),
     )  # fmt: skip
 
 
 def _wrong_for(leaf: Leaf, value: str) -> bool:
-    """A value of another type than the leaf's (a string leaf takes almost any text)."""
-    return leaf.kind is not str or value in SHAPES[:1] + BROKEN
+    """A value of another type than the leaf's (a string leaf takes almost any text, a path
+    ``@`` too)."""
+    if leaf.kind is not str:
+        return True
+    return value in SHAPES[:1] + BROKEN and not (leaf.key in PATHS and value == "@")
 
 
 @contextlib.contextmanager
