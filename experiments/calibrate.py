@@ -32,15 +32,16 @@ import optuna
 import yaml
 from hydra.core.config_store import ConfigStore
 
-from experiments.config import ExecutorConfig
+from experiments.config import ExecutorConfig, check_machine
 from experiments.executors import mapper, workers
 from sim import bankdata, calibration, targets
 from sim.config import Config
-from sim.folders import check_writable, mark
+from sim.folders import check_study_folder, mark
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, describe_allowed, param
 from sim.progress import bar as progress_bar
 from sim.provenance import code_version
+from sim.resources import LimitsConfig
 from sim.scenario import (
     CONFIG_DIR,
     GROUPS,
@@ -79,6 +80,7 @@ class CalibrateConfig(Config):
     )
     write: bool = param(True, "write configs/bank/calibrated/<bank>.yaml", "workflow")
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 @dataclass
@@ -121,7 +123,8 @@ def prepare(args: list[str]) -> Plan:
     found = targets.read_targets(targets.resolve(settings.targets or str(bank)))
     start = {key: numeric_key(scenario, key, key)[0] for key in ranges}
     folder = Path(settings.output.dir) / str(bank)
-    check_writable(folder)
+    check_study_folder(folder, "output.dir")
+    check_machine([scenario] * workers(settings.executor), settings.executor, settings.limits)
     command = " ".join(["python -m experiments.calibrate", *args])
     return Plan(settings, scenario, str(bank), found, ranges, start, folder, command)
 

@@ -3,7 +3,8 @@
 ``python -m experiments.compare`` composes ``configs/compare.yaml``: the scenario schema (so that
 ``population.customers=5000`` or ``months=36`` apply to every arm) plus ``replications`` (a number
 of seeds, or ``auto``: batches of seeds until the verdicts are decided), an ``experiment`` preset
-(``configs/experiment/``) and an ``executor`` (``configs/executor/``).
+(``configs/experiment/``), an ``executor`` (``configs/executor/``; :func:`check_machine` holds
+local work to this machine's cores and memory) and ``limits`` (``limits.force``: sim.resources).
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from omegaconf import DictConfig
 
 from sim.config import Config
 from sim.kpis import REGISTRY
-from sim.params import ConfigError, param
+from sim.overrides import MAX_NAME, shown
+from sim.params import ANY_LENGTH, ConfigError, Per, param
+from sim.resources import (
+    LimitsConfig,
+    at_once,
+    check_memory,
+    check_workers,
+    cores,
+    estimate,
+    run_size,
+)
 from sim.scenario import GROUPS, compose_replacing
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -37,7 +48,10 @@ class SampleConfig:
     )
     points: int = param(8, "points drawn", "scenario choice", 1, 10_000)
     ranges: dict[str, list[float]] = param(
-        {}, "config key -> [low, high]", "scenario choice (integers are rounded)"
+        {},
+        "config key -> [low, high]",
+        "scenario choice (integers are rounded)",
+        length=Per("bound", ("low", "high")),
     )
 
 
@@ -47,21 +61,28 @@ class ExperimentConfig:
     description: str = param("", "one line for reports", "preset")
     baseline: str = param("baseline", "the arm every other arm is compared with", "preset")
     arms: dict[str, list[str]] = param(
-        {}, "arm -> scenario overrides (e.g. strategy=[training])", "preset"
+        {}, "arm -> scenario overrides (e.g. strategy=[training])", "preset", length=ANY_LENGTH
     )
-    only: list[str] = param([], "run just these arms (and the baseline); empty: all", "choice")
+    only: list[str] = param(
+        [], "run just these arms (and the baseline); empty: all", "choice", length=ANY_LENGTH
+    )
     chart_arms: list[str] = param(
         [],
         "arms the charts show beside the baseline; empty: up to 6, those with the largest effects",
         "choice",
+        length=ANY_LENGTH,
     )
     overrides: list[str] = param(
         ["output.panel=false", "output.crm_extract=false"],
         "scenario overrides for every arm, before the command line's",
         "preset; panels and CRM extracts are skipped to keep stores small",
+        length=ANY_LENGTH,
     )
     grid: dict[str, list[Any]] = param(
-        {}, "config key -> values; every combination is a point", "scenario choice"
+        {},
+        "config key -> values; every combination is a point",
+        "scenario choice",
+        length=ANY_LENGTH,
     )
     sample: SampleConfig = field(default_factory=SampleConfig)
     smallest_effect: dict[str, float] = param(
@@ -76,6 +97,7 @@ class ExperimentConfig:
         ["retention_horizon", "retention_mid_high", "aum_retention", "npv"],
         "KPIs whose verdicts replications=auto waits for",
         "retention, the affluent, their money and the value of the bank",
+        length=ANY_LENGTH,
     )
 
 
@@ -84,7 +106,9 @@ class ExecutorConfig:
     kind: str = param(
         "local", "where runs execute", "local pool by default", choices=("local", "ray", "slurm")
     )
-    workers: int = param(0, "local worker processes (0: all cores)", "machine", 0, 4_096)
+    workers: int = param(
+        0, "local worker processes (0: one per core)", "machine; at most two per core", 0, 4_096
+    )
     address: str = param("", "Ray cluster address (empty: start a local Ray)", "cluster")
     partition: str = param("", "SLURM partition (empty: the cluster default)", "cluster")
     timeout_min: int = param(60, "SLURM job time limit, minutes", "cluster", 1, 100_000)
@@ -102,10 +126,29 @@ class CompareConfig(Config):
     replications_max: int = param(60, "auto: seeds at most", "workflow", 2, MAX_REPLICATIONS)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     report: bool = param(True, "write the report when the runs are done", "workflow")
     dry_run: bool = param(
         False, "validate and plan, print the runs to do and stop, writing nothing", "workflow"
     )
+
+
+def workers(executor: ExecutorConfig) -> int:
+    """The local worker processes."""
+    return executor.workers or cores()
+
+
+def check_machine(configs: list[Config], executor: ExecutorConfig, limits: LimitsConfig) -> None:
+    """Refuse (ConfigError) local work this machine cannot hold: more workers than its cores can
+    use, or runs at a time (``configs``: every run) needing more memory than it has available."""
+    if executor.kind != "local" or not configs:
+        return
+    check_workers("executor.workers", executor.workers, limits.force)
+    estimates = [estimate(config) for config in configs]
+    largest = configs[max(range(len(configs)), key=lambda i: estimates[i].bytes)]
+    n = min(workers(executor), len(configs))
+    what = f"{n} runs at a time (executor.workers={executor.workers}) of {run_size(largest)}"
+    check_memory(what, at_once(estimates, n), limits.force, "customers, months or workers")
 
 
 EXPERIMENT_KEYS = tuple(
@@ -168,14 +211,19 @@ def _plain_dict(override) -> bool:
     return plain and isinstance(override.value(), dict)
 
 
+def check_folder_name(key: str, name: str) -> None:
+    """Refuse a name that cannot name one folder under output.dir."""
+    if not NAME.fullmatch(name) or len(name) > MAX_NAME:
+        raise ConfigError(
+            f"{key}='{shown(name)}' is not allowed; use at most {MAX_NAME} letters, digits, '_',"
+            " '-' and '.', not starting with '.' (it names a folder under output.dir)"
+        )
+
+
 def check_experiment(cfg: CompareConfig) -> None:
     """Refuse what would make a broken experiment, before any run starts."""
     e = cfg.experiment
-    if not NAME.match(e.name):
-        raise ConfigError(
-            f"experiment.name={e.name!r} is not allowed; use letters, digits, '_', '-' and '.',"
-            " not starting with '.' (it names a folder under output.dir)"
-        )
+    check_folder_name("experiment.name", e.name)
     if cfg.strategy:
         raise ConfigError(
             f"strategy={sorted(cfg.strategy)}: strategies belong to arms here; set them in"

@@ -8,10 +8,8 @@ items on the configured executor (the calibration's runs use it).
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
 import sys
 import time
 import traceback
@@ -23,13 +21,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from experiments.config import ExecutorConfig
+from experiments.config import ExecutorConfig, workers
 from experiments.plan import RunSpec
 from experiments.store import forget_locks, write_failure
 from sim.api import now, run_scenario
+from sim.config import Config
 from sim.progress import bar as progress_bar
-
-PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent dies
+from sim.resources import LONG_SECONDS, at_once, die_with_parent, estimate
 
 
 @dataclass
@@ -59,9 +57,12 @@ def execute(spec: RunSpec, runs_dir: str) -> Outcome:
 def run_all(
     specs: list[RunSpec], runs_dir: Path, executor: ExecutorConfig, progress: bool = True
 ) -> list[Outcome]:
-    """Execute every spec on the configured executor, with a progress bar and ETA."""
+    """Execute every spec on the configured executor, with a progress bar and ETA (and first,
+    for long local work, its estimate)."""
     outcomes = []
     call = partial(execute, runs_dir=str(runs_dir))
+    if progress and executor.kind == "local":
+        _announce([s.config for s in specs], workers(executor))
     with (
         progress_bar(len(specs), "runs", progress) as bar,
         mapper(executor, Path(runs_dir).parent / "slurm", len(specs)) as run,
@@ -74,8 +75,13 @@ def run_all(
     return outcomes
 
 
-def workers(executor: ExecutorConfig) -> int:
-    return executor.workers or os.cpu_count() or 1
+def _announce(configs: list[Config], n: int) -> None:
+    """Say how long and how much memory the runs will take, when that is long (on stderr, with
+    the progress bar)."""
+    n = min(n, len(configs))
+    need = at_once([estimate(config) for config in configs], n)
+    if need.seconds > LONG_SECONDS:
+        print(f"Estimated: {need} ({len(configs)} runs, {n} at a time)", file=sys.stderr)
 
 
 Map = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[tuple[int, Any]]]
@@ -90,7 +96,8 @@ def mapper(executor: ExecutorConfig, folder: Path, size: int = 0) -> Iterator[Ma
     if executor.kind == "local":
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         size = min(workers(executor), size or workers(executor))
-        with ProcessPoolExecutor(size, mp_context=context, initializer=_start_worker) as pool:
+        start = {"initializer": _start_worker, "initargs": (os.getpid(),)}
+        with ProcessPoolExecutor(size, mp_context=context, **start) as pool:
             yield partial(_local, pool)
     elif executor.kind == "ray":
         with _ray_started(executor):
@@ -110,12 +117,11 @@ def _local(pool: ProcessPoolExecutor, fn, items) -> Iterator[tuple[int, Any]]:
         yield futures[future], future.result()
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     """A local pool worker drops the parent's experiment locks and, on Linux, dies with its
     parent, so a killed experiment leaves no orphan writing into its store."""
     forget_locks()
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent(parent)
 
 
 @contextmanager

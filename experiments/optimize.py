@@ -39,16 +39,17 @@ from experiments.calibrate import (
     rounded,
     with_values,
 )
-from experiments.config import ExecutorConfig
+from experiments.config import ExecutorConfig, check_folder_name, check_machine
 from experiments.executors import mapper, workers
 from sim.api import run_scenario
 from sim.config import Config
-from sim.folders import check_writable, mark
+from sim.folders import check_study_folder, mark
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param
 from sim.progress import bar as progress_bar
 from sim.provenance import code_version
+from sim.resources import LimitsConfig
 from sim.scenario import GROUPS, compose_replacing, scenario_text, to_config
 
 WHOLE = ("parameters", "budget.levers", "objectives")  # given whole, they replace the preset's
@@ -80,6 +81,7 @@ class OptimizeConfig(Config):
     )
     workers: int = param(0, "trials run at a time (0: the executor's)", "machine", 0, 4_096)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 @dataclass
@@ -107,8 +109,7 @@ def prepare(args: list[str]) -> Plan:
             "strategy is empty; name the strategies to optimise, e.g. "
             "strategy=[training,partner_promotion]"
         )
-    if not s.name or Path(s.name).name != s.name:
-        raise ConfigError(f"name={s.name!r}; allowed a folder name (no /)")
+    check_folder_name("name", s.name)
     for kpi in s.objectives:
         if kpi not in REGISTRY:
             raise ConfigError(f"objectives: {kpi!r} is not a KPI; allowed: {', '.join(REGISTRY)}")
@@ -121,7 +122,8 @@ def prepare(args: list[str]) -> Plan:
     start = {k: numeric_key(scenario, k, k)[0] for k in ranges if not k.startswith(SHARE)}
     start |= {k: 1.0 for k in ranges if k.startswith(SHARE)}
     folder = Path(s.output.dir) / s.name
-    check_writable(folder)
+    check_study_folder(folder, "name")
+    check_machine([scenario] * workers(s.executor), s.executor, s.limits)  # runs at a time
     return Plan(
         s, scenario, ranges, start, folder, " ".join(["python -m experiments.optimize", *args])
     )

@@ -4,22 +4,25 @@ Every arm composes the same scenario (the preset's and the command line's overri
 own overrides, once per arm; a point's values are then set on the arm's config. Seeds
 ``seed .. seed + replications - 1`` are shared by every arm and point (common random numbers);
 ``replications=auto`` plans ``replications_max`` seeds, of which the runner runs the first
-batches only. A bad arm or point is refused here, before any run starts.
+batches only. A bad arm or point is refused here, before any run starts; so is a plan above the
+caps of ``sim.resources`` (counted before it is expanded) or one this machine cannot hold.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
 
-from experiments.config import CompareConfig, seeds_planned
+from experiments.config import AUTO, CompareConfig, check_machine, seeds_planned
 from sim.config import Config
 from sim.params import ConfigError
+from sim.resources import MAX_POINTS, MAX_RUNS, check_count
 from sim.scenario import (
     MISSING,
     Derivations,
@@ -102,6 +105,7 @@ def plan(
     the arms running that strategy, while the baseline stays one set of runs (same run ids).
     """
     e = cfg.experiment
+    check_size(cfg, *(planned_points(cfg) if design is None else (len(design), "the design")))
     common = [*e.overrides, *cli_overrides]
     configs = {arm: _at(arm, "", load_config, [*common, *e.arms[arm]]) for arm in arms(cfg)}
     if design is None:
@@ -125,7 +129,34 @@ def plan(
                 if k == 0:  # the first seed keeps its customer panel (maps) and CRM extract
                     run.output = dataclasses.replace(run.output, panel=True, crm_extract=True)
                 specs.append(RunSpec(arm, label, seed, run, run_id, text))
+    unique = {s.run_id: s.config for s in specs}
+    check_machine(list(unique.values()), cfg.executor, cfg.limits)
     return specs
+
+
+def planned_points(cfg: CompareConfig) -> tuple[int, str]:
+    """How many points the grid or sample makes at most (before repeats are merged), and the
+    setting that makes them."""
+    e = cfg.experiment
+    if e.grid:
+        sizes = " x ".join(str(len(values)) for values in e.grid.values())
+        count = math.prod(len(values) for values in e.grid.values())
+        return count, f"experiment.grid ({sizes} values)"
+    if e.sample.method != "none":
+        return e.sample.points, f"experiment.sample.points={e.sample.points}"
+    return 1, ""
+
+
+def check_size(cfg: CompareConfig, points: int, what: str) -> None:
+    """Refuse (ConfigError) more than MAX_POINTS points or MAX_RUNS runs (arms x points x
+    seeds), counted before anything is planned; ``what`` names the points' setting."""
+    force, seeds, n = cfg.limits.force, seeds_planned(cfg), len(arms(cfg))
+    check_count(what, points, MAX_POINTS, "points", force, "values or points")
+    runs = n * points * seeds
+    where = f"{n} arms x {points:,} points" if points > 1 else f"{n} arms"
+    key = "replications_max" if cfg.replications == AUTO else "replications"
+    fewer = "seeds, arms or points"
+    check_count(f"{key}={seeds} with {where}", runs, MAX_RUNS, "runs", force, fewer)
 
 
 def _at(arm: str, label: str, make, *args):

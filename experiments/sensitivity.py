@@ -32,7 +32,7 @@ from analysis.sensitivity import min_resamples
 from experiments.calibrate import parameter_ranges
 from experiments.compare import run_batch, scenario_overrides
 from experiments.config import CompareConfig, check_experiment
-from experiments.plan import RunSpec, plan
+from experiments.plan import RunSpec, check_size, plan
 from experiments.store import load, open_store, release
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
@@ -129,15 +129,25 @@ def prepare(args: list[str]) -> Study:
             f"sensitivity.resamples={s.resamples} is too few for {len(ranges)} parameters x"
             f" {len(s.kpis)} KPIs; give {needed} or more"
         )
-    problem, design = sample(s, ranges, cfg.seed)
-    integer = {k for k in ranges if isinstance(value_at(scenario, k), int)}
     one_arm = dataclasses.replace(
         cfg, experiment=dataclasses.replace(e, arms={s.arm: e.arms[s.arm]}, baseline=s.arm, only=[])
     )
+    check_size(one_arm, *design_size(s, len(ranges)))
+    problem, design = sample(s, ranges, cfg.seed)
+    integer = {k for k in ranges if isinstance(value_at(scenario, k), int)}
     rows, specs = design_runs(one_arm, cli, problem, design, integer)
     root = Path(cfg.output.dir) / e.name
     command = " ".join(["python -m experiments.sensitivity", *args])
     return Study(cfg, problem, design, rows, specs, root, command)
+
+
+def design_size(s: SensitivitySettings, parameters: int) -> tuple[int, str]:
+    """The design's rows, counted before SALib draws them, and the setting that makes them."""
+    if s.method == "morris":
+        key, rows = f"trajectories={s.trajectories}", s.trajectories * (parameters + 1)
+    else:
+        key, rows = f"samples={s.samples}", s.samples * (parameters + 2)
+    return rows, f"sensitivity.{key} over {parameters} parameters"
 
 
 def sample(s: SensitivitySettings, ranges: dict, seed: int) -> tuple[dict, np.ndarray]:

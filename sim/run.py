@@ -2,10 +2,13 @@
 
 Overrides compose ``configs/`` as in Hydra (``sim.overrides`` says what a value may be). With
 ``-m`` (``--multirun``) a sweep such as ``seed=0,1,2 strategy=training,lean_service`` runs every
-combination, one after another, as Hydra's basic sweeper orders them. Every config is validated
-before any work; a bad one is refused with one line naming the key, the value and what is allowed
-(exit 2, nothing written). Each run prints a KPI table (and a line on the CRM extract) and writes
-its folder under ``output.dir``. ``-h``/``--help`` prints this text; other flags are refused.
+combination, one after another, as Hydra's basic sweeper orders them (at most 1,000 runs). Every
+config is validated before any work; a bad one is refused with one line naming the key, the value
+and what is allowed (exit 2, nothing written), and so is a run needing more memory than this
+machine has available (estimated from its size: ``sim.resources``). Work estimated to take over a
+minute has its estimate printed first. ``limits.force=true`` lifts the limits, for those who mean
+it. Each run prints a KPI table (and a line on the CRM extract) and writes its folder under
+``output.dir``. ``-h``/``--help`` prints this text; other flags are refused.
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ from sim.api import RunResult, run_scenario
 from sim.config import Config
 from sim.folders import check_writable
 from sim.kpis import registry
-from sim.overrides import check_overrides, refuse, split_flags, sweeps
+from sim.overrides import check_overrides, refuse, shown, split_flags, sweeps
 from sim.params import ConfigError
+from sim.resources import (
+    LONG_SECONDS,
+    MAX_SWEEP,
+    Estimate,
+    LimitsConfig,
+    check_count,
+    check_memory,
+    estimate,
+    run_size,
+)
 from sim.scenario import GROUPS, load_config
 
 HELP = ("-h", "--help")
 MULTIRUN = ("-m", "--multirun")
+FORCE = "limits.force"
 
 
 def format_summary(result: RunResult) -> str:
@@ -65,14 +79,51 @@ def crm_line(extract) -> str:
     )
 
 
-def jobs(args: list[str]) -> list[list[str]]:
-    """The overrides of each run the command line asks for (several with ``-m``)."""
+def jobs(args: list[str], force: bool = False) -> list[list[str]]:
+    """The overrides of each run the command line asks for (several with ``-m``: more than
+    MAX_SWEEP refused unless ``force``), without its ``limits.*`` settings (:func:`limits`)."""
     flags, overrides = split_flags(
         args, "sim.run", (*MULTIRUN, *HELP), "sweep with -m, e.g. -m seed=0,1,2"
     )
+    overrides = [o for o in overrides if not _is_limits(o)]
     multirun = bool(flags & set(MULTIRUN))
     parsed = check_overrides(overrides, GROUPS, multirun=multirun)
-    return sweeps(parsed) if multirun else [overrides]
+    if not multirun:
+        return [overrides]
+    listed = sweeps(parsed)  # each is composed next: ~70 ms a run
+    swept = " ".join(shown(o.input_line) for o in parsed if o.is_sweep_override())
+    if not listed:
+        raise ConfigError(f"-m {swept} makes no runs; allowed: sweeps of one value or more")
+    check_count(f"-m {swept}", len(listed), MAX_SWEEP, "runs", force, "values")
+    return listed
+
+
+def limits(args: list[str]) -> LimitsConfig:
+    """The command line's ``limits.*`` settings; one that is not ``limits.force=true|false`` is
+    refused."""
+    settings = LimitsConfig()
+    for override in check_overrides([a for a in args if _is_limits(a)], {}):
+        value = override.value()
+        if override.key_or_group != FORCE or not isinstance(value, bool):
+            raise ConfigError(
+                f"{override.input_line} is not allowed; allowed: {FORCE}=true or {FORCE}=false"
+            )
+        settings.force = value
+    return settings
+
+
+def _is_limits(arg: str) -> bool:
+    return arg.lstrip("+~").partition("=")[0].split(".")[0] == "limits"
+
+
+def check_runs(configs: list[Config], force: bool) -> Estimate:
+    """Refuse a run needing more memory than this machine has available (unless ``force``);
+    the estimate of all the runs, one after another."""
+    estimates = [estimate(config) for config in configs]
+    largest = max(range(len(configs)), key=lambda i: estimates[i].bytes)
+    what = f"a run of {run_size(configs[largest])}"
+    check_memory(what, estimates[largest], force, "customers or months")
+    return Estimate(sum(e.seconds for e in estimates), estimates[largest].bytes)
 
 
 def main() -> None:
@@ -82,11 +133,16 @@ def main() -> None:
         print(__doc__)
         return
     try:
-        runs = [(job, load_config(job)) for job in jobs(args)]
+        force = limits(args).force
+        runs = [(job, load_config(job)) for job in jobs(args, force)]
         for folder in {Path(config.output.dir) for _, config in runs}:
             check_writable(folder)
+        need = check_runs([config for _, config in runs], force)
     except ConfigError as exc:
         refuse(exc)
+    if need.seconds > LONG_SECONDS:
+        many = f" for {len(runs)} runs, one after another" if len(runs) > 1 else ""
+        print(f"Estimated{many}: {need}")
     for number, (job, config) in enumerate(runs):
         if len(runs) > 1:
             print(f"Run {number + 1} of {len(runs)}: {' '.join(job)}")

@@ -140,7 +140,7 @@ def test_resume_adds_trials_and_keeps_the_first(tmp_path):
         ("budget.levers={a: behaviour.churn_base}", "allowed a strategy key"),
         ("budget.total=0", "budget.total=0.0; allowed > 0"),
         ("strategy=[]", "strategy is empty"),
-        ("name=a/b", "allowed a folder name"),
+        ("name=a/b", "it names a folder under output.dir"),
         ("parameters={strategy.training.hours: [80, 10]}", "low < high"),
     ],
 )
