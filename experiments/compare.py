@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 from omegaconf import DictConfig
 
 from experiments.config import (
@@ -32,7 +33,17 @@ from experiments.config import (
 )
 from experiments.executors import Outcome, run_all, workers
 from experiments.plan import RunSpec, arms, plan
-from experiments.store import DAMAGED, check_store, open_store, release, stored, write_plan
+from experiments.store import (
+    DAMAGED,
+    check_store,
+    load,
+    open_store,
+    planned_arms,
+    release,
+    reporting,
+    stored,
+    write_plan,
+)
 from sim.overrides import check_overrides, refuse, split_flags
 from sim.params import ConfigError
 from sim.scenario import GROUPS, config_yaml, to_config
@@ -59,7 +70,10 @@ def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[
     check_experiment(compare)
     specs = plan(compare, scenario_overrides(overrides))
     root = Path(compare.output.dir) / compare.experiment.name
-    (check_store if compare.dry_run else open_store)(root, specs)
+    if compare.dry_run:
+        check_store(root, specs)
+    else:
+        open_store(root, specs, compare.report)
     return compare, specs, root
 
 
@@ -101,10 +115,13 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:
         print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
+    if line := arms_line(specs, root, compare.report):
+        print(line)
     if compare.report:
         from analysis import report  # matplotlib and Jinja2: loaded only to report
 
-        report.report(root)
+        with reporting(root, "experiment.name"):
+            report.report(root)
     print(f"Results: {root}")
     if failed:
         print(
@@ -112,6 +129,17 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
             " Rerun the same command to retry them."
         )
     return 1 if failed else 0
+
+
+def arms_line(specs: list[RunSpec], root: Path, reported: bool) -> str:
+    """ "This command ran arms A, B; the store holds arms A, B, C (all reported)" when earlier
+    commands (e.g. with another ``experiment.only``) stored arms this one did not run, else ""."""
+    ran = list(dict.fromkeys(s.arm for s in specs))
+    held = list(dict.fromkeys([*planned_arms(root), *ran]))
+    if set(held) == set(ran):
+        return ""
+    note = " (all reported)" if reported else ""
+    return f"This command ran arms {', '.join(ran)}; the store holds arms {', '.join(held)}{note}."
 
 
 def run_batch(
@@ -175,7 +203,7 @@ def run_auto(
         if any(o.status != "ok" for o in outcomes):
             print(f"Stopped adding seeds at {n}: runs failed.")
             return outcomes
-        open_, total, level = _undecided(root, compare.experiment.decision_kpis)
+        open_, total, level = _undecided(root, batch, compare.experiment.decision_kpis)
         print(
             f"{n} seeds: {open_} of {total} verdicts on the decision KPIs undecided"
             f" (look {planned.index(n) + 1} of {len(planned)}, each interval at {level}%)"
@@ -186,19 +214,29 @@ def run_auto(
     return outcomes
 
 
-def _undecided(root: Path, kpis: list[str]) -> tuple[int, int, str]:
-    """(undecided, all) verdicts on ``kpis`` (those the runs have) in the store at ``root``,
-    and the level of each interval in words."""
+def _undecided(root: Path, batch: list[RunSpec], kpis: list[str]) -> tuple[int, int, str]:
+    """(undecided, all) verdicts on ``kpis`` (those the runs have) of the runs of ``batch`` (this
+    look's seeds and this command's arms; the store may hold more), and the level of each
+    interval in words."""
     from analysis import report
     from analysis.stats import UNDECIDED
 
-    differences = report.statistics(root).get("differences")
+    differences = report.statistics(root, _runs_of(load(root), batch)).get("differences")
     if differences is None:
         return 0, 0, "—"
     chosen = differences[differences["kpi"].isin(kpis)]
     verdicts = chosen["verdict"]
     level = f"{chosen['interval_level'].min() * 100:.6g}" if len(chosen) else "—"
     return int((verdicts == UNDECIDED).sum()), len(verdicts), level
+
+
+def _runs_of(runs: pd.DataFrame, batch: list[RunSpec]) -> pd.DataFrame:
+    """The rows of ``runs`` (``store.load``) that ``batch`` planned."""
+    if runs.empty:
+        return runs
+    planned = {(s.run_id, s.arm, s.point) for s in batch}
+    rows = runs[["run_id", "arm", "point"]].itertuples(index=False, name=None)
+    return runs[[row in planned for row in rows]]
 
 
 def main() -> None:
@@ -213,9 +251,10 @@ def main() -> None:
         _, overrides = split_flags(args, "experiments.compare", HELP, GRID_ADVICE)
         check_overrides(overrides, GROUPS)
         prepared = prepare(compose(overrides), overrides)
+        code = run_experiment(*prepared)
     except ConfigError as exc:
         refuse(exc)
-    sys.exit(run_experiment(*prepared))
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """``python -m experiments.report RESULTS_DIR [--arms A,B,...]``: the statistics, charts, report
 and workbook of a (possibly partial) results store (see :mod:`analysis.report`). ``--arms`` picks
 the arms the charts show beside the baseline (default: the experiment's ``chart_arms``, else those
-with the largest effects); the tables always hold every arm."""
+with the largest effects); the tables always hold every arm.
+
+The report writes only into a folder of this project's results, never through a symbolic link
+there, and never over a file the project did not write (``experiments.store.reporting``); a folder
+written by an earlier version is refused (rerun into a new ``experiment.name``)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from pathlib import Path
 
 from analysis.report import NothingToReport, report
 from experiments import store
+from sim.params import ConfigError
+
+KEY = "experiments.report"
 
 
 def main(args: list[str] | None = None) -> None:
@@ -27,16 +34,23 @@ def main(args: list[str] | None = None) -> None:
     if not options.results.is_dir():
         parser.exit(2, f"error: {options.results} is not a folder\n")
     arms = [a.strip() for a in options.arms.split(",") if a.strip()] if options.arms else None
-    if arms:
-        stored = list(dict.fromkeys(store.load(options.results).get("arm", [])))
-        if unknown := [a for a in arms if a not in stored]:
-            parser.exit(
-                2, f"error: --arms: {unknown[0]!r} is not an arm of the results; arms: {stored}\n"
-            )
     try:
-        report(options.results, arms=arms)
-    except NothingToReport as exc:
+        store.check_report(options.results, KEY)
+        _check_arms(options.results, arms)
+        with store.reporting(options.results, KEY):
+            report(options.results, arms=arms)
+    except (NothingToReport, ConfigError) as exc:
         parser.exit(2, f"error: {exc}\n")
+
+
+def _check_arms(results: Path, arms: list[str] | None) -> None:
+    """Refuse (ConfigError) chart arms the results do not hold."""
+    if arms:
+        stored = list(dict.fromkeys(store.load(results).get("arm", [])))
+        if unknown := [a for a in arms if a not in stored]:
+            raise ConfigError(
+                f"--arms: {unknown[0]!r} is not an arm of the results; arms: {stored}"
+            )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from hydra.core.config_store import ConfigStore
 from experiments.compare import dry_run, run_batch, scenario_overrides
 from experiments.config import AUTO, CompareConfig, SampleConfig, check_experiment
 from experiments.plan import RunSpec, plan
-from experiments.store import check_store, open_store, release
+from experiments.store import check_store, open_store, release, reporting
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param
@@ -112,7 +112,10 @@ def prepare(args: list[str]) -> tuple[RobustnessConfig, list[RunSpec], Path]:
             message = message.replace(old, new)
         raise ConfigError(message) from None
     root = Path(settings.output.dir) / settings.experiment.name
-    (check_store if settings.dry_run else open_store)(root, specs)
+    if settings.dry_run:
+        check_store(root, specs)
+    else:
+        open_store(root, specs, settings.report)
     return settings, specs, root
 
 
@@ -141,7 +144,8 @@ def run(settings: RobustnessConfig, specs: list[RunSpec], root: Path, progress=T
     if settings.report:
         from analysis import report
 
-        report.report(root)
+        with reporting(root, "experiment.name"):
+            report.report(root)
     robustness.show(root)
     print(f"Results: {root}")
     return 0

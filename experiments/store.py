@@ -2,8 +2,27 @@
 
 A run's id is a hash of its resolved scenario (seed included), so a rerun finds what is done, and
 a changed config gets a new id and is never served a stale result. ``plan.csv`` maps runs to arms,
-points and seeds; runs stored by ``python -m sim.run`` (e.g. a Hydra multirun) have no plan and
-are grouped by their strategies.
+points and seeds, and keeps every run ever planned under the experiment's name (a command with
+``experiment.only`` adds its arms, hiding none); runs stored by ``python -m sim.run`` (e.g. a
+Hydra multirun) have no plan and are grouped by their strategies.
+
+What is read is checked (:func:`problem`): a run is damaged if its files do not match its manifest
+(``sim.folders.damage``: missing, truncated, edited, extra files), if its manifest lacks a file
+the run must have or lists one it must not (:data:`REQUIRED`, by status and output settings in
+its own config), or if its folder's name is not the id recomputed from its own ``config.yaml``
+and provenance (a swapped or renamed folder). Damaged runs are named, left out of every statistic
+and rerun on resume. Checksums catch accidents, not an attacker who rewrites a file and its
+checksum (nothing is signed).
+
+One process at a time holds an experiment folder (``.lock``); a refusal names the holder, or the
+leftover child of an ended process that still holds it. ``identity.json`` (what the folder
+compares) is rebuilt from the plan and the sound runs if it is unreadable; no refusal advises
+removing anything.
+
+Folders: see ``sim.folders`` (markers, foreign folders, symbolic links). Stores written by earlier
+versions are refused in one line (rerun into a new ``experiment.name``); their files stay as they
+are. The report writes only files the project wrote or claimed in the folder's marker
+(:func:`reporting`).
 """
 
 from __future__ import annotations
@@ -12,47 +31,87 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from sim.folders import (
+    MARKER,
+    alive,
     atomic_folder,
     check_writable,
     damage,
     is_run_folder,
+    legacy,
+    manifest,
     mark,
+    marker,
+    recognised,
     refuse_foreign,
+    refuse_links,
     remove_stale_temps,
+    replacing,
+    write_json,
 )
 from sim.params import ConfigError
 from sim.provenance import provenance
-from sim.scenario import config_yaml
+from sim.scenario import config_yaml, form_text, seeded_hashes
 
 PLAN = "plan.csv"
+PLAN_COLUMNS = ["run_id", "arm", "point", "seed"]
 IDENTITY = "identity.json"  # the experiment a folder holds (see experiment_identity)
 LOCK = ".lock"
 DAMAGED = "damaged"
+OWN_FILES = ("experiment.yaml", IDENTITY, PLAN, LOCK)  # the store's own files in its folder
+LINKS = (*OWN_FILES, MARKER, "runs", "slurm")  # where the store writes: never symbolic links
+RECORD = ("config.yaml", "provenance.json")  # every run folder's, besides its manifest
+REQUIRED = {  # by status, as sim.api.RunResult.save and write_failure write them
+    "ok": (*RECORD, "summary.json", "timeseries.parquet", "branches.parquet"),
+    "failed": RECORD,
+}
+BY_OUTPUT = {"panel": "panel.parquet", "crm_extract": "crm_extract.parquet"}  # ok, if set on
+REPORT_FILES = (  # what analysis.report writes into a results folder (and its temporary files)
+    "report.html",
+    "report.md",
+    "results.xlsx",
+    "summary.csv",
+    "summary.parquet",
+    "differences.csv",
+    "differences.parquet",
+    "crn.csv",
+    ".report.html.tmp",
+    ".report.md.tmp",
+    ".results.tmp.xlsx",
+)
+FIGURES = "figures"
+IMAGES = (".png", ".svg")
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LOCKS: dict[Path, int] = {}  # experiment folder -> the descriptor holding its lock
+_DERIVED: dict[tuple[str, str], tuple[str, frozenset[str], str] | str] = {}  # by file digests
 
 
-def open_store(root: Path, specs) -> Path:
+def open_store(root: Path, specs, reports: bool = False) -> Path:
     """The experiment folder for the planned ``specs``, locked for this process and created;
-    refuses (ConfigError) an unwritable place, a foreign folder, a folder another process is
-    running, or one holding a different experiment. Temporary folders of killed writers go."""
+    refuses (ConfigError) an unwritable place, a foreign folder, a symbolic link where the store
+    writes, a folder another process is running, one holding a different experiment, or, if the
+    command ``reports``, a folder its report may not write (:func:`check_report`). Temporary
+    folders of killed writers go."""
     identity = experiment_identity(specs)
     _check_place(root)
-    root.mkdir(parents=True, exist_ok=True)
+    mark(root)  # first: a kill now leaves a marked folder, never an unrecognised one
     _lock(root)
     try:
-        identity = _merged_identity(root, identity)
+        identity = _merged_identity(root, identity, say=print)
+        if reports:
+            check_report(root, "experiment.name")
     except ConfigError:
         release(root)
         raise
-    mark(root)
     (root / "runs").mkdir(exist_ok=True)
-    (root / IDENTITY).write_text(json.dumps(identity, indent=2, sort_keys=True))
+    write_json(root / IDENTITY, dict(sorted(identity.items())))
     removed = remove_stale_temps(root / "runs")
     if removed:
         print(f"Removed {len(removed)} temporary folders left by interrupted runs.")
@@ -67,30 +126,87 @@ def check_store(root: Path, specs) -> None:
 
 
 def _check_place(root: Path) -> None:
-    """Refuse an experiment folder that cannot be written, or a foreign one."""
+    """Refuse an experiment folder that cannot be written, a foreign one (or one whose store
+    files the project did not write), or a symbolic link where the store writes."""
+    key = "experiment.name"
     check_writable(root)
-    refuse_foreign(root, "experiment.name")
-    refuse_foreign(root / "runs", "experiment.name")
+    refuse_foreign(root, key)
+    refuse_links(root, LINKS, key)
+    if not marker(root):
+        refuse_foreign(root / "runs", key)
+        if clash := next((n for n in OWN_FILES if (root / n).exists()), None):
+            raise ConfigError(
+                f"{key}: {root / clash} was not written by this project; allowed: a new"
+                f" {key}, or a folder without {clash}"
+            )
+    runs = root / "runs"
+    if runs.is_dir():
+        refuse_links(runs, sorted(p.name for p in runs.iterdir()), key)
 
 
 def _lock(root: Path) -> None:
-    """Hold an exclusive lock on ``root`` for this process, or refuse at once with the holder's
-    pid (the lock goes when the process ends, or with ``release``)."""
+    """Hold an exclusive lock on ``root`` for this process, or refuse at once naming the holder
+    (the lock goes when the process ends, or with ``release``)."""
     if root in _LOCKS:
         return
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    path = root / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise _not_a_lock(path, exc.strerror) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_lock(path, "not a regular file")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        recorded = os.read(fd, 32).decode(errors="replace").strip()
+        held = os.fstat(fd)
         os.close(fd)
-        raise ConfigError(
-            f"experiment.name: {root} is in use by another process (pid {holder});"
-            " wait for it to finish or choose another experiment.name"
-        ) from None
+        raise ConfigError(_in_use(root, recorded, held)) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     _LOCKS[root] = fd
+
+
+def _not_a_lock(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"experiment.name: {path} cannot be this project's lock file ({why}); allowed: no"
+        f" {LOCK} there, or the file the project made (move this one away)"
+    )
+
+
+_WAIT = "wait for it to finish or choose another experiment.name"
+
+
+def _in_use(root: Path, recorded: str, lock: os.stat_result) -> str:
+    """Why ``root`` is locked: by the process whose pid the lock file records, or, if that one
+    has ended, by a leftover child of it still holding the lock (found in /proc on Linux)."""
+    pid = int(recorded) if recorded.isdigit() else None
+    if pid is not None and alive(pid):
+        return f"experiment.name: {root} is in use by another process (pid {pid}); {_WAIT}"
+    holders = ", ".join(str(p) for p in _holders(lock) if p != os.getpid()) or "unknown"
+    if pid is None:
+        return f"experiment.name: {root} is in use by another process (pid {holders}); {_WAIT}"
+    return (
+        f"experiment.name: {root} is locked by pid {holders}, a leftover child of pid {pid},"
+        f" which has ended; end that process (kill {holders}) or choose another experiment.name"
+    )
+
+
+def _holders(lock: os.stat_result) -> list[int]:
+    """The pids of the processes that have the lock file open (Linux /proc; [] elsewhere)."""
+    return sorted(int(d.parent.name) for d in Path("/proc").glob("[0-9]*/fd") if _opens(d, lock))
+
+
+def _opens(fd_dir: Path, lock: os.stat_result) -> bool:
+    with suppress(OSError):
+        for link in fd_dir.iterdir():
+            with suppress(OSError):
+                found = os.stat(link)
+                if (found.st_dev, found.st_ino) == (lock.st_dev, lock.st_ino):
+                    return True
+    return False
 
 
 def release(root: Path) -> None:
@@ -114,28 +230,82 @@ def experiment_identity(specs) -> dict[str, list[list[str]]]:
     scenarios = {(s.arm, s.point): s.scenario for s in specs}
     identity: dict[str, list[list[str]]] = {}
     for (arm, point), text in sorted(scenarios.items()):
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        identity.setdefault(arm, []).append([point, digest])
+        identity.setdefault(arm, []).append([point, _digest(text)])
     return identity
 
 
-def _merged_identity(root: Path, identity: dict) -> dict:
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _merged_identity(root: Path, identity: dict, say=lambda line: None) -> dict:
     """The folder's identity with this experiment's arms added; refuses an experiment whose
     shared arms differ (a subset of arms, as ``experiment.only`` runs, is the same experiment)."""
-    path = root / IDENTITY
-    try:
-        stored = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
-        raise ConfigError(
-            f"experiment.name: {path} is unreadable; remove the folder or choose another"
-            " experiment.name"
-        ) from None
+    stored = _stored_identity(root, say)
     if any(stored[arm] != identity[arm] for arm in stored.keys() & identity.keys()):
         raise ConfigError(
             f"experiment.name: {root} holds a different experiment; choose another"
-            " experiment.name or remove the folder"
+            " experiment.name (the stored runs stay as they are)"
         )
     return stored | identity
+
+
+def _stored_identity(root: Path, say) -> dict:
+    """The identity ``root`` records ({} for a new folder); if ``identity.json`` is unreadable, or
+    missing beside a plan, rebuilt from the plan and the sound runs (``say`` tells), else
+    refused."""
+    path = root / IDENTITY
+    if not path.exists() and not (root / PLAN).exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+        if _is_identity(doc):
+            return doc
+        why = "is not an experiment's identity"
+    except (OSError, ValueError) as exc:
+        why = "is missing" if not path.exists() else f"is unreadable ({type(exc).__name__})"
+    rebuilt = _rebuilt_identity(root)
+    if isinstance(rebuilt, str):
+        raise ConfigError(
+            f"experiment.name: {path} {why} and cannot be rebuilt from {PLAN} and the runs"
+            f" ({rebuilt}); choose another experiment.name (the stored runs stay as they are)"
+        )
+    say(f"{path} {why}: rebuilt from {PLAN} and the stored runs.")
+    return rebuilt
+
+
+def _is_identity(doc) -> bool:
+    """Arm -> a list of [point, digest] pairs of text."""
+    return isinstance(doc, dict) and all(
+        isinstance(pairs, list) and all(_is_pair(p) for p in pairs) for pairs in doc.values()
+    )
+
+
+def _is_pair(pair) -> bool:
+    return isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+
+
+def _rebuilt_identity(root: Path) -> dict | str:
+    """The identity from the plan and the sound runs' scenarios, or why it cannot be rebuilt (an
+    arm and point without a sound run, or whose runs disagree)."""
+    try:
+        plan = read_plan(root)
+    except ConfigError as exc:
+        return str(exc)
+    digests: dict[tuple[str, str], set[str]] = {}
+    for row in plan.itertuples():
+        folder = root / "runs" / row.run_id
+        if is_run_folder(folder) and not problem(folder):
+            digests.setdefault((row.arm, row.point), set()).add(_derived(folder)[2])
+    for arm, point in sorted(set(zip(plan["arm"], plan["point"], strict=True))):
+        found = digests.get((arm, point), set())
+        if len(found) != 1:
+            where = f" at {point}" if point else ""
+            return f"arm {arm}{where} has {'no sound run' if not found else 'runs that differ'}"
+    identity: dict[str, list[list[str]]] = {}
+    for (arm, point), (digest,) in sorted(digests.items()):
+        identity.setdefault(arm, []).append([point, digest])
+    return identity
 
 
 def runs_folder(results: Path) -> Path:
@@ -144,11 +314,64 @@ def runs_folder(results: Path) -> Path:
 
 
 def status(runs_dir: Path, run_id: str) -> str | None:
-    """'ok', 'failed', 'damaged' (a file missing, truncated or edited) or None (not run)."""
+    """'ok', 'failed', 'damaged' (see :func:`problem`) or None (not run)."""
     folder = runs_dir / run_id
     if not is_run_folder(folder):
         return None
-    return DAMAGED if damage(folder) else _provenance(folder)["status"]
+    return DAMAGED if problem(folder) else _provenance(folder)["status"]
+
+
+def problem(folder: Path) -> str:
+    """What is wrong with a stored run ("" if it is sound): its files (``sim.folders.damage``),
+    the files its manifest lists against those its status and output settings require, and its
+    folder's name against the id of its own config."""
+    if found := damage(folder):
+        return found
+    files = manifest(folder)["files"]
+    derived = _derived(folder)
+    if isinstance(derived, str):
+        return derived
+    run_id, required, _ = derived
+    if missing := sorted(required - files.keys()):
+        return f"{missing[0]} is missing (not in checksums.json)"
+    if extra := sorted(files.keys() - required):
+        return f"{extra[0]} is not a file of this run (see its status and output settings)"
+    if run_id != folder.name:
+        return f"its id does not match its config (config.yaml and provenance.json give {run_id})"
+    return ""
+
+
+def _derived(folder: Path) -> tuple[str, frozenset[str], str] | str:
+    """(run id, the files the run must have, its scenario's digest) from a run folder whose
+    files match its manifest, or why they cannot be derived; cached by the digests of its
+    config and provenance."""
+    files = manifest(folder)["files"]
+    if lacking := [n for n in RECORD if n not in files]:
+        return f"{lacking[0]} is missing (not in checksums.json)"
+    key = tuple(files[n] for n in RECORD)
+    if key not in _DERIVED:
+        try:
+            _DERIVED[key] = _derive(_config(folder), _provenance(folder))
+        except (AttributeError, KeyError, TypeError, ValueError, yaml.YAMLError):
+            _DERIVED[key] = "config.yaml or provenance.json does not describe a run"
+    return _DERIVED[key]
+
+
+def _derive(config: dict, record: dict) -> tuple[str, frozenset[str], str]:
+    required = set(REQUIRED[record["status"]])
+    if record["status"] == "ok":
+        output = config.get("output") or {}
+        required |= {name for key, name in BY_OUTPUT.items() if output.get(key)}
+    text = _scenario_text(config, record)
+    return seeded_hashes(text, [int(config["seed"])])[0], frozenset(required), _digest(text)
+
+
+def _scenario_text(config: dict, record: dict) -> str:
+    """``sim.scenario.scenario_text`` of a stored run: its config without seed and output, and
+    the digests of the bank's files it was run with (from its provenance)."""
+    form = {k: v for k, v in config.items() if k not in ("seed", "output")}
+    files = record.get("bank_files_sha256") or {}
+    return form_text(form, {k.removeprefix("bank.data."): v for k, v in files.items()})
 
 
 def run_provenance(results: Path, run_id: str) -> dict | None:
@@ -166,11 +389,11 @@ def run_config(results: Path, run_id: str) -> dict:
 
 
 def _sound(folder: Path) -> bool:
-    return is_run_folder(folder) and not damage(folder)
+    return is_run_folder(folder) and not problem(folder)
 
 
 def _config(folder: Path) -> dict:
-    return yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    return yaml.load((folder / "config.yaml").read_text(), Loader=LOADER) or {}
 
 
 def _provenance(folder: Path) -> dict:
@@ -182,9 +405,40 @@ def stored(root: Path, specs) -> dict[str, str | None]:
     return {s.run_id: status(root / "runs", s.run_id) for s in specs}
 
 
+def read_plan(root: Path) -> pd.DataFrame:
+    """``plan.csv``, each row once (a hand-edited plan may repeat some); refuses (ConfigError) a
+    plan that cannot be read."""
+    path = root / PLAN
+    try:
+        text = {c: str for c in ("run_id", "arm", "point")}
+        plan = pd.read_csv(path, dtype=text, keep_default_na=False)[PLAN_COLUMNS]
+        plan["seed"] = plan["seed"].astype(int)
+    except (OSError, ValueError, KeyError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"{path} cannot be read as a plan ({why}); allowed: the plan the project wrote,"
+            f" columns {', '.join(PLAN_COLUMNS)}"
+        ) from None
+    return plan.drop_duplicates(ignore_index=True)
+
+
 def write_plan(root: Path, specs) -> None:
+    """Add the runs of ``specs`` to the plan, which keeps every run ever planned under the
+    experiment's name once (written atomically)."""
     rows = [{"run_id": s.run_id, "arm": s.arm, "point": s.point, "seed": s.seed} for s in specs]
-    pd.DataFrame(rows).to_csv(root / PLAN, index=False)
+    plan = pd.DataFrame(rows, columns=PLAN_COLUMNS)
+    if (root / PLAN).exists():
+        old = read_plan(root)
+        planned = {s.run_id: (_digest(s.scenario), s.seed) for s in specs}
+        old = old[~mislabelled(old, expected_scenarios(root), planned.get)]
+        plan = pd.concat([old, plan], ignore_index=True).drop_duplicates()
+    with replacing(root / PLAN) as tmp:
+        plan.to_csv(tmp, index=False)
+
+
+def planned_arms(root: Path) -> list[str]:
+    """The arms of every run planned in the store at ``root``, in plan order."""
+    return list(dict.fromkeys(read_plan(root)["arm"])) if (root / PLAN).exists() else []
 
 
 def write_failure(runs_dir: Path, spec, started: str, finished: str, error: str) -> None:
@@ -199,14 +453,14 @@ def load(results: Path) -> pd.DataFrame:
     """One row per stored run: run_id, arm, point, seed, status, error and the summary's KPIs.
 
     ``results`` is an experiment folder (with ``runs/`` and a plan) or a folder of run folders.
-    A run whose files do not match their checksums is ``damaged`` (its error says why), with no
-    KPIs.
+    A damaged run (:func:`problem`) is ``damaged`` (its error says why), with no KPIs. Refuses
+    (ConfigError) a plan that cannot be read.
     """
     planned = (results / PLAN).exists()
     rows, damaged, settings = [], [], {}
     for folder in sorted(p for p in runs_folder(results).iterdir() if is_run_folder(p)):
-        if problem := damage(folder):
-            damaged.append({"run_id": folder.name, "status": DAMAGED, "error": problem})
+        if found := problem(folder):
+            damaged.append({"run_id": folder.name, "status": DAMAGED, "error": found})
             continue
         rows.append(_row(folder))
         if not planned:  # arms and points come from the runs' own settings
@@ -218,10 +472,53 @@ def load(results: Path) -> pd.DataFrame:
     runs = pd.concat([runs, pd.DataFrame(damaged)], ignore_index=True)
     if runs.empty:
         return runs
-    plan = pd.read_csv(results / PLAN, dtype={"point": str}, keep_default_na=False)
-    runs = plan.merge(runs.drop(columns="seed", errors="ignore"), on="run_id", how="left")
+    return _with_plan(results, runs, {row["run_id"]: row["seed"] for row in rows})
+
+
+def _with_plan(results: Path, runs: pd.DataFrame, seeds: dict[str, int]) -> pd.DataFrame:
+    """The plan's rows with their runs (``seeds``: of the sound ones); a row that gives a run
+    another arm, point or seed than its config has is damaged (:data:`MISLABELLED`)."""
+    runs = read_plan(results).merge(
+        runs.drop(columns="seed", errors="ignore"), on="run_id", how="left"
+    )
     runs["status"] = runs["status"].fillna("missing")
+    folder = runs_folder(results)
+    wrong = mislabelled(
+        runs,
+        expected_scenarios(results),
+        lambda i: (_derived(folder / i)[2], seeds[i]) if i in seeds else None,
+    )
+    kpis = [c for c in runs if c not in (*PLAN_COLUMNS, "status", "error")]
+    runs.loc[wrong, kpis] = None
+    runs.loc[wrong, ["status", "error"]] = [DAMAGED, MISLABELLED]
     return runs
+
+
+MISLABELLED = "plan.csv gives it an arm, point or seed its config does not have (plan.csv edited)"
+
+
+def mislabelled(rows: pd.DataFrame, expected: dict, stored) -> pd.Series:
+    """Which plan ``rows`` label a run with an arm and point whose scenario digest ``expected``
+    (:func:`expected_scenarios`) records otherwise, or with another seed: a plan edited by hand.
+    ``stored(run_id)`` gives a run's (scenario digest, seed), or None if unknown."""
+
+    def wrong(row) -> bool:
+        if (known := stored(row.run_id)) is None:
+            return False
+        scenario, seed = known
+        return seed != row.seed or expected.get((row.arm, row.point), scenario) != scenario
+
+    return pd.Series([wrong(r) for r in rows.itertuples()], index=rows.index, dtype=bool)
+
+
+def expected_scenarios(results: Path) -> dict[tuple[str, str], str]:
+    """(arm, point) -> scenario digest, as ``identity.json`` records ({} if unreadable)."""
+    try:
+        identity = json.loads((results / IDENTITY).read_text())
+    except (OSError, ValueError):
+        return {}
+    pairs = identity.items() if _is_identity(identity) else []
+    return {(arm, point): digest for arm, points in pairs for point, digest in points}
 
 
 def _row(folder: Path) -> dict:
@@ -330,3 +627,62 @@ def load_run_table(results: Path, run_id: str, table: str) -> pd.DataFrame | Non
     folder = runs_folder(results) / run_id
     path = folder / f"{table}.parquet"
     return pd.read_parquet(path) if path.exists() and _sound(folder) else None
+
+
+def check_report(results: Path, key: str) -> None:
+    """Refuse (ConfigError) to report into ``results`` unless the project may write its report
+    there: a folder of the project's (not a run folder, not foreign, not of an earlier version),
+    no symbolic link where the report writes or reads runs, and no file where the report writes
+    that the project did not write (the marker's ``report`` claims; the ``figures/`` marker's
+    images)."""
+    if manifest(results):
+        raise ConfigError(
+            f"{key}: {results} is a run folder; allowed: the folder holding it ({results.parent})"
+        )
+    if not recognised(results):
+        if legacy(results):
+            raise ConfigError(
+                f"{key}: {results} holds results written by an earlier version of this project"
+                " (left as they are); rerun the experiment into a new experiment.name"
+            )
+        raise ConfigError(
+            f"{key}: {results} is not a folder of this project's results (no {MARKER} marker,"
+            " no run folders of this project); allowed: an experiment's folder or a folder of runs"
+        )
+    refuse_links(results, (*REPORT_FILES, FIGURES, "runs", MARKER), key)
+    claimed = set((marker(results) or {}).get("report", []))
+    if clash := next(
+        (n for n in REPORT_FILES if n not in claimed and (results / n).exists()), None
+    ):
+        _not_ours(results / clash, key)
+    figures = results / FIGURES
+    if figures.is_dir():
+        refuse_links(figures, sorted(p.name for p in figures.iterdir()), key)
+        drawn = set((marker(figures, "figures") or {}).get("files", []))
+        if clash := next((n for n in _images(figures) if n not in drawn), None):
+            _not_ours(figures / clash, key)
+
+
+def _not_ours(path: Path, key: str):
+    raise ConfigError(
+        f"{key}: {path} was not written by this project and the report would overwrite or"
+        f" remove it; allowed: no such file there (move it out of {path.parent})"
+    )
+
+
+@contextmanager
+def reporting(results: Path, key: str):
+    """Let the report write into ``results``: refused as :func:`check_report` refuses; the names
+    of its files are claimed in the folder's marker first (its images are claimed in the
+    ``figures/`` marker as they are drawn: ``analysis.report.figures``)."""
+    check_report(results, key)
+    if marker(results) or any(is_run_folder(p) for p in runs_folder(results).iterdir()):
+        mark(results, "runs", report=list(REPORT_FILES))  # an existing marker keeps its kind
+    yield
+
+
+def _images(figures: Path) -> list[str]:
+    """The names of the PNG and SVG files in ``figures``."""
+    if not figures.is_dir() or figures.is_symlink():
+        return []
+    return [p.name for p in sorted(figures.iterdir()) if p.suffix in IMAGES and p.is_file()]

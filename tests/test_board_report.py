@@ -9,7 +9,6 @@ made-up summaries (a stand-in for ``executors.run_all``), and charts are not dra
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from made_up import made_up_run
 
 from analysis.report import NothingToReport, report
 from analysis.report.executive import DECISION_KPIS, executive_section, ranking
@@ -28,7 +28,6 @@ from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE, verdi
 from experiments import compare as compare_module
 from experiments.compare import prepare
 from experiments.executors import Outcome
-from sim.folders import write_checksums
 from sim.kpis import registry
 from sim.scenario import compose_config
 from sim.strategies import title
@@ -69,12 +68,7 @@ def made_up_summary(arm: str, seed: int) -> dict:
 def made_up_run_all(specs, runs_dir: Path, executor, progress=True):
     outcomes = []
     for s in specs:
-        folder = Path(runs_dir) / s.run_id
-        folder.mkdir(parents=True)
-        record = {"status": "ok", "seed": s.seed, "strategies": [s.arm]}
-        (folder / "provenance.json").write_text(json.dumps(record))
-        (folder / "summary.json").write_text(json.dumps(made_up_summary(s.arm, s.seed)))
-        write_checksums(folder)
+        made_up_run(Path(runs_dir) / s.run_id, s, made_up_summary(s.arm, s.seed))
         outcomes.append(Outcome(s.run_id, s.arm, s.seed, "ok", 0.0))
     return outcomes
 

@@ -7,12 +7,12 @@ arms, 20 seeds each time): about 20 s on 2 cores.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from made_up import made_up_run
 
 from analysis.report import statistics
 from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
@@ -20,7 +20,6 @@ from experiments import compare as compare_module
 from experiments.compare import prepare, run_experiment
 from experiments.executors import Outcome
 from experiments.store import load
-from sim.folders import write_checksums
 from sim.kpis import NPV_PARTS
 from sim.scenario import compose_config
 
@@ -69,12 +68,7 @@ def fake_run_all(calls: list, parts: bool = True):
         calls.append([(s.arm, s.seed) for s in specs])
         outcomes = []
         for s in specs:
-            folder = Path(runs_dir) / s.run_id
-            folder.mkdir(parents=True)
-            record = {"status": "ok", "seed": s.seed, "strategies": [s.arm]}
-            (folder / "provenance.json").write_text(json.dumps(record))
-            (folder / "summary.json").write_text(json.dumps(fake_summary(s.arm, s.seed, parts)))
-            write_checksums(folder)
+            made_up_run(Path(runs_dir) / s.run_id, s, fake_summary(s.arm, s.seed, parts))
             outcomes.append(Outcome(s.run_id, s.arm, s.seed, "ok", 0.0))
         return outcomes
 

@@ -61,6 +61,7 @@ def draw_all(
     arm: str | None = None,
     arms: list[str] | None = None,
     on_chart: Callable[[str], None] | None = None,
+    on_save: Callable[[list[str]], None] | None = None,
 ) -> list[Chart]:
     """Draw and save every chart the stored results support, in reading order.
 
@@ -69,7 +70,8 @@ def draw_all(
     arm after the baseline; the map prefers an arm that closed branches. ``arms`` (arm names)
     replaces the experiment's ``chart_arms``: the arms shown beside the baseline (empty: up to
     ``MAX_ARMS``, those with the largest effects). ``on_chart(name)`` is called before each
-    chart generator runs (``name``: the generator's, e.g. ``"tradeoff"``).
+    chart generator runs (``name``: the generator's, e.g. ``"tradeoff"``); ``on_save(names)``
+    before a chart's files (``names``) are written.
     """
     results, out_dir = Path(results), Path(out_dir)
     data = ChartData(results, tables or {}, arm, arms)
@@ -82,6 +84,8 @@ def draw_all(
             if on_chart is not None:
                 on_chart(draw.__name__)
             for drawn in draw(data):
+                if on_save is not None:
+                    on_save([f"{drawn.name}.png", f"{drawn.name}.svg"])
                 charts.append(save(drawn, out_dir))
     return charts
 

@@ -10,11 +10,15 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
+from experiments.store import forget_locks
+from sim.folders import mark, marker, refuse_links
 from sim.progress import bar
+from sim.resources import die_with_parent
 
 
 @dataclass
@@ -85,7 +89,7 @@ def draw_figures(
         return _draw(results, tables, figures, arms, on_chart)
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    args = (send, results, tables, figures, arms, on_chart)
+    args = (os.getpid(), send, results, tables, figures, arms, on_chart)
     child = context.Process(target=_draw_in_child, args=args)
     child.start()
     send.close()
@@ -110,7 +114,10 @@ def _draw(results: Path, tables, figures: Path, arms, on_chart) -> tuple[list[Ch
     try:
         from analysis import charts as plots
 
-        drawn = plots.draw_all(results, tables, figures, arms=arms, on_chart=on_chart)
+        claim = partial(_claim, figures)
+        drawn = plots.draw_all(
+            results, tables, figures, arms=arms, on_chart=on_chart, on_save=claim
+        )
         charts = [ChartFile.of(c) for c in drawn]
         _remove_stale(figures, charts)
         return charts, ""
@@ -121,16 +128,38 @@ def _draw(results: Path, tables, figures: Path, arms, on_chart) -> tuple[list[Ch
             on_chart.close()
 
 
-def _draw_in_child(send, results: Path, tables, figures: Path, arms, on_chart) -> None:
+def _draw_in_child(parent: int, send, results: Path, tables, figures: Path, arms, on_chart):
+    """Draw in the forked child: it dies with its parent and leaves the parent's experiment
+    locks to the parent (which keeps holding them), so a killed report leaves no process behind
+    and nothing holding the experiment's folder."""
+    forget_locks()
+    die_with_parent(parent)
     try:
         send.send(_draw(results, tables, figures, arms, on_chart))
     finally:
         send.close()
 
 
+def _claim(figures: Path, names: list[str]) -> None:
+    """List ``names`` in the marker of ``figures`` before they are written, so an image of a
+    report killed while drawing is still known as the project's."""
+    mark(figures, "figures", files=sorted({*_listed(figures), *names}))
+
+
+def _listed(figures: Path) -> list[str]:
+    return (marker(figures, "figures") or {}).get("files", [])
+
+
 def _remove_stale(figures: Path, charts: list[ChartFile]) -> None:
-    """Remove the images of charts an earlier report drew and this one did not."""
-    keep = {p.resolve() for c in charts for p in (c.png, c.svg)}
-    for path in [*figures.glob("*.png"), *figures.glob("*.svg")]:
-        if path.resolve() not in keep:
+    """Remove the images an earlier report drew (listed in the marker of ``figures``) and this one
+    did not, then list this one's: an image the project did not draw stays, and nothing is
+    removed through a symbolic link (refused: ConfigError)."""
+    refuse_links(figures.parent, [figures.name], "report")
+    if not figures.is_dir():
+        return
+    drawn = {p.name for c in charts for p in (c.png, c.svg)}
+    for name in set(_listed(figures)) - drawn:
+        path = figures / name
+        if path.is_file() and not path.is_symlink():
             path.unlink()
+    mark(figures, "figures", files=sorted(drawn))
