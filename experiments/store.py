@@ -674,11 +674,18 @@ def _not_ours(path: Path, key: str):
 def reporting(results: Path, key: str):
     """Let the report write into ``results``: refused as :func:`check_report` refuses; the names
     of its files are claimed in the folder's marker first (its images are claimed in the
-    ``figures/`` marker as they are drawn: ``analysis.report.figures``)."""
+    ``figures/`` marker as they are drawn: ``analysis.report.figures``), and the folder is
+    locked as an experiment locks it, so a running experiment refuses the report."""
     check_report(results, key)
-    if marker(results) or any(is_run_folder(p) for p in runs_folder(results).iterdir()):
-        mark(results, "runs", report=list(REPORT_FILES))  # an existing marker keeps its kind
-    yield
+    held = results in _LOCKS
+    _lock(results)  # no experiment writes into the folder while its report is written
+    try:
+        if marker(results) or any(is_run_folder(p) for p in runs_folder(results).iterdir()):
+            mark(results, "runs", report=list(REPORT_FILES))  # an existing marker keeps its kind
+        yield
+    finally:
+        if not held:
+            release(results)
 
 
 def _images(figures: Path) -> list[str]:

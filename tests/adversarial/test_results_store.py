@@ -389,6 +389,26 @@ def test_a_lock_held_by_a_dead_process_child_names_the_child(copy):
         os.kill(child, signal.SIGKILL)
 
 
+def test_a_report_is_refused_while_an_experiment_holds_the_folder(copy, monkeypatch, capsys):
+    root = copy / "playbook"
+    code = (
+        "import sys, time; from pathlib import Path; from experiments.store import _lock;"
+        f" _lock(Path({str(root)!r})); print('locked', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        before = tree(root)
+        code, _, err = report(root, monkeypatch, capsys)
+        assert code == 2 and f"in use by another process (pid {holder.pid})" in err
+        assert tree(root) == before  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    assert report(root, monkeypatch, capsys)[0] == 0  # free again: the report is written
+    assert (root / "report.html").is_file()
+
+
 # 8. No run inside a run -------------------------------------------------------------------------
 
 
