@@ -5,10 +5,11 @@ type, out of range, NaN/inf, huge, numeric extremes, unknown key, interpolation 
 YAML tag, Hydra flag, control or non-printing character, brackets nested too deep, unicode
 (full-width digits, RTL override, combining marks, emoji, C1 controls), ``hydra.*``,
 ``_target_``, private, deleted or added key, wrong group shape, path-like group value, URL or
-non-text path) after the arguments it needs (``strategy=[NAME]`` for a strategy's key).
-``nonsense`` is True when the value is outside the documented range, so accepting it is silently
-wrong. :func:`outcome` runs a CLI's ``main()`` in-process, in a temporary folder, with its runner
-replaced by one that only records that the command line was accepted.
+non-text path, a list of the wrong length) after the arguments it needs (``strategy=[NAME]`` for a
+strategy's key). ``nonsense`` is True when the value is outside the documented range, so
+accepting it is silently wrong. :func:`outcome` runs a CLI's ``main()`` in-process, in a
+temporary folder, with its runner replaced by one that only records that the command line was
+accepted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 import experiments.compare
 import sim.run
 from sim.overrides import PATHS
+from sim.params import Per
 from sim.scenario import load_config
 from sim.strategies import REGISTRY
 
@@ -117,6 +119,25 @@ def _walk(node, prefix: str):
             yield Leaf(f"{prefix}{f.name}", type(value), dict(f.metadata))
 
 
+def wrong_lengths() -> list[str]:
+    """For each list parameter of the scenario with a declared length (``sim.params.Per``): the
+    list empty, one short, one long and twice as long."""
+    found = []
+    for key, rule in _lengths(load_config([]), ""):
+        n = len(rule.names)
+        found += [f"{key}=[{','.join(['0.1'] * k)}]" for k in (0, n - 1, n + 1, 2 * n) if k != n]
+    return found
+
+
+def _lengths(node, prefix: str):
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _lengths(value, f"{prefix}{f.name}.")
+        elif isinstance(f.metadata.get("length"), Per):
+            yield f"{prefix}{f.name}", f.metadata["length"]
+
+
 def extremes(leaf: Leaf) -> list[str]:
     """Numbers no parameter takes: beyond int64, nan and inf spelled variously; for an integer
     -0.0 and 1e308, and 1e308 above any upper bound."""
@@ -168,6 +189,7 @@ def bad_overrides(leaf_list: list[Leaf], cli: str) -> st.SearchStrategy:
         st.sampled_from(["strategy", "population", "executor", "experiment", "bank"]).flatmap(
             lambda g: st.sampled_from([*SHAPES, *PATH_LIKE]).map(lambda v: ([f"{g}={v}"], False))),
         alone(NOT_PATHS, nonsense=True),
+        alone(wrong_lengths(), nonsense=True),
         alone(BAD_KEYS),
         alone(flags).map(lambda a: ([*a[0], "seed=1,2"], False)),
         alone(["hydra.run.dir=/tmp/x", "hydra/launcher=basic", "+hydra.job.chdir=true",
