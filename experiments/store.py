@@ -677,11 +677,13 @@ def reporting(results: Path, key: str):
     ``figures/`` marker as they are drawn: ``analysis.report.figures``), and the folder is
     locked as an experiment locks it, so a running experiment refuses the report."""
     check_report(results, key)
+    if not marker(results) and not any(is_run_folder(p) for p in runs_folder(results).iterdir()):
+        yield  # nothing to report: the report says so, writing nothing
+        return
     held = results in _LOCKS
     _lock(results)  # no experiment writes into the folder while its report is written
     try:
-        if marker(results) or any(is_run_folder(p) for p in runs_folder(results).iterdir()):
-            mark(results, "runs", report=list(REPORT_FILES))  # an existing marker keeps its kind
+        mark(results, "runs", report=list(REPORT_FILES))  # an existing marker keeps its kind
         yield
     finally:
         if not held:
