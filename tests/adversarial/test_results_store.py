@@ -40,8 +40,11 @@ from analysis.report.figures import _draw, _remove_stale
 from experiments.compare import prepare
 from experiments.config import compose
 from experiments.store import (
+    FIGURES,
     IDENTITY,
+    OWN_FILES,
     PLAN,
+    REPORT_FILES,
     _lock,
     _scenario_text,
     check_report,
@@ -407,6 +410,8 @@ def test_a_report_is_refused_while_an_experiment_holds_the_folder(copy, monkeypa
         holder.wait()
     assert report(root, monkeypatch, capsys)[0] == 0  # free again: the report is written
     assert (root / "report.html").is_file()
+    own = {*REPORT_FILES, *OWN_FILES, MARKER, FIGURES, "runs"}
+    assert {p.name for p in root.iterdir()} <= own  # every file the report wrote is claimed
 
 
 # 8. No run inside a run -------------------------------------------------------------------------
