@@ -32,7 +32,6 @@ from sim.config import (
     Config,
     PopulationConfig,
     SegmentConfig,
-    check_skews,
     field_default,
 )
 from sim.params import ConfigError
@@ -156,7 +155,6 @@ def apply(config: Config) -> bool:
     data = load(config)
     if data.segments is not None:
         _decide(config.population, "segments", data.segments, "population.segments", "segments")
-        check_skews(config)  # the promoted partners' skews name the file's segments
     if data.branches is not None:
         opening = data.opening_branches
         _decide(config.bank, "branches", len(opening), "bank.branches", "branches")

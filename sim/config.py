@@ -854,25 +854,6 @@ def _check_cross(cfg: Config) -> None:
                 f"population.segments.{name}: urban + rural = {s.urban + s.rural:g};"
                 " allowed at most 1"
             )
-    if not cfg.bank.data.segments:  # else once the file's segments are in (sim.bankdata.apply)
-        check_skews(cfg)
-
-
-def check_skews(cfg: Config) -> None:
-    """Refuse a skew naming an unknown segment for a partner a running strategy promotes (its
-    ``partners`` parameter); the other partners are idle, so their skews are not used."""
-    segments = cfg.population.segments
-    for strategy, params in cfg.strategy.items():
-        raw = isinstance(params, dict)
-        used = params.get("partners") if raw else getattr(params, "partners", None)
-        for name in used if isinstance(used, list) else []:
-            partner = cfg.market.partners.get(name) if isinstance(name, str) else None
-            for seg in partner.skew if partner else ():
-                if seg not in segments:
-                    raise ConfigError(
-                        f"market.partners.{name}.skew.{seg}: unknown segment, and"
-                        f" strategy.{strategy} promotes {name}; known: {sorted(segments)}"
-                    )
 
 
 def check_literals(overrides: list[str]) -> None:

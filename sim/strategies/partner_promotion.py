@@ -132,6 +132,11 @@ class PartnerPromotion(Strategy):
         segments = scenario.population.segments
         for name in config.partners:
             skew = scenario.market.partners[name].skew
+            if unknown := [seg for seg in skew if seg not in segments]:
+                raise ConfigError(
+                    f"market.partners.{name}.skew.{unknown[0]}: unknown segment, and {key}"
+                    f" promotes {name}; known: {sorted(segments)}"
+                )
             if not any(s.share * skew.get(n, config.other_weight) for n, s in segments.items()):
                 raise ConfigError(
                     f"{key}.other_weight={config.other_weight:g} leaves partner {name!r} no"
