@@ -141,7 +141,7 @@ class Arrivals:
         bound = TIER_BOUNDS[1]
         at_bound = self.survival()[seg, 2]
         body = s["aum_median"][seg] * np.exp(-s["aum_sigma"][seg] * ndtri(survival))
-        tail = bound * (np.maximum(survival, 1e-300) / at_bound) ** (
+        tail = bound * (np.maximum(survival, 1e-300) / np.maximum(at_bound, 1e-300)) ** (
             -1.0 / self.config.population.pareto_alpha
         )
         return np.where(survival < at_bound, tail, body)
