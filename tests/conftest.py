@@ -5,8 +5,10 @@ from __future__ import annotations
 import experiments  # noqa: F401  (first: no helper threads, as in the experiment CLIs)
 
 # isort: split
-import copy
+import shutil
+from copy import deepcopy
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,7 +122,7 @@ def small_config(
 
 def with_changes(cfg: Config, overrides: dict) -> Config:
     """A validated deep copy of ``cfg`` with dotted keys changed."""
-    new = copy.deepcopy(cfg)
+    new = deepcopy(cfg)
     for key, value in overrides.items():
         set_path(new, key, value)
     return to_config(new)
@@ -164,3 +166,19 @@ def fail_strategy():
         yield FailStrategy.name
     finally:
         del REGISTRY[FailStrategy.name]
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> Path:
+    """The tiny experiment (tests/tiny_store.py), run once per module."""
+    from tiny_store import run
+
+    out = tmp_path_factory.mktemp("stored") / "out"
+    assert run(out) == 0
+    return out
+
+
+@pytest.fixture
+def copy(stored, tmp_path) -> Path:
+    """A copy of the tiny experiment's output folder, for a test to damage or reuse."""
+    return Path(shutil.copytree(stored, tmp_path / "out"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,54 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny_store import ROOT, TINY, args, baseline_runs, run, training_runs, tree
 
 from analysis.report import report, statistics
 from experiments.compare import main as compare_main
-from experiments.compare import prepare, run_experiment
+from experiments.compare import prepare
 from experiments.config import compose
 from experiments.store import load, open_store, release, status
 from sim.folders import MARKER, check_output_dir, damage
 from sim.params import ConfigError
 from sim.scenario import load_config
-
-ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "population.customers=200",
-    "months=3",
-    "burn_in=0",
-    "replications=2",
-    "experiment.only=[training]",
-    "executor.workers=1",
-    "report=false",
-]
-
-
-def args(out: Path, *more: str) -> list[str]:
-    return [*TINY, f"output.dir={out}", *more]
-
-
-def run(out: Path, *more: str) -> int:
-    """The tiny experiment under ``out``, in this process; its exit code."""
-    overrides = args(out, *more)
-    return run_experiment(*prepare(compose(overrides), overrides), progress=False)
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its content."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stored") / "out"
-    assert run(out) == 0
-    return out
-
-
-@pytest.fixture
-def copy(stored, tmp_path) -> Path:
-    """A copy of the stored experiment's output folder."""
-    return Path(shutil.copytree(stored, tmp_path / "out"))
 
 
 def summary(root: Path) -> pd.DataFrame:
@@ -123,16 +84,6 @@ def test_damaged_runs_are_named_left_out_and_rerun_on_resume(copy, stored):
     assert [status(root / "runs", v) for v in victims] == ["ok"] * 3
     assert not [p for p in (root / "runs").iterdir() if p.name.startswith(".") and p.is_dir()]
     pd.testing.assert_frame_equal(summary(root), summary(stored / "playbook"))
-
-
-def training_runs(root: Path) -> list[str]:
-    plan = pd.read_csv(root / "plan.csv")
-    return list(plan.loc[plan["arm"] == "training", "run_id"])
-
-
-def baseline_runs(root: Path) -> list[str]:
-    plan = pd.read_csv(root / "plan.csv")
-    return list(plan.loc[plan["arm"] == "baseline", "run_id"])
 
 
 def test_a_second_process_on_the_same_experiment_is_refused(copy, monkeypatch, capsys):

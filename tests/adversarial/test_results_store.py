@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_store import ROOT, args, baseline_runs, run, training_runs, tree
+from tiny_store import ROOT, args, baseline_runs, run, training_runs, tree
 
 import analysis.charts
 import experiments.compare
@@ -59,18 +59,6 @@ from sim.folders import CHECKSUMS, LEGACY_MARKER, MARKER, damage, marker
 from sim.params import ConfigError
 from sim.provenance import provenance
 from sim.scenario import config_yaml, load_config, scenario_text
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stored") / "out"
-    assert run(out) == 0
-    return out
-
-
-@pytest.fixture
-def copy(stored, tmp_path) -> Path:
-    return Path(shutil.copytree(stored, tmp_path / "out"))
 
 
 def cli(module, argv: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
