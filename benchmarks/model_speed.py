@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 
 SIZES = [  # (customers, burn-in months, measured months)
     (20_000, 12, 60),
@@ -58,8 +60,11 @@ def measure(customers: int, burn_in: int, months: int, engine: str) -> dict:
 
 
 def in_fresh_process(size: tuple[int, int, int], engine: str) -> dict:
+    from sim.resources import die_with_parent
+
     out = subprocess.run(
         [sys.executable, __file__, "--one", *map(str, size), engine],
+        preexec_fn=partial(die_with_parent, os.getpid()),  # killed with this script
         check=True,
         capture_output=True,
         text=True,

@@ -25,12 +25,14 @@ CPU time is what is compared: on a busy machine, run it before and after a chang
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +60,14 @@ PARTS = ("startup", "planning", "saving", "bank")
 
 def startup(folder: str) -> float:
     """CPU seconds of ``python -m sim.run population=small`` in a fresh process, best of 3."""
+    from sim.resources import die_with_parent
+
     best = float("inf")
     for _ in range(REPEATS):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [sys.executable, "-m", "sim.run", "population=small", f"output.dir={folder}"],
+            preexec_fn=partial(die_with_parent, os.getpid()),  # killed with this script
             cwd=ROOT,
             check=True,
             capture_output=True,
