@@ -32,8 +32,8 @@ import optuna
 import yaml
 from hydra.core.config_store import ConfigStore
 
-from experiments.config import ExecutorConfig, check_machine
-from experiments.executors import mapper, workers
+from experiments.config import ExecutorConfig, check_machine, workers
+from experiments.executors import mapper
 from sim import bankdata, calibration, targets
 from sim.config import Config
 from sim.folders import check_study_folder, mark
@@ -45,6 +45,7 @@ from sim.resources import LimitsConfig
 from sim.scenario import (
     CONFIG_DIR,
     GROUPS,
+    NOT_SCENARIO,
     compose_replacing,
     scenario_text,
     to_config,
@@ -176,7 +177,7 @@ def _is_number(x) -> bool:
 def numeric_key(config: Config, key: str, name: str) -> tuple[float, dict]:
     """The value at a scenario key (a list element as ``key.<index>``) and its field's
     metadata; a ConfigError unless it is a number the scenario has."""
-    if key.split(".")[0] in ("seed", "output"):
+    if key.split(".")[0] in NOT_SCENARIO:
         raise ConfigError(f"{name}: {key} does not describe the bank; fit scenario keys only")
     node, meta = config, {}
     for part in key.split("."):

@@ -30,8 +30,9 @@ from experiments.config import (
     compose,
     looks,
     register,
+    workers,
 )
-from experiments.executors import Outcome, run_all, workers
+from experiments.executors import Outcome, run_all
 from experiments.plan import RunSpec, arms, plan
 from experiments.store import (
     DAMAGED,

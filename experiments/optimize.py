@@ -39,8 +39,8 @@ from experiments.calibrate import (
     rounded,
     with_values,
 )
-from experiments.config import ExecutorConfig, check_folder_name, check_machine
-from experiments.executors import mapper, workers
+from experiments.config import ExecutorConfig, check_folder_name, check_machine, workers
+from experiments.executors import mapper
 from sim.api import run_scenario
 from sim.config import Config
 from sim.folders import check_study_folder, mark

@@ -58,7 +58,7 @@ from sim.folders import (
 )
 from sim.params import ConfigError
 from sim.provenance import provenance
-from sim.scenario import config_yaml, form_text, seeded_hashes
+from sim.scenario import NOT_SCENARIO, config_yaml, form_text, seeded_hashes
 
 PLAN = "plan.csv"
 PLAN_COLUMNS = ["run_id", "arm", "point", "seed"]
@@ -369,7 +369,7 @@ def _derive(config: dict, record: dict) -> tuple[str, frozenset[str], str]:
 def _scenario_text(config: dict, record: dict) -> str:
     """``sim.scenario.scenario_text`` of a stored run: its config without seed and output, and
     the digests of the bank's files it was run with (from its provenance)."""
-    form = {k: v for k, v in config.items() if k not in ("seed", "output")}
+    form = {k: v for k, v in config.items() if k not in NOT_SCENARIO}
     files = record.get("bank_files_sha256") or {}
     return form_text(form, {k.removeprefix("bank.data."): v for k, v in files.items()})
 
@@ -570,7 +570,7 @@ def _settings(config: dict) -> dict[str, str]:
     return {
         key: json.dumps(value)
         for key, value in flatten(config)
-        if key.split(".")[0] not in ("seed", "output")
+        if key.split(".")[0] not in NOT_SCENARIO
     }
 
 

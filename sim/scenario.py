@@ -51,6 +51,7 @@ GROUPS = {
     if any(group in groups for groups in CHOSEN.values())
 }
 """Every config group a command line chooses from -> its options (its folder's YAML files)."""
+NOT_SCENARIO = ("seed", "output")  # a run's settings that are not its scenario (run ids add seeds)
 MISSING = object()  # what :func:`value_at` gives for a key a config does not have
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when PyYAML has it
 register()
@@ -329,7 +330,7 @@ def config_yaml(config: Config) -> str:
 def scenario_text(config: Config, forms: dict | None = None) -> str:
     """The resolved scenario as canonical text (compact JSON, in the config's order), without its
     seed and output settings; ``forms``: see :func:`plain`."""
-    return _text(config, ("seed", "output"), forms)
+    return _text(config, NOT_SCENARIO, forms)
 
 
 def _text(config: Config, leave_out: tuple[str, ...], forms: dict | None) -> str:
