@@ -29,7 +29,7 @@ from sim.resources import (
     check_memory,
     check_workers,
     cores,
-    estimate,
+    heaviest,
     run_size,
 )
 from sim.scenario import GROUPS, compose_replacing
@@ -144,8 +144,7 @@ def check_machine(configs: list[Config], executor: ExecutorConfig, limits: Limit
     if executor.kind != "local" or not configs:
         return
     check_workers("executor.workers", executor.workers, limits.force)
-    estimates = [estimate(config) for config in configs]
-    largest = configs[max(range(len(configs)), key=lambda i: estimates[i].bytes)]
+    estimates, largest = heaviest(configs)
     n = min(workers(executor), len(configs))
     what = f"{n} runs at a time (executor.workers={executor.workers}) of {run_size(largest)}"
     check_memory(what, at_once(estimates, n), limits.force, "customers, months or workers")

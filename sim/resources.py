@@ -79,6 +79,12 @@ def estimate(config) -> Estimate:
     return Estimate(seconds, memory)
 
 
+def heaviest(configs: list) -> tuple[list[Estimate], object]:
+    """Each run's estimate, and the config of the run needing the most memory."""
+    estimates = [estimate(config) for config in configs]
+    return estimates, configs[max(range(len(configs)), key=lambda i: estimates[i].bytes)]
+
+
 def run_size(config) -> str:
     """The keys that size a run, as a command line sets them."""
     c = config

@@ -30,6 +30,7 @@ from sim.resources import (
     check_count,
     check_memory,
     estimate,
+    heaviest,
     run_size,
 )
 from sim.scenario import GROUPS, load_config
@@ -119,11 +120,10 @@ def _is_limits(arg: str) -> bool:
 def check_runs(configs: list[Config], force: bool) -> Estimate:
     """Refuse a run needing more memory than this machine has available (unless ``force``);
     the estimate of all the runs, one after another."""
-    estimates = [estimate(config) for config in configs]
-    largest = max(range(len(configs)), key=lambda i: estimates[i].bytes)
-    what = f"a run of {run_size(configs[largest])}"
-    check_memory(what, estimates[largest], force, "customers or months")
-    return Estimate(sum(e.seconds for e in estimates), estimates[largest].bytes)
+    estimates, largest = heaviest(configs)
+    need = Estimate(sum(e.seconds for e in estimates), estimate(largest).bytes)
+    check_memory(f"a run of {run_size(largest)}", need, force, "customers or months")
+    return need
 
 
 def main() -> None:
