@@ -193,6 +193,15 @@ class PopulationConfig:
     tenure_mean_years: float = param(
         6.0, "years, mean tenure of the opening book", "typical retail book age", 0.0, 50.0
     )
+    settle_months: int = param(
+        36,
+        "months of the customer mechanisms run before month 0, with what the records show held,"
+        " so hidden states (satisfaction, engagement, trust, use) start settled (0: a newcomer's)",
+        "a rebuilt bank's first year matches its truth bank's within sampling error"
+        " (docs/calibration.md)",
+        0,
+        240,
+    )
     organic_rate: float = param(
         0.00168,
         "people won per month per potential customer in the city (those already with the bank"

@@ -36,6 +36,7 @@ from sim.market import Market
 from sim.mechanisms import acquisition, books, exits, staffing
 from sim.progress import bar as progress_bar
 from sim.rng import Streams
+from sim.settle import settle
 from sim.strategies import base as strategies
 
 
@@ -66,6 +67,7 @@ class BankModel(Model):
         longest = config.burn_in + config.months - int(self.customers.joined.min(initial=0))
         self.tenure_log_hazard = exits.tenure_logs(config.behaviour, longest + 1)
         self.market = Market(self)
+        settle(self, config.population.settle_months)
         self.reset_levers()
         self.strategies = strategies.build(self)
         for strategy in self.strategies:

@@ -66,8 +66,9 @@ class Streams:
 
     def generator(self, name: str, month: int = 0) -> np.random.Generator:
         """A fresh generator for one stream and month (for bank-level draws such as the market
-        return); the same key gives the same numbers."""
-        key = np.random.SeedSequence([self.seed, _name_id(name), int(month)])
+        return); the same key gives the same numbers. Months before 0 (settling, sim.settle)
+        count down from 2**64."""
+        key = np.random.SeedSequence([self.seed, _name_id(name), int(month) & _MASK])
         return np.random.Generator(np.random.PCG64(key))
 
     def base(self, name: str, month: int) -> int:
