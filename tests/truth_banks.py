@@ -1,0 +1,33 @@
+"""Banks whose truth is known: simulated with chosen parameters, exported as a bank exports its
+files (sim.export, as examples/city_bank/make_files.py does) and rebuilt from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim import export
+from sim.config import TIERS
+
+DEFAULT_WEIGHTS = {"mass": 25.0, "mid": 3.0, "high": 1.0, "private": 0.25}
+GROUPS = (
+    "attrition",
+    *(f"attrition_{tier}" for tier in TIERS[:3]),
+    "attrition_1_product",
+    "attrition_2_products",
+    "attrition_3_products",
+    "attrition_4_products",
+    "attrition_year1",
+    "attrition_1_3y",
+    "attrition_3_10y",
+    "attrition_10y",
+)
+
+
+def make(folder: Path, truth: list[str], seed: int, rows: int) -> list[str]:
+    """A truth bank of about ``rows`` extract rows standing for the default bank's ~213,000 real
+    customers; the ``bank.data`` overrides that rebuild it."""
+    scale = 20_000 / rows
+    weights = ",".join(f"{t}:{w * scale:g}" for t, w in DEFAULT_WEIGHTS.items())
+    design = [f"population.customers={rows}", f"population.weights={{{weights}}}", f"seed={seed}"]
+    paths = export.truth_bank(folder, [*design, *truth])
+    return [f"bank.data.{key}={path}" for key, path in paths.items()]
