@@ -7,8 +7,10 @@ size, rows and header are checked before it is read, its cells before any work.
 :func:`apply` puts what the files decide into the config, so that the config stays the one
 description of a scenario: the segment table, the number of branches open at the start and, with
 a ``staff`` column, of client managers; it refuses an extract too small or weighed too lightly
-or heavily for ``population.customers`` agents. The opening book and the branch sites are built
-from the files by :mod:`sim.opening`.
+or heavily for ``population.customers`` agents, and logs (once a process, so once a command) the
+extract's size and a warning when the branch network is far too large or small for its book
+(:func:`network_warning`). The opening book and the branch sites are built from the files by
+:mod:`sim.opening`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import copy
 import csv
 import dataclasses
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,8 +37,10 @@ from sim.config import (
     SegmentConfig,
     field_default,
 )
+from sim.mechanisms import books
 from sim.params import ConfigError
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent  # relative paths are read from the project folder
 EARTH_KM = 6371.0088  # mean Earth radius
 SHARE_TOLERANCE = 1e-3  # segment shares may miss 1 by rounding this much; they are rescaled
@@ -48,6 +53,10 @@ SEPARATORS = (";", "\t", "|")  # what a one-column header holding them was separ
 CONTROL = r"[\x00-\x1f\x7f]"  # NUL, tab, line breaks, ... : never part of an id or a name
 CLONES = 100  # simulated customers per extract row at most: more copy too few customers
 SHOWN = 40  # characters of a refused cell shown
+PER_BRANCH = 213_000 / 12  # real customers per branch of the synthetic default bank
+SIZED = 10.0  # a network sized for a bank this many times larger (or smaller) is warned of...
+COST_SHARE = 0.5  # ...a larger one when its branches also cost over this share of the margin
+TOLD: set[str] = set()  # what this process (a command) has logged: each message is logged once
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,7 @@ class BankData:
     segments: dict[str, SegmentConfig] | None
     customers: pd.DataFrame | None
     digests: dict[str, str]
+    weighted: bool  # whether the extract has a weight column
 
     @property
     def opening_branches(self) -> pd.DataFrame:
@@ -139,10 +149,12 @@ def _load(stamps: tuple, city_km: float, names: tuple[str, ...]) -> BankData:
     files = {k: p for k, p, *_ in stamps}
     branches = _branches(files["branches"], city_km) if "branches" in files else None
     segments = _segments(files["segments"]) if "segments" in files else None
-    customers = None
+    customers, weighted = None, False
     if "customers" in files:
         customers = _customers(files["customers"], list(segments or names), branches)
-    return BankData(branches, segments, customers, {k: digest(p) for k, p in files.items()})
+        weighted = "weight" in _read(files["customers"], *_stamp(files["customers"]))
+    digests = {k: digest(p) for k, p in files.items()}
+    return BankData(branches, segments, customers, digests, weighted)
 
 
 def apply(config: Config) -> bool:
@@ -165,7 +177,92 @@ def apply(config: Config) -> bool:
         where = _display(path_of(config.bank.data.customers))
         _enough_rows(where, len(data.customers), config.population.customers)
         _sane_weights(where, data.customers, config.population)
+        _tell(logging.INFO, size_statement(config, data))
+        _tell(logging.WARNING, network_warning(config, data))
     return True
+
+
+def _tell(level: int, message: str) -> None:
+    """Log a message unless this process has logged it already (or it is empty)."""
+    if message and message not in TOLD:
+        TOLD.add(message)
+        log.log(level, message)
+
+
+def size_statement(config: Config, data: BankData) -> str:
+    """The extract's size in words: its rows, the real customers they stand for and the
+    branches."""
+    where = _display(path_of(config.bank.data.customers))
+    weight = data.customers["weight"]
+    _, _, branches = _network(config, data)
+    if not data.weighted:
+        return (
+            f"{where}: {len(weight):,} real customers in {branches}; each row stands for 1"
+            " customer because the file has no weight column"
+        )
+    lo, hi = weight.min(), weight.max()
+    weights = f"weights {lo:,.4g} to {hi:,.4g}" if lo < hi else f"weight {lo:,.4g} each"
+    return (
+        f"{where}: {len(weight):,} active rows standing for {weight.sum():,.0f} real customers"
+        f" ({weights}) in {branches}"
+    )
+
+
+def network_warning(config: Config, data: BankData) -> str:
+    """A warning when the branches open at the start are sized for a bank over ``SIZED`` times
+    larger than the extract's (by real customers per branch against the synthetic bank's) and
+    cost over ``COST_SHARE`` of the book's margin, or for one over ``SIZED`` times smaller;
+    else ""."""
+    where = _display(path_of(config.bank.data.customers))
+    real = float(data.customers["weight"].sum())
+    count, cost, _ = _network(config, data)
+    each = real / count
+    sized = PER_BRANCH / each  # the bank the network fits, in multiples of the extract's
+    if sized > SIZED and cost > COST_SHARE * (margin := yearly_margin(config, data.customers)):
+        advice = "check the weight column" if data.weighted else "add the weight column"
+        return (
+            f"{where}: the {count} branches open at the start cost {_cny(cost)} a year while the"
+            f" {real:,.0f} real customers bring about {_cny(margin)} of margin a year; at"
+            f" {each:,.0f} customers a branch (the synthetic bank's serve about"
+            f" {PER_BRANCH:,.0f}) the network is sized for a bank about {sized:,.0f} times"
+            f" larger: {advice} (real customers per row) if the extract is a sample"
+        )
+    if sized < 1 / SIZED:
+        listed = "the branch file" if data.branches is not None else "bank.branches"
+        return (
+            f"{where}: the {count} branches open at the start serve {each:,.0f} real customers"
+            f" each (the synthetic bank's about {PER_BRANCH:,.0f}): the network is sized for a"
+            f" bank about {1 / sized:,.0f} times smaller: check the weights (real customers per"
+            f" row) and that {listed} counts every branch"
+        )
+    return ""
+
+
+def _network(config: Config, data: BankData) -> tuple[int, float, str]:
+    """The branches open at the start: how many, their yearly cost (CNY) and the branch
+    network in words."""
+    bank = config.bank
+    if data.branches is None:
+        count = bank.branches
+        return count, count * bank.branch_cost, f"{count} branches (bank.branches)"
+    opening, total = data.opening_branches, len(data.branches)
+    cost = float(opening["cost"].fillna(bank.branch_cost).sum())
+    later = f" ({len(opening)} open at the start)" if total > len(opening) else ""
+    return len(opening), cost, f"{total} branches{later}"
+
+
+def yearly_margin(config: Config, customers: pd.DataFrame) -> float:
+    """What the extract's customers earn the bank in a year (CNY) on deposits, wealth products
+    and payments, as the model books them; loans are left out (an extract has none)."""
+    aum = customers["aum"].to_numpy(np.float64)
+    share = np.asarray(config.economics.wealth_share)[behaviour.tiers(aum)]
+    weight = customers["weight"].to_numpy(np.float64)
+    lines = books.customer_lines(config.economics, share, aum, 0.0, weight)
+    return 12.0 * float(np.sum(books.customer_profit(lines)))
+
+
+def _cny(amount: float) -> str:
+    return f"CNY {amount / 1e6:,.1f} M"
 
 
 def _enough_rows(where: Path, rows: int, agents: int) -> None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -54,11 +56,36 @@ def command(doc: str, prepare: Callable, run: Callable, args: list[str] | None =
     if set(args) & set(HELP):
         print(doc)
         return 0
-    try:
-        code = run(prepare(args))
-    except ConfigError as exc:
-        refuse(exc)
+    with console_log():
+        try:
+            code = run(prepare(args))
+        except ConfigError as exc:
+            refuse(exc)
     return code if isinstance(code, int) else 0
+
+
+class ConsoleFormat(logging.Formatter):
+    """A log record as a command prints it: its message, "warning: " before a warning."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"warning: {text}" if record.levelno >= logging.WARNING else text
+
+
+@contextmanager
+def console_log() -> Iterator[None]:
+    """Print what the project's modules log (``sim.*``, from INFO) on stdout while in the block:
+    a bank's size and warnings about it (``sim.bankdata``)."""
+    logger, handler = logging.getLogger("sim"), logging.StreamHandler(sys.stdout)
+    handler.setFormatter(ConsoleFormat())
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def refuse(error: ConfigError) -> NoReturn:

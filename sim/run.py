@@ -7,8 +7,10 @@ config is validated before any work; a bad one is refused with one line naming t
 and what is allowed (exit 2, nothing written), and so is a run needing more memory than this
 machine has available (estimated from its size: ``sim.resources``). Work estimated to take over a
 minute has its estimate printed first. ``limits.force=true`` lifts the limits, for those who mean
-it. Each run prints a KPI table (and a line on the CRM extract) and writes its folder under
-``output.dir``. ``-h``/``--help`` prints this text; other flags are refused.
+it. A bank read from files is described first: its extract's size, and a warning when its
+branch network is far too large or small for it (``sim.bankdata``). Each run prints a KPI table
+(and a line on the CRM extract) and writes its folder under ``output.dir``. ``-h``/``--help``
+prints this text; other flags are refused.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sim.api import RunResult, run_scenario
 from sim.config import Config
 from sim.folders import check_writable
 from sim.kpis import registry
-from sim.overrides import check_overrides, refuse, shown, split_flags, sweeps
+from sim.overrides import check_overrides, console_log, refuse, shown, split_flags, sweeps
 from sim.params import ConfigError
 from sim.resources import (
     LONG_SECONDS,
@@ -127,11 +129,17 @@ def check_runs(configs: list[Config], force: bool) -> Estimate:
 
 
 def main() -> None:
-    """Validate every run's config (one-line errors, exit 2), then run them in order."""
+    """Run the command line's runs, printing what the project logs (``-h``: the usage)."""
     args = sys.argv[1:]
     if set(args) & set(HELP):
         print(__doc__)
         return
+    with console_log():
+        run_command(args)
+
+
+def run_command(args: list[str]) -> None:
+    """Validate every run's config (one-line errors, exit 2), then run them in order."""
     try:
         force = limits(args).force
         runs = [(job, load_config(job)) for job in jobs(args, force)]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim.run
 from sim import bankdata, metrics
 from sim.api import run_scenario
 from sim.config import TIER_BOUNDS, TIERS
@@ -74,10 +75,9 @@ def test_round_trip_keeps_the_mix_of_the_extract(exported):
 def test_branches_keep_their_share_of_the_book(exported):
     """Homes are drawn around each row's branch, so each branch keeps about its share."""
     folder, extract = exported
-    config = load_config(
-        [*SMALL, *files(folder, customers="customers.csv", branches="branches.csv")]
-    )
-    c = BankModel(config).customers
+    files_ = files(folder, customers="customers.csv", branches="branches.csv")
+    more = "population.customers=12000"  # resampling noise well below the tolerance
+    c = BankModel(load_config([*SMALL, *files_, more])).customers
     simulated = np.bincount(c.branch, weights=c.weight, minlength=12) / c.weight.sum()
     ew = extract["weight"].to_numpy(np.float64)
     exported_share = np.bincount(extract["branch"], weights=ew, minlength=12) / ew.sum()
@@ -304,3 +304,108 @@ def test_parquet_rows_are_counted_from_one(tmp_path):
     edit(CUSTOMERS, 1, "age", 130.0).to_parquet(tmp_path / "c.parquet")
     with pytest.raises(ConfigError, match=r"c.parquet: row 2, column age: 130.0 is above 110"):
         load_config([f"bank.data.customers={tmp_path / 'c.parquet'}"])
+
+
+# ------------------------------------------------------------------------------------------------
+# The extract's size in words, and a warning when the branch network does not fit the book
+# ------------------------------------------------------------------------------------------------
+
+EXAMPLE = "examples/city_bank"
+EXAMPLE_FILES = [
+    f"bank.data.branches={EXAMPLE}/branches.csv",
+    f"bank.data.segments={EXAMPLE}/segments.csv",
+]
+
+
+def example(name: str) -> pd.DataFrame:
+    return pd.read_csv(bankdata.path_of(f"{EXAMPLE}/{name}.csv"))
+
+
+@pytest.fixture
+def told(monkeypatch, caplog):
+    """What ``sim.bankdata`` logs from a fresh process's start: (level, message) pairs."""
+    monkeypatch.setattr(bankdata, "TOLD", set())
+    caplog.set_level("INFO", logger="sim.bankdata")
+    return lambda: [(r.levelname, r.getMessage()) for r in caplog.records]
+
+
+@pytest.fixture
+def weightless(tmp_path):
+    """The example extract without its weight column: each row then stands for 1 customer."""
+    example("customers").drop(columns=["weight"]).to_csv(tmp_path / "customers.csv", index=False)
+    return [*EXAMPLE_FILES, f"bank.data.customers={tmp_path / 'customers.csv'}"]
+
+
+def test_the_example_bank_is_stated_with_its_size_and_no_warning(told):
+    load_config(["bank=city_bank"])
+    load_config(["bank=city_bank", "seed=1"])  # a second run of the same command: said once
+    weight = example("customers")["weight"]
+    assert 150_000 < weight.sum() < 220_000  # "about 180,000 customers"
+    assert told() == [
+        (
+            "INFO",
+            f"{EXAMPLE}/customers.csv: {len(weight):,} active rows standing for"
+            f" {weight.sum():,.0f} real customers (weights 1.6 to 160) in 13 branches (12 open"
+            " at the start)",
+        )
+    ]
+
+
+def test_an_extract_without_weights_is_stated_and_its_network_warned_of(told, weightless):
+    config = load_config(weightless)
+    rows = len(example("customers"))
+    (level, statement), (warned, warning) = told()
+    assert level == "INFO" and statement.endswith(
+        f"customers.csv: {rows:,} real customers in 13 branches (12 open at the start); each row"
+        " stands for 1 customer because the file has no weight column"
+    )
+    cost = example("branches").query("opening_month <= 0")["cost"].sum()
+    margin = bankdata.yearly_margin(config, bankdata.load(config).customers)
+    assert cost > margin > 0.5 * cost  # the affluent rows stand for 1 customer too: rich ones
+    assert warned == "WARNING" and warning.endswith(
+        f"customers.csv: the 12 branches open at the start cost CNY {cost / 1e6:.1f} M a year"
+        f" while the {rows:,} real customers bring about CNY {margin / 1e6:.1f} M of margin a"
+        f" year; at {rows / 12:,.0f} customers a branch (the synthetic bank's serve about 17,750)"
+        f" the network is sized for a bank about {17_750 * 12 / rows:,.0f} times larger: add the"
+        " weight column (real customers per row) if the extract is a sample"
+    )
+
+
+def test_a_network_far_too_small_for_its_book_is_warned_of(told, tmp_path):
+    customers = example("customers")
+    customers.assign(weight=customers["weight"] * 30).to_csv(tmp_path / "c.csv", index=False)
+    load_config([*EXAMPLE_FILES, f"bank.data.customers={tmp_path / 'c.csv'}"])
+    (_, statement), (warned, warning) = told()
+    real = 30 * customers["weight"].sum()
+    assert f"{real:,.0f} real customers (weights 48 to 4,800)" in statement
+    assert warned == "WARNING" and f"serve {real / 12:,.0f} real customers each" in warning
+    assert f"sized for a bank about {real / 12 / 17_750:,.0f} times smaller" in warning
+    assert warning.endswith(
+        "check the weights (real customers per row) and that the branch file counts every branch"
+    )
+
+
+def test_the_margin_warned_of_is_what_a_run_books(weightless):
+    """The margin the warning quotes is the one the model books (loans left out)."""
+    config = load_config([*weightless, "population.customers=5000", "months=1", "burn_in=0"])
+    margin = bankdata.yearly_margin(config, bankdata.load(config).customers)
+    month = run_scenario(config).timeseries.iloc[0]
+    lines = ("deposit_margin", "wealth_fees", "payment_income")
+    assert 12 * sum(month[f"revenue_{line}"] for line in lines) == pytest.approx(margin, rel=0.05)
+    assert 12 * month["cost_branches"] > margin  # the branches cost more than the book brings
+
+
+def test_sim_run_prints_the_statement_and_warning_once_for_a_sweep(
+    told, weightless, tmp_path, capsys
+):
+    argv = ["sim.run", "-m", "seed=0,1", *weightless, "population.customers=1000", "months=1"]
+    argv += ["burn_in=0", f"output.dir={tmp_path / 'runs'}"]
+    old, sys.argv = sys.argv, argv
+    try:
+        sim.run.main()
+    finally:
+        sys.argv = old
+    out = capsys.readouterr().out
+    assert out.count("each row stands for 1 customer because the file has no weight column") == 1
+    assert out.count("\nwarning: ") == 1 and "times larger: add the weight column" in out
+    assert out.count("Run folder: ") == 2
