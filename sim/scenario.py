@@ -51,6 +51,11 @@ GROUPS = {
     if any(group in groups for groups in CHOSEN.values())
 }
 """Every config group a command line chooses from -> its options (its folder's YAML files)."""
+FITS = Path("results") / "calibration"
+"""Where ``experiments.calibrate`` writes a bank's latest fit, ``<bank>/calibrated.yaml``
+(relative to the working folder, as every command's ``output.dir``). When the folder exists it is
+on Hydra's search path, so a bank's ``optional /<bank>@_global_: calibrated`` default composes its
+latest fit after the shipped one (``configs/bank/calibrated/<bank>.yaml``): :func:`fit_files`."""
 NOT_SCENARIO = ("seed", "output")  # a run's settings that are not its scenario (run ids add seeds)
 MISSING = object()  # what :func:`value_at` gives for a key a config does not have
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when PyYAML has it
@@ -73,11 +78,20 @@ def compose_config(overrides: list[str] | None = None, name: str = "config") -> 
         if key in FOLDERS and key not in CHOSEN[name]:
             raise ConfigError(unknown(key))  # Hydra would read its files
         _check_added(override)
+    fits = [f"hydra.searchpath=['file://{FITS.resolve()}']"] if FITS.is_dir() else []
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            return compose(config_name=name, overrides=list(overrides or []))
+            return compose(config_name=name, overrides=[*list(overrides or []), *fits])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(brief(one_line(exc, unknown))) from None
+
+
+def fit_files(bank: str) -> list[Path]:
+    """The fits ``bank=<bank>`` composes, the last winning: the shipped one and the latest
+    (:data:`FITS`), those that exist. A calibration writes its fit over the latest, so the latest
+    sets every key the shipped one does."""
+    files = (CONFIG_DIR / "bank" / "calibrated" / f"{bank}.yaml", FITS / bank / "calibrated.yaml")
+    return [path for path in files if path.is_file()]
 
 
 def _check_added(override) -> None:

@@ -1,7 +1,8 @@
 """Calibration targets: the quantities, computed from a CRM extract, and the targets file.
 
 One definition serves both sides: a bank's own CRM extract (``python -m sim.targets EXTRACT
---out TARGETS.yaml`` writes a targets file with bands from the data's sampling error) and the
+[--out TARGETS.yaml]`` writes a targets file with bands from the data's sampling error, by default
+``results/targets/<extract's name>.yaml``) and the
 model's (``sim.calibration.measure``). An extract has one row per customer active at a reference
 date: ``aum`` (or ``balance``), ``products``, ``tenure_months`` (then), ``churned`` (left within
 the next 12 months), optionally ``weight`` (real customers a row stands for, default 1),
@@ -28,6 +29,7 @@ import yaml
 
 from sim import bankdata
 from sim.config import TIER_BOUNDS
+from sim.folders import replacing
 from sim.overrides import refuse
 from sim.params import ConfigError
 
@@ -78,6 +80,7 @@ MONTHLY_KPIS = (  # the sim.kpis REGISTRY KPIs that are also monthly columns of 
 )
 BAND_SE = 2.0  # a computed band: value +- max(BAND_SE standard errors, BAND_FLOOR x |value|)
 BAND_FLOOR = 0.05
+OUT = Path("results") / "targets"  # where the command writes without --out
 
 
 def known(name: str) -> bool:
@@ -176,6 +179,20 @@ def estimates_of(x: dict[str, np.ndarray | None]) -> dict[str, Estimate]:
     e["year1_vs_10y"] = _ratio(e["attrition_year1"], e["attrition_10y"])
     e["one_vs_4_products"] = _ratio(e["attrition_1_product"], e["attrition_4_products"])
     return e
+
+
+def bootstrap(x: dict[str, np.ndarray | None], draws: int, seed: int) -> pd.DataFrame:
+    """Every quantity of ``DATA`` in ``draws`` resamples (rows drawn with replacement) of an
+    extract's :func:`columns`: a row per draw, whose covariance is the quantities' sampling
+    covariance (``sim.identify``)."""
+    rng = np.random.default_rng(seed)
+    n = len(x["weight"])
+    rows = []
+    for _ in range(draws):
+        pick = rng.integers(0, n, n)
+        resampled = {k: None if v is None else v[pick] for k, v in x.items()}
+        rows.append({k: e.value for k, e in estimates_of(resampled).items()})
+    return pd.DataFrame(rows)
 
 
 def quantities(extract: pd.DataFrame) -> dict[str, float]:
@@ -312,14 +329,17 @@ def _round(x: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.targets EXTRACT --out TARGETS.yaml``."""
+    """``python -m sim.targets EXTRACT [--out TARGETS.yaml]``."""
     parser = argparse.ArgumentParser(
         prog="python -m sim.targets",
         description="Compute a calibration targets file from a bank's CRM extract (CSV/Parquet).",
     )
     parser.add_argument("extract", type=Path)
-    parser.add_argument("--out", type=Path, required=True, help="the targets file to write")
+    parser.add_argument(
+        "--out", type=Path, help=f"the targets file to write (default: {OUT}/<extract's name>.yaml)"
+    )
     args = parser.parse_args(argv)
+    out = args.out or OUT / f"{args.extract.stem}.yaml"
     try:
         x = columns(bankdata.read_extract(str(args.extract)))
     except ConfigError as exc:
@@ -338,11 +358,12 @@ def main(argv: list[str] | None = None) -> int:
         },
         "targets": targets,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(out) as tmp:
+        tmp.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     for note in notes:
         print(f"note: {note}")
-    print(f"{len(targets)} targets from {rows:,} rows written to {args.out}")
+    print(f"{len(targets)} targets from {rows:,} rows written to {out}")
     return 0
 
 

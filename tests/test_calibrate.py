@@ -1,9 +1,12 @@
 """Calibrating a bank: recovery of known parameters, resuming, bad input and the written config."""
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -12,7 +15,7 @@ import yaml
 from experiments import calibrate as cal
 from sim import calibration, targets
 from sim.params import ConfigError
-from sim.scenario import load_config
+from sim.scenario import FITS, load_config, run_id
 
 SMALL = ["population.customers=4000", "burn_in=12", "months=12"]
 TINY = ["population.customers=600", "burn_in=12", "seeds=1", "executor.workers=2", "workers=2"]
@@ -50,10 +53,13 @@ def test_recovers_known_parameters_from_the_banks_own_extract(tmp_path):
     )
     start = dict(p.start)
     best = cal.calibrate(p, progress=False)
+    told = json.loads((p.folder / "provenance.json").read_text())["identification"]
     for key, tolerance in (("behaviour.churn_base", 0.1), ("behaviour.product_hazard.0", 0.25)):
         error = abs(best[key] - truth[key])
         assert error < tolerance * truth[key], (key, best[key], truth[key])
         assert error < abs(start[key] - truth[key]), (key, best[key], start[key])
+        low, high = told["parameters"][key]["interval"]
+        assert low < truth[key] < high, (key, low, high, truth[key])
 
 
 def test_a_rerun_resumes_the_study_and_the_sampler_is_seeded(tmp_path, capsys):
@@ -155,30 +161,81 @@ def test_model_side_quantities_are_measured_over_the_runs():
     assert satisfaction[0] != satisfaction[1] and 0 < satisfaction[0] < 1
 
 
-@pytest.fixture
-def calibrated_file():
-    """configs/bank/calibrated/synthetic.yaml, restored (or removed) afterwards."""
-    path = cal.CALIBRATED / "synthetic.yaml"
-    before = path.read_text() if path.exists() else None
-    try:
-        yield path
-    finally:
-        if before is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_text(before)
-
-
-def test_the_written_calibration_is_picked_up_by_the_bank(tmp_path, calibrated_file):
-    args = [*TINY, "targets=synthetic", "trials=2", f"output.dir={tmp_path / 'out'}"]
+def test_the_fit_goes_under_results_and_the_bank_runs_the_latest(tmp_path, monkeypatch):
+    """The fit is written to results/calibration/<bank>/ of the working folder, never over a
+    tracked file; bank=<bank> then runs it (a new run id), and a later calibration keeps the
+    keys of the latest fit that it does not fit."""
+    monkeypatch.chdir(tmp_path)
+    before = load_config(["bank=synthetic"])
+    args = [*TINY, "targets=synthetic", "trials=2"]
     params = "parameters={behaviour.churn_base: [0.05, 0.3], behaviour.tier_hazard.2: [0.35, 0.9]}"
-    best = cal.calibrate(cal.prepare([*args, params]), progress=False)
-    text = calibrated_file.read_text()
+    first = cal.calibrate(cal.prepare([*args, params]), progress=False)
+    folder = tmp_path / FITS / "synthetic"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".bank-testbed",
+        "calibrated.yaml",
+        "plausible.yaml",
+        "provenance.json",
+        "study.sqlite3",
+    ]
+    text = (folder / "calibrated.yaml").read_text()
     assert text.splitlines()[0] == "# @package _global_"
-    assert "# targets: " in text and "sha256" in text
+    assert "# targets: " in text and "sha256" in text and "parameters identified" in text
     config = load_config(["bank=synthetic"])
-    assert config.behaviour.churn_base == best["behaviour.churn_base"]
-    assert config.behaviour.tier_hazard[2] == best["behaviour.tier_hazard.2"]
+    assert config.behaviour.churn_base == first["behaviour.churn_base"]
+    assert config.behaviour.tier_hazard[2] == first["behaviour.tier_hazard.2"]
     assert config.behaviour.tier_hazard[:2] == [1.0, 0.75]
-    record = yaml.safe_load((tmp_path / "out" / "synthetic" / "provenance.json").read_text())
-    assert record["best"] == best and record["trials"] == 2
+    assert run_id(config) != run_id(before)
+    assert load_config(["bank=synthetic", "behaviour.churn_base=0.2"]).behaviour.churn_base == 0.2
+    second = cal.prepare([*args, "parameters={behaviour.long_tenure_hazard: [0.15, 0.6]}"])
+    assert second.fits == [FITS / "synthetic" / "calibrated.yaml"]
+    assert second.start == {"behaviour.long_tenure_hazard": 0.3}
+    fitted = cal.calibrate(second, progress=False)
+    latest = load_config(["bank=synthetic"])
+    assert latest.behaviour.churn_base == first["behaviour.churn_base"]  # kept
+    assert latest.behaviour.long_tenure_hazard == fitted["behaviour.long_tenure_hazard"]
+    record = json.loads((folder / "provenance.json").read_text())
+    assert record["best"] == fitted and record["trials"] == 2
+    assert record["started_from"] == [str(FITS / "synthetic" / "calibrated.yaml")]
+
+
+def test_the_fit_says_what_the_targets_tell_and_writes_the_plausible_sets(tmp_path, capsys):
+    """The example bank against targets from its own extract: intervals from the extract's
+    bootstrap, the summary line, and plausible.yaml in the format experiments.compare reads."""
+    targets_file = tmp_path / "targets.yaml"
+    assert targets.main(["examples/city_bank/customers.csv", "--out", str(targets_file)]) == 0
+    params = (
+        "parameters={behaviour.churn_base: [0.06, 0.2], behaviour.product_hazard.0: [1.5, 3.5]}"
+    )
+    p = cal.prepare(
+        [
+            "bank=city_bank",
+            f"targets={targets_file}",
+            "population.customers=2000",
+            "seeds=1",
+            "trials=6",
+            "workers=2",
+            "executor.workers=2",
+            params,
+            f"output.dir={tmp_path / 'out'}",
+        ]
+    )
+    best = cal.calibrate(p, progress=False)
+    out = capsys.readouterr().out
+    assert "bootstrap resamples of the extract examples/city_bank/customers.csv" in out
+    summary = next(line for line in out.splitlines() if "targets within their bands" in line)
+    assert re.search(r"; \d of 2 parameters identified", summary), summary
+    record = json.loads((p.folder / "provenance.json").read_text())["identification"]
+    assert np.array(record["jacobian"]).shape == (len(p.wanted.targets), 2)
+    assert record["targets"] == list(p.wanted.targets) and record["condition_number"] >= 1
+    churn = record["parameters"]["behaviour.churn_base"]
+    assert churn["interval"][0] < best["behaviour.churn_base"] < churn["interval"][1]
+    doc = yaml.safe_load((p.folder / "plausible.yaml").read_text())
+    assert list(doc) == ["bank", "study", "rule", "parameters", "sets"]
+    assert doc["bank"] == "city_bank" and doc["study"] == cal.study_name(p)
+    assert doc["parameters"] == {k: list(v) for k, v in p.ranges.items()}
+    first, *rest = doc["sets"]
+    assert list(first) == ["trial", "loss", "values"] and first["values"] == best
+    assert [s["loss"] for s in doc["sets"]] == sorted(s["loss"] for s in doc["sets"])
+    n = len(doc["sets"])
+    assert f"{n} plausible parameter set" in out and str(p.folder / "plausible.yaml") in out

@@ -1,8 +1,10 @@
 """The docs stay true to the code."""
 
+import hashlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -139,7 +141,10 @@ def _logical_lines(body: str) -> list[tuple[int, str]]:
 
 COMMANDS = doc_commands()
 CHOSEN = [
-    c for c in COMMANDS if os.environ.get("DOC_COMMANDS") == "all" or any(f in c.line for f in FAST)
+    c
+    for c in COMMANDS
+    if (os.environ.get("DOC_COMMANDS") == "all" or any(f in c.line for f in FAST))
+    and "targets=results/" not in c.line  # an earlier command's targets: run in order below
 ]
 
 
@@ -164,3 +169,58 @@ def test_a_documented_command_works_as_documented(tmp_path, command):
         return
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert command.wrote(out), proc.stdout[-2000:]
+
+
+# --------------------------------------------------------------------------------------------
+# A clean checkout stays clean: the documented fitting commands write under results/
+# --------------------------------------------------------------------------------------------
+
+FITTING = ("sim.targets", "experiments.calibrate")
+SMALL_FIT = ["population.customers=2000", "trials=2", "seeds=1", "workers=2", "executor.workers=2"]
+
+
+def writes_for_others(c: DocCommand) -> bool:
+    """A documented command that writes what other commands read: a targets file, or a fit
+    (``trials=0`` measures only; ``write=false`` keeps a study to itself)."""
+    if len(c.words) < 3 or c.module not in FITTING or c.error:
+        return False
+    return c.module == "sim.targets" or not {"trials=0", "write=false"} & set(c.words)
+
+
+def hashes(folder: Path, names: list[str]) -> dict[str, str]:
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}
+
+
+def checkout_files() -> list[str]:
+    """The files git tracks or would add (ignored ones, such as results/, left out)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def test_the_documented_fitting_commands_leave_a_clean_checkout_clean(tmp_path):
+    """The documented commands that write a targets file or a fit, each once, as written and in
+    order (tiny), from a working folder holding a copy of examples/ (so that their results/ is not
+    the checkout's and a write into examples/ is seen, not done): they change no file of the
+    checkout nor of the copy, and the fit ends where bank=<bank> finds it."""
+    lines = {c.line: c for c in COMMANDS if writes_for_others(c)}
+    assert {c.module for c in lines.values()} == set(FITTING)
+    names = checkout_files()
+    before = hashes(ROOT, names)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    copied = [
+        str(p.relative_to(tmp_path)) for p in (tmp_path / "examples").rglob("*") if p.is_file()
+    ]
+    for c in lines.values():
+        small = SMALL_FIT if c.module == "experiments.calibrate" else []
+        proc = subprocess.run(
+            [*c.words, *small], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, (c.source, proc.stderr[-2000:])
+    assert hashes(ROOT, names) == before
+    assert hashes(tmp_path, copied) == hashes(ROOT, copied)
+    assert (tmp_path / "results" / "calibration" / "city_bank" / "calibrated.yaml").is_file()

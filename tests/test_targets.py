@@ -117,10 +117,35 @@ def test_default_targets_are_named_and_midpoints():
         targets.resolve("nope")
 
 
-def cli(*args):
+def test_bootstrap_draws_spread_as_the_sampling_error():
+    """Unweighted, the standard errors are exact (Kish's approximation is not involved)."""
+    extract = pd.concat([EXTRACT.drop(columns=["weight"])] * 100, ignore_index=True)
+    x = targets.columns(extract)
+    draws = targets.bootstrap(x, 500, seed=3)
+    assert draws.shape == (500, len(targets.DATA))
+    for name in ("attrition", "attrition_mass", "products", "affluent_share"):
+        se = targets.estimates(extract)[name].se
+        assert draws[name].std() == pytest.approx(se, rel=0.1), name
+    assert draws.equals(targets.bootstrap(x, 500, seed=3))  # seeded
+
+
+def cli(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "sim.targets", *map(str, args)], capture_output=True, text=True
+        [sys.executable, "-m", "sim.targets", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
     )
+
+
+def test_cli_without_out_writes_under_results(tmp_path):
+    extract = pd.concat([EXTRACT] * 10, ignore_index=True).assign(customer_id=range(60))
+    extract.to_csv(tmp_path / "crm.csv", index=False)
+    proc = cli(tmp_path / "crm.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = tmp_path / "results" / "targets" / "crm.yaml"
+    assert f"written to {written.relative_to(tmp_path)}" in proc.stdout
+    assert targets.read_targets(written).targets["attrition"].value == pytest.approx(7 / 11)
 
 
 def test_cli_writes_a_targets_file_with_bands_from_sampling_error(tmp_path):

@@ -23,7 +23,7 @@ import experiments.compare
 import sim.run
 from sim.overrides import MAX_DEPTH, MAX_MESSAGE, check_path
 from sim.params import ConfigError
-from sim.scenario import CONFIG_DIR, load_config
+from sim.scenario import fit_files, load_config
 
 RUN, COMPARE = "sim.run", "experiments.compare"
 CLIS = {RUN: (sim.run, "run_one"), COMPARE: (experiments.compare, "run_experiment")}
@@ -196,9 +196,9 @@ def test_a_strategy_is_activated_by_the_group_then_its_parameters_are_set():
 
 
 def test_a_named_bank_still_reads_its_calibration():
-    """``bank=city_bank`` reads ``configs/bank/calibrated/city_bank.yaml`` through its defaults
-    list, while ``bank=calibrated/city_bank`` is refused."""
-    calibrated = yaml.safe_load((CONFIG_DIR / "bank/calibrated/city_bank.yaml").read_text())
+    """``bank=city_bank`` reads its latest fit (the shipped one, or a calibration's under
+    results/) through its defaults list, while ``bank=calibrated/city_bank`` is refused."""
+    calibrated = yaml.safe_load(fit_files("city_bank")[-1].read_text())
     config = load_config(["bank=city_bank"])
     assert config.behaviour.churn_base == calibrated["behaviour"]["churn_base"]
     assert config.behaviour.churn_base != load_config([]).behaviour.churn_base
