@@ -26,8 +26,12 @@ GROUPS = (
 def make(folder: Path, truth: list[str], seed: int, rows: int) -> list[str]:
     """A truth bank of about ``rows`` extract rows standing for the default bank's ~213,000 real
     customers; the ``bank.data`` overrides that rebuild it."""
+    paths = export.truth_bank(folder, [*design(rows), f"seed={seed}", *truth])
+    return [f"bank.data.{key}={path}" for key, path in paths.items()]
+
+
+def design(rows: int) -> list[str]:
+    """The default bank simulated by ``rows`` agents (its extract has about as many rows)."""
     scale = 20_000 / rows
     weights = ",".join(f"{t}:{w * scale:g}" for t, w in DEFAULT_WEIGHTS.items())
-    design = [f"population.customers={rows}", f"population.weights={{{weights}}}", f"seed={seed}"]
-    paths = export.truth_bank(folder, [*design, *truth])
-    return [f"bank.data.{key}={path}" for key, path in paths.items()]
+    return [f"population.customers={rows}", f"population.weights={{{weights}}}"]
