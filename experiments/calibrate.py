@@ -49,14 +49,13 @@ from sim.resources import LimitsConfig
 from sim.scenario import (
     FITS,
     GROUPS,
-    NOT_SCENARIO,
     compose_replacing,
     fit_files,
     scenario_text,
     to_config,
     value_at,
 )
-from sim.scenario import with_values as set_values
+from sim.values import is_number, numeric_key, with_values
 
 DEFAULT_BANK = "synthetic"  # configs/calibrate.yaml's bank
 DIGITS = 6  # significant digits of a fitted value
@@ -168,7 +167,7 @@ def parameter_ranges(
         name = f"{setting}.{key}"
         value, meta = numeric_key(config, key, name)
         numbers = isinstance(bounds, list) and len(bounds) == 2
-        if not numbers or not all(_is_number(b) for b in bounds) or not bounds[0] < bounds[1]:
+        if not numbers or not all(is_number(b) for b in bounds) or not bounds[0] < bounds[1]:
             raise ConfigError(f"{name}={bounds}; allowed [low, high] with low < high")
         lo_ok = meta.get("lo") is None or bounds[0] >= meta["lo"]
         if not lo_ok or meta.get("hi") is not None and bounds[1] > meta["hi"]:
@@ -179,46 +178,6 @@ def parameter_ranges(
             raise ConfigError(f"{name}={bounds} holds no integer; {key} is an integer")
         ranges[key] = (bounds[0], bounds[1])
     return ranges
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def numeric_key(config: Config, key: str, name: str) -> tuple[float, dict]:
-    """The value at a scenario key (a list element as ``key.<index>``) and its field's
-    metadata; a ConfigError unless it is a number the scenario has."""
-    if key.split(".")[0] in NOT_SCENARIO:
-        raise ConfigError(f"{name}: {key} does not describe the bank; fit scenario keys only")
-    node, meta = config, {}
-    for part in key.split("."):
-        if dataclasses.is_dataclass(node):
-            f = {f.name: f for f in dataclasses.fields(node)}.get(part)
-            node, meta = (getattr(node, part), f.metadata) if f else (None, meta)
-        elif isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            node = None
-        if node is None:
-            raise ConfigError(f"{name}: {key} is not a known key (see docs/parameters.md)")
-    if not _is_number(node):
-        raise ConfigError(f"{name}: {key}={node!r} is not a number")
-    return node, meta
-
-
-def with_values(config: Config, values: dict[str, float]) -> Config:
-    """``config`` with the parameters set; a list element sets its element of the list."""
-    plain: dict[str, Any] = {}
-    for key, value in values.items():
-        head, _, last = key.rpartition(".")
-        container = value_at(config, head) if head else None
-        if isinstance(container, list):
-            plain.setdefault(head, list(container))[int(last)] = value
-        else:
-            plain[key] = value
-    return set_values(config, plain)
 
 
 def distributions(plan: Plan) -> dict[str, optuna.distributions.BaseDistribution]:

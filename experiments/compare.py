@@ -11,6 +11,9 @@ Hydra's flags (``-m``, ``--cfg`` ...) are refused, since an experiment grid is h
 ``-h``/``--help`` prints this text. ``dry_run=true`` validates and plans the experiment, prints how
 many runs it would execute and how many the store already holds (naming damaged ones, which it
 would rerun), and stops: nothing is run or written (no folder, lock or plan), exit code 0.
+``calibration=<bank>`` (or a plausible.yaml's path) runs every arm at each of a calibration's
+plausible parameter sets on the same seeds, and the report says whether each verdict holds
+across them (``experiments.plausible``, ``analysis.plausible``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from experiments import plausible
 from experiments.config import (
     AUTO,
     EXPERIMENT_KEYS,
@@ -30,6 +34,7 @@ from experiments.config import (
     compose,
     looks,
     register,
+    seeds_planned,
     workers,
 )
 from experiments.executors import Outcome, run_all
@@ -47,7 +52,7 @@ from experiments.store import (
 )
 from sim.overrides import check_overrides, refuse, split_flags
 from sim.params import ConfigError
-from sim.scenario import GROUPS, config_yaml, to_config
+from sim.scenario import GROUPS, config_yaml, load_config, to_config
 
 register()
 NOT_SCENARIO = (*EXPERIMENT_KEYS, "hydra")
@@ -66,16 +71,43 @@ def scenario_overrides(overrides: list[str]) -> list[str]:
 
 def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[RunSpec], Path]:
     """Validate everything and plan every run, before anything is run (raises ConfigError);
-    opens (creates and locks) the experiment folder, or with ``dry_run`` only checks it."""
+    opens (creates and locks) the experiment folder, or with ``dry_run`` only checks it. With
+    ``calibration=``, the experiment is composed again with the settings the calibration implies
+    and runs at its plausible sets (``experiments.plausible``), recorded in the folder."""
     compare = to_config(cfg, schema=CompareConfig)
+    calibration = plausible.read(compare.calibration) if compare.calibration else None
+    if calibration:
+        overrides = [
+            *overrides,
+            *plausible.implied(calibration, overrides, compare.experiment.name),
+        ]
+        compare = to_config(compose(overrides), schema=CompareConfig)
     check_experiment(compare)
-    specs = plan(compare, scenario_overrides(overrides))
+    scenario = scenario_overrides(overrides)
+    sets = _plausible_sets(compare, calibration, scenario) if calibration else []
+    specs = plan(compare, scenario, [dict(s.values) for s in sets] if calibration else None)
     root = Path(compare.output.dir) / compare.experiment.name
     if compare.dry_run:
         check_store(root, specs)
     else:
         open_store(root, specs, compare.report)
+    if calibration:
+        if not compare.dry_run:
+            plausible.write(root, calibration, sets)
+        print(plausible.line(calibration, sets, seeds_planned(compare)))
     return compare, specs, root
+
+
+def _plausible_sets(
+    compare: CompareConfig, calibration: plausible.Calibration, scenario: list[str]
+) -> list[plausible.PlausibleSet]:
+    """The calibration's sets this experiment runs (its first ``calibration_sets``), checked
+    against the baseline arm's scenario."""
+    e = compare.experiment
+    plausible.check(
+        calibration, compare, load_config([*e.overrides, *scenario, *e.arms[e.baseline]])
+    )
+    return calibration.sets[: compare.calibration_sets]
 
 
 def run_experiment(
@@ -173,9 +205,11 @@ def _todo(compare: CompareConfig, specs: list[RunSpec], root: Path) -> list[RunS
     e, ex = compare.experiment, compare.executor
     points = len({s.point for s in specs})
     seeds = len({s.seed for s in specs})
+    sets = f" x {points} plausible set{'s' if points != 1 else ''}"
+    what = sets if compare.calibration else f" x {points} points"
     print(
         f"Experiment {e.name}: {len(arms(compare))} arms x {seeds} replications"
-        f"{f' x {points} points' if points > 1 else ''} = {len(unique)} runs;"
+        f"{what if points > 1 or compare.calibration else ''} = {len(unique)} runs;"
         f" {len(unique) - len(todo)} already stored, {len(todo)} to run on {ex.kind}"
         f"{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
     )

@@ -127,6 +127,15 @@ class CompareConfig(Config):
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    calibration: str = param(
+        "",
+        "a bank whose calibration's plausible sets every arm runs at (its plausible.yaml under"
+        " results/calibration/<bank>/), or a plausible.yaml's path; empty: the bank as configured",
+        "workflow",
+    )
+    calibration_sets: int = param(
+        5, "calibration: the file's first (best) sets used", "cost", 1, 10_000
+    )
     report: bool = param(True, "write the report when the runs are done", "workflow")
     dry_run: bool = param(
         False, "validate and plan, print the runs to do and stop, writing nothing", "workflow"
@@ -223,6 +232,11 @@ def check_experiment(cfg: CompareConfig) -> None:
     """Refuse what would make a broken experiment, before any run starts."""
     e = cfg.experiment
     check_folder_name("experiment.name", e.name)
+    if cfg.calibration and type(cfg) is not CompareConfig:  # a command built on compare's
+        raise ConfigError(
+            f"calibration={cfg.calibration}: only python -m experiments.compare runs an experiment"
+            " over a calibration's plausible sets; drop calibration="
+        )
     if cfg.strategy:
         raise ConfigError(
             f"strategy={sorted(cfg.strategy)}: strategies belong to arms here; set them in"

@@ -32,13 +32,7 @@ from typing import Any
 import optuna
 from hydra.core.config_store import ConfigStore
 
-from experiments.calibrate import (
-    distributions,
-    numeric_key,
-    parameter_ranges,
-    rounded,
-    with_values,
-)
+from experiments.calibrate import distributions, parameter_ranges, rounded
 from experiments.config import ExecutorConfig, check_folder_name, check_machine, workers
 from experiments.executors import mapper
 from sim.api import run_scenario
@@ -51,6 +45,7 @@ from sim.progress import bar as progress_bar
 from sim.provenance import code_version
 from sim.resources import LimitsConfig
 from sim.scenario import GROUPS, compose_replacing, scenario_text, to_config
+from sim.values import numeric_key, with_values
 
 WHOLE = ("parameters", "budget.levers", "objectives")  # given whole, they replace the preset's
 SHARE = "share."  # a lever's weight in the study's parameters

@@ -23,15 +23,8 @@ from experiments.config import AUTO, CompareConfig, check_machine, seeds_planned
 from sim.config import Config
 from sim.params import ConfigError
 from sim.resources import MAX_POINTS, MAX_RUNS, check_count
-from sim.scenario import (
-    MISSING,
-    Derivations,
-    load_config,
-    scenario_text,
-    seeded_hashes,
-    value_at,
-    with_values,
-)
+from sim.scenario import MISSING, Derivations, load_config, scenario_text, seeded_hashes
+from sim.values import value_at, with_values
 
 
 @dataclass
@@ -88,7 +81,12 @@ def _unique(points: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
 
 
 def _point(values: dict) -> tuple[str, dict]:
-    return ",".join(f"{k}={v}" for k, v in values.items()), values
+    return point_label(values), values
+
+
+def point_label(values: dict[str, Any]) -> str:
+    """A point's label: "key=value,..." in the order of ``values``."""
+    return ",".join(f"{k}={v}" for k, v in values.items())
 
 
 def plan(
@@ -96,11 +94,11 @@ def plan(
 ) -> list[RunSpec]:
     """Every run of the experiment, validated; raises ConfigError naming the arm and point.
     ``design``: the parameter points (dotted key -> value), instead of the experiment's grid or
-    sample (a sensitivity design, a set of futures).
+    sample (a sensitivity design, a set of futures, a calibration's plausible sets).
 
     Each arm is composed once (Hydra); a point's values are then set on the arm's config
-    (``sim.scenario.with_values``); each scenario is validated and serialised once, and its text
-    hashed once for all its seeds.
+    (``sim.values.with_values``: a key may name a list's element, ``key.<index>``); each scenario
+    is validated and serialised once, and its text hashed once for all its seeds.
     A point's keys apply to the arms that have them: a grid over ``strategy.<name>.<key>`` moves
     the arms running that strategy, while the baseline stays one set of runs (same run ids).
     """

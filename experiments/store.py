@@ -65,7 +65,8 @@ PLAN_COLUMNS = ["run_id", "arm", "point", "seed"]
 IDENTITY = "identity.json"  # the experiment a folder holds (see experiment_identity)
 LOCK = ".lock"
 DAMAGED = "damaged"
-OWN_FILES = ("experiment.yaml", IDENTITY, PLAN, LOCK)  # the store's own files in its folder
+PLAUSIBLE = "plausible.json"  # the calibration's plausible sets an experiment ran at
+OWN_FILES = ("experiment.yaml", IDENTITY, PLAN, LOCK, PLAUSIBLE)  # the store's own files
 LINKS = (*OWN_FILES, MARKER, "runs", "slurm")  # where the store writes: never symbolic links
 RECORD = ("config.yaml", "provenance.json")  # every run folder's, besides its manifest
 REQUIRED = {  # by status, as sim.api.RunResult.save and write_failure write them
@@ -82,6 +83,8 @@ REPORT_FILES = (  # what analysis.report writes into a results folder (and its t
     "differences.csv",
     "differences.parquet",
     "crn.csv",
+    "plausible_sets.csv",
+    "plausible_summary.csv",
     ".report.html.tmp",
     ".report.md.tmp",
     ".results.tmp.xlsx",

@@ -16,6 +16,7 @@ from experiments import calibrate as cal
 from sim import calibration, targets
 from sim.params import ConfigError
 from sim.scenario import FITS, load_config, run_id
+from sim.values import with_values
 
 SMALL = ["population.customers=4000", "burn_in=12", "months=12"]
 TINY = ["population.customers=600", "burn_in=12", "seeds=1", "executor.workers=2", "workers=2"]
@@ -37,7 +38,7 @@ def test_recovers_known_parameters_from_the_banks_own_extract(tmp_path):
     lead the calibration, started from the defaults, back to the truth."""
     truth = {"behaviour.churn_base": 0.115 * 1.6, "behaviour.product_hazard.0": 1.8}
     bank = load_config([*SMALL, "seed=100", "behaviour.product_hazard=[1.8,1.1,0.7,0.45]"])
-    bank = cal.with_values(bank, {"behaviour.churn_base": truth["behaviour.churn_base"]})
+    bank = with_values(bank, {"behaviour.churn_base": truth["behaviour.churn_base"]})
     runs = [calibration.measure_run(c) for c in calibration.seeded(bank, 2)]
     found, _ = targets.bands(targets.estimates(pd.concat([r.extract for r in runs])))
     (tmp_path / "bank.yaml").write_text(yaml.safe_dump({"targets": found}))

@@ -83,7 +83,9 @@ class DocCommand:
         return [*words, *SHRINK, f"output.dir={out}", *_shrink(self.module, words)]
 
     def wrote(self, out: Path) -> bool:
-        """Whether the command left what it is for under ``out``."""
+        """Whether the command left what it is for under ``out`` (a dry run: nothing)."""
+        if "dry_run=true" in self.words:
+            return not out.exists()
         if self.module == "sim.targets":
             return (out / "targets.yaml").exists()
         if self.module == "experiments.calibrate":

@@ -5,10 +5,13 @@ baseline on the same seeds, a verdict per arm and KPI read off simultaneous inte
 ``analysis.stats``) with the smallest effects of ``sim.kpis`` (or the experiment's
 ``experiment.smallest_effect``), and how much common random numbers narrowed the CIs. It writes
 ``summary.csv`` and ``summary.parquet`` (one row per point and arm), ``differences.csv``/
-``.parquet`` (one row per point, arm and KPI) and ``crn.csv`` into the folder, draws the figures
-into ``figures/`` and writes the report: ``report.html`` (self-contained), ``report.md`` and the
-workbook ``results.xlsx`` (:mod:`.workbook`). Each starts with an executive summary
-(:mod:`.executive`): the arms ranked, the recommendation and its caveats. Its stages are
+``.parquet`` (one row per point, arm and KPI) and ``crn.csv`` into the folder (and, for an
+experiment run at a calibration's plausible sets, ``plausible_sets.csv`` and
+``plausible_summary.csv``: whether each verdict holds across them, ``analysis.plausible``),
+draws the figures into ``figures/`` and writes the report: ``report.html`` (self-contained),
+``report.md`` and the workbook ``results.xlsx`` (:mod:`.workbook`). Each starts with an
+executive summary (:mod:`.executive`): the arms ranked, the recommendation and its caveats (for
+plausible sets, read off the verdicts across them: :mod:`.calibration`). Its stages are
 announced on stderr.
 
 One document model (:mod:`.document`), built from the statistics by :func:`.sections.build`, is
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import stats
+from analysis import plausible, stats
 from analysis.inference import Design
 from analysis.report import console, html, markdown
 from analysis.report.document import Document
@@ -68,8 +71,9 @@ class Written:
 def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The report's tables from the store's successful runs (``runs``: ``store.load(results)``):
     ``arms`` and ``summary`` (empty without successful runs), and with baseline runs
-    ``differences``, ``verdicts`` and ``crn``. KPIs missing from the runs (e.g. the NPV parts in
-    older stores) are left out."""
+    ``differences``, ``verdicts`` and ``crn``, and for an experiment run at a calibration's
+    plausible sets ``plausible_sets`` and ``plausible_summary`` (``analysis.plausible``). KPIs
+    missing from the runs (e.g. the NPV parts in older stores) are left out."""
     runs = store.load(results) if runs is None else runs
     meta = store.experiment_meta(results)
     experiment = meta.get("experiment") or {}
@@ -88,6 +92,12 @@ def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.
         labelled = Labels.of(runs, meta).kpis
         tables["verdicts"] = stats.verdicts(tables["differences"], kpis=labelled)
         tables["crn"] = stats.crn_efficiency(ok, baseline)
+        if calibration := plausible.record(results):
+            by_set = plausible.per_set(tables["differences"], calibration)
+            tables["plausible_sets"] = by_set
+            tables["plausible_summary"] = plausible.across(
+                by_set, list(calibration["parameters"]), labelled
+            )
     tables["summary"] = _summary(tables["arms"], tables.get("verdicts"))
     return tables
 
@@ -118,7 +128,9 @@ def report(results: Path, out=print, arms: list[str] | None = None) -> dict[str,
     experiment = meta.get("experiment") or {}
     labels = Labels.of(runs, meta)
     sequential = sequential_text(meta, tables.get("differences"))
-    for line in console.summary(tables, runs, experiment, labels, sequential):
+    calibration = plausible.record(results)
+    reps, _ = replications(meta, runs)
+    for line in console.summary(tables, runs, experiment, labels, sequential, calibration, reps):
         out(line)
     _write_tables(results, tables)
     written = write_report(results, tables, runs, arms=arms)
@@ -126,8 +138,7 @@ def report(results: Path, out=print, arms: list[str] | None = None) -> dict[str,
     tables["figures"] = pd.DataFrame([asdict(c) for c in written.charts], columns=columns)
     for line in console.written(written):
         out(line)
-    reps, _ = replications(meta, runs)
-    for line in console.executive(tables, experiment, labels, reps):
+    for line in console.executive(tables, experiment, labels, reps, calibration):
         out(line)
     return tables
 
@@ -225,8 +236,17 @@ def _write_tables(results: Path, tables: dict[str, pd.DataFrame]) -> None:
         if name in tables:
             tables[name].to_csv(results / f"{name}.csv", index=False)
             tables[name].to_parquet(results / f"{name}.parquet", index=False)
-    if "crn" in tables:
-        tables["crn"].to_csv(results / "crn.csv", index=False)
+    for name, file in CSV.items():
+        if name in tables:
+            tables[name].to_csv(results / file, index=False)
+
+
+CSV = {
+    "crn": "crn.csv",
+    "plausible_sets": plausible.SETS_CSV,
+    "plausible_summary": plausible.SUMMARY_CSV,
+}
+"""The tables written as CSV only, and their files."""
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -11,8 +11,8 @@ import textwrap
 import pandas as pd
 
 from analysis import stats
+from analysis.report import calibration as plausible_report
 from analysis.report.document import Bullets, Heading, Para, Table
-from analysis.report.executive import executive_section
 from analysis.report.formats import run_counts
 from analysis.report.labels import Labels
 from analysis.report.sections import (
@@ -34,20 +34,40 @@ def summary(
     experiment: dict,
     labels: Labels,
     sequential: str = "",
+    calibration: dict | None = None,
+    seeds: int = 0,
 ) -> list[str]:
     """The lines before the report is written: progress, means, verdicts (after
-    ``sequential``, the design of replications=auto in words, if any) and CRN."""
+    ``sequential``, the design of replications=auto in words, if any) and CRN. For an
+    experiment at a ``calibration``'s plausible sets (its record), the verdicts across the sets
+    instead of the means and verdicts by set (on ``seeds`` seeds each), which the report has."""
     lines = [f"Runs: {run_counts(runs)}."]
     means = tables["summary"]
     if means.empty:
         return [*lines, "No successful runs yet."]
-    lines += render(means_blocks(means, point_labels(means), labels))
+    across = calibration is not None and "plausible_summary" in tables
+    short = plausible_report.set_labels(calibration) or point_labels(means)
+    if not across:
+        lines += render(means_blocks(means, short, labels))
     if len(tables.get("verdicts", [])):
-        lines += _verdicts(tables, experiment, labels)
-        for text in (skewed_text(tables["differences"], labels, point_labels(means)), sequential):
+        if across:
+            lines += _across(tables, calibration, experiment, labels, seeds)
+        else:
+            lines += _verdicts(tables, experiment, labels)
+        skewed = "" if across else skewed_text(tables["differences"], labels, short)
+        for text in (skewed, sequential):  # the report names the skewed ones of each set
             lines += ["", *_wrap(text)] if text else []
         lines += ["", *_wrap(f"Common random numbers: {crn_plain(tables['crn'], labels.months)}")]
     return lines
+
+
+def _across(tables, calibration: dict, experiment: dict, labels: Labels, seeds: int) -> list:
+    """The verdicts across the plausible sets: what they are, then one line per arm."""
+    head, arms = plausible_report.console_lines(tables, calibration, experiment, labels, seeds)
+    settings = experiment.get("smallest_effect") or {}
+    negligible = f" Negligible means within {thresholds(settings, labels)}."
+    where = " Means and verdicts by set: the report and plausible_sets.csv."
+    return ["", *_wrap(head + negligible + where), *arms]
 
 
 def written(written) -> list[str]:
@@ -65,12 +85,18 @@ def written(written) -> list[str]:
 
 
 def executive(
-    tables: dict[str, pd.DataFrame], experiment: dict, labels: Labels, seeds: int
+    tables: dict[str, pd.DataFrame],
+    experiment: dict,
+    labels: Labels,
+    seeds: int,
+    calibration: dict | None = None,
 ) -> list[str]:
-    """The executive summary as text (nothing without verdicts)."""
+    """The executive summary as text (nothing without verdicts); for an experiment at a
+    ``calibration``'s plausible sets, read off the verdicts across them."""
     if not len(tables.get("differences", [])):
         return []
-    section = executive_section(tables, labels, experiment, seeds, point_labels(tables["summary"]))
+    short = plausible_report.set_labels(calibration) or point_labels(tables["summary"])
+    section = plausible_report.executive(tables, labels, experiment, seeds, short, calibration)
     return ["", section.title.upper(), *render(section.blocks)]
 
 

@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import plausible
 from analysis.report.analyses import optimize_section, robustness_section, sensitivity_section
+from analysis.report.calibration import executive, set_labels
+from analysis.report.calibration import section as calibration_section
 from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
-from analysis.report.executive import DECISION_KPIS, executive_section, ranking_rule
+from analysis.report.executive import DECISION_KPIS, ranking_rule
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
 from analysis.report.labels import Labels
@@ -71,13 +74,16 @@ def build(
     baseline = e.get("baseline", "baseline")
     settings = e.get("smallest_effect") or {}
     summary = tables.get("summary", pd.DataFrame())
-    short = point_labels(summary)
+    calibration = plausible.record(results)
+    short = set_labels(calibration) or point_labels(summary)
     arm_names = list(pd.unique(summary["arm"])) if len(summary) else []
     reps, _ = replications(meta, runs)
     labels = Labels.of(runs, meta)
     decision = tuple(e.get("decision_kpis") or DECISION_KPIS)
+    across = calibration_section(tables, calibration, e, labels, reps)
     sections = [
-        executive_section(tables, labels, e, reps, short),
+        executive(tables, labels, e, reps, short, calibration),
+        *([across] if across else []),
         _verdict_section(tables, baseline, short, settings, labels),
         _figure_section(charts, error),
         *analysis_sections(results, len(charts) + 1),
@@ -337,19 +343,26 @@ def thresholds(settings: dict, labels: Labels) -> str:
 
 
 def point_labels(summary: pd.DataFrame) -> dict[str, str]:
-    """Each parameter point of the summary -> a shorter label: each key by its last part when
-    that is unambiguous, values as in the configuration ({} without points)."""
+    """Each parameter point of the summary -> a shorter label: each key by its last part (with
+    the list's name for a list's element, ``product_hazard.0``) when that is unambiguous, values
+    as in the configuration ({} without points)."""
     points = [p for p in pd.unique(summary.get("point", pd.Series(dtype=str))) if p]
     keys = {k for p in points for k, _, _ in (part.partition("=") for part in p.split(","))}
-    lasts = [k.rsplit(".", 1)[-1] for k in keys]
+    lasts = [_last(k) for k in keys]
     short = len(set(lasts)) == len(lasts)
     out = {}
     for p in points:
         parts = [part.partition("=") for part in p.split(",")]
         out[p] = ", ".join(
-            f"{k.rsplit('.', 1)[-1] if short else k}={value_text(_parse(v))}" for k, _, v in parts
+            f"{_last(k) if short else k}={value_text(_parse(v))}" for k, _, v in parts
         )
     return out
+
+
+def _last(key: str) -> str:
+    """A dotted key's last part, or its last two when the last is a list's index."""
+    parts = key.split(".")
+    return ".".join(parts[-2:] if parts[-1].isdigit() else parts[-1:])
 
 
 def _parse(text: str):

@@ -1,7 +1,9 @@
 """``results.xlsx``: the report's numbers for a spreadsheet, in display units with the unit in
 each header. Sheets: "Summary" (per arm: KPI means with 95% CIs, and the verdicts), "Differences"
-(per arm and KPI: arm − baseline, its simultaneous CI, verdict and seeds needed), "Monthly" (the
-mean over seeds of each arm's monthly series) and "Read me" (what each sheet holds)."""
+(per arm and KPI: arm − baseline, its simultaneous CI, verdict and seeds needed), for an
+experiment at a calibration's plausible sets "Across sets" and "By set" (``analysis.plausible``),
+"Monthly" (the mean over seeds of each arm's monthly series) and "Read me" (what each sheet
+holds)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.report.labels import Labels
-from analysis.stats import METHOD, ROLES
+from analysis.stats import METHOD, ROLES, VERDICTS
 from sim.kpis import Kpi
 from sim.metrics import discount_factors
 
@@ -45,9 +47,12 @@ def write_workbook(
     sheets = {
         "Summary": summary_sheet(tables.get("summary", pd.DataFrame()), labels),
         "Differences": differences_sheet(tables.get("differences"), labels),
-        "Monthly": monthly_sheet(monthly, labels, discount_rate),
-        "Read me": readme_sheet(labels, facts),
     }
+    if "plausible_summary" in tables:
+        sheets["Across sets"] = across_sheet(tables["plausible_summary"], labels)
+        sheets["By set"] = by_set_sheet(tables["plausible_sets"], labels)
+    sheets["Monthly"] = monthly_sheet(monthly, labels, discount_rate)
+    sheets["Read me"] = readme_sheet(labels, facts, "Across sets" in sheets)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, sheet in sheets.items():
@@ -80,11 +85,8 @@ def differences_sheet(differences: pd.DataFrame | None, labels: Labels) -> pd.Da
     """Per (point, arm, KPI): the difference with its simultaneous CI, verdict and seeds."""
     if differences is None or differences.empty:
         return pd.DataFrame({"Strategy": []})
-    out = _arms(differences, labels)
-    kpis = [labels.kpi(k) for k in differences["kpi"]]
-    out["KPI"] = [k.label for k in kpis]
-    out["Unit"] = [_units(k) for k in kpis]
-    scale = np.array([k.scale for k in kpis])
+    out = _kpi_columns(differences, labels)
+    scale = _scales(differences, labels)
     for column, head in (
         ("baseline_mean", "Baseline mean"),
         ("arm_mean", "Strategy mean"),
@@ -100,6 +102,69 @@ def differences_sheet(differences: pd.DataFrame | None, labels: Labels) -> pd.Da
     out["Seeds"] = differences["n"].to_numpy()
     out["Seeds that would decide it"] = differences["seeds_needed"].to_numpy()
     return out
+
+
+def across_sheet(summary: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Per (arm, KPI): the verdict across the plausible sets, how many sets said each verdict,
+    the differences' mean, least and greatest, the hull of the sets' intervals, what the
+    verdict depends on and the sentence."""
+    out = _kpi_columns(summary, labels)
+    out["Verdict across the sets"] = summary["verdict"].to_numpy()
+    out["Sets"] = summary["sets"].to_numpy()
+    for verdict in VERDICTS:
+        out[f"Sets {verdict}"] = summary[verdict].to_numpy()
+    scale = _scales(summary, labels)
+    for column, head in (
+        ("estimate", "Mean difference over the sets"),
+        ("estimate_min", "Least difference"),
+        ("estimate_max", "Greatest difference"),
+        ("ci_low", "Lowest CI low"),
+        ("ci_high", "Highest CI high"),
+    ):
+        out[head] = summary[column].to_numpy(dtype=float) * scale
+    out["Depends on"] = summary["depends_on"].to_numpy()
+    out["Rank correlation with it"] = summary["rho"].to_numpy(dtype=float)
+    out["In words"] = summary["sentence"].to_numpy()
+    return out
+
+
+def by_set_sheet(per_set: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Per (arm, KPI, plausible set): the set, the difference at it with its simultaneous CI and
+    verdict, and the set's parameter values."""
+    out = _kpi_columns(per_set, labels)
+    for column, head in (("set", "Set"), ("trial", "Trial"), ("loss", "Loss")):
+        out[head] = per_set[column].to_numpy()
+    scale = _scales(per_set, labels)
+    for column, head in (
+        ("estimate", "Difference"),
+        ("ci_low", "CI low"),
+        ("ci_high", "CI high"),
+        ("smallest_effect", "Smallest effect worth acting on"),
+    ):
+        out[head] = per_set[column].to_numpy(dtype=float) * scale
+    out["Verdict"] = per_set["verdict"].to_numpy()
+    out["At least the smallest effect"] = per_set["clears"].to_numpy()
+    out["Why no CI"] = per_set["note"].to_numpy()
+    out["Seeds"] = per_set["n"].to_numpy()
+    out["Seeds that would decide it"] = per_set["seeds_needed"].to_numpy()
+    first = list(per_set.columns).index("interval_level") + 1
+    for parameter in per_set.columns[first:]:
+        out[parameter] = per_set[parameter].to_numpy()
+    return out
+
+
+def _kpi_columns(df: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """The strategy, arm, KPI and unit columns of a table with one row per arm and KPI."""
+    out = _arms(df, labels)
+    kpis = [labels.kpi(k) for k in df["kpi"]]
+    out["KPI"] = [k.label for k in kpis]
+    out["Unit"] = [_units(k) for k in kpis]
+    return out
+
+
+def _scales(df: pd.DataFrame, labels: Labels) -> np.ndarray:
+    """Each row's factor to display units."""
+    return np.array([labels.kpi(k).scale for k in df["kpi"]])
 
 
 def monthly_sheet(
@@ -134,7 +199,21 @@ def monthly_sheet(
     return out
 
 
-def readme_sheet(labels: Labels, facts: dict[str, str]) -> pd.DataFrame:
+def readme_sheet(labels: Labels, facts: dict[str, str], plausible: bool = False) -> pd.DataFrame:
+    across = [
+        (
+            "Across sets",
+            "Per strategy and KPI: its verdict across the calibration's plausible sets (better,"
+            " worse or negligible when every set says so, else undecided), how many sets said"
+            " each, and what it depends on when they differ (the parameter whose values rank the"
+            " sets most like their differences).",
+        ),
+        (
+            "By set",
+            "Per strategy, KPI and plausible set: the difference at that set with its"
+            " simultaneous 95% CI and verdict, and the set's parameter values.",
+        ),
+    ]
     rows = [
         ("Summary", "Per strategy: each KPI's mean over seeds with its 95% CI, and the verdicts."),
         (
@@ -143,6 +222,7 @@ def readme_sheet(labels: Labels, facts: dict[str, str]) -> pd.DataFrame:
             f" CI ({METHOD}), the verdict and, when undecided, about how"
             " many seeds would decide it. Differences of rates are in percentage points.",
         ),
+        *(across if plausible else []),
         (
             "Monthly",
             "Per strategy and measured month: the mean over seeds of the monthly series."
