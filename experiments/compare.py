@@ -50,7 +50,7 @@ from experiments.store import (
     stored,
     write_plan,
 )
-from sim.overrides import check_overrides, refuse, split_flags
+from sim.overrides import check_overrides, console_log, refuse, split_flags
 from sim.params import ConfigError
 from sim.scenario import GROUPS, config_yaml, load_config, to_config
 
@@ -282,13 +282,14 @@ def main() -> None:
     if set(args) & set(HELP):
         print(__doc__)
         return
-    try:
-        _, overrides = split_flags(args, "experiments.compare", HELP, GRID_ADVICE)
-        check_overrides(overrides, GROUPS)
-        prepared = prepare(compose(overrides), overrides)
-        code = run_experiment(*prepared)
-    except ConfigError as exc:
-        refuse(exc)
+    with console_log():
+        try:
+            _, overrides = split_flags(args, "experiments.compare", HELP, GRID_ADVICE)
+            check_overrides(overrides, GROUPS)
+            prepared = prepare(compose(overrides), overrides)
+            code = run_experiment(*prepared)
+        except ConfigError as exc:
+            refuse(exc)
     sys.exit(code)
 
 
