@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sim import bankdata, metrics
+from sim.config import PopulationConfig
 from sim.model import BankModel
 from sim.scenario import load_config
 
@@ -32,6 +33,16 @@ def truth_bank(
     model = BankModel(load_config([*overrides, "months=12"]))
     model.run()
     return bank_files(model, folder, planned)
+
+
+def design(agents: int) -> list[str]:
+    """Overrides that simulate the default bank's real customers by ``agents`` agents (its
+    extract then has about as many rows): ``population.weights`` scaled from the default's
+    20,000."""
+    pop = PopulationConfig()
+    scale = pop.customers / agents
+    weights = ",".join(f"{tier}:{w * scale:g}" for tier, w in pop.weights.items())
+    return [f"population.customers={agents}", f"population.weights={{{weights}}}"]
 
 
 def bank_files(model, folder: Path, planned=None) -> dict[str, Path]:

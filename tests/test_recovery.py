@@ -96,7 +96,7 @@ def test_the_calibrated_bank_predicts_what_a_strategy_does_to_its_truth_bank(tmp
     fit = f"behaviour.churn_base={best['behaviour.churn_base']}"
     rebuilt = effects([*truth, *files, fit, f"population.customers={rows}", "burn_in=0"],
                       strategy, range(100, 106))  # fmt: skip
-    design = effects([*truth, *truth_banks.design(rows)], strategy, range(100, 106))
+    design = effects([*truth, *export.design(rows)], strategy, range(100, 106))
     for kpi in DECISION_KPIS:
         a, b = rebuilt[kpi], design[kpi]
         se = np.hypot(a.std() / np.sqrt(len(a)), b.std() / np.sqrt(len(b)))

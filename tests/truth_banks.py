@@ -8,7 +8,6 @@ from pathlib import Path
 from sim import export
 from sim.config import TIERS
 
-DEFAULT_WEIGHTS = {"mass": 25.0, "mid": 3.0, "high": 1.0, "private": 0.25}
 GROUPS = (
     "attrition",
     *(f"attrition_{tier}" for tier in TIERS[:3]),
@@ -26,12 +25,5 @@ GROUPS = (
 def make(folder: Path, truth: list[str], seed: int, rows: int) -> list[str]:
     """A truth bank of about ``rows`` extract rows standing for the default bank's ~213,000 real
     customers; the ``bank.data`` overrides that rebuild it."""
-    paths = export.truth_bank(folder, [*design(rows), f"seed={seed}", *truth])
+    paths = export.truth_bank(folder, [*export.design(rows), f"seed={seed}", *truth])
     return [f"bank.data.{key}={path}" for key, path in paths.items()]
-
-
-def design(rows: int) -> list[str]:
-    """The default bank simulated by ``rows`` agents (its extract has about as many rows)."""
-    scale = 20_000 / rows
-    weights = ",".join(f"{t}:{w * scale:g}" for t, w in DEFAULT_WEIGHTS.items())
-    return [f"population.customers={rows}", f"population.weights={{{weights}}}"]
