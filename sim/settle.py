@@ -4,7 +4,7 @@ A bank's records show each customer's products, AUM, tenure, age, segment and br
 satisfaction, engagement, trust in a manager or how recently they used the bank. Started at a
 newcomer's values, every opening customer would be engaged and content, and the first year would
 lose far fewer customers than the bank does (a bank rebuilt from its extract with its true
-parameters lost 0.117 a year instead of 0.148). So before month 0 the model runs
+parameters lost 0.115 a year instead of 0.145). So before month 0 the model runs
 ``population.settle_months`` months of its own staffing and customer mechanisms (steps 3-8:
 manager quits, hires and learning, trust and attention, service, wealth, experience, exits,
 engagement) with what the records show held: after each month products, AUM, tiers, ages and
