@@ -105,20 +105,21 @@ def dropped(table: pd.DataFrame) -> list[str]:
     return out
 
 
-def show(root: Path) -> None:
-    """Print the Pareto table, the correction, the dropped points and the trials' values."""
+def console(root: Path) -> str:
+    """The Pareto table, the correction, the dropped points and the trials' values, as the
+    command prints them."""
     table = pd.read_csv(root / CSV, dtype={"dominated_by": object}).fillna({"dominated_by": ""})
     shown = table.drop(columns=["values", "dominated_by", "family_size", "interval_level"])
     shown = shown.drop(columns=["joint_level"], errors="ignore")
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}")]
     if "on_front" in table:
-        print(correction(table))
+        lines.append(correction(table))
         kept = table.loc[table["on_front"], "arm"].unique()
-        print(f"On the front on the fresh seeds: {', '.join(kept)}.")
-        for sentence in dropped(table):
-            print(sentence)
+        lines.append(f"On the front on the fresh seeds: {', '.join(kept)}.")
+        lines += dropped(table)
     for arm, values in table.drop_duplicates("arm")[["arm", "values"]].itertuples(index=False):
-        print(f"  {arm}: {values}")
+        lines.append(f"  {arm}: {values}")
+    return "\n".join(lines)
 
 
 def draw(table: pd.DataFrame, kpis: list[str], path: Path) -> None:

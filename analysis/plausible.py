@@ -1,6 +1,6 @@
 """Whether each verdict holds across a calibration's plausible parameter sets.
 
-An experiment run with ``calibration=`` (``experiments.plausible``) has one parameter point per
+An experiment run with ``calibration=`` (``runner.plausible``) has one parameter point per
 plausible set, recorded in the store (``store.PLAUSIBLE``: each set's number, trial, loss, values
 and point label). The usual paired differences (``analysis.stats.paired_differences``) give,
 at each set, each arm's verdict on each KPI against the baseline on the same seeds, with
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats import DETECTED, NEGLIGIBLE, UNDECIDED, VERDICTS, near_end
-from experiments.store import PLAUSIBLE
+from runner.store import PLAUSIBLE
 from sim.kpis import REGISTRY, Kpi, decimals
 
 SETS_CSV, SUMMARY_CSV = "plausible_sets.csv", "plausible_summary.csv"

@@ -5,7 +5,7 @@
 whether the targets are met), ``robustness.csv`` (per arm, with seed-bootstrap intervals of the
 mean and maximum regret) and ``prim.csv`` (per arm that misses its targets often enough: the
 first PRIM box, in words), and draws ``figures/robustness/`` (regret per future, PRIM boxes);
-``show`` prints them, ``section`` shows them in the HTML report.
+``console`` gives them as the command prints them, ``section`` shows them in the HTML report.
 
 Regret intervals (:func:`bootstrap_regret`). Every arm and every future runs on the same seeds
 (common random numbers), so the seed is the unit of resampling: a replicate draws seeds with
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.store import load, without_damaged
+from runner.store import load, without_damaged
 from sim.kpis import REGISTRY
 
 FUTURES, SUMMARY, PRIM, SETTINGS = "futures.csv", "robustness.csv", "prim.csv", "robustness.json"
@@ -272,20 +272,23 @@ def analyse(root: Path, block) -> pd.DataFrame:
     return summary
 
 
-def show(root: Path) -> None:
-    """Print the per-arm table, the regrets with their intervals and the PRIM boxes in words."""
+def console(root: Path) -> str:
+    """The per-arm table, the regrets with their intervals and the PRIM boxes in words, as the
+    command prints them."""
     summary = pd.read_csv(root / SUMMARY)
     number = lambda v: f"{v:,.4g}"  # noqa: E731
     if "mean_regret_low" not in summary:  # a store analysed before the intervals
-        print(summary.to_string(index=False, float_format=number))
+        lines = [summary.to_string(index=False, float_format=number)]
     else:
         regrets = ["arm", *REGRET_COLUMNS]
-        print(summary.drop(columns=regrets[1:]).to_string(index=False, float_format=number))
         settings = json.loads((root / SETTINGS).read_text())
-        print(regret_note(int(summary["seeds"].max()), settings.get("level", 0.95)))
-        print(summary[regrets].to_string(index=False, float_format=number))
-    for sentence in pd.read_csv(root / PRIM)["sentence"]:
-        print(sentence)
+        lines = [
+            summary.drop(columns=regrets[1:]).to_string(index=False, float_format=number),
+            regret_note(int(summary["seeds"].max()), settings.get("level", 0.95)),
+            summary[regrets].to_string(index=False, float_format=number),
+        ]
+    lines += list(pd.read_csv(root / PRIM)["sentence"])
+    return "\n".join(lines)
 
 
 def regret_note(seeds: int, level: float) -> str:

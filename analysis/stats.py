@@ -233,7 +233,7 @@ def sentence(
     (simultaneous 95% CI +1.9 to +2.9, 20 seeds), better; NPV -CNY 12.3 M (CI -20.1 to -4.5),
     worse", each KPI named by its ``short`` name in ``kpis``. With ``first``, the first part says
     the level and the seeds; any part says its seeds when they differ from the first's."""
-    parts = []
+    parts: list[str] = []
     for d in rows:
         opening = first and not parts
         seeds = opening or d["n"] != rows[0]["n"]
@@ -451,8 +451,8 @@ def _judge(d, x: np.ndarray, level: float, design: Design, setting, scales: dict
     kpi = REGISTRY[d.kpi]
     m = max(int(d.family_size), 1)
     interval_level = design.level(d.n, (1 - level) / m)
-    low, high = intervals(x[None, :], interval_level) if d.n >= 2 else ([_NAN], [_NAN])
-    low, high = float(low[0]), float(high[0])
+    lows, highs = intervals(x[None, :], interval_level) if d.n >= 2 else ([_NAN], [_NAN])
+    low, high = float(lows[0]), float(highs[0])
     note = _no_interval(x, interval_level) if not (np.isfinite(low) and np.isfinite(high)) else ""
     if note:
         low = high = _NAN

@@ -1,14 +1,18 @@
-"""Speed of the runner around the model: start-up, planning and saving (CPU seconds).
+"""Speed of the runner around the model: start-up, a month's parts, planning and saving (CPU).
 
-    python benchmarks/runner_speed.py                   # all three, planning 500 points
+    python benchmarks/runner_speed.py                   # all of them, planning 500 points
     python benchmarks/runner_speed.py --points 100      # a quicker planning figure
-    python benchmarks/runner_speed.py --parts saving    # some parts only (startup planning
-                                                        # saving bank)
+    python benchmarks/runner_speed.py --parts startup month  # some parts only (startup month
+                                                        # planning saving bank)
 
 - **start-up**: ``python -m sim.run population=small`` in a fresh process, CPU (user + sys, its
-  children included), best of 3; with the heaviest imports of ``import sim.run``
+  children included), median and best of 5; with the heaviest imports of ``import sim.run``
   (``python -X importtime``, cumulative, best of 3; the engine's compiler loads later, at the
   first month).
+- **month**: a month of the default bank (20,000 customers, burn-in and measured months), part
+  by part: the compiled customer pass against each part of ``BankModel.step`` around it
+  (staffing, acquisition, the tally, the books, the KPIs, strategies, and the rest: archiving
+  leavers, levers, rivals), CPU and wall milliseconds a month, median of 3 fresh models.
 - **planning**: validating and planning an experiment of N Latin-hypercube points (20 seeds),
   without running it: ``digital_lhs`` (2 arms, 2 strategy keys), the playbook's 11 arms over 2
   strategy keys, and the 11 arms over 3 scenario keys (every arm moves).
@@ -19,7 +23,8 @@
   cache), and building the model (the opening book resampled from the extract), against the
   synthetic bank's build; best of 3.
 
-CPU time is what is compared: on a busy machine, run it before and after a change side by side.
+CPU time is what is compared: on a busy machine, run it before and after a change side by side
+(the machine's load average is printed with each part).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import argparse
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,15 +61,15 @@ SWEEPS = {  # name -> (arms' preset and overrides, sample ranges)
         "{months: [24, 60], economics.discount_rate: [0.02, 0.08]}",
     ),
 }
-PARTS = ("startup", "planning", "saving", "bank")
+PARTS = ("startup", "month", "planning", "saving", "bank")
 
 
-def startup(folder: str) -> float:
-    """CPU seconds of ``python -m sim.run population=small`` in a fresh process, best of 3."""
+def startup(folder: str, repeats: int = 5) -> list[float]:
+    """CPU seconds of ``python -m sim.run population=small`` in fresh processes, one a run."""
     from sim.resources import die_with_parent
 
-    best = float("inf")
-    for _ in range(REPEATS):
+    seconds = []
+    for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [sys.executable, "-m", "sim.run", "population=small", f"output.dir={folder}"],
@@ -73,8 +79,8 @@ def startup(folder: str) -> float:
             capture_output=True,
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        best = min(best, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return best
+        seconds.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return seconds
 
 
 def imports(top: int = 8) -> list[tuple[str, float]]:
@@ -97,11 +103,85 @@ def imports(top: int = 8) -> list[tuple[str, float]]:
     return sorted(best.items(), key=lambda item: -item[1])[:top]
 
 
+MONTH_PARTS = (
+    "customer pass", "staffing", "acquisition", "tally", "books", "KPIs", "strategies", "the rest",
+)  # fmt: skip
+
+
+def month(repeats: int = REPEATS) -> dict[str, tuple[float, float]]:
+    """A month of the default bank, part by part: part -> (CPU ms, wall ms) a month over the
+    run's months (burn-in included), median of ``repeats`` fresh models of the same seed."""
+    from sim.model import BankModel
+    from sim.scenario import load_config
+
+    BankModel(load_config(["population.customers=300", "burn_in=0", "months=1"])).step()
+    config = load_config([])
+    runs = [_month_parts(BankModel(config), config.burn_in + config.months) for _ in range(repeats)]
+    return {
+        part: tuple(statistics.median(run[part][i] for run in runs) for i in range(2))
+        for part in runs[0]
+    }
+
+
+def _month_parts(model, months: int) -> dict[str, tuple[float, float]]:
+    """Step ``model`` ``months`` times, timing each part of its month: part -> (CPU ms, wall ms)
+    a month. The parts are the functions ``BankModel.step`` calls, wrapped for the run."""
+    from sim import model as model_module
+    from sim.mechanisms import acquisition, books, staffing
+
+    spent: dict[str, list[float]] = {part: [0.0, 0.0] for part in MONTH_PARTS}
+
+    def timed(part: str, function):
+        def run(*args, **kwargs):
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part][0] += time.process_time() - cpu
+                spent[part][1] += time.perf_counter() - wall
+
+        return run
+
+    wrapped = [
+        (staffing, "staff", "staffing"),
+        (acquisition, "step", "acquisition"),
+        (books, "step", "books"),
+        (model, "_record", "KPIs"),
+        (model, "_strategies", "strategies"),
+    ]
+    if hasattr(model, "customer_month"):  # the pass as an engine the model holds
+        wrapped += [(model, "customer_month", "customer pass"), (model, "tally", "tally")]
+    else:  # the pass as the module the model's month calls
+        passes = model_module.customer_pass
+        wrapped += [(passes, "run", "customer pass"), (passes, "tally", "tally")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in wrapped]
+    for owner, name, part in wrapped:
+        setattr(owner, name, timed(part, getattr(owner, name)))
+    cpu, wall = time.process_time(), time.perf_counter()
+    try:
+        for _ in range(months):
+            model.step()
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    total = (time.process_time() - cpu, time.perf_counter() - wall)
+    for i in range(2):
+        spent["the rest"][i] = total[i] - sum(v[i] for k, v in spent.items() if k != "the rest")
+    spent["outside the pass"] = [total[i] - spent["customer pass"][i] for i in range(2)]
+    spent["whole month"] = list(total)
+    return {part: (cpu * 1e3 / months, wall * 1e3 / months) for part, (cpu, wall) in spent.items()}
+
+
+def load() -> str:
+    """The machine's load averages (1, 5 and 15 minutes)."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def planning(points: int) -> list[tuple[str, float]]:
     """(sweep, CPU seconds) of validating and planning each sweep of ``points`` points."""
     from experiments.compare import scenario_overrides
-    from experiments.config import CompareConfig, check_experiment, compose
-    from experiments.plan import plan
+    from runner.config import CompareConfig, check_experiment, compose
+    from runner.plan import plan
     from sim.scenario import to_config
 
     rows = []
@@ -176,9 +256,21 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # time this checkout (e.g. a copy, side by side)
     with tempfile.TemporaryDirectory() as folder:
         if "startup" in args.parts:
-            print(f"Start-up: python -m sim.run population=small  {startup(folder):.2f} s CPU")
+            print(f"({load()})")
+            runs = startup(folder)
+            median, best = statistics.median(runs), min(runs)
+            print(
+                "Start-up: python -m sim.run population=small"
+                f"  {median:.2f} s CPU (median of {len(runs)}, best {best:.2f})"
+            )
             for name, seconds in imports():
                 print(f"  import {name:<20} {seconds:6.2f} s")
+        if "month" in args.parts:
+            print(f"({load()})")
+            print("A month of the default bank (20,000 customers), ms a month, median of 3 runs:")
+            print(f"  {'':<18} {'CPU':>7} {'wall':>7}")
+            for name, (cpu, wall) in month().items():
+                print(f"  {name:<18} {cpu:7.2f} {wall:7.2f}")
         if "planning" in args.parts:
             print(f"Planning {args.points} Latin-hypercube points, 20 seeds (CPU s):")
             for name, seconds in planning(args.points):

@@ -14,7 +14,7 @@ import pandas as pd
 from analysis.charts import draw_all
 from analysis.report import statistics
 from analysis.stats import ROLES, verdict_words
-from experiments import store
+from runner import store
 from sim.kpis import DEFAULT_MONTHS, Kpi, decimals, registry
 from sim.strategies import title
 

@@ -9,7 +9,7 @@ import html
 import solara
 from mesa.visualization import SolaraViz
 
-from dashboard.figures import city_map, trends
+from dashboard.figures import city_map_chart, trends_chart
 from dashboard.scenario import SCENARIO, Lever, ScenarioPair, Settings, description, levers
 from sim.params import ConfigError
 from sim.strategies import REGISTRY, title
@@ -27,12 +27,15 @@ settings = solara.reactive(Settings())
 def CityMap(model: ScenarioPair):
     months = f"{model.month} month{'' if model.month == 1 else 's'}"
     heading = f"The scenario's city after {months}"
-    figure = city_map(model.arms[SCENARIO], heading)
-    return solara.FigureMatplotlib(figure, format="png", dpi=80, bbox_inches="tight")
+    png = solara.use_memo(
+        lambda: city_map_chart(model.arms[SCENARIO], heading).png(), [model, model.month]
+    )
+    return solara.Image(png, format="png")
 
 
 def Trends(model: ScenarioPair):
-    return solara.FigureMatplotlib(trends(model), format="png", dpi=80, bbox_inches="tight")
+    png = solara.use_memo(lambda: trends_chart(model).png(), [model, model.month])
+    return solara.Image(png, format="png")
 
 
 @solara.component

@@ -1,11 +1,9 @@
-"""Experiment runners over many runs of the simulation.
+"""The commands over many runs: ``compare``, ``report``, ``calibrate``, ``optimize``,
+``sensitivity``, ``robustness`` and ``effects`` (each ``python -m experiments.<name>``), and the
+Optuna study they share (``study``).
 
-Runs execute in parallel worker processes forked from the command's process, so that process
-starts no helper threads (one BLAS thread, no Arrow allocator thread): more BLAS threads would only
-fight over the cores, and forking a threaded process is unsafe. Set before NumPy and pyarrow load.
+``runner`` is imported first: a command's process forks the workers that run, so it must start
+no helper threads, which ``runner`` sees to before NumPy and pyarrow load.
 """
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
+import runner  # noqa: F401  (first: no helper threads)

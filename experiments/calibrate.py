@@ -21,11 +21,8 @@ config's fit table. ``-h`` prints this text. docs/calibration.md has more.
 """
 
 import dataclasses
-import hashlib
-import json
 import math
 import sys
-import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,14 +33,22 @@ import optuna
 import yaml
 from hydra.core.config_store import ConfigStore
 
-from experiments.config import ExecutorConfig, check_machine, workers
-from experiments.executors import mapper
+from experiments.study import (
+    best_value,
+    error_line,
+    finished,
+    hashed_name,
+    run_trials,
+)
+from experiments.study import evaluate as evaluate_points
+from experiments.study import open_study as open_named_study
+from runner.config import ExecutorConfig, check_machine, workers
+from runner.executors import mapper
 from sim import bankdata, calibration, identify, targets
 from sim.config import Config
-from sim.folders import check_study_folder, mark, replacing, write_json
+from sim.folders import check_study_folder, replacing, write_json
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, describe_allowed, param
-from sim.progress import bar as progress_bar
 from sim.provenance import code_version
 from sim.resources import LimitsConfig
 from sim.scenario import (
@@ -180,22 +185,12 @@ def parameter_ranges(
     return ranges
 
 
-def distributions(plan: Plan) -> dict[str, optuna.distributions.BaseDistribution]:
-    """Optuna's search space: integer keys as integers."""
-    return {
-        key: optuna.distributions.IntDistribution(math.ceil(lo), math.floor(hi))
-        if isinstance(plan.start[key], int)
-        else optuna.distributions.FloatDistribution(lo, hi)
-        for key, (lo, hi) in plan.ranges.items()
-    }
-
-
 def study_name(plan: Plan) -> str:
     """A hash of what makes a study: bank, targets, parameters, seeds and the scenario (with
     the parameters at their lows, so the current values do not count)."""
     s = plan.settings
     canonical = with_values(plan.scenario, {k: lo for k, (lo, _) in plan.ranges.items()})
-    text = json.dumps(
+    return hashed_name(
         [
             plan.bank,
             plan.wanted.sha256,
@@ -204,7 +199,6 @@ def study_name(plan: Plan) -> str:
             scenario_text(canonical),
         ]
     )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,25 +211,17 @@ def measured_run(config: Config) -> calibration.RunMeasure | str:
     try:
         return calibration.measure_run(config)
     except Exception:  # noqa: BLE001 - a failing run fails its trial; the study goes on
-        return traceback.format_exc().strip().splitlines()[-1]
+        return error_line()
 
 
 def evaluate(plan: Plan, run, points: list[dict[str, float]]) -> list[dict[str, float] | str]:
     """The pooled quantities of each point (parameter values) on the plan's seeds, its runs
     done together by ``run`` (an executor's map); an error line for a point whose run failed."""
-    seeds = plan.settings.seeds
-    configs = [
-        c for point in points for c in calibration.seeded(with_values(plan.scenario, point), seeds)
+    seeded = [
+        calibration.seeded(with_values(plan.scenario, point), plan.settings.seeds)
+        for point in points
     ]
-    results: list[Any] = [None] * len(configs)
-    for i, result in run(measured_run, configs):
-        results[i] = result
-    out: list[dict[str, float] | str] = []
-    for p in range(len(points)):
-        runs = results[p * seeds : (p + 1) * seeds]
-        error = next((r for r in runs if isinstance(r, str)), None)
-        out.append(error or calibration.pooled(runs))
-    return out
+    return evaluate_points(run, measured_run, seeded, calibration.pooled)
 
 
 def trial_loss(plan: Plan, measured: dict[str, float] | str) -> float:
@@ -245,58 +231,25 @@ def trial_loss(plan: Plan, measured: dict[str, float] | str) -> float:
     return calibration.loss(measured, plan.wanted.targets)
 
 
+def scores(plan: Plan, run, points: list[dict[str, float]]) -> list[float | str]:
+    """Each trial's loss, or why it failed (its run's error, or the targets its runs could not
+    measure)."""
+    out: list[float | str] = []
+    for measured in evaluate(plan, run, points):
+        value = trial_loss(plan, measured)
+        out.append(value if math.isfinite(value) else _failure(measured))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # The study
 # --------------------------------------------------------------------------------------------
 
 
 def open_study(plan: Plan) -> optuna.Study:
-    """The plan's study, created or resumed: trials an interrupted run left running are failed
-    and asked again; a new study's first trial is the current values."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    mark(plan.folder)  # output.dir then holds a folder of this project's
-    study = optuna.create_study(
-        study_name=study_name(plan),
-        storage=f"sqlite:///{plan.folder / 'study.sqlite3'}",
-        direction="minimize",
-        load_if_exists=True,
-    )
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        study.enqueue_trial(t.params)  # interrupted, not broken: asked again
-    if not study.trials:  # the current values, clipped into the ranges
-        space = distributions(plan)
-        study.enqueue_trial({k: _clip(v, space[k]) for k, v in plan.start.items()})
-    # seeded by the trials so far, so that a resumed study does not repeat its first draws
-    seed = (plan.settings.seed + len(study.trials)) % 2**32
-    study.sampler = optuna.samplers.TPESampler(seed=seed)
-    return study
-
-
-def _clip(value, space) -> float:
-    return min(max(value, space.low), space.high)
-
-
-def run_trials(plan: Plan, study: optuna.Study, run, progress: bool = True) -> int:
-    """Ask, run and tell trials in batches of ``workers`` until the study holds ``trials``
-    finished ones; returns how many were run."""
-    todo = max(plan.settings.trials - _finished(study), 0)
-    batch = plan.settings.workers or workers(plan.settings.executor)
-    space = distributions(plan)
-    with progress_bar(todo, "trials", progress) as bar:
-        for first in range(0, todo, batch):
-            asked = [study.ask(space) for _ in range(min(batch, todo - first))]
-            results = evaluate(plan, run, [t.params for t in asked])
-            for trial, measured in zip(asked, results, strict=True):
-                value = trial_loss(plan, measured)
-                if math.isfinite(value):
-                    study.tell(trial, value)
-                else:
-                    trial.set_user_attr("error", _failure(measured))
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            bar.set_postfix(best=f"{_best(study):.4g}", refresh=False)
-            bar.update(len(asked))
-    return todo
+    """The plan's study (``experiments.study.open_study``), minimising the loss; a new study's
+    first trial is the current values."""
+    return open_named_study(plan, study_name(plan), ["minimize"])
 
 
 def _failure(measured: dict[str, float] | str) -> str:
@@ -304,17 +257,6 @@ def _failure(measured: dict[str, float] | str) -> str:
     if isinstance(measured, str):
         return measured
     return "no value (empty group) for " + ", ".join(k for k, v in measured.items() if v != v)
-
-
-def _finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-
-
-def _best(study: optuna.Study) -> float:
-    try:
-        return study.best_value
-    except ValueError:  # no finished trial yet
-        return math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -544,12 +486,12 @@ def calibrate(plan: Plan, progress: bool = True) -> dict[str, float]:
         print(
             f"Calibrating bank {plan.bank}: {len(plan.ranges)} parameters to {len(t.targets)}"
             f" targets ({t.path}), {s.seeds} seeds a trial, starting from {_started_from(plan)};"
-            f" study {study.study_name} in {plan.folder} holds {_finished(study)} finished"
+            f" study {study.study_name} in {plan.folder} holds {finished(study)} finished"
             f" trials, {s.trials} wanted; measuring the 12 months after"
             f" {_measured_from(plan.scenario)}"
         )
-        run_trials(plan, study, run, progress)
-        if math.isnan(_best(study)):
+        run_trials(plan, study, lambda points: scores(plan, run, points), progress)
+        if math.isnan(best_value(study)):
             raise ConfigError("no trial finished; every run failed (see the study's trials)")
         best = rounded(study.best_params)
         points = identify.difference_points(best, plan.ranges)

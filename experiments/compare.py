@@ -13,7 +13,7 @@ many runs it would execute and how many the store already holds (naming damaged 
 would rerun), and stops: nothing is run or written (no folder, lock or plan), exit code 0.
 ``calibration=<bank>`` (or a plausible.yaml's path) runs every arm at each of a calibration's
 plausible parameter sets on the same seeds, and the report says whether each verdict holds
-across them (``experiments.plausible``, ``analysis.plausible``).
+across them (``runner.plausible``, ``analysis.plausible``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from experiments import plausible
-from experiments.config import (
+from runner import plausible
+from runner.config import (
     AUTO,
     EXPERIMENT_KEYS,
     CompareConfig,
@@ -37,9 +37,9 @@ from experiments.config import (
     seeds_planned,
     workers,
 )
-from experiments.executors import Outcome, run_all
-from experiments.plan import RunSpec, arms, plan
-from experiments.store import (
+from runner.executors import Outcome, run_all
+from runner.plan import RunSpec, arms, plan
+from runner.store import (
     DAMAGED,
     check_store,
     load,
@@ -73,7 +73,7 @@ def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[
     """Validate everything and plan every run, before anything is run (raises ConfigError);
     opens (creates and locks) the experiment folder, or with ``dry_run`` only checks it. With
     ``calibration=``, the experiment is composed again with the settings the calibration implies
-    and runs at its plausible sets (``experiments.plausible``), recorded in the folder."""
+    and runs at its plausible sets (``runner.plausible``), recorded in the folder."""
     compare = to_config(cfg, schema=CompareConfig)
     calibration = plausible.read(compare.calibration) if compare.calibration else None
     if calibration:
@@ -154,7 +154,7 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
         from analysis import report  # matplotlib and Jinja2: loaded only to report
 
         with reporting(root, "experiment.name"):
-            report.report(root)
+            report.report(root, out=print)
     print(f"Results: {root}")
     if failed:
         print(

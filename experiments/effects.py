@@ -17,9 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.stats import verdict_words
-
-EFFECTS = Path(__file__).resolve().parents[1] / "docs" / "strategy_effects.csv"
-MEASURES = {"retention": "retention_horizon", "mid_high": "retention_mid_high", "npv": "npv"}
+from sim.strategies.base import EFFECT_KPIS as MEASURES
+from sim.strategies.base import EFFECTS
 
 
 def effects(differences: pd.DataFrame, why: dict[str, str]) -> pd.DataFrame:

@@ -19,11 +19,9 @@ and ``figures/pareto.png``. Everything is validated first (one line, exit 2, not
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import sys
-import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,16 +30,18 @@ from typing import Any
 import optuna
 from hydra.core.config_store import ConfigStore
 
-from experiments.calibrate import distributions, parameter_ranges, rounded
-from experiments.config import ExecutorConfig, check_folder_name, check_machine, workers
-from experiments.executors import mapper
+from experiments.calibrate import parameter_ranges, rounded
+from experiments.study import error_line, finished, hashed_name, results, run_trials
+from experiments.study import evaluate as evaluate_points
+from experiments.study import open_study as open_named_study
+from runner.config import ExecutorConfig, check_folder_name, check_machine, workers
+from runner.executors import mapper
 from sim.api import run_scenario
 from sim.config import Config
-from sim.folders import check_study_folder, mark
+from sim.folders import check_study_folder
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param
-from sim.progress import bar as progress_bar
 from sim.provenance import code_version
 from sim.resources import LimitsConfig
 from sim.scenario import GROUPS, compose_replacing, scenario_text, to_config
@@ -159,15 +159,7 @@ def scored_run(config: Config) -> dict[str, float] | str:
         summary = run_scenario(config).summary
         return {k: float(summary[k]) for k in REGISTRY if k in summary}
     except Exception:  # noqa: BLE001 - a failing run fails its trial; the study goes on
-        return traceback.format_exc().strip().splitlines()[-1]
-
-
-def runs(run, configs: list[Config]) -> list[dict[str, float] | str]:
-    """Every config run through ``run`` (an executor's map), in order."""
-    out: list[Any] = [None] * len(configs)
-    for i, result in run(scored_run, configs):
-        out[i] = result
-    return out
+        return error_line()
 
 
 def seeds(plan: Plan, fresh: bool = False) -> list[int]:
@@ -181,23 +173,27 @@ def evaluate(plan: Plan, run, points: list[dict[str, float]]) -> list[list[float
     """Each point's objectives, the means over the common seeds; an error line if a run failed."""
     n, kpis = plan.settings.seeds, plan.settings.objectives
     configs = [
-        dataclasses.replace(with_values(plan.scenario, p), seed=sd)
+        [dataclasses.replace(with_values(plan.scenario, p), seed=sd) for sd in seeds(plan)]
         for p in points
-        for sd in seeds(plan)
     ]
-    results = runs(run, configs)
+    return evaluate_points(
+        run, scored_run, configs, lambda chunk: [sum(r[k] for r in chunk) / n for k in kpis]
+    )
+
+
+def scores(plan: Plan, run, params: list[dict[str, float]]) -> list[list[float] | str]:
+    """Each trial's objectives, or why it failed (a run's error, or values not all finite)."""
     out: list[list[float] | str] = []
-    for i in range(len(points)):
-        chunk = results[i * n : (i + 1) * n]
-        error = next((r for r in chunk if isinstance(r, str)), None)
-        out.append(error or [sum(r[k] for r in chunk) / n for k in kpis])
+    for values in evaluate(plan, run, [point(plan, p) for p in params]):
+        failed = isinstance(values, str) or not all(map(math.isfinite, values))
+        out.append(str(values) if failed else values)
     return out
 
 
 def study_name(plan: Plan) -> str:
     """A hash of what makes a study: ranges, levers, objectives, seeds, the scenario."""
     s = plan.settings
-    text = json.dumps(
+    return hashed_name(
         [
             sorted(plan.ranges.items()),
             s.budget.total,
@@ -207,57 +203,16 @@ def study_name(plan: Plan) -> str:
             scenario_text(plan.scenario),
         ]
     )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def open_study(plan: Plan) -> optuna.Study:
-    """The plan's study, created or resumed (interrupted trials are asked again); a new study's
-    first trial is the composed values with an even split."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    mark(plan.folder)
-    study = optuna.create_study(
-        study_name=study_name(plan),
-        storage=f"sqlite:///{plan.folder / 'study.sqlite3'}",
-        directions=[
-            "maximize" if REGISTRY[k].higher_is_better else "minimize"
-            for k in plan.settings.objectives
-        ],
-        load_if_exists=True,
-    )
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        study.enqueue_trial(t.params)
-    if not study.trials:
-        space = distributions(plan)
-        study.enqueue_trial(
-            {k: min(max(v, space[k].low), space[k].high) for k, v in plan.start.items()}
-        )
-    seed = (plan.settings.seed + len(study.trials)) % 2**32
-    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
-    return study
-
-
-def finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-
-
-def run_trials(plan: Plan, study: optuna.Study, run, progress: bool = True) -> int:
-    """Ask, run and tell trials in batches until the study holds ``trials``; how many ran."""
-    todo = max(plan.settings.trials - finished(study), 0)
-    batch = plan.settings.workers or workers(plan.settings.executor)
-    space = distributions(plan)
-    with progress_bar(todo, "trials", progress) as bar:
-        for first in range(0, todo, batch):
-            asked = [study.ask(space) for _ in range(min(batch, todo - first))]
-            results = evaluate(plan, run, [point(plan, t.params) for t in asked])
-            for trial, values in zip(asked, results, strict=True):
-                if isinstance(values, str) or not all(map(math.isfinite, values)):
-                    trial.set_user_attr("error", str(values))
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                else:
-                    study.tell(trial, values)
-            bar.update(len(asked))
-    return todo
+    """The plan's study (``experiments.study.open_study``), each objective maximised or
+    minimised as its KPI is better; a new study's first trial is the composed values with an
+    even split."""
+    directions = [
+        "maximize" if REGISTRY[k].higher_is_better else "minimize" for k in plan.settings.objectives
+    ]
+    return open_named_study(plan, study_name(plan), directions, n_startup_trials=5)
 
 
 def reevaluate(plan: Plan, study: optuna.Study, run) -> tuple[list, list[dict]]:
@@ -270,9 +225,9 @@ def reevaluate(plan: Plan, study: optuna.Study, run) -> tuple[list, list[dict]]:
     configs = [
         (arm, dataclasses.replace(c, seed=sd)) for arm, c in arms for sd in seeds(plan, True)
     ]
-    results = runs(run, [c for _, c in configs])
+    done = results(run, scored_run, [c for _, c in configs])
     rows = []
-    for (arm, config), result in zip(configs, results, strict=True):
+    for (arm, config), result in zip(configs, done, strict=True):
         if isinstance(result, str):
             raise RuntimeError(f"{arm} seed {config.seed} failed: {result}")
         rows.append({"arm": arm, "seed": config.seed, **result})
@@ -291,7 +246,7 @@ def optimize(plan: Plan, progress: bool = True) -> Path:
             f" ({s.seeds} seeds a trial); study {study.study_name} in {plan.folder} holds"
             f" {finished(study)} finished trials, {s.trials} wanted"
         )
-        run_trials(plan, study, run, progress)
+        run_trials(plan, study, lambda params: scores(plan, run, params), progress)
         if not finished(study):
             raise SystemExit("no trial finished; every run failed (see the study's trials)")
         front, rows = reevaluate(plan, study, run)
@@ -299,7 +254,7 @@ def optimize(plan: Plan, progress: bool = True) -> Path:
     table = analysis.analyse(plan.folder, rows, trials, s.objectives)
     kept = list(dict.fromkeys(table.loc[table["on_front"], "arm"]))
     write_provenance(plan, study, trials, kept, float(table["joint_level"].iloc[0]))
-    analysis.show(plan.folder)
+    print(analysis.console(plan.folder))
     print(f"Results: {plan.folder}")
     return plan.folder
 

@@ -4,7 +4,7 @@ the arms the charts show beside the baseline (default: the experiment's ``chart_
 with the largest effects); the tables always hold every arm.
 
 The report writes only into a folder of this project's results, never through a symbolic link
-there, and never over a file the project did not write (``experiments.store.reporting``); a folder
+there, and never over a file the project did not write (``runner.store.reporting``); a folder
 written by an earlier version is refused (rerun into a new ``experiment.name``)."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from analysis.report import NothingToReport, report
-from experiments import store
+from runner import store
+from sim.overrides import console_log
 from sim.params import ConfigError
 
 KEY = "experiments.report"
@@ -37,8 +38,8 @@ def main(args: list[str] | None = None) -> None:
     try:
         store.check_report(options.results, KEY)
         _check_arms(options.results, arms)
-        with store.reporting(options.results, KEY):
-            report(options.results, arms=arms)
+        with store.reporting(options.results, KEY), console_log():
+            report(options.results, out=print, arms=arms)
     except (NothingToReport, ConfigError) as exc:
         parser.exit(2, f"error: {exc}\n")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 
 from experiments.compare import dry_run, run_batch, scenario_overrides
-from experiments.config import AUTO, CompareConfig, SampleConfig, check_experiment
-from experiments.plan import RunSpec, plan
-from experiments.store import check_store, open_store, release, reporting
+from runner.config import AUTO, CompareConfig, SampleConfig, check_experiment
+from runner.plan import RunSpec, plan
+from runner.store import check_store, open_store, release, reporting
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param
@@ -145,8 +145,8 @@ def run(settings: RobustnessConfig, specs: list[RunSpec], root: Path, progress=T
         from analysis import report
 
         with reporting(root, "experiment.name"):
-            report.report(root)
-    robustness.show(root)
+            report.report(root, out=print)
+    print(robustness.console(root))
     print(f"Results: {root}")
     return 0
 

@@ -31,9 +31,9 @@ from SALib.sample import sobol as sobol_sample
 from analysis.sensitivity import min_resamples
 from experiments.calibrate import parameter_ranges
 from experiments.compare import run_batch, scenario_overrides
-from experiments.config import CompareConfig, check_experiment
-from experiments.plan import RunSpec, check_size, plan
-from experiments.store import load, open_store, release
+from runner.config import CompareConfig, check_experiment
+from runner.plan import RunSpec, check_size, plan
+from runner.store import load, open_store, release
 from sim.kpis import REGISTRY
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param

@@ -6,15 +6,28 @@ into small arrays when the vectorised customer step needs it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mesa
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.config import CompetitorConfig, PartnerConfig
+    from sim.model import BankModel
 
 
 class Branch(mesa.Agent):
     """A branch: site, open or closed, capacity, cost, and service that degrades with load."""
 
     def __init__(
-        self, model, index: int, x: float, y: float, cost: float, quality: float, label: str = ""
+        self,
+        model: BankModel,
+        index: int,
+        x: float,
+        y: float,
+        cost: float,
+        quality: float,
+        label: str = "",
     ):
         super().__init__(model)
         self.index, self.x, self.y = index, float(x), float(y)
@@ -50,6 +63,7 @@ class ContactBudget:
     """
 
     def __init__(self, total: float):
+        self.used: dict[str, float]  # contacts drawn this month by use
         self.total, self.used, self.idle = 0.0, {}, 0.0
         self.reset(total)
 
@@ -79,7 +93,7 @@ WORKING_HOURS = 170.0  # per manager per month
 class Manager(mesa.Agent):
     """A client manager at a desk. When one quits, a new hire takes the same desk."""
 
-    def __init__(self, model, desk: int, branch: int, skill: float, contacts: float):
+    def __init__(self, model: BankModel, desk: int, branch: int, skill: float, contacts: float):
         super().__init__(model)
         self.desk, self.branch = desk, branch
         self.skill = float(skill)
@@ -101,7 +115,7 @@ class Manager(mesa.Agent):
 class Partner(mesa.Agent):
     """A partner business (supermarket, travel, renovation, rural cooperative)."""
 
-    def __init__(self, model, name: str, config):
+    def __init__(self, model: BankModel, name: str, config: PartnerConfig):
         super().__init__(model)
         self.name, self.config = name, config
         self.active = False  # a strategy switches it on
@@ -110,7 +124,7 @@ class Partner(mesa.Agent):
 class Competitor(mesa.Agent):
     """A rival whose pull drifts with a trend and mean-reverting noise."""
 
-    def __init__(self, model, name: str, config):
+    def __init__(self, model: BankModel, name: str, config: CompetitorConfig):
         super().__init__(model)
         self.name, self.config = name, config
         self.pull = config.pull
@@ -120,13 +134,6 @@ class Competitor(mesa.Agent):
         target = c.pull + c.trend * month / 12.0
         z = self.model.streams.generator(f"competitor:{self.name}", month).standard_normal()
         self.pull = max(0.0, self.pull + 0.2 * (target - self.pull) + c.volatility * z)
-
-    def pull_on(self, tier: np.ndarray, digital: np.ndarray) -> np.ndarray:
-        """This month's pull (0-1) on each customer, tilted to rich and to digital customers."""
-        pull = self.by_tier()[tier] + np.float32(self.config.digital_tilt) * (
-            digital - np.float32(0.5)
-        )
-        return pull.clip(0.0, 1.0)
 
     def by_tier(self) -> np.ndarray:
         """This month's pull by tier before the digital tilt (float32)."""

@@ -7,6 +7,11 @@ temporary folder renamed into place (``sim.folders``).
 
 from __future__ import annotations
 
+# Mesa first, while few modules are loaded and the stack is short: its import walks the stack
+# (mesa.mesa_logging: inspect.stack), at a cost that grows with both.
+import mesa  # noqa: F401
+
+# isort: split
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime

@@ -67,6 +67,7 @@ class Arrivals:
         self.products_cdf = pdtr(np.arange(MAX_PRODUCTS - 1), extra)
         self.count: defaultdict[str, int] = defaultdict(int)
         self._cells: dict[tuple, Cells] = {}
+        self._friends: tuple[np.ndarray, np.ndarray] | None = None  # _friend_tables
 
     def cells(self, skew=None) -> Cells:
         """The sampling design for a segment skew (None: segment shares as they are)."""
@@ -112,19 +113,27 @@ class Arrivals:
     def friends(self, referrer_keys, nth, segment, weight) -> tuple[np.ndarray, dict]:
         """Friend agents of this month's referrals (one per referrer, its ``nth``): the index of
         each friend's referrer, and the friends' keys, segments, AUM and weights."""
-        per_tier = -np.diff(self.survival(FRIEND_AUM_FACTOR), axis=1) / self.weight
+        per_agent, tier_cdf = self._friend_tables()
         event = friend_keys(referrer_keys, nth)
-        mean = weight * per_tier.sum(axis=1)[segment]
+        mean = weight * per_agent[segment]
         u = self.streams.uniform64("arrival:friends", 0, event)
         count = poisson_quantile(u, mean)
         who = np.repeat(np.arange(len(event)), count)
         nth_friend = np.arange(len(who)) - np.repeat(np.cumsum(count) - count, count)
         keys = friend_keys(event[who], nth_friend)
         seg = segment[who]
-        cdf = np.cumsum(per_tier, axis=1)[seg]
+        cdf = tier_cdf[seg]
         u = self.streams.uniform64("arrival:cell", 0, keys) * cdf[:, -1]
         tier = np.minimum((u[:, None] >= cdf).sum(axis=1), len(TIERS) - 1)
         return who, {"key": keys, **self._within(keys, seg, tier, FRIEND_AUM_FACTOR)}
+
+    def _friend_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """By segment: friend agents per real friend, and the cumulative agents per real friend
+        over the tiers (a referred friend's sampling design)."""
+        if self._friends is None:
+            per_tier = -np.diff(self.survival(FRIEND_AUM_FACTOR), axis=1) / self.weight
+            self._friends = per_tier.sum(axis=1), np.cumsum(per_tier, axis=1)
+        return self._friends
 
     def _within(self, keys, seg, tier, factor: float) -> dict[str, np.ndarray]:
         """Segment, AUM and weight of people of known segments and tiers: AUM drawn from the
@@ -153,7 +162,7 @@ class Arrivals:
         has_loan = u("loan") < s["loan_share"][segment]
         size = 0.3 + 1.4 * u("loan_size")
         loan = has_loan * income * 12.0 * self.config.economics.loan_to_income * size
-        extra = (u("products")[:, None] > self.products_cdf[segment]).sum(axis=1)
+        extra = np.count_nonzero(u("products")[:, None] > self.products_cdf[segment], axis=1)
         return {
             "age": np.clip(s["age_mean"][segment] + s["age_sd"][segment] * z("age"), 18, 100),
             "income": income,

@@ -122,7 +122,9 @@ class BankData:
 
     @property
     def opening_branches(self) -> pd.DataFrame:
-        """The branches open at the start (the others open during the run)."""
+        """The branches open at the start (the others open during the run); for a bank with a
+        branch file."""
+        assert self.branches is not None, "no branch file"
         return self.branches[self.branches["opening_month"] <= 0]
 
 
@@ -193,6 +195,7 @@ def size_statement(config: Config, data: BankData) -> str:
     """The extract's size in words: its rows, the real customers they stand for and the
     branches."""
     where = _display(path_of(config.bank.data.customers))
+    assert data.customers is not None, "no CRM extract"
     weight = data.customers["weight"]
     _, _, branches = _network(config, data)
     if not data.weighted:
@@ -214,6 +217,7 @@ def network_warning(config: Config, data: BankData) -> str:
     cost over ``COST_SHARE`` of the book's margin, or for one over ``SIZED`` times smaller;
     else ""."""
     where = _display(path_of(config.bank.data.customers))
+    assert data.customers is not None, "no CRM extract"
     real = float(data.customers["weight"].sum())
     count, cost, _ = _network(config, data)
     each = real / count

@@ -1,14 +1,19 @@
-"""Pure vectorised behaviour rules: arrays in, arrays out, no model state.
+"""Pure behaviour rules shared by the mechanisms, the strategies and the bank's build: no model
+state.
 
-Each function is one mechanism of the model description (docs/model.md) and works on whole
-columns at once.
+Each function is one rule of the model description (docs/model.md). :func:`tier_index` and
+:func:`effort` are compiled formulas (:mod:`sim.compiled`): the customer pass calls them for one
+customer, the rest of the code for whole columns, so each is written once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.compiled import F1, HALF, formula
 from sim.config import TIER_BOUNDS
+
+LOW, MID, HIGH = TIER_BOUNDS
 
 
 def monthly(annual_probability: float) -> float:
@@ -16,10 +21,15 @@ def monthly(annual_probability: float) -> float:
     return 1.0 - (1.0 - min(annual_probability, 1.0)) ** (1.0 / 12.0)
 
 
-def tiers(aum: np.ndarray) -> np.ndarray:
-    """Tier index (0 mass, 1 mid, 2 high, 3 private) from AUM in CNY."""
-    low, mid, high = TIER_BOUNDS
-    return (aum >= low).view(np.int8) + (aum >= mid).view(np.int8) + (aum >= high).view(np.int8)
+@formula
+def tier_index(aum):
+    """Tier index (0 mass, 1 mid, 2 high, 3 private) from AUM in CNY: the bounds it reaches."""
+    return (aum >= LOW) * 1 + (aum >= MID) * 1 + (aum >= HIGH) * 1
+
+
+def tiers(aum) -> np.ndarray:
+    """:func:`tier_index` of an array of AUM, as int8."""
+    return tier_index(np.asarray(aum, np.float64)).astype(np.int8)
 
 
 def apportion(weights, total: int) -> np.ndarray:
@@ -32,41 +42,22 @@ def apportion(weights, total: int) -> np.ndarray:
     return np.repeat(np.arange(len(counts)), counts)
 
 
-def log_growth(wealth_share, market_return, noise, drift, volatility):
-    """Log growth of AUM this month: drift, market return on wealth products, own noise."""
-    return drift - 0.5 * volatility**2 + wealth_share * market_return + volatility * noise
-
-
 def convenience(distance, distance_km):
     """How close the home branch is, 0-1: 1 at the door, 1/e at ``distance_km``."""
     return np.exp(-distance / distance_km)
 
 
+@formula
 def effort(digital, wait, near, digital_quality):
-    """Customer effort 0-1 (lower is better): waits and travel for branch users, clunky apps."""
-    branch_effort = 0.5 * wait / (wait + 30.0) + 0.5 * (1.0 - near)
-    return (1.0 - digital) * branch_effort + digital * (1.0 - digital_quality)
-
-
-def experience(components: dict[str, np.ndarray], weights: dict[str, float], extra):
-    """This month's experience 0-1: weighted components plus ``extra`` (perks less penalties)."""
-    total = sum(weights.get(name, 0.0) * value for name, value in components.items())
-    return np.clip(total + extra, 0.0, 1.0)
-
-
-def smooth_step(satisfaction, experience_now, weight):
-    """Change of satisfaction as it follows experience with exponential smoothing."""
-    return weight * (experience_now - satisfaction)
+    """Customer effort 0-1 (lower is better): waits and travel for branch users, clunky apps
+    (float32 arguments; ``wait`` in minutes)."""
+    branch_effort = HALF * wait / (wait + np.float32(30.0)) + HALF * (F1 - near)
+    return (F1 - digital) * branch_effort + digital * (F1 - digital_quality)
 
 
 def tenure_multiplier(tenure_months, new, long, months):
     """Hazard multiplier that starts at ``new`` and decays to ``long`` with tenure."""
     return long + (new - long) * np.exp(-tenure_months / months)
-
-
-def natural_exit_hazard(age, base, old_age):
-    """Monthly hazard of death or relocation from annual rates; rises above age 70."""
-    return (base + old_age * np.clip(age - 70.0, 0.0, None) / 10.0) / 12.0
 
 
 def serve_in_order(cell, amount, available, whole: bool = False) -> np.ndarray:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim import metrics, targets
 from sim.config import Config
-from sim.customers import masked_sum
+from sim.mechanisms.books import lines_now
 from sim.model import BankModel
 from sim.scenario import with_values
 
@@ -64,18 +64,18 @@ def measure_run(config: Config) -> RunMeasure:
         model.step()
     rows = pd.DataFrame(model.kpi_rows)
     kpis = {f"{targets.KPI}{k}": float(rows[k].mean()) for k in targets.MONTHLY_KPIS}
-    extract = metrics.crm_extract(model)[list(EXTRACT_COLUMNS)]
-    return RunMeasure(extract, books | kpis)
+    extract = metrics.crm_extract(model)
+    assert extract is not None  # measurable() switches the extract on
+    return RunMeasure(extract[list(EXTRACT_COLUMNS)], books | kpis)
 
 
 def _books_checks(model: BankModel) -> dict[str, float]:
     """Branch cost per branch over the first 12 measured months; the deposit margin (the 12th
     month's deposit revenue x 12 / real deposits) and the digital share (real sessions /
     (sessions + visits)) in that month."""
-    config, c = model.config, model.customers
+    config = model.config
     first_year = model.kpi_rows[:HORIZON]
-    wealth_share = np.asarray(config.economics.wealth_share)[c.tier]
-    deposits = masked_sum(c.aum * (1 - wealth_share) * c.weight, c.active)
+    deposits = float(np.sum(lines_now(model)["deposit_margin"][1]))  # real, CNY
     sessions, visits = model.events["sessions"], model.events["visits"]
     return {
         "cost_per_branch": sum(row["cost_branches"] for row in first_year) / config.bank.branches,

@@ -13,6 +13,8 @@ month (``BankModel.month``, counted from the start of burn-in); outputs show mea
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 NEVER = -(10**6)  # a month long before any run, e.g. "no manager change yet"
@@ -80,7 +82,7 @@ class Customers:
         self.n = 0
         self.next_id = 0
         self.archive: list[dict[str, np.ndarray]] = []
-        self._cols = {
+        self._cols: dict[str, np.ndarray] = {
             name: np.full(max(capacity, 1), fill, dtype) for name, (dtype, fill) in COLUMNS.items()
         }
 
@@ -99,9 +101,11 @@ class Customers:
         else:
             super().__setattr__(name, value)
 
-    def append(self, **values: np.ndarray) -> slice:
-        """Add customers with new ids; columns not given keep their defaults. Returns their rows."""
-        k = len(next(iter(values.values())))
+    def append(self, **values: np.ndarray | float) -> slice:
+        """Add customers with new ids; columns not given keep their defaults. Returns their rows.
+        A column is an array, one value per customer (the first column given always is), or one
+        value for all of them."""
+        k = len(cast(np.ndarray, next(iter(values.values()))))
         self._reserve(self.n + k)
         rows = slice(self.n, self.n + k)
         values["id"] = np.arange(self.next_id, self.next_id + k)
@@ -138,6 +142,6 @@ class Customers:
         capacity = max(size, int(capacity * 1.5))
         for name, col in self._cols.items():
             dtype, fill = COLUMNS[name]
-            grown = np.full(capacity, fill, dtype)
+            grown: np.ndarray = np.full(capacity, fill, dtype)
             grown[: self.n] = col[: self.n]
             self._cols[name] = grown

@@ -45,7 +45,7 @@ def design(agents: int) -> list[str]:
     return [f"population.customers={agents}", f"population.weights={{{weights}}}"]
 
 
-def bank_files(model, folder: Path, planned=None) -> dict[str, Path]:
+def bank_files(model: BankModel, folder: Path, planned=None) -> dict[str, Path]:
     """Write ``folder``/branches.csv, segments.csv and customers.csv of a model that has run past
     its CRM extract's horizon; ``planned``: a branch that opens later (x_km, y_km,
     opening_month, staff). The ``bank.data`` key of each file -> its path."""
@@ -58,7 +58,7 @@ def bank_files(model, folder: Path, planned=None) -> dict[str, Path]:
     return paths
 
 
-def segments(model) -> pd.DataFrame:
+def segments(model: BankModel) -> pd.DataFrame:
     """The segment table of the model's config."""
     return pd.DataFrame(
         {"segment": name, **dataclasses.asdict(s)}
@@ -66,7 +66,7 @@ def segments(model) -> pd.DataFrame:
     )
 
 
-def branches(model, planned=None) -> pd.DataFrame:
+def branches(model: BankModel, planned=None) -> pd.DataFrame:
     """The opening branches with their sites in degrees around ``CENTRE``, annual costs drawn
     between 2.6 and 4.2M CNY (stream seeded by the run's seed), staff at the desks, and the
     ``planned`` branch if any."""
@@ -98,9 +98,10 @@ def degrees(x_km, y_km, side_km: float):
     return lat, CENTRE[1] + (x_km - side_km / 2) / (per_degree * np.cos(np.radians(CENTRE[0])))
 
 
-def customers(model, labels: list[str]) -> pd.DataFrame:
+def customers(model: BankModel, labels: list[str]) -> pd.DataFrame:
     """The CRM extract in the columns a bank exports (no hidden states)."""
     e = metrics.crm_extract(model)
+    assert e is not None, "the run took no CRM extract (output.crm_extract=false)"
     return pd.DataFrame(
         {
             "customer_id": [f"C{i:07d}" for i in e["customer_id"]],

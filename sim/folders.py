@@ -18,7 +18,7 @@ line, to rerun into a new folder; their files are left as they are.
 
 What a manifest protects: a run is damaged if its manifest is missing or not the project's, a
 listed file is missing or differs from its SHA-256 (truncated, edited without re-hashing), or the
-folder holds a file the manifest does not list (:func:`damage`); ``experiments.store`` adds the
+folder holds a file the manifest does not list (:func:`damage`); ``runner.store`` adds the
 files a run must have and that its folder's name is its config's id (a swapped or renamed folder).
 That catches accidents, truncation, edits, missing, extra and swapped files; someone who rewrites a
 file and its checksum on purpose is not caught (nothing is signed).

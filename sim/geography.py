@@ -9,7 +9,6 @@ sample of homes, so branches sit where people are.
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
@@ -48,6 +47,8 @@ def branch_sites(
 ) -> np.ndarray:
     """``count`` sites at the centres of k-means clusters of (a sample of) homes, each home
     sampled by the real customers it stands for."""
+    from scipy.cluster.vq import kmeans2  # only when a bank's sites are drawn
+
     size = min(int(np.count_nonzero(weight)), 5_000)
     picked = rng.choice(len(homes), size=size, replace=False, p=weight / weight.sum())
     sample = homes[picked]

@@ -59,7 +59,7 @@ def difference_points(
     for key, (lo, hi) in ranges.items():
         value = base[key]
         if isinstance(value, int):
-            step = max(1, round(STEP * (hi - lo)))
+            step: float = max(1, round(STEP * (hi - lo)))  # an int for an int
             lo, hi = math.ceil(lo), math.floor(hi)
         else:
             step = STEP * (hi - lo)
@@ -244,7 +244,7 @@ def plausible(
     chosen = {inside[0][0]: inside[0]}
     for key in inside[0][2]:
         for extreme in (min, max):
-            t = extreme(inside, key=lambda t, key=key: t[2][key])
+            t = extreme(inside, key=lambda t, key=key: t[2][key])  # type: ignore[misc]
             if len(chosen) < cap:
                 chosen.setdefault(t[0], t)
     for t in inside:

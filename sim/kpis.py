@@ -29,6 +29,18 @@ SCALES = {
 """What a smallest effect given as a fraction is a fraction of (``Kpi.scale_by``)."""
 
 
+def kind_scale(kind: str) -> float:
+    """Factor from stored values of a kind to display units: 100 for a rate (a share, shown in
+    %), 1e-6 for money (CNY, shown in CNY M), 1 for counts and scores. Every table, chart and
+    sentence that shows a value scales it by this (a series, too, that is not a summary KPI)."""
+    return _SCALE.get(kind, 1.0)
+
+
+def kind_unit(kind: str) -> str:
+    """Display unit of a kind: "%", "CNY M", or "" for counts and scores."""
+    return _UNIT.get(kind, "")
+
+
 @dataclass(frozen=True)
 class Kpi:
     """One KPI of a run's summary."""
@@ -45,12 +57,12 @@ class Kpi:
     @property
     def unit(self) -> str:
         """Display unit of a value: "%", "CNY M", or "" for counts and scores."""
-        return _UNIT.get(self.kind, "")
+        return kind_unit(self.kind)
 
     @property
     def scale(self) -> float:
         """Factor from stored values (shares, CNY) to display units (%, CNY M)."""
-        return _SCALE.get(self.kind, 1.0)
+        return kind_scale(self.kind)
 
     def unit_label(self, delta: bool = False) -> str:
         """Display unit: "%" (or "pts" for a difference), "CNY M", or "" for counts and scores."""
@@ -154,9 +166,7 @@ def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
             Kpi("new_customers", "New customers", "new customers", "count", 0.01, "mean", digits=0),
             Kpi("complaints", "Complaints", "complaints", "count", 0.01, "mean", False, digits=0),
             Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),
-            Kpi(
-                "effort", "Effort (0-1, lower is better)", "effort", "score", 0.01, False, False, 3
-            ),
+            Kpi("effort", "Effort (0-1, lower is better)", "effort", "score", 0.01, "", False, 3),
             Kpi("manager_skill", "Manager skill (0-1)", "manager skill", "score", 0.01, digits=3),
         )
     }

@@ -16,7 +16,7 @@ GROUPS = ("opening_book", "newcomers", "fixed")
 
 
 class Ledger:
-    def __init__(self):
+    def __init__(self) -> None:
         self.kinds: dict[str, str] = {}
         self.month: dict[str, float] = {}
         self.groups = dict.fromkeys(GROUPS, 0.0)
@@ -34,10 +34,11 @@ class Ledger:
         self.month[line] = 0.0
 
     def book(self, line: str, amount: float, group: str = "fixed") -> None:
-        """Add an amount (CNY, positive) to this month's line, on behalf of a group."""
-        self.month[line] += float(amount)
+        """Add an amount (CNY, positive) to this month's line, on behalf of a group (KeyError
+        for a line not open or a group not in ``GROUPS``, booking nothing)."""
         sign = 1.0 if self.kinds[line] == "revenue" else -1.0
         self.groups[group] += sign * float(amount)
+        self.month[line] += float(amount)
 
     def close(self) -> dict[str, float]:
         """This month's row, then start a new month."""

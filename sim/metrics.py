@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,13 +26,15 @@ import pandas as pd
 from sim.config import TIERS
 from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
 from sim.ledger import GROUPS
-from sim.mechanisms import books
 from sim.mechanisms.engagement import engaged
+
+if TYPE_CHECKING:
+    from sim.model import BankModel
 
 SKILL_PERCENTILES = (10, 25, 50, 75, 90)  # of client managers' skill, each month
 
 
-def measured(model, month):
+def measured(model: BankModel, month):
     """A model month (counted from the start of burn-in) as a measured month."""
     return month - model.config.burn_in
 
@@ -43,7 +47,7 @@ def new_events() -> defaultdict:
 class Cohort:
     """The customers active at the start of the measured period."""
 
-    def __init__(self, model):
+    def __init__(self, model: BankModel):
         c = model.customers
         c.cohort[:] = c.active * (1 + (c.tier >= 1))
         self.size = masked_sum(c.weight, c.cohort >= 1)
@@ -51,7 +55,7 @@ class Cohort:
         self.aum = masked_sum(c.aum * c.weight, c.active)
         self.market_share = model.market.share(model.market.bank_customers(model))
         self.tiers = tier_counts(c)
-        self.retention_12m = None
+        self.retention_12m: float | None = None  # set in measured month 12
 
     def retention(self, tally: Tally, mid_high: bool = False) -> float:
         """Share of the cohort (or of its mid-and-up part) still active."""
@@ -67,8 +71,7 @@ class Cohort:
 @dataclass
 class Tally:
     """Sums over the active customers at the end of a month, each counted by its weight (real
-    customers), that the books and the KPIs need: one pass (``engine=numba``:
-    :func:`sim.kernels.tally`) or array sums (:func:`tally`, the reference)."""
+    customers), that the books and the KPIs need (one pass: :func:`sim.month.tally`)."""
 
     customers: float
     agents: int  # simulated customers
@@ -85,30 +88,10 @@ class Tally:
     lines: dict[str, tuple[float, float]]  # book line -> (opening book, newcomers) base amounts
 
 
-def tally(model) -> Tally:
-    """The month's :class:`Tally` with NumPy array sums."""
-    c = model.customers
-    active, managed = c.active, c.active & (c.manager >= 0)
-    newcomer = c.cohort == 0
-    lines = {
-        line: (masked_sum(base, ~newcomer), masked_sum(base, newcomer))
-        for line, (_, base) in books.lines_now(model).items()
-    }
-    return Tally(
-        customers=masked_sum(c.weight, active),
-        agents=int(np.count_nonzero(active)),
-        tiers=np.bincount(c.tier, weights=c.weight * active, minlength=len(TIERS)),
-        segments=model.market.bank_customers(model),
-        cohort=masked_sum(c.weight, active & (c.cohort >= 1)),
-        cohort_mid_high=masked_sum(c.weight, active & (c.cohort == 2)),
-        aum=masked_sum(c.aum * c.weight, active),
-        cohort_aum=masked_sum(c.aum * c.weight, active & (c.cohort >= 1)),
-        satisfaction=masked_sum(c.satisfaction * c.weight, active),
-        effort=masked_sum(c.effort * c.weight, active),
-        attention=masked_sum(c.attention * c.weight, managed),
-        managed=masked_sum(c.weight, managed),
-        lines=lines,
-    )
+def is_engaged(engagement, behaviour) -> np.ndarray:
+    """The engaged flag of each customer (:func:`sim.mechanisms.engagement.engaged`)."""
+    threshold = np.float32(behaviour.engagement_threshold)
+    return engaged(np.asarray(engagement, np.float32), threshold)
 
 
 def tier_counts(c) -> dict[str, float]:
@@ -117,30 +100,28 @@ def tier_counts(c) -> dict[str, float]:
     return {tier: float(n) for tier, n in zip(TIERS, counts, strict=True)}
 
 
-def monthly_kpis(model, tally: Tally) -> dict[str, float]:
+def monthly_kpis(model: BankModel, tally: Tally) -> dict[str, float]:
     """One row of the time series: state, flows and the month's books."""
     e, cohort = model.events, model.cohort
+    assert cohort is not None  # taken when burn-in ends, before the first measured month
     month = measured(model, model.month)
     retention = cohort.retention(tally)
     if month == min(12, model.config.months):
         cohort.retention_12m = retention
-    skills = np.array([m.skill for m in model.managers])
+    skills = np.array([m.skill for m in model.team()])  # in hiring order, as ever
     quantiles = (
-        np.percentile(skills, SKILL_PERCENTILES) if len(skills) else [0.0] * len(SKILL_PERCENTILES)
+        percentiles(skills, SKILL_PERCENTILES) if len(skills) else [0.0] * len(SKILL_PERCENTILES)
     )
+    waits = [b.wait for b in model.branches if b.is_open] or [0.0]
+    counts, flows, exits = _kpi_names(tuple(model.segment_names))
     row = {
         "month": month,
         "customers": tally.customers,
         "agents": tally.agents,
-        **{f"customers_{tier}": float(n) for tier, n in zip(TIERS, tally.tiers, strict=True)},
-        **{f"new_{ch}": e[f"new_{ch}"] for ch in CHANNELS[1:]},
-        **{f"exit_{r}": e[f"exit_{r}"] for r in EXIT_REASONS[1:]},
-        **{f"exits_{tier}": e[f"exits_{tier}"] for tier in TIERS},
-        **{
-            f"customers_{s}": float(n)
-            for s, n in zip(model.segment_names, tally.segments, strict=True)
-        },
-        **{f"exits_{s}": e[f"exits_{s}"] for s in model.segment_names},
+        **{name: float(n) for name, n in zip(counts[: len(TIERS)], tally.tiers, strict=True)},
+        **{name: e[name] for name in flows},
+        **{name: float(n) for name, n in zip(counts[len(TIERS) :], tally.segments, strict=True)},
+        **{name: e[name] for name in exits},
         "retention": retention,
         "retention_mid_high": cohort.retention(tally, mid_high=True),
         "aum": tally.aum,
@@ -153,14 +134,14 @@ def monthly_kpis(model, tally: Tally) -> dict[str, float]:
         "fee_complaints": e["fee_complaints"],
         "upgrades": e["upgrades"],
         "downgrades": e["downgrades"],
-        "manager_skill": float(np.mean(skills)) if len(skills) else 0.0,
+        "manager_skill": _average(skills) if len(skills) else 0.0,
         **{
             f"manager_skill_p{q}": float(value)
             for q, value in zip(SKILL_PERCENTILES, quantiles, strict=True)
         },
         "manager_quits": e["manager_quits"],
         "branches_open": sum(b.is_open for b in model.branches),
-        "branch_wait": float(np.mean([b.wait for b in model.branches if b.is_open] or [0.0])),
+        "branch_wait": _average(np.array(waits)),
         "branch_visits": e["visits"],
         **model.books,
     }
@@ -171,7 +152,52 @@ def _mean(weighted_sum: float, weight: float) -> float:
     return weighted_sum / weight if weight > 0 else 0.0
 
 
-def timeseries(model) -> pd.DataFrame:
+def _average(values: np.ndarray) -> float:
+    """``np.mean`` of a float64 array, the same number (its sum over its count) without its
+    overhead."""
+    return float(np.add.reduce(values) / len(values))
+
+
+@cache
+def _kpi_names(segments: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """Names of the time series' columns of customers (by tier, then by segment), of flows (new
+    customers by channel, exits by reason and by tier) and of exits by segment."""
+    counts = (*(f"customers_{t}" for t in TIERS), *(f"customers_{s}" for s in segments))
+    flows = (
+        *(f"new_{ch}" for ch in CHANNELS[1:]),
+        *(f"exit_{r}" for r in EXIT_REASONS[1:]),
+        *(f"exits_{t}" for t in TIERS),
+    )
+    return counts, flows, tuple(f"exits_{s}" for s in segments)
+
+
+def percentiles(values: np.ndarray, q) -> np.ndarray:
+    """``np.percentile(values, q)`` (its default, linear method) of a 1-D float64 array without
+    NaNs: the same numbers, without its overhead (each month's skill percentiles)."""
+    prev, following, gamma = _percentile_plan(len(values), tuple(q))
+    ordered = np.sort(values)
+    a, b = ordered[prev], ordered[following]
+    diff = b - a
+    out = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+@cache
+def _percentile_plan(n: int, q: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``np.percentile`` interpolates for ``n`` values: the indexes below and above each
+    percentile's virtual index, and the weight of the one above (numpy's ``_get_indexes`` and
+    ``_get_gamma``)."""
+    virtual = (n - 1) * np.true_divide(np.asarray(q, np.float64), 100)
+    prev = np.floor(virtual)
+    following = prev + 1
+    above = virtual >= n - 1
+    prev[above] = following[above] = -1
+    prev, following = prev.astype(np.intp), following.astype(np.intp)
+    return prev, following, virtual - prev
+
+
+def timeseries(model: BankModel) -> pd.DataFrame:
     """The monthly time series: the ``monthly_kpis`` rows of the measured months so far."""
     return pd.DataFrame(model.kpi_rows)
 
@@ -181,12 +207,13 @@ def discount_factors(months, annual_rate: float) -> np.ndarray:
     return (1.0 + annual_rate) ** -(np.asarray(months, np.float64) / 12.0)
 
 
-def summarise(model, timeseries: pd.DataFrame) -> dict:
+def summarise(model: BankModel, timeseries: pd.DataFrame) -> dict:
     """End-of-run summary: retention, AUM, money, flows and customers by tier."""
     cfg, cohort, c = model.config, model.cohort, model.customers
+    assert cohort is not None  # taken when burn-in ends
     discount = discount_factors(timeseries["month"], cfg.economics.discount_rate)
     end = timeseries.iloc[-1]
-    summary = {
+    summary: dict[str, Any] = {
         "seed": cfg.seed,
         "months": cfg.months,
         "retention_12m": cohort.retention_12m,
@@ -219,7 +246,7 @@ def summarise(model, timeseries: pd.DataFrame) -> dict:
     return summary
 
 
-def panel(model) -> pd.DataFrame:
+def panel(model: BankModel) -> pd.DataFrame:
     """One row per customer ever served (plus home and branch for maps); attributes as of the end
     of the run, or for leavers as they were when they left (engagement: the last state before
     the month they left). ``joined_month`` and ``left_month`` are measured months (the opening
@@ -238,7 +265,7 @@ def panel(model) -> pd.DataFrame:
             "products": c["products"],
             "aum": c["aum"].round(2),
             "engagement": c["engagement"],
-            "engaged_at_exit_or_end": engaged(c["engagement"], model.config.behaviour),
+            "engaged_at_exit_or_end": is_engaged(c["engagement"], model.config.behaviour),
             "satisfaction": c["satisfaction"],
             "joined_month": measured(model, c["joined"]),
             "left_month": pd.Series(measured(model, c["left"])).where(gone).astype("Int32"),
@@ -278,26 +305,26 @@ CRM_COLUMNS = (
 class CrmSnapshot:
     """The customers active at the CRM extract's reference month, their columns copied then."""
 
-    def __init__(self, model):
+    def __init__(self, model: BankModel):
         c = model.customers
         rows = np.flatnonzero(c.active)
         self.month = model.month  # absolute model month
         self.columns = {name: getattr(c, name)[rows].copy() for name in CRM_COLUMNS}
 
 
-def crm_reference(model) -> int:
+def crm_reference(model: BankModel) -> int:
     """Absolute model month of the CRM extract's snapshot."""
     return model.config.burn_in + model.config.output.crm_reference_month
 
 
-def crm_snapshot(model) -> None:
+def crm_snapshot(model: BankModel) -> None:
     """Take the CRM extract's snapshot if this is its month (called at the end of each month and
     when the model is built); the extract is filled with outcomes at the end of the run."""
     if model.config.output.crm_extract and model.month == crm_reference(model):
-        model.crm = CrmSnapshot(model)
+        model.crm = CrmSnapshot(model)  # type: ignore[assignment]  # BankModel.crm: typed None
 
 
-def crm_extract(model) -> pd.DataFrame | None:
+def crm_extract(model: BankModel) -> pd.DataFrame | None:
     """One row per customer active at the reference month (``output.crm_reference_month``
     measured months after burn-in), attributes as of then, and whether, when (months after the
     reference) and why they left within ``output.crm_horizon_months``; None when switched off.
@@ -327,7 +354,7 @@ def crm_extract(model) -> pd.DataFrame | None:
             "products": s["products"],
             "aum": s["aum"].round(2),
             "engagement": s["engagement"],
-            "engaged": engaged(s["engagement"], cfg.behaviour),
+            "engaged": is_engaged(s["engagement"], cfg.behaviour),
             "months_since_use": t0 - s["last_used"],
             "complaints": s["complaints"],
             "has_manager": s["manager"] >= 0,
@@ -346,7 +373,7 @@ def crm_extract(model) -> pd.DataFrame | None:
     )
 
 
-def branches(model) -> pd.DataFrame:
+def branches(model: BankModel) -> pd.DataFrame:
     """One row per branch ever open: site (km), the measured months it opened and closed (NA for
     the opening branches and for those still open)."""
     return pd.DataFrame(

@@ -14,7 +14,7 @@ step that archives leavers' rows once they are many):
 7. exits: switching (churn hazard) and natural exits;
 8. engagement: referrals, cross-sell and product drops, complaints, usage;
 
-(from trust and attention in 3 to 8, by the engine ``config.engine`` chooses: :mod:`sim.engines`)
+(from trust and attention in 3 to 8 in one compiled pass over the customers: :mod:`sim.month`)
 9. acquisition: referred friends and organic newcomers;
 10. strategies act (``after_customers``);
 11. the books close for the month;
@@ -23,21 +23,38 @@ step that archives leavers' rows once they are many):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from mesa import Model
 
-from sim import bankdata, behaviour, engines, geography, metrics, opening
+from sim import bankdata, behaviour, geography, metrics, opening
+from sim import month as customer_pass
 from sim.agents import Branch, Competitor, Manager, Partner
 from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
 from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
 from sim.ledger import Ledger
 from sim.market import Market
-from sim.mechanisms import acquisition, books, exits, staffing
+from sim.mechanisms import acquisition, books, exits, service, staffing
 from sim.progress import bar as progress_bar
 from sim.rng import Streams
 from sim.settle import settle
 from sim.strategies import base as strategies
+
+
+@dataclass(frozen=True)
+class Joining:
+    """People about to join through one channel (:meth:`BankModel.joining`): their keys, their
+    ``drawn`` segment, AUM and weight, homes (None: drawn from their keys), tenure (None: new
+    customers) and whether they were referred."""
+
+    keys: np.ndarray
+    drawn: dict[str, np.ndarray]
+    channel: str
+    xy: np.ndarray | None = None
+    tenure: np.ndarray | None = None
+    referred: bool = False
 
 
 class BankModel(Model):
@@ -45,9 +62,8 @@ class BankModel(Model):
 
     def __init__(self, config: Config):
         super().__init__(rng=config.seed)
+        self._rosters: dict[str, list] = {}  # sorted agents (_roster), until agents change
         self.config = config
-        # steps 3 (from trust on) to 8, and the end-of-month sums, as the engine computes them
-        self.customer_month, self.tally = engines.ENGINES[config.engine]
         self.month = 0
         self.streams = Streams(config.seed)
         self.ledger = Ledger()
@@ -163,8 +179,8 @@ class BankModel(Model):
 
     def branch_visits(self) -> np.ndarray:
         """Real branch visits per month by branch, from the active customers' channel mix."""
-        c, bank = self.customers, self.config.bank
-        visits = bank.visits_per_month * (1.0 - c.digital) * c.weight * c.active
+        c, per_month = self.customers, np.float32(self.config.bank.visits_per_month)
+        visits = service.visits(per_month, c.digital, c.weight * c.active)
         return np.bincount(c.branch, weights=visits, minlength=len(self.branches))
 
     def _hire_team(self, data) -> None:
@@ -202,10 +218,37 @@ class BankModel(Model):
         return self.agents_by_type.get(Competitor, [])
 
     def branch_list(self) -> list[Branch]:
-        return sorted(self.branches, key=lambda b: b.index)
+        """The branches in index order."""
+        return list(self._roster("branches"))
 
     def desk_list(self) -> list[Manager]:
-        return sorted(self.managers, key=lambda m: m.desk)
+        """The client managers in desk order."""
+        return list(self._roster("desks"))
+
+    def team(self) -> list[Manager]:
+        """The client managers in the order they were hired (as ``managers`` iterates)."""
+        return list(self._roster("team"))
+
+    def _roster(self, name: str) -> list:
+        """A list of agents, kept until an agent joins or leaves the model."""
+        roster = self._rosters.get(name)
+        if roster is None:
+            if name == "branches":
+                roster = sorted(self.branches, key=lambda b: b.index)
+            elif name == "desks":
+                roster = sorted(self.managers, key=lambda m: m.desk)
+            else:
+                roster = list(self.managers)
+            self._rosters[name] = roster
+        return roster
+
+    def register_agent(self, agent) -> None:
+        super().register_agent(agent)
+        self._rosters = {}
+
+    def deregister_agent(self, agent) -> None:
+        super().deregister_agent(agent)
+        self._rosters = {}
 
     # ----------------------------------------------------------------------------------------
     # Adding customers (opening book and every acquisition channel)
@@ -219,45 +262,81 @@ class BankModel(Model):
 
         New customers (``tenure`` None) cost ``population.acquisition_cost`` per real customer.
         """
-        n, seg = len(keys), drawn["segment"]
-        if n == 0:
-            return slice(self.customers.n, self.customers.n)
-        xy = self.arrivals.homes(keys, seg) if xy is None else xy
-        branch, distance = self.open_branches.nearest(xy)
-        rows = self.customers.append(
-            key=keys,
-            **drawn,
-            **self.arrivals.person(keys, seg),
-            x=xy[:, 0],
-            y=xy[:, 1],
-            tier=behaviour.tiers(drawn["aum"]),
-            branch=branch,
-            distance=distance,
-            near=behaviour.convenience(distance, self.config.bank.distance_km),
-            referred=referred,
-            channel=CHANNELS.index(channel),
-            joined=self.month - (0 if tenure is None else tenure),
-            last_used=self.month,
-        )
-        c = self.customers
-        self.by_segment += np.bincount(c.segment[rows], c.weight[rows], len(self.segment_names))
-        if tenure is None:
-            weight = self.customers.weight[rows]
-            self.events[f"new_{channel}"] += float(weight.sum(dtype=np.float64))
-            self.book_share("acquisition", self.config.population.acquisition_cost * weight, rows)
+        return self.admit([self.joining(keys, drawn, channel, xy, tenure, referred)])[0]
+
+    def joining(
+        self, keys, drawn: dict, channel: str, xy=None, tenure=None, referred=False
+    ) -> Joining:
+        """People who join as :meth:`add_customers` says, counted in the market (``by_segment``)
+        now and added to the columns by :meth:`admit`, which must follow before anything reads
+        the customers (so that channels whose joining depends on the market's headroom can be
+        drawn one after another and added in one batch)."""
+        if len(keys):
+            weight = np.asarray(drawn["weight"]).astype(np.float32)  # as the column holds it
+            self.by_segment += np.bincount(drawn["segment"], weight, len(self.segment_names))
+        return Joining(keys, drawn, channel, xy, tenure, referred)
+
+    def admit(self, groups: list[Joining]) -> list[slice]:
+        """Add the people of ``groups`` (:meth:`joining`) in order, in one batch (one query for
+        their nearest open branches, one draw of their attributes, one append); then count each
+        group's newcomers and book what they cost. Returns each group's rows."""
+        c, rows, start = self.customers, [], self.customers.n
+        for group in groups:
+            rows.append(slice(start, start + len(group.keys)))
+            start += len(group.keys)
+        if present := [g for g in groups if len(g.keys)]:
+            c.append(**self._columns(present))
+        cost = self.config.population.acquisition_cost
+        for group, where in zip(groups, rows, strict=True):
+            if group.tenure is None and len(group.keys):
+                weight = c.weight[where]
+                self.events[f"new_{group.channel}"] += float(weight.sum(dtype=np.float64))
+                self.book_share("acquisition", cost * weight, where)
         return rows
 
+    def _columns(self, groups: list[Joining]) -> dict[str, np.ndarray]:
+        """The customer columns of the people joining in ``groups`` (none of them empty)."""
+
+        def joined(column) -> np.ndarray:
+            return np.concatenate([column(g) for g in groups])
+
+        keys = joined(lambda g: g.keys)
+        drawn = {name: joined(lambda g, name=name: g.drawn[name]) for name in groups[0].drawn}
+        home = self.arrivals.homes
+        xy = joined(lambda g: home(g.keys, g.drawn["segment"]) if g.xy is None else g.xy)
+        branch, distance = self.open_branches.nearest(xy)
+        return {
+            "key": keys,
+            **drawn,
+            **self.arrivals.person(keys, drawn["segment"]),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "tier": behaviour.tiers(drawn["aum"]),
+            "branch": branch,
+            "distance": distance,
+            "near": behaviour.convenience(distance, self.config.bank.distance_km),
+            "referred": joined(lambda g: np.full(len(g.keys), g.referred)),
+            "channel": joined(lambda g: np.full(len(g.keys), CHANNELS.index(g.channel))),
+            "joined": joined(lambda g: self.month - _tenure(g)),
+            "last_used": self.month,
+        }
+
     def acquire(self, channel: str, real_rate: float, skew=None, stream: str = "") -> slice:
+        """This month's newcomers through a channel (:meth:`newcomers`), added; their rows."""
+        return self.admit([self.newcomers(channel, real_rate, skew, stream)])[0]
+
+    def newcomers(self, channel: str, real_rate: float, skew=None, stream: str = "") -> Joining:
         """This month's newcomers through a channel: ``real_rate`` real people reached and won
         (segments skewed by ``skew``), of whom those not with the bank yet join (the market's
-        headroom); ``stream`` (default: the channel) numbers the arrivals."""
+        headroom); ``stream`` (default: the channel) numbers the arrivals. Counted in the market
+        now, added by :meth:`admit` (:meth:`joining`)."""
         stream = stream or channel
         cells = self.arrivals.cells(skew)
         n = self.arrivals.count_this_month(stream, self.month, real_rate, cells)
         keys = self.arrivals.keys(stream, n)
         drawn = self.arrivals.sampled(keys, cells)
         join = self.market.joins(self, keys, drawn["segment"])
-        return self.add_customers(keys[join], {k: v[join] for k, v in drawn.items()}, channel)
+        return self.joining(keys[join], {k: v[join] for k, v in drawn.items()}, channel)
 
     # ----------------------------------------------------------------------------------------
     # Branch geometry
@@ -328,9 +407,9 @@ class BankModel(Model):
         self.fit_bonus[:] = 0.0
         self.customers.perks[:] = 0.0
         self.customers.engagement_lift[:] = 0.0
-        for branch in self.branches:
+        for branch in self._roster("branches"):
             branch.quality_bonus, branch.wait_factor = 0.0, 1.0
-        for manager in self.managers:
+        for manager in self._roster("team"):
             manager.learning_multiplier = manager.quit_multiplier = 1.0
             manager.coaching = 0.0
             manager.budget.reset(bank.manager_contacts)  # a new month's contact time
@@ -347,10 +426,10 @@ class BankModel(Model):
             self._open_planned(t)
         self._strategies("before_customers", t)
         staffing.staff(self, t)
-        referrers = self.customer_month(self, t)
+        referrers = customer_pass.run(self, t)
         acquisition.step(self, referrers)
         self._strategies("after_customers", t)
-        tally = self.tally(self)
+        tally = customer_pass.tally(self)
         books.step(self, tally.lines)
         self._record(t, tally)
 
@@ -421,6 +500,11 @@ class BankModel(Model):
             for _ in range(total):
                 self.step()
                 bar.update()
+
+
+def _tenure(group: Joining) -> np.ndarray:
+    """Months with the bank of people joining: 0 for new customers."""
+    return np.zeros(len(group.keys), np.int32) if group.tenure is None else group.tenure
 
 
 def _segment_table(config: Config) -> dict[str, np.ndarray]:

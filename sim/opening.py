@@ -68,6 +68,7 @@ def branch_homes(data: BankData, city_km: float) -> BranchHomes:
 def resampled(data: BankData, u: np.ndarray, tier_weights: np.ndarray) -> dict[str, np.ndarray]:
     """The extract's rows resampled for agents with uniforms ``u``: each agent's row and weight."""
     c = data.customers
+    assert c is not None, "no CRM extract"
     tier = behaviour.tiers(c["aum"].to_numpy())
     q = c["weight"].to_numpy(np.float64) / tier_weights[tier]
     row = np.minimum(np.searchsorted(np.cumsum(q) / q.sum(), u, side="right"), len(q) - 1)

@@ -46,6 +46,8 @@ PATHS = ("output.dir", "bank.data.branches", "bank.data.segments", "bank.data.cu
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 HELP = ("-h", "--help")
+LIBRARIES = ("sim", "runner", "analysis")
+"""The packages that log rather than print; a command shows their log (:func:`console_log`)."""
 
 
 def command(doc: str, prepare: Callable, run: Callable, args: list[str] | None = None) -> int:
@@ -72,20 +74,34 @@ class ConsoleFormat(logging.Formatter):
         return f"warning: {text}" if record.levelno >= logging.WARNING else text
 
 
+def _with_bars(record: logging.LogRecord) -> bool:
+    return bool(getattr(record, "progress", False))
+
+
 @contextmanager
 def console_log() -> Iterator[None]:
-    """Print what the project's modules log (``sim.*``, from INFO) on stdout while in the block:
-    a bank's size and warnings about it (``sim.bankdata``)."""
-    logger, handler = logging.getLogger("sim"), logging.StreamHandler(sys.stdout)
-    handler.setFormatter(ConsoleFormat())
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
+    """Print what the libraries log (:data:`LIBRARIES`, from INFO) while in the block, as the
+    commands' own lines: on stdout (a bank's size and warnings about it, a store's repairs),
+    or on stderr with the progress bars when logged with ``extra=sim.progress.PROGRESS`` (an
+    estimate of the work, the report's stages)."""
+    out, err = logging.StreamHandler(sys.stdout), logging.StreamHandler(sys.stderr)
+    out.addFilter(lambda record: not _with_bars(record))
+    err.addFilter(_with_bars)
+    loggers = [logging.getLogger(name) for name in LIBRARIES]
+    levels = [logger.level for logger in loggers]
+    for handler in (out, err):
+        handler.setFormatter(ConsoleFormat())
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(out)
+        logger.addHandler(err)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(out)
+            logger.removeHandler(err)
+            logger.setLevel(level)
 
 
 def refuse(error: ConfigError) -> NoReturn:
@@ -176,8 +192,10 @@ def check_path(key: str, value: str) -> None:
         )
 
 
-def shown(text: str, limit: int = 80) -> str:
-    """``text`` as a message shows it: escaped (one line) and cut to ``limit`` characters."""
+def shown(text: str | None, limit: int = 80) -> str:
+    """``text`` as a message shows it: escaped (one line) and cut to ``limit`` characters (an
+    override's ``input_line``, which Hydra types as optional but sets on every parsed one)."""
+    text = text or ""
     escaped = text.encode("unicode_escape").decode("ascii")
     return escaped if len(escaped) <= limit else f"{escaped[:limit]}... ({len(text):,} characters)"
 
@@ -209,7 +227,7 @@ def _check_characters(key: str, text: str) -> None:
         )
 
 
-def _interpolation(line: str) -> ConfigError:
+def _interpolation(line: str | None) -> ConfigError:
     return ConfigError(
         f"{shown(line)} is not allowed; values are literal: no ${{...}} interpolations or resolvers"
     )
@@ -261,7 +279,7 @@ def _leaves(value):
         yield value
 
 
-def _check_leaf(line: str, leaf) -> None:
+def _check_leaf(line: str | None, leaf) -> None:
     """One plain value: no interpolation or non-ASCII number; a finite number within int64."""
     if isinstance(leaf, str):
         if "${" in leaf:

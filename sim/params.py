@@ -1,5 +1,5 @@
 """The parameter toolkit shared by every typed config: the model schema (``sim.config``), the
-strategies' configs (``sim.strategies``) and the experiment schema (``experiments.config``).
+strategies' configs (``sim.strategies``) and the experiment schema (``runner.config``).
 
 A leaf parameter is declared with :func:`param`, which records its unit, allowed range (or
 choices) and source, and for a list its length and for a map of fixed keys those keys (a
@@ -107,7 +107,7 @@ def type_hints(cls: type) -> dict[str, Any]:
 
 def check_node(node, prefix: str) -> None:
     """Check every field of a config dataclass, recursively: types, then ranges."""
-    hints = type_hints(type(node))
+    hints = type_hints(type(node))  # type: ignore[arg-type]  # python/mypy#11470
     for f in dataclasses.fields(node):
         _check_typed(f"{prefix}{f.name}", getattr(node, f.name), hints[f.name], f.metadata)
 
@@ -122,7 +122,7 @@ def _check_typed(key: str, value, hint, meta) -> None:
         hint = next(a for a in args if a is not type(None))
         origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        _require(key, value, hint)
+        _require(key, value, typing.cast(type, hint))
         check_node(value, key + ".")
     elif origin is dict:
         _require(key, value, dict)

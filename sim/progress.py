@@ -10,6 +10,10 @@ FORMAT = (
     "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}"
     " [{elapsed} spent, ETA {remaining}{postfix}]"
 )
+PROGRESS = {"progress": True}
+"""``extra=`` of a log record that goes with the progress bars (an estimate of the work, a
+stage, a step without a bar): a command shows it on stderr with them, and the rest of what the
+libraries log on stdout (``sim.overrides.console_log``)."""
 
 
 def bar(total: int, what: str, enabled: bool = True, leave: bool = True) -> tqdm:

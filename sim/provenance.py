@@ -8,8 +8,12 @@ import subprocess
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sim import bankdata
+
+if TYPE_CHECKING:
+    from sim.config import Config
 
 PACKAGES = ("mesa", "numpy", "numba", "scipy", "pandas", "pyarrow", "hydra-core", "omegaconf")
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +49,11 @@ def _version(name: str) -> str | None:
         return None
 
 
-def provenance(config, started: str, finished: str, status: str, error: str | None = None):
+def provenance(
+    config: Config, started: str, finished: str, status: str, error: str | None = None
+) -> dict[str, Any]:
     """The provenance record of one run."""
-    record = {
+    record: dict[str, Any] = {
         "status": status,
         "seed": config.seed,
         "strategies": {name: vars(params) for name, params in config.strategy.items()},

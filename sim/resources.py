@@ -4,7 +4,7 @@
 included), the arrivals that add customers over those months and the CRM extract. Leavers stay in
 memory (the panel lists everyone ever served), so memory grows with the months. The constants
 below were measured with ``run_scenario(config, save=folder)``, each in a fresh process (peak
-RSS and wall time), on the project's machine: 2 cores, 24 GB, Python 3.12, numba engine.
+RSS and wall time), on the project's machine: 2 cores, 24 GB, Python 3.12.
 
 The caps bound what a command plans (:data:`MAX_POINTS`, :data:`MAX_RUNS`, :data:`MAX_SWEEP`) and
 the local workers (:data:`WORKERS_PER_CORE`); ``limits.force=true`` lifts every limit, for those
@@ -33,8 +33,8 @@ GROWTH = 0.015  # customers ever served per opening customer and month: 0.0100-0
 # baseline (20k x 72, 100k x 120 and x 480, 1M x 12, 3M x 24), 0.0147 with every strategy
 ORGANIC_RATE = 0.00168  # population.organic_rate of GROWTH; arrivals scale with a higher rate
 # (an upper bound: 0.01 measured 0.047 a month, below 6x GROWTH; 0.05 measured 0.118)
-THROUGHPUT = {"numba": 5.0e6, "numpy": 3.0e6}  # customer-months/s: numba 4.8-7.4 M (1M x 120,
-# 300k x 612, 100k x 480; benchmarks/model_speed.py: 5.8 M at 100k), numpy 3.5-4.2 M
+THROUGHPUT = 5.0e6  # customer-months/s: 4.8-7.4 M (1M x 120, 300k x 612, 100k x 480;
+# benchmarks/model_speed.py: 5.8 M at 100k)
 BUILD_SECONDS = 1.5e-6  # per opening customer, building the world (1M x 1 month: 1.5 s)
 LONG_SECONDS = 60.0  # work longer than this has its estimate printed before it starts
 
@@ -75,7 +75,7 @@ def estimate(config) -> Estimate:
     growth = GROWTH * max(1.0, config.population.organic_rate / ORGANIC_RATE)
     crm = CRM_BYTES * customers if config.output.crm_extract else 0
     memory = BASE_BYTES + ROW_BYTES * customers * (1 + growth * months) + crm
-    seconds = customers * (BUILD_SECONDS + months / THROUGHPUT[config.engine])
+    seconds = customers * (BUILD_SECONDS + months / THROUGHPUT)
     return Estimate(seconds, memory)
 
 

@@ -19,27 +19,51 @@ import zlib
 import numpy as np
 from scipy.special import ndtri
 
+from sim.compiled import formula, kernel
+
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment (the golden ratio in 64 bits)
-_M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_G, _M1, _M2 = np.uint64(_GAMMA), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
+_UNIT = np.float32(2.0**-24)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function on uint64 arrays (in place; wraps modulo 2**64)."""
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(_M1)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(_M2)
-    x ^= x >> np.uint64(31)
-    return x
+@formula
+def mix(x):
+    """SplitMix64's output function on a uint64 (wraps modulo 2**64)."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    return x ^ (x >> _S31)
+
+
+@formula
+def keyed_uniform(base, key):
+    """U(0, 1) float32 for one customer ``key`` in the stream-month whose base is ``base``
+    (:meth:`Streams.base`)."""
+    return np.float32(mix(key * _G + base) >> _S40) * _UNIT
+
+
+@kernel
+def _uniforms(base, keys):
+    out = np.empty(keys.size, np.float32)
+    for i in range(keys.size):
+        out[i] = keyed_uniform(base, keys[i])
+    return out
+
+
+@kernel
+def _friend_keys(referrer_keys, nth, salt):
+    out = np.empty(referrer_keys.size, np.uint64)
+    for i in range(referrer_keys.size):
+        out[i] = mix(referrer_keys[i] * _G + nth[i] + salt)
+    return out
 
 
 def _mix_int(x: int) -> int:
-    """The same function on a Python int."""
-    x &= _MASK
-    x = ((x ^ (x >> 30)) * _M1) & _MASK
-    x = ((x ^ (x >> 27)) * _M2) & _MASK
-    return x ^ (x >> 31)
+    """:func:`mix` on a Python int."""
+    return int(mix(np.uint64(x & _MASK)))
 
 
 def _name_id(name: str) -> int:
@@ -53,9 +77,11 @@ def channel_key(channel: str, k) -> np.ndarray:
 
 def friend_keys(referrer_keys: np.ndarray, nth: np.ndarray) -> np.ndarray:
     """Keys of the friends that referrers bring, ``nth`` counting each referrer's friends."""
-    x = np.asarray(referrer_keys, np.uint64) * np.uint64(_GAMMA)
-    x += np.asarray(nth, np.uint64) + np.uint64(_name_id("friend"))
-    return _mix(x)
+    keys, nth = np.broadcast_arrays(
+        np.asarray(referrer_keys, np.uint64), np.asarray(nth, np.uint64)
+    )
+    salt = np.uint64(_name_id("friend"))
+    return _friend_keys(keys.ravel(), nth.ravel(), salt).reshape(keys.shape)
 
 
 class Streams:
@@ -77,9 +103,8 @@ class Streams:
 
     def uniform(self, name: str, month: int, keys) -> np.ndarray:
         """One U(0, 1) float32 per key: a function of (seed, name, month, key) alone."""
-        x = np.asarray(keys, np.uint64) * np.uint64(_GAMMA)
-        x += np.uint64(self.base(name, month))
-        return (_mix(x) >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+        keys = np.asarray(keys, np.uint64)
+        return _uniforms(np.uint64(self.base(name, month)), keys.ravel()).reshape(keys.shape)
 
     def uniform64(self, name: str, month: int, keys) -> np.ndarray:
         """As :meth:`uniform`, in float64 strictly inside (0, 1) (for inverse CDFs)."""
@@ -88,9 +113,3 @@ class Streams:
     def normal(self, name: str, month: int, keys) -> np.ndarray:
         """One standard normal (float64) per key."""
         return ndtri(self.uniform64(name, month, keys))
-
-    def shock(self, name: str, month: int, keys) -> np.ndarray:
-        """One zero-mean, unit-variance number per key (uniform on +-sqrt 3: cheaper than a
-        normal, and monthly shocks add up to a normal over a year)."""
-        u = self.uniform(name, month, keys)
-        return np.float32(2 * 3**0.5) * u - np.float32(3**0.5)

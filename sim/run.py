@@ -15,8 +15,14 @@ prints this text; other flags are refused.
 
 from __future__ import annotations
 
+# Mesa first, while few modules are loaded and the stack is short: its import walks the stack
+# (mesa.mesa_logging: inspect.stack), at a cost that grows with both.
+import mesa  # noqa: F401
+
+# isort: split
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.api import RunResult, run_scenario
 from sim.config import Config
@@ -36,6 +42,9 @@ from sim.resources import (
     run_size,
 )
 from sim.scenario import GROUPS, load_config
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HELP = ("-h", "--help")
 MULTIRUN = ("-m", "--multirun")
@@ -69,7 +78,7 @@ def run_one(config: Config) -> None:
     print(f"Run folder: {folder}")
 
 
-def crm_line(extract) -> str:
+def crm_line(extract: pd.DataFrame) -> str:
     """One line on the CRM extract: who it holds and how many of them left (real customers)."""
     weight = extract["weight"].astype(float)
     real = weight.sum()

@@ -102,7 +102,7 @@ def _check_added(override) -> None:
     if not added or head != "strategy" or name not in GROUPS["strategy"]:
         return
     key = rest.partition(".")[0]
-    if key and name in REGISTRY and key not in _fields(REGISTRY[name].Config):
+    if key and name in REGISTRY and key not in _fields(REGISTRY[name].Config):  # type: ignore[arg-type]
         raise ConfigError(not_a_parameter(name, key))
     raise ConfigError(
         f"{shown(override.input_line)} is not allowed; a strategy is activated with"
@@ -134,11 +134,12 @@ def to_config(cfg: DictConfig | Config, schema: type[Config] = Config) -> Config
     converted; any other is merged onto ``schema`` first."""
     if not isinstance(cfg, Config):
         try:
-            if OmegaConf.get_type(cfg) is not schema:
-                plain = OmegaConf.to_container(cfg, resolve=True)
+            composed: Any = cfg
+            if OmegaConf.get_type(composed) is not schema:
+                plain: Any = OmegaConf.to_container(composed, resolve=True)
                 plain.pop("hydra", None)
-                cfg = OmegaConf.merge(OmegaConf.structured(schema), plain)
-            cfg = OmegaConf.to_object(cfg)
+                composed = OmegaConf.merge(OmegaConf.structured(schema), plain)
+            cfg = typing.cast(Config, OmegaConf.to_object(composed))
         except OmegaConfBaseException as exc:
             raise ConfigError(brief(one_line(exc, unknown))) from None
         _refuse_unknown(cfg, "")
@@ -165,7 +166,7 @@ def _refuse_unknown(node, prefix: str) -> None:
         for name, item in node.items():
             _refuse_unknown(item, f"{prefix}{name}.")
     elif dataclasses.is_dataclass(node):
-        known = _fields(type(node))
+        known = _fields(type(node))  # type: ignore[arg-type]
         extra = [name for name in vars(node) if name not in known]
         if extra:
             raise ConfigError(brief(unknown(f"{prefix}{extra[0]}")))
@@ -251,7 +252,7 @@ def _field(node, hint, name: str):
         inner = typing.get_args(hint)[1] if typing.get_origin(hint) is dict else Any
         item = node[name]
         return (type(item) if inner is Any and dataclasses.is_dataclass(item) else inner), MISSING
-    inner, f = _fields(type(node))[name]
+    inner, f = _fields(type(node))[name]  # type: ignore[arg-type]
     return inner, field_default(f)
 
 
@@ -259,7 +260,7 @@ def _child(node, name: str):
     """``node``'s field or entry ``name``, or MISSING."""
     if isinstance(node, dict):
         return node.get(name, MISSING)
-    return getattr(node, name) if name in _fields(type(node)) else MISSING
+    return getattr(node, name) if name in _fields(type(node)) else MISSING  # type: ignore[arg-type]
 
 
 def _converted(key: str, hint, current, value):
@@ -274,7 +275,8 @@ def _converted(key: str, hint, current, value):
             node.value = value
             if not OmegaConf.is_config(node.value):  # a plain value, typed
                 return node.value
-        return OmegaConf.to_object(node).value
+        typed: Any = OmegaConf.to_object(node)
+        return typed.value
     except OmegaConfBaseException as exc:
         raise ConfigError(brief(f"{key}: {str(exc).strip().splitlines()[0]}")) from None
 
@@ -293,7 +295,8 @@ def _slot(hint) -> DictConfig:
 
 @cache
 def _fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
-    """Field name -> (type, field) of a dataclass, in order."""
+    """Field name -> (type, field) of a dataclass, in order. (Its callers' ``type: ignore``:
+    mypy takes a class held in a variable for unhashable, python/mypy#11470.)"""
     hints = type_hints(cls)
     return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
 
@@ -319,7 +322,7 @@ def plain(node, hint=Any, forms: dict | None = None):
             return forms[id(node)][1]
         form = {
             name: plain(getattr(node, name), h, forms)
-            for name, (h, _) in _fields(type(node)).items()
+            for name, (h, _) in _fields(type(node)).items()  # type: ignore[arg-type]
         }
         if forms is not None:
             forms[id(node)] = (node, form)  # the node is kept, so its id is not reused
@@ -350,7 +353,7 @@ def scenario_text(config: Config, forms: dict | None = None) -> str:
 def _text(config: Config, leave_out: tuple[str, ...], forms: dict | None) -> str:
     form = {
         name: plain(getattr(config, name), hint, forms)
-        for name, (hint, _) in _fields(type(config)).items()
+        for name, (hint, _) in _fields(type(config)).items()  # type: ignore[arg-type]
         if name not in leave_out
     }
     digests = bankdata.digests(config) if bankdata.given(config) else {}

@@ -22,17 +22,24 @@ comparison whose banks are the same settle identically (common random numbers).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim import metrics
+from sim import month as customer_pass
 from sim.ledger import Ledger
 from sim.mechanisms import staffing
+
+if TYPE_CHECKING:
+    from sim.customers import Customers
+    from sim.model import BankModel
 
 HELD = ("products", "aum", "tier", "age", "active", "left", "exit_reason")
 FRESH = ("satisfaction", "engagement", "complaints")  # as drawn or set for a newcomer at build
 
 
-def settle(model, months: int) -> None:
+def settle(model: BankModel, months: int) -> None:
     """Run ``months`` settling months ending at month 0 (the model's month must be 0)."""
     if months <= 0:
         return
@@ -51,7 +58,7 @@ def settle(model, months: int) -> None:
         followed = ~c.active  # followed a manager out: here they stay, as the others did
         c.trust[followed], c.manager_change[followed] = trust, t
         _put_back(c, held)
-        model.customer_month(model, t)
+        customer_pass.run(model, t)
         _put_back(c, held)
         joining = tenure == -t  # they join at the end of this month, as newcomers do
         for name, values in fresh.items():
@@ -67,7 +74,7 @@ def settle(model, months: int) -> None:
     model.events = metrics.new_events()
 
 
-def _put_back(customers, held: dict[str, np.ndarray]) -> None:
+def _put_back(customers: Customers, held: dict[str, np.ndarray]) -> None:
     """Put back the columns held while settling."""
     for name, values in held.items():
         getattr(customers, name)[:] = values

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -110,6 +111,18 @@ class Estimate:
 NAN = Estimate(math.nan, math.nan, 0.0)
 
 
+class Columns(TypedDict):
+    """The columns of an extract the quantities need (:func:`columns`): float arrays, one value
+    per active row."""
+
+    weight: np.ndarray
+    aum: np.ndarray
+    products: np.ndarray
+    tenure: np.ndarray
+    churned: np.ndarray
+    natural: np.ndarray | None  # churned by a natural exit; None without exit reasons
+
+
 def _rate(y: np.ndarray, w: np.ndarray) -> Estimate:
     """Weighted share of ``y`` (0/1) with its binomial standard error."""
     total = w.sum()
@@ -143,7 +156,7 @@ def estimates(extract: pd.DataFrame) -> dict[str, Estimate]:
     return estimates_of(columns(extract))
 
 
-def estimates_of(x: dict[str, np.ndarray | None]) -> dict[str, Estimate]:
+def estimates_of(x: Columns) -> dict[str, Estimate]:
     """Every quantity of ``DATA`` from an extract's :func:`columns`."""
     w, left, aum, n, tenure = x["weight"], x["churned"], x["aum"], x["products"], x["tenure"]
 
@@ -181,17 +194,18 @@ def estimates_of(x: dict[str, np.ndarray | None]) -> dict[str, Estimate]:
     return e
 
 
-def bootstrap(x: dict[str, np.ndarray | None], draws: int, seed: int) -> pd.DataFrame:
+def bootstrap(x: Columns, draws: int, seed: int) -> pd.DataFrame:
     """Every quantity of ``DATA`` in ``draws`` resamples (rows drawn with replacement) of an
     extract's :func:`columns`: a row per draw, whose covariance is the quantities' sampling
     covariance (``sim.identify``)."""
     rng = np.random.default_rng(seed)
     n = len(x["weight"])
+    arrays = cast(dict[str, np.ndarray | None], x)
     rows = []
     for _ in range(draws):
         pick = rng.integers(0, n, n)
-        resampled = {k: None if v is None else v[pick] for k, v in x.items()}
-        rows.append({k: e.value for k, e in estimates_of(resampled).items()})
+        resampled = {k: None if v is None else v[pick] for k, v in arrays.items()}
+        rows.append({k: e.value for k, e in estimates_of(cast(Columns, resampled)).items()})
     return pd.DataFrame(rows)
 
 
@@ -200,7 +214,7 @@ def quantities(extract: pd.DataFrame) -> dict[str, float]:
     return {k: e.value for k, e in estimates(extract).items()}
 
 
-def columns(extract: pd.DataFrame) -> dict[str, np.ndarray | None]:
+def columns(extract: pd.DataFrame) -> Columns:
     """The columns the quantities need, as float arrays, active rows only, from a checked
     extract (:func:`sim.bankdata.read_extract`, or a run's ``crm_extract``)."""
     df = extract[extract["active"].to_numpy(bool)] if "active" in extract else extract

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from sim.config import Config
@@ -19,7 +20,7 @@ from sim.scenario import value_at as field_at
 from sim.scenario import with_values as set_fields
 
 
-def value_at(config, key: str):
+def value_at(config: Config, key: str) -> Any:
     """The value at a dotted key of a config (a list's element as ``key.<index>``), or
     MISSING."""
     head, _, last = key.rpartition(".")
@@ -65,7 +66,8 @@ def numeric_key(config: Config, key: str, name: str) -> tuple[float, dict]:
 def _metadata(config, key: str) -> dict:
     """The metadata of the last dataclass field on the way to ``key`` (a list's or map's
     entries share their field's)."""
-    node, meta = config, {}
+    node = config
+    meta: Mapping[str, Any] = {}
     for part in key.split("."):
         if dataclasses.is_dataclass(node):
             f = {f.name: f for f in dataclasses.fields(node)}[part]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import experiments  # noqa: F401  (first: no helper threads, as in the experiment CLIs)
+import runner  # noqa: F401  (first: no helper threads, as in the experiment commands)
 
 # isort: split
 import shutil
@@ -12,11 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from sim.config import Config
 from sim.params import param
 from sim.scenario import to_config
 from sim.strategies import REGISTRY, Strategy, StrategyConfig, register
+
+# Hypothesis draws the same examples at every run (a hash of each test seeds them), so a test
+# that runs the model takes the same time and finds the same things on every machine and xdist
+# worker; the long random surveys are commands (tests/fuzz/survey.py, tests/test_ranges.py).
+settings.register_profile("testbed", derandomize=True, deadline=None)
+settings.load_profile("testbed")
 
 # --------------------------------------------------------------------------------------------
 # Test-only strategies
@@ -168,14 +175,26 @@ def fail_strategy():
         del REGISTRY[FailStrategy.name]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stored(tmp_path_factory) -> Path:
-    """The tiny experiment (tests/tiny_store.py), run once per module."""
+    """The tiny experiment (tests/tiny_store.py), run once per session (per xdist worker); a test
+    that changes it works on a ``copy``."""
     from tiny_store import run
 
     out = tmp_path_factory.mktemp("stored") / "out"
     assert run(out) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_playbook(tmp_path_factory) -> Path:
+    """The tiny playbook experiment's folder (tests/tiny_store.py: the baseline and every
+    playbook arm, 300 customers, 2 burn-in + 6 measured months, 2 seeds), stored without a report
+    and run once per session (per xdist worker) for the chart, report and dashboard tests. Read
+    it in place; a test that writes into it (a report does) works on a copy."""
+    from tiny_store import playbook
+
+    return playbook(tmp_path_factory.mktemp("tiny_playbook"))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from analysis.report.sections import _headline, crn_plain
 from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE, verdicts
 from experiments import compare as compare_module
 from experiments.compare import prepare
-from experiments.executors import Outcome
+from runner.executors import Outcome
 from sim.kpis import registry
 from sim.scenario import compose_config
 from sim.strategies import title

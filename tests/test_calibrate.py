@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from experiments import calibrate as cal
+from experiments.study import distributions
 from sim import calibration, targets
 from sim.params import ConfigError
 from sim.scenario import FITS, load_config, run_id
@@ -86,7 +87,7 @@ def test_trials_left_running_are_failed_and_a_failing_run_fails_only_its_trial(
     tmp_path, monkeypatch
 ):
     p = plan(tmp_path, *TINY, "targets=synthetic", CHURN, "trials=4")
-    cal.open_study(p).ask(cal.distributions(p))  # an interrupted run leaves it running
+    cal.open_study(p).ask(distributions(p))  # an interrupted run leaves it running
     real = calibration.measure_run
 
     def flaky(config):

@@ -2,12 +2,14 @@
 
 The browser tests start ``python -m dashboard`` on a free port and drive Debian's ``chromium``
 with Playwright (no browser download; ``.ci/run`` installs chromium). The page "Results" opens a
-tiny store made by ``experiments.compare`` in the background while the scenario page is tested.
+copy of the tiny playbook shared with the chart and report tests (``tiny_playbook``,
+tests/tiny_store.py: the baseline and ten strategies, 6 measured months, 2 seeds).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
@@ -33,8 +36,10 @@ from dashboard.scenario import (
     overrides,
 )
 from sim.scenario import load_config
-from sim.strategies import REGISTRY
+from sim.strategies import REGISTRY, title
 
+# one xdist worker builds the tiny playbook for these tests (plots, report, dashboard)
+pytestmark = pytest.mark.xdist_group("tiny_playbook")
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,15 +50,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TINY_STORE = [
-    "experiment.name=tiny",
-    "population.customers=1000",
-    "months=12",
-    "replications=2",
-    "experiment.only=[training,outlet_closure]",
-    "executor.workers=1",
-    "report=false",
-]
+PLAYBOOK = yaml.safe_load((ROOT / "configs" / "experiment" / "playbook.yaml").read_text())
+STRATEGIES = {title(arm) for arm in PLAYBOOK["arms"] if arm != "baseline"}  # the store's
 IMAGE_PIXELS = """(img) => {
   if (!img.complete || !img.naturalWidth) return "";
   const canvas = document.createElement("canvas");
@@ -119,24 +117,21 @@ def test_the_dashboard_command_serves_the_app_on_the_given_address():
 
 
 @pytest.fixture(scope="module")
-def tiny_store(tmp_path_factory):
-    """A two-strategy store, being written by ``experiments.compare`` in the background (the
+def store(tiny_playbook, tmp_path_factory) -> Path:
+    """A copy of the tiny playbook, the one store of the dashboard's results folder (the
     dashboard lists the stores of its folder)."""
-    out = tmp_path_factory.mktemp("dashboard-results")
-    command = [sys.executable, "-m", "experiments.compare", f"output.dir={out}", *TINY_STORE]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    yield process, out / "tiny"
-    process.kill()
-    process.wait()
+    folder = tmp_path_factory.mktemp("dashboard-results") / "playbook"
+    shutil.copytree(tiny_playbook, folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
-def server(tiny_store):
+def server(store):
     """The dashboard on a free port, as ``python -m dashboard`` starts it."""
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = s.getsockname()[1]
-    results = tiny_store[1].parent
+    results = store.parent
     command = [sys.executable, "-m", "dashboard", "--port", str(port), "--results", str(results)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}/"
@@ -238,20 +233,17 @@ def test_choosing_a_strategy_and_stepping_change_the_chart(page):
     _wait_for_change(page.locator("img").nth(1), chosen)
 
 
-def test_the_results_page_shows_a_stores_verdicts_and_the_arm_picker_redraws(page, tiny_store):
-    process, folder = tiny_store
-    assert process.wait(timeout=180) == 0, process.stdout.read().decode()[-2000:]
+def test_the_results_page_shows_a_stores_verdicts_and_the_arm_picker_redraws(page, store):
     page.get_by_role("tab", name="Results").click()
-    page.get_by_text("tiny: 2 strategies against the baseline, 12 months").wait_for(timeout=30_000)
-    assert page.get_by_label("Or a folder").input_value() == str(folder)
+    heading = f"playbook: {len(STRATEGIES)} strategies against the baseline, 6 months"
+    page.get_by_text(heading).wait_for(timeout=30_000)
+    assert page.get_by_label("Or a folder").input_value() == str(store)
     table = page.locator("table.dashboard-verdicts")
     rows = table.locator("tbody tr")
-    assert rows.count() == 2
-    assert {rows.nth(i).locator("td").first.inner_text() for i in range(2)} == {
-        "Manager training",
-        "Outlet closure",
-    }
-    assert "Retention at 12 months" in table.locator("thead").inner_text()
+    assert rows.count() == len(STRATEGIES)
+    shown = {rows.nth(i).locator("td").first.inner_text() for i in range(len(STRATEGIES))}
+    assert shown == STRATEGIES and {"Manager training", "Outlet closure"} <= shown
+    assert "Retention at 6 months" in table.locator("thead").inner_text()
     before = _image_hash(page.locator(".dashboard-chart img").first)
     _pick(page, "Strategies in the charts (none: those with the largest effects)", "Outlet closure")
     _wait_for_change(page.locator(".dashboard-chart img").first, before, seconds=90)
@@ -262,14 +254,14 @@ def test_the_results_page_shows_a_stores_verdicts_and_the_arm_picker_redraws(pag
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_tables_label_each_arm_and_kpi_for_the_stores_horizon(tiny_store):
-    process, folder = tiny_store
-    assert process.wait(timeout=180) == 0
-    opened = open_store(folder)
-    assert opened.arms[0] == "baseline" and set(opened.others) == {"training", "outlet_closure"}
+def test_the_tables_label_each_arm_and_kpi_for_the_stores_horizon(store):
+    opened = open_store(store)
+    assert opened.arms[0] == "baseline" and set(opened.others) == set(PLAYBOOK["arms"]) - {
+        "baseline"
+    }
     verdicts = verdict_table(opened)
-    assert "Δ Retention at 12 months (pts)" in verdicts.columns
-    assert set(verdicts["Strategy"]) == {"Manager training", "Outlet closure"}
+    assert "Δ Retention at 6 months (pts)" in verdicts.columns
+    assert set(verdicts["Strategy"]) == STRATEGIES
     summary = summary_table(opened)
     assert list(summary["Strategy"])[0] == "Baseline" and set(summary["Runs"]) == {"2"}
-    assert stores(folder.parent) == [folder]
+    assert stores(store.parent) == [store]

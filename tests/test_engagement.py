@@ -7,6 +7,7 @@ import numpy as np
 
 from sim.api import run_scenario
 from sim.mechanisms import engagement
+from sim.metrics import is_engaged
 from sim.model import BankModel
 
 
@@ -15,37 +16,58 @@ def real_mean(values, weight, mask) -> float:
     return float(np.sum(values * weight, where=mask) / np.sum(weight, where=mask))
 
 
+def targets(model, level: float = 0.0, u: float = 1.0) -> np.ndarray:
+    """Each customer's engagement after a month that starts at ``level`` (draw ``u``: 1 for no
+    life event), by the customer pass's own formula."""
+    c, p = model.customers, engagement.params(model)
+    return np.array([
+        engagement.engagement_after(
+            p, np.float32(level), c.products[i], c.satisfaction[i], c.digital[i], c.habit[i],
+            c.engagement_lift[i], np.float32(u),
+        )[0]
+        for i in range(c.n)
+    ])  # fmt: skip
+
+
 def test_target_rises_with_products_and_satisfaction(make_config):
     model = BankModel(make_config(customers=1000, burn_in=0, months=1))
     c = model.customers
-    base = engagement.target(model)
+    base = targets(model)
     c.products[:] = 4
-    more_products = engagement.target(model)
+    more_products = targets(model)
     c.satisfaction[:] = np.minimum(c.satisfaction + 0.2, 1.0)
-    more_satisfied = engagement.target(model)
+    more_satisfied = targets(model)
     assert (more_products >= base).all() and (more_products > base).mean() > 0.5
     assert (more_satisfied >= more_products).all() and (more_satisfied > more_products).any()
     c.engagement_lift[:] = -1.0  # a strategy's lift moves the target, within 0-1
-    assert (engagement.target(model) == 0.0).all()
+    assert (targets(model) == 0.0).all()
 
 
 def test_engagement_drifts_towards_target_and_lift_is_a_monthly_lever(make_config):
-    cfg = make_config({"behaviour.life_event_rate": 0.0}, customers=500, burn_in=0, months=1)
+    cfg = make_config(customers=500, burn_in=0, months=1)
     model = BankModel(cfg)
     c = model.customers
-    c.engagement[:] = 0.0
+    speed = np.float32(cfg.behaviour.engagement_speed)
     c.engagement_lift[:] = 0.1
-    expected = cfg.behaviour.engagement_speed * engagement.target(model)
-    engagement.evolve(model, 1)
-    np.testing.assert_allclose(c.engagement, expected, rtol=1e-5)
+    rising, falling = targets(model, 0.0), targets(model, 1.0)
+    target = rising / speed  # from 0, a month closes ``speed`` of the gap to the target
+    assert target.min() > 0.1 and target.max() <= 1.0
+    np.testing.assert_allclose(falling, 1.0 - speed * (1.0 - target), rtol=1e-5)
     model.reset_levers()
     assert (c.engagement_lift == 0).all()  # rebuilt each month, like perks
-    # Leavers keep their last state.
-    c.active[:10] = False
-    before = c.engagement[:10].copy()
-    c.engagement_lift[:] = 0.5
-    engagement.evolve(model, 2)
-    assert (c.engagement[:10] == before).all() and (c.engagement[10:] > before.max()).any()
+    assert (targets(model, 0.0) < rising).all()
+
+
+def test_life_events_jolt_engagement_by_their_size(make_config):
+    cfg = make_config({"behaviour.life_event_disengage": 0.5}, customers=200, burn_in=0, months=1)
+    model = BankModel(cfg)
+    b, c = cfg.behaviour, model.customers
+    level = float(c.engagement[0])
+    quiet = targets(model, level, u=1.0)
+    down = targets(model, level, u=b.life_event_rate * 0.25)  # in the disengaging half
+    up = targets(model, level, u=b.life_event_rate * 0.75)
+    np.testing.assert_allclose(down, quiet * (1 - b.life_event_size), rtol=1e-5)
+    np.testing.assert_allclose(up, quiet + b.life_event_size * (1 - quiet), rtol=1e-5)
 
 
 def test_engagement_in_a_run_follows_products(make_config):
@@ -54,7 +76,7 @@ def test_engagement_in_a_run_follows_products(make_config):
     c = model.customers
     means = [real_mean(c.engagement, c.weight, c.active & (c.products == k)) for k in (1, 2, 3)]
     assert means[0] < means[1] < means[2], means
-    share = real_mean(engagement.engaged(c.engagement, model.config.behaviour), c.weight, c.active)
+    share = real_mean(is_engaged(c.engagement, model.config.behaviour), c.weight, c.active)
     assert 0.5 < share < 0.9, share  # most customers engaged, a sizeable minority not
 
 

@@ -23,15 +23,16 @@ from analysis.report import report
 from analysis.stats import KPIS, UNDECIDED, VERDICTS
 from experiments.compare import main as compare_main
 from experiments.compare import prepare, run_experiment
-from experiments.config import CompareConfig, compose
-from experiments.plan import arms
-from experiments.store import flatten, load, run_config, run_provenance
+from runner.config import CompareConfig, compose
+from runner.plan import arms
+from runner.store import flatten, load, run_config, run_provenance
 from sim.params import ConfigError
 from sim.scenario import compose_config, to_config
 from sim.strategies import title
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
+NO_REPORT = "report=false"  # where a test checks the runs and the store, not the report
 COUNTS = re.compile(r"(\d+) already stored, (\d+) to run")
 
 
@@ -90,7 +91,7 @@ def point_values(label: str) -> dict[str, float]:
 
 
 def test_rerun_after_an_interruption_runs_only_the_missing_runs(tmp_path, monkeypatch, capsys):
-    args = tiny(tmp_path, "replications=3", "experiment.only=[training]")
+    args = tiny(tmp_path, "replications=3", "experiment.only=[training]", NO_REPORT)
     code, out, _ = cli(monkeypatch, capsys, args)
     assert code == 0
     assert counts(out) == (0, 6)
@@ -126,14 +127,16 @@ def test_rerun_after_an_interruption_runs_only_the_missing_runs(tmp_path, monkey
 
 def test_adding_an_arm_runs_only_the_new_arm(tmp_path, monkeypatch, capsys):
     code, out, _ = cli(
-        monkeypatch, capsys, tiny(tmp_path, "replications=2", "experiment.only=[training]")
+        monkeypatch,
+        capsys,
+        tiny(tmp_path, "replications=2", "experiment.only=[training]", NO_REPORT),
     )
     assert code == 0
     assert counts(out) == (0, 4)
     root = tmp_path / "out" / "playbook"
     before = {p.name: snapshot(p) for p in (root / "runs").iterdir()}
 
-    args = tiny(tmp_path, "replications=2", "experiment.only=[training,mentoring]")
+    args = tiny(tmp_path, "replications=2", "experiment.only=[training,mentoring]", NO_REPORT)
     code, out, _ = cli(monkeypatch, capsys, args)
     assert code == 0
     assert counts(out) == (4, 2)
@@ -152,7 +155,7 @@ def test_adding_an_arm_runs_only_the_new_arm(tmp_path, monkeypatch, capsys):
 
 def test_changed_scenario_gets_new_runs_and_no_stale_results(tmp_path, monkeypatch, capsys):
     first = tiny(tmp_path, "replications=2", "experiment.only=[training]")
-    code, out, _ = cli(monkeypatch, capsys, first)
+    code, out, _ = cli(monkeypatch, capsys, [*first, NO_REPORT])
     assert code == 0
     root = tmp_path / "out" / "playbook"
     old_ids = set(read_plan(root)["run_id"])
@@ -181,7 +184,7 @@ def test_changed_scenario_gets_new_runs_and_no_stale_results(tmp_path, monkeypat
 
 
 def test_changed_strategy_parameter_is_another_experiment(tmp_path, monkeypatch, capsys):
-    first = tiny(tmp_path, "replications=2", "experiment.only=[training]")
+    first = tiny(tmp_path, "replications=2", "experiment.only=[training]", NO_REPORT)
     code, _, _ = cli(monkeypatch, capsys, first)
     assert code == 0
     root = tmp_path / "out" / "playbook"
@@ -209,7 +212,7 @@ def test_a_failing_run_is_recorded_and_the_others_complete(
     tmp_path, monkeypatch, capsys, fail_strategy
 ):
     flaky = f'+experiment.arms.flaky=["+strategy.{fail_strategy}.fail_seed=1"]'
-    args = tiny(tmp_path, "replications=3", flaky, "experiment.only=[flaky]")
+    args = tiny(tmp_path, "replications=3", flaky, "experiment.only=[flaky]", NO_REPORT)
     code, out, _ = cli(monkeypatch, capsys, args)
     assert code != 0
     root = tmp_path / "out" / "playbook"
@@ -236,11 +239,11 @@ def test_a_failing_run_is_recorded_and_the_others_complete(
     runs = load(root)
     assert runs.set_index("run_id").loc[failing, "status"] == "failed"
     assert (runs["status"] == "ok").sum() == 5
+    lines: list[str] = []
+    tables = report(root, out=lines.append)  # the report works on the partial store
     summary = pd.read_csv(root / "summary.csv").set_index("arm")
     assert summary.loc["baseline", "n"] == 3
     assert summary.loc["flaky", "n"] == 2
-    lines: list[str] = []
-    tables = report(root, out=lines.append)  # the report works on the partial store
     assert set(tables["summary"]["arm"]) == {"baseline", "flaky"}
     assert any(line.lstrip().startswith("flaky:") for line in "\n".join(lines).splitlines())
 

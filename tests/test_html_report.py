@@ -2,9 +2,11 @@
 ``report.md``, written with the figures by ``report.report`` (and so by ``experiments.compare``
 and ``python -m experiments.report``).
 
-One tiny experiment (300 customers, 2 burn-in + 6 measured months, 2 seeds, 4 arms) is run and
-reported once per session; the tests read what it wrote. The browser test needs Chromium
-(Debian's ``chromium``, which ``.ci/run`` installs) and fails, saying so, without it.
+The tiny playbook shared with the chart and dashboard tests (``tiny_playbook``,
+tests/tiny_store.py: 300 customers, 2 burn-in + 6 measured months, 2 seeds, the baseline and
+every playbook arm) is copied and reported once per session; the tests read what it wrote. The
+browser test needs Chromium (Debian's ``chromium``, which ``.ci/run`` installs) and fails, saying
+so, without it.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ import yaml
 from analysis.report import build, report, write_report
 from analysis.report.html import render as render_html
 from analysis.stats import UNDECIDED, VERDICTS
-from experiments.store import load
+from runner.store import load
 from sim.kpis import NPV_PARTS
 from sim.strategies import title
 
+# one xdist worker builds the tiny playbook for these tests (plots, report, dashboard)
+pytestmark = pytest.mark.xdist_group("tiny_playbook")
 ROOT = Path(__file__).resolve().parent.parent
-ARMS = ("baseline", "outlet_closure", "mentoring", "training")
+PLAYBOOK = yaml.safe_load((ROOT / "configs" / "experiment" / "playbook.yaml").read_text())
+ARMS = tuple(PLAYBOOK["arms"])  # the tiny playbook's arms, in the experiment's order
 TITLES = {title(arm): arm for arm in ARMS}  # "Manager training" -> "training"
-TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=2"]
+RUNS = 2 * len(ARMS)  # 2 seeds of each arm
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -84,29 +89,11 @@ class Reported:
 
 
 @pytest.fixture(scope="session")
-def reported(tmp_path_factory) -> Reported:
-    """A tiny experiment, run by the CLI without a report, then reported by ``report.report``.
-
-    The runs are made in another process: forking the local pool from this one, which earlier
-    tests may have left with threads (Ray, Arrow), would not be safe.
-    """
-    out = tmp_path_factory.mktemp("html_report")
-    args = [
-        *TINY,
-        "replications=2",
-        "report=false",
-        "experiment.only=[outlet_closure,mentoring,training]",
-        f"output.dir={out}",
-    ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.compare", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    root = out / "playbook"
+def reported(tiny_playbook, tmp_path_factory) -> Reported:
+    """The tiny playbook, run by the experiment runner without a report, copied (the shared
+    store stays as it is) and reported by ``report.report``."""
+    root = tmp_path_factory.mktemp("html_report") / "playbook"
+    shutil.copytree(tiny_playbook, root)
     assert not (root / "report.html").exists()  # report=false
     lines: list[str] = []
     tables = report(root, out=lines.append)
@@ -283,7 +270,7 @@ def test_crn_configuration_provenance_and_reading_note(reported):
     record = json.loads(next(root.glob("runs/*/provenance.json")).read_text())
     for name, version in record["packages"].items():
         assert f"{name} {version}" in text
-    assert "8 ok, 0 failed, 0 missing (of 8 planned)" in text
+    assert f"{RUNS} ok, 0 failed, 0 missing (of {RUNS} planned)" in text
     assert "Time span of the runs" in text
     assert html.escape("strategy=[outlet_closure]") in text  # an arm's overrides
     assert "seeds 0–1" in text
@@ -358,7 +345,7 @@ def test_failed_and_missing_runs_are_counted(reported):
     runs.loc[0, "error"] = "Traceback ...\nRuntimeError: planned failure"
     runs.loc[1, "status"] = "missing"
     text = render_html(build(reported.root, reported.tables, runs, []))
-    assert "6 ok, 1 failed, 1 missing (of 8 planned)" in text
+    assert f"{RUNS - 2} ok, 1 failed, 1 missing (of {RUNS} planned)" in text
     assert "RuntimeError: planned failure" in text
     assert runs.loc[0, "run_id"] in text
 

@@ -89,7 +89,7 @@ def fresh_rows(seeds: int = 20) -> list[dict]:
     return rows
 
 
-def test_a_front_point_dominated_on_the_fresh_seeds_is_dropped(tmp_path, capsys):
+def test_a_front_point_dominated_on_the_fresh_seeds_is_dropped(tmp_path):
     kpis = ["retention_mid_high", "cost"]
     trials = {f"trial {i}": {"strategy.training.hours": 10.0 * i} for i in (1, 2, 3)}
     rows = fresh_rows()
@@ -103,8 +103,7 @@ def test_a_front_point_dominated_on_the_fresh_seeds_is_dropped(tmp_path, capsys)
     width = table["ci_high"] - table["ci_low"]
     assert (width > per_objective["ci_high"] - per_objective["ci_low"]).all()
     assert (table["joint_level"] == 0.95).all()
-    analysis.show(tmp_path)
-    out = capsys.readouterr().out
+    out = analysis.console(tmp_path)
     assert "simultaneous 95% over the 3 front points and 2 objectives (Bonferroni" in out
     assert "On the front on the fresh seeds: trial 1, trial 2." in out
     assert "trial 3 dropped from the front: on the fresh seeds trial 1 is at least as good" in out

@@ -20,8 +20,8 @@ from omegaconf import OmegaConf
 
 from experiments.compare import main as compare_main
 from experiments.compare import scenario_overrides
-from experiments.config import CompareConfig, check_experiment, compose
-from experiments.plan import plan
+from runner.config import CompareConfig, check_experiment, compose
+from runner.plan import plan
 from sim.params import ConfigError
 from sim.scenario import (
     MISSING,
@@ -81,8 +81,8 @@ def test_run_ids_are_the_same_in_another_process():
     _, specs = planned(args)
     code = (
         "import sys; from experiments.compare import scenario_overrides;"
-        "from experiments.config import CompareConfig, check_experiment, compose;"
-        "from experiments.plan import plan; from sim.scenario import to_config;"
+        "from runner.config import CompareConfig, check_experiment, compose;"
+        "from runner.plan import plan; from sim.scenario import to_config;"
         "args = sys.argv[1:]; c = to_config(compose(args), schema=CompareConfig);"
         "check_experiment(c); print(' '.join(s.run_id for s in plan(c, scenario_overrides(args))))"
     )

@@ -24,11 +24,12 @@ from analysis.report.calibration import executive
 from analysis.report.console import render
 from analysis.report.labels import Labels
 from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, WORSE
-from experiments import plausible, robustness
+from experiments import robustness
 from experiments.compare import main as compare_main
-from experiments.config import CompareConfig, check_experiment, compose
-from experiments.plan import plan
-from experiments.store import PLAUSIBLE, run_config
+from runner import plausible
+from runner.config import CompareConfig, check_experiment, compose
+from runner.plan import plan
+from runner.store import PLAUSIBLE, run_config
 from sim.kpis import REGISTRY
 from sim.params import ConfigError
 from sim.scenario import load_config, to_config

@@ -1,8 +1,9 @@
 """The experiment charts (``analysis.charts``), drawn from two tiny stores built once.
 
-``arms``: the playbook experiment (baseline and ten arms, outlet closure opening a new branch),
-300 customers, 2 burn-in + 6 measured months, 2 seeds. ``grid``: the baseline and outlet closure
-over a 2x2 grid of closure count x churn shock. The tests read the matplotlib figures that
+``arms``: the tiny playbook shared with the report and dashboard tests (``tiny_playbook``,
+tests/tiny_store.py: baseline and ten arms, outlet closure opening a new branch, 300 customers,
+2 burn-in + 6 measured months, 2 seeds). ``grid``: the same scenario, the baseline and outlet
+closure over a 2x2 grid of closure count x churn shock. The tests read the matplotlib figures that
 ``draw_all`` returns (series, labels, legends, values against the stored results) and the files
 it writes.
 """
@@ -22,6 +23,7 @@ import pytest
 import yaml
 from matplotlib.colors import to_hex
 from matplotlib.container import ErrorbarContainer
+from tiny_store import playbook
 
 from analysis.charts import CHARTS, Chart, arm_styles, chosen, draw_all
 from analysis.charts.common import (
@@ -43,13 +45,11 @@ from analysis.charts.sweep import SWEEP_KPIS
 from analysis.charts.tradeoff import pareto_front
 from analysis.report import statistics
 from analysis.stats import BETTER, UNDECIDED
-from experiments.compare import prepare, run_experiment
-from experiments.store import experiment_meta, load, load_run_table, load_timeseries
-from sim.scenario import compose_config
+from runner.store import experiment_meta, load, load_run_table, load_timeseries
 from sim.strategies import title as arm_title
 
-TINY = ["population.customers=300", "months=6", "burn_in=2", "executor.workers=1"]
-OPEN_NEW = '["strategy=[outlet_closure]","strategy.outlet_closure.open_new=true"]'
+# one xdist worker builds the tiny playbook for these tests (plots, report, dashboard)
+pytestmark = pytest.mark.xdist_group("tiny_playbook")
 ARMS_ORDER = [
     "retention_over_time",
     "cumulative_profit",
@@ -81,27 +81,17 @@ class Drawn:
         return runs[runs["status"] == "ok"]
 
 
-def build(out: Path, *args: str) -> Path:
-    overrides = [*TINY, "replications=2", "report=false", f"output.dir={out}", *args]
-    compare, specs, root = prepare(compose_config(overrides, name="compare"), overrides)
-    assert run_experiment(compare, specs, root, progress=False) == 0
-    return root
-
-
 @pytest.fixture(scope="session")
-def stores(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("stores")
-    return {
-        "arms": build(out, "experiment.name=arms", f"experiment.arms.outlet_closure={OPEN_NEW}"),
-        "grid": build(
-            out,
-            "experiment.name=grid",
-            f"experiment.arms.outlet_closure={OPEN_NEW}",
-            "experiment.only=[outlet_closure]",
-            "+experiment.grid={strategy.outlet_closure.count:[1,2],"
-            "strategy.outlet_closure.shock:[0.1,1.0]}",
-        ),
-    }
+def stores(tiny_playbook, tmp_path_factory) -> dict[str, Path]:
+    """The stores the charts are drawn from, read in place (a test that changes one copies it)."""
+    grid = playbook(
+        tmp_path_factory.mktemp("stores"),
+        "experiment.name=grid",
+        "experiment.only=[outlet_closure]",
+        "+experiment.grid={strategy.outlet_closure.count:[1,2],"
+        "strategy.outlet_closure.shock:[0.1,1.0]}",
+    )
+    return {"arms": tiny_playbook, "grid": grid}
 
 
 def drawn(stores, tmp_path_factory, name: str, arm: str | None = None) -> Drawn:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.report import statistics
-from experiments.store import load, status
+from runner.store import load, status
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [

@@ -23,8 +23,8 @@ from tiny_store import ROOT, TINY, args, baseline_runs, run, training_runs, tree
 from analysis.report import report, statistics
 from experiments.compare import main as compare_main
 from experiments.compare import prepare
-from experiments.config import compose
-from experiments.store import load, open_store, release, status
+from runner.config import compose
+from runner.store import load, open_store, release, status
 from sim.folders import MARKER, check_output_dir, damage
 from sim.params import ConfigError
 from sim.scenario import load_config
@@ -92,7 +92,7 @@ def test_a_second_process_on_the_same_experiment_is_refused(copy, monkeypatch, c
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from experiments.store import _lock;"
+            "import sys, time; from pathlib import Path; from runner.store import _lock;"
             f" _lock(Path({str(root)!r})); print('locked', flush=True); time.sleep(60)",
         ],
         cwd=ROOT,
@@ -184,3 +184,80 @@ def test_temp_folders_of_dead_or_old_writers_are_removed_live_ones_kept(copy):
     release(open_store(copy / "playbook", []))
     left = {p.name for p in runs.iterdir() if p.name.startswith(".abc")}
     assert left == {names["live"], names["recent elsewhere"]}
+
+
+# --------------------------------------------------------------------------------------------
+# Damage rules of the store (what makes a stored run damaged, and what becomes of it)
+# --------------------------------------------------------------------------------------------
+
+
+def _unlist(folder: Path, name: str) -> None:
+    """Take ``name`` out of the run's manifest (the file itself is left as it is)."""
+    doc = json.loads((folder / "checksums.json").read_text())
+    del doc["files"][name]
+    (folder / "checksums.json").write_text(json.dumps(doc))
+
+
+def test_a_manifest_that_does_not_list_provenance_makes_its_run_damaged(copy):
+    from runner.store import DAMAGED, problem, run_config, run_provenance
+
+    root = copy / "playbook"
+    listed_only, neither = training_runs(root)
+    _unlist(root / "runs" / listed_only, "provenance.json")  # the file is still there
+    _unlist(root / "runs" / neither, "provenance.json")
+    (root / "runs" / neither / "provenance.json").unlink()  # and gone: the manifest agrees
+    assert problem(root / "runs" / listed_only) == "provenance.json is not in checksums.json"
+    assert problem(root / "runs" / neither) == "provenance.json is missing (not in checksums.json)"
+    for victim in (listed_only, neither):
+        assert status(root / "runs", victim) == DAMAGED
+        assert run_provenance(root, victim) is None and run_config(root, victim) == {}
+    runs = load(root).set_index("run_id")
+    assert runs.loc[[listed_only, neither], "status"].tolist() == [DAMAGED, DAMAGED]
+    assert runs.loc[neither, "error"] == "provenance.json is missing (not in checksums.json)"
+    assert (runs.drop(index=[listed_only, neither])["status"] == "ok").all()
+
+
+def test_damaged_runs_count_as_missing_in_every_statistic_and_are_named(copy):
+    from analysis.report.formats import run_counts
+    from runner.store import DAMAGED, damaged_line, without_damaged
+
+    root = copy / "playbook"
+    victim = training_runs(root)[0]
+    truncate(root / "runs" / victim / "summary.json")
+    runs = load(root)
+    assert damaged_line(runs) == f"1 damaged runs: {victim} — rerun on resume"
+    counted = without_damaged(runs)
+    assert DAMAGED not in set(counted["status"])
+    row = counted.set_index("run_id").loc[victim]
+    assert row["status"] == "missing" and row["arm"] == "training"  # still planned, in its arm
+    assert run_counts(counted) == "3 ok, 0 failed, 1 missing"
+    assert len(counted) == len(runs)
+
+
+def test_without_damaged_relabels_planned_runs_missing_and_drops_unplanned_ones():
+    from runner.store import DAMAGED, damaged_line, without_damaged
+
+    planned = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c"],
+            "arm": ["baseline", "training", "training"],
+            "status": ["ok", DAMAGED, "failed"],
+            "npv": [1.0, None, None],
+        }
+    )
+    out = without_damaged(planned)
+    assert out["status"].tolist() == ["ok", "missing", "failed"]
+    assert out["arm"].tolist() == ["baseline", "training", "training"]
+    assert planned["status"].tolist() == ["ok", DAMAGED, "failed"]  # the input is left as it is
+    unplanned = pd.DataFrame(
+        {"run_id": ["a", "b", "c"], "status": ["ok", DAMAGED, DAMAGED], "arm": ["x", None, "y"]}
+    )
+    out = without_damaged(unplanned)
+    assert out["run_id"].tolist() == ["a", "c"] and out["status"].tolist() == ["ok", "missing"]
+    no_arm = pd.DataFrame({"run_id": ["a", "b"], "status": ["ok", DAMAGED]})
+    assert without_damaged(no_arm)["run_id"].tolist() == ["a"]  # runs without a plan: dropped
+    sound = planned.iloc[[0, 2]]
+    pd.testing.assert_frame_equal(without_damaged(sound), sound)
+    assert without_damaged(pd.DataFrame()).empty
+    assert damaged_line(sound) == "" and damaged_line(pd.DataFrame()) == ""
+    assert damaged_line(planned) == "1 damaged runs: b — rerun on resume"

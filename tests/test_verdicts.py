@@ -18,8 +18,8 @@ from analysis.report import statistics
 from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE
 from experiments import compare as compare_module
 from experiments.compare import prepare, run_experiment
-from experiments.executors import Outcome
-from experiments.store import load
+from runner.executors import Outcome
+from runner.store import load
 from sim.kpis import NPV_PARTS
 from sim.scenario import compose_config
 

@@ -1,6 +1,13 @@
-"""A tiny experiment for the store's tests (200 customers, 3 months, 2 seeds, baseline and
-training), run in this process; the fixtures ``stored`` and ``copy`` (tests/conftest.py) run it
-once per module and copy it for each test that damages or reuses it."""
+"""Tiny experiments run in this process, each once per session (per xdist worker) by a fixture
+of tests/conftest.py.
+
+- The store's tests (200 customers, 3 months, 2 seeds, baseline and training): the fixtures
+  ``stored`` and ``copy`` run it and copy it for each test that damages or reuses it.
+- The tiny playbook (:func:`playbook`: the baseline and every playbook arm, outlet closure
+  opening a new branch, 300 customers, 2 burn-in + 6 measured months, 2 seeds), stored without a
+  report: the fixture ``tiny_playbook`` shared by the chart, report and dashboard tests; a test
+  that writes into it (a report does) works on a copy.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.compare import prepare, run_experiment
-from experiments.config import compose
+from runner.config import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -21,6 +28,31 @@ TINY = [
     "executor.workers=1",
     "report=false",
 ]
+
+
+PLAYBOOK = [
+    "population.customers=300",
+    "months=6",
+    "burn_in=2",
+    "replications=2",
+    "executor.workers=1",
+    "report=false",
+]
+OPEN_NEW = '["strategy=[outlet_closure]","strategy.outlet_closure.open_new=true"]'
+
+
+def playbook(out: Path, *more: str) -> Path:
+    """The tiny playbook experiment under ``out`` (``more`` overrides change it: its name, a grid,
+    fewer arms), run in this process without a report; its folder."""
+    overrides = [
+        *PLAYBOOK,
+        f"experiment.arms.outlet_closure={OPEN_NEW}",
+        f"output.dir={out}",
+        *more,
+    ]
+    compare, specs, root = prepare(compose(overrides), overrides)
+    assert run_experiment(compare, specs, root, progress=False) == 0
+    return root
 
 
 def args(out: Path, *more: str) -> list[str]:

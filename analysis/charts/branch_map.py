@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 
 from analysis.charts.common import BAD, BASELINE_COLOUR, Drawn, new_figure, short_point
 from analysis.charts.data import ChartData
-from experiments import store
+from runner import store
 from sim.strategies import title as arm_title
 
 OUTCOMES = {"stayed": "#5E5E5E", "left": "#D55E00", "joined": "#0072B2"}

@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.charts.common import arm_styles, left_out_note, short_point
 from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, WORSE
-from experiments import store
+from runner import store
 from sim.kpis import DEFAULT_MONTHS, Kpi, registry
 from sim.strategies import title as arm_title
 

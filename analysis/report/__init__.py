@@ -12,7 +12,8 @@ draws the figures into ``figures/`` and writes the report: ``report.html`` (self
 ``report.md`` and the workbook ``results.xlsx`` (:mod:`.workbook`). Each starts with an
 executive summary (:mod:`.executive`): the arms ranked, the recommendation and its caveats (for
 plausible sets, read off the verdicts across them: :mod:`.calibration`). Its stages are
-announced on stderr.
+logged to go with the progress bars (a command shows them on stderr) and its console lines go to
+the caller's ``out``.
 
 One document model (:mod:`.document`), built from the statistics by :func:`.sections.build`, is
 rendered three ways: HTML with the Jinja2 templates of ``templates/`` (:mod:`.html`), Markdown
@@ -22,8 +23,9 @@ horizon and arms named after a strategy take its title (:mod:`.labels`).
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -38,8 +40,9 @@ from analysis.report.labels import Labels
 from analysis.report.sections import analysis_sections, build
 from analysis.report.settings import replications, sequential_text
 from analysis.report.workbook import write_workbook
-from experiments import store
-from experiments.config import looks
+from runner import store
+from runner.config import looks
+from sim.progress import PROGRESS
 
 __all__ = [
     "ChartFile",
@@ -50,6 +53,9 @@ __all__ = [
     "statistics",
     "write_report",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class NothingToReport(ValueError):
@@ -102,10 +108,13 @@ def statistics(results: Path, runs: pd.DataFrame | None = None) -> dict[str, pd.
     return tables
 
 
-def report(results: Path, out=print, arms: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Compute, print and write the experiment's statistics and its report; returns the tables
-    (with ``figures``: name, title, caption, png and svg of every chart drawn). ``arms`` chooses
-    the arms of the charts (all by default).
+def report(
+    results: Path, out: Callable[[str], object] = log.info, arms: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Compute and write the experiment's statistics and its report, giving ``out`` the console
+    summary line by line (a command passes ``print``; by default it is logged); returns the
+    tables (with ``figures``: name, title, caption, png and svg of every chart drawn). ``arms``
+    chooses the arms of the charts (all by default).
 
     Raises :class:`NothingToReport` for a folder with neither runs nor another analysis."""
     runs = store.load(results)
@@ -155,7 +164,7 @@ def write_report(
 
     ``tables`` are :func:`statistics`'; ``runs`` is ``store.load(results)`` (loaded if None).
     A failure to draw the figures does not stop the report: it says why they are missing (and
-    the traceback goes to stderr).
+    the traceback is logged as a warning).
     """
     results = Path(results)
     figures = results / "figures"
@@ -164,7 +173,7 @@ def write_report(
         stage("Charts")
         charts, failure = draw_figures(results, tables, figures, arms, ChartProgress())
         if failure:
-            print(failure, file=sys.stderr, end="")
+            log.warning("the figures could not be drawn:\n%s", failure.rstrip(), extra=PROGRESS)
             error = failure.strip().splitlines()[-1]
     charts = [ChartFile.of(c) for c in charts]
     runs = store.load(results) if runs is None else runs
@@ -179,8 +188,8 @@ def write_report(
 
 
 def stage(name: str) -> None:
-    """Announce a stage of the report on stderr ("Charts…")."""
-    print(f"{name}…", file=sys.stderr, flush=True)
+    """Announce a stage of the report ("Charts…"), with the progress bars."""
+    log.info("%s…", name, extra=PROGRESS)
 
 
 def _workbook(results: Path, tables: dict[str, pd.DataFrame], runs: pd.DataFrame) -> Path:

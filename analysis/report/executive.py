@@ -24,7 +24,7 @@ from analysis.stats import (
     near_end,
     possibly_small,
 )
-from sim.kpis import NPV_PARTS, Kpi, decimals
+from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals
 
 DECISION_KPIS = ("retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The decision KPIs of an experiment that does not name its own."""
@@ -258,8 +258,9 @@ def _name(row: dict, labels: Labels, short: dict) -> str:
 
 
 def _customers(d: pd.Series, months: int) -> str:
-    """A retention difference as customers kept in every 100, with its verdict's qualifier."""
-    pts = d["mean_diff"] * 100
+    """A retention difference as customers kept in every 100 (its points: the rate's display
+    scale), with its verdict's qualifier."""
+    pts = d["mean_diff"] * REGISTRY[ROLES["retention"]].scale
     if not finite(pts):
         return f"has no paired runs to compare after {months} months"
     if abs(pts) < 0.005:
@@ -287,5 +288,6 @@ def _money(d: pd.Series) -> str:
 
 
 def _cny(value: float) -> str:
-    """CNY in millions, e.g. "CNY 6.6 M", "-CNY 11.0 M"."""
-    return f"{'-' if value < 0 else ''}CNY {abs(value) / 1e6:,.1f} M"
+    """An amount of money in the NPV's display unit (``sim.kpis``), e.g. "CNY 6.6 M",
+    "-CNY 11.0 M"."""
+    return REGISTRY[ROLES["profit"]].amount(value).removeprefix("+")

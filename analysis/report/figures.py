@@ -1,9 +1,10 @@
 """The report's figures: ``analysis.charts.draw_all`` into ``figures/``, in a forked child
 process when that keeps this one thread-free, with the images of earlier reports removed, and
-their progress on stderr (:class:`ChartProgress`)."""
+their progress shown (:class:`ChartProgress`)."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.store import forget_locks
+from runner.store import forget_locks
 from sim.folders import mark, marker, refuse_links
-from sim.progress import bar
+from sim.progress import PROGRESS, bar
 from sim.resources import die_with_parent
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,7 +43,8 @@ class ChartFile:
 
 class ChartProgress:
     """``draw_all``'s ``on_chart``: before each chart generator, a step of a progress bar on a
-    terminal, else a line "Charts (3 of 10): tradeoff…" on stderr. It works in the process that
+    terminal, else a logged line "Charts (3 of 10): tradeoff…" (with the progress bars: a
+    command shows it on stderr). It works in the process that
     draws (a forked child, too), creating its bar there on the first chart."""
 
     def __init__(self) -> None:
@@ -53,7 +57,7 @@ class ChartProgress:
         self.done += 1
         if not sys.stderr.isatty():
             words = str(name).replace("_", " ")
-            print(f"Charts ({self.done} of {len(CHARTS)}): {words}…", file=sys.stderr, flush=True)
+            log.info("Charts (%d of %d): %s…", self.done, len(CHARTS), words, extra=PROGRESS)
             return
         if self.bar is None:
             self.bar = bar(len(CHARTS), "charts", leave=False)
@@ -78,7 +82,7 @@ def draw_figures(
 
     Drawing happens in a forked child process when this process has no helper threads yet: the
     charts read the runs' Parquet files, which starts Arrow's thread pool, and the process must
-    stay thread-free to fork the workers of a next experiment safely (``experiments/__init__``).
+    stay thread-free to fork the workers of a next experiment safely (``runner/__init__``).
     A process that has threads already gains nothing from that (and should not fork): it draws.
     """
     if (

@@ -38,7 +38,7 @@ from analysis.stats import (
     possibly_small,
     verdict_words,
 )
-from experiments import store
+from runner import store
 from sim.kpis import NPV_PARTS, Kpi, decimals
 
 ANALYSES = (sensitivity_section, robustness_section, optimize_section)  # other analyses stored

@@ -14,8 +14,8 @@ import yaml
 from analysis.inference import Design
 from analysis.report.document import Cell, Heading, Para, Section, Table
 from analysis.report.formats import baseline_mark, pairs_table, records, run_counts, value
-from experiments import store
-from experiments.config import AUTO, EXPERIMENT_KEYS, looks
+from runner import store
+from runner.config import AUTO, EXPERIMENT_KEYS, looks
 from sim.strategies import title
 
 SCENARIO_KEYS = (  # shown whatever their value, when the scenario has them

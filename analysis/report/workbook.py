@@ -15,10 +15,10 @@ import pandas as pd
 
 from analysis.report.labels import Labels
 from analysis.stats import METHOD, ROLES, VERDICTS
-from sim.kpis import Kpi
+from sim.kpis import Kpi, kind_scale, kind_unit
 from sim.metrics import discount_factors
 
-MONTHLY = {  # time series column -> (header, kind): rates in %, money in CNY M
+MONTHLY = {  # time series column -> (header, kind): shown in the kind's unit (sim.kpis)
     "retention": ("Retention since burn-in", "rate"),
     "retention_mid_high": ("Mid/high-tier retention since burn-in", "rate"),
     "aum_retention": ("AUM retention since burn-in", "rate"),
@@ -28,7 +28,6 @@ MONTHLY = {  # time series column -> (header, kind): rates in %, money in CNY M
     "cost": ("Cost", "money"),
     "profit": ("Profit", "money"),
 }
-SCALE = {"rate": (100.0, "%"), "money": (1e-6, "CNY M"), "count": (1.0, "")}
 WIDTH = (10, 48)  # column widths in characters: at least, at most
 
 
@@ -41,7 +40,7 @@ def write_workbook(
     discount_rate: float | None = None,
 ) -> Path:
     """Write the workbook to ``path`` (atomically): ``tables`` are ``analysis.report.statistics``',
-    ``monthly`` the stored time series (``experiments.store.load_timeseries``), ``facts`` the
+    ``monthly`` the stored time series (``runner.store.load_timeseries``), ``facts`` the
     settings the "Read me" sheet states (seeds, discount rate...) and ``discount_rate`` the
     annual rate of the cumulative discounted profit."""
     sheets = {
@@ -194,8 +193,7 @@ def monthly_sheet(
     }
     for column in columns:
         head, kind = headers[column]
-        scale, unit = SCALE[kind]
-        out[_header(head, unit)] = means[column].to_numpy(dtype=float) * scale
+        out[_header(head, kind_unit(kind))] = means[column].to_numpy(dtype=float) * kind_scale(kind)
     return out
 
 

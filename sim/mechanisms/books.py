@@ -3,11 +3,19 @@ newcomers row by row; branches and staff are fixed."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 
+from sim.compiled import formula
 from sim.ledger import BASE_COST
 
+if TYPE_CHECKING:
+    from sim.model import BankModel
+
 LINES = ("deposit_margin", "wealth_fees", "loan_interest", "payment_income", "credit_losses")
+type Lines = dict[str, tuple[float, np.ndarray]]
+"""Customer lines: line -> (monthly rate, base per row in CNY) (:func:`customer_lines`)."""
 
 
 def line_rates(economics) -> dict[str, float]:
@@ -22,31 +30,34 @@ def line_rates(economics) -> dict[str, float]:
     }
 
 
-def customer_lines(economics, wealth_share, aum, loan, weight) -> dict[str, tuple[float, object]]:
+@formula
+def bases(wealth_share, aum, loan, weight):
+    """Each line's base (CNY, in the order of LINES) of a customer or of each row: deposits,
+    wealth products, loans (twice: interest and credit losses) and the customers themselves."""
+    wealth = aum * wealth_share * weight
+    loans = loan * weight
+    return aum * weight - wealth, wealth, loans, weight, loans
+
+
+def customer_lines(economics, wealth_share, aum, loan, weight) -> Lines:
     """What customers earn the bank in a month, line by line: line -> (monthly rate, base per row
     in CNY), the line's amount being rate x base. ``wealth_share``: each row's share of AUM in
     wealth products; ``weight``: real customers per row (0 for those who left)."""
-    wealth = aum * wealth_share * weight
-    loans = loan * weight
-    bases = {
-        "deposit_margin": aum * weight - wealth,
-        "wealth_fees": wealth,
-        "loan_interest": loans,
-        "payment_income": weight,
-        "credit_losses": loans,
-    }
-    return {line: (rate, bases[line]) for line, rate in line_rates(economics).items()}
+    amounts = bases(wealth_share, aum, loan, weight)
+    rates = line_rates(economics)
+    return {line: (rates[line], base) for line, base in zip(LINES, amounts, strict=True)}
 
 
-def customer_profit(lines: dict[str, tuple[float, object]]) -> np.ndarray:
+def customer_profit(lines: Lines) -> np.ndarray:
     """Each row's monthly profit (CNY) from its ``customer_lines``: revenue less credit losses."""
-    return sum(
+    profit = sum(
         (-rate if line in BASE_COST else rate) * np.asarray(base, np.float64)
         for line, (rate, base) in lines.items()
     )
+    return cast(np.ndarray, profit)  # an array: there are lines
 
 
-def lines_now(model) -> dict[str, tuple[float, object]]:
+def lines_now(model: BankModel) -> Lines:
     """The ``customer_lines`` of the model's customers as they are now (leavers count 0)."""
     c = model.customers
     return customer_lines(
@@ -54,7 +65,7 @@ def lines_now(model) -> dict[str, tuple[float, object]]:
     )
 
 
-def step(model, lines: dict[str, tuple[float, float]]) -> None:
+def step(model: BankModel, lines: dict[str, tuple[float, float]]) -> None:
     """Book the month's customer revenue and credit losses (``lines``: each line's base amounts
     of the opening book and of newcomers, :class:`sim.metrics.Tally`), branches and staff;
     close the month."""

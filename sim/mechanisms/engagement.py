@@ -2,89 +2,125 @@
 engagement, a 0-1 state, drifts towards a target set by products, satisfaction, digital habits and
 a lifelong habit, is jolted by life events, and sets how often customers transact.
 
-A customer is *engaged* when engagement is at least ``behaviour.engagement_threshold``; the
-switching hazard (:mod:`sim.mechanisms.exits`) reads the flag through :func:`log_hazard`.
+A customer is *engaged* when engagement is at least ``behaviour.engagement_threshold``
+(:func:`engaged`); the switching hazard (:mod:`sim.mechanisms.exits`) reads the flag.
 Strategies move engagement by adding to the column ``engagement_lift`` in ``before_customers``
 (a lift of this month's target), a lever the model rebuilds each month like perks.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
 
-from sim.customers import masked_sum
-from sim.mechanisms.staffing import relationship
+from sim.compiled import F0, F1, clip01, formula
+
+if TYPE_CHECKING:
+    from sim.model import BankModel
+
+f32 = np.float32
 
 
-def step(model, t: int, fee, fit) -> np.ndarray:
-    """Referrals, cross-sell and drops, complaints and usage; returns the referrers' rows."""
-    c, b = model.customers, model.config.behaviour
-    sat = c.satisfaction
-    p_refer = b.referral_rate * np.clip(
-        (sat - b.referral_threshold) / (1.0 - b.referral_threshold + 1e-9), 0.0, 1.0
+class Params(NamedTuple):
+    """The engagement step's parameters, as the customer pass reads them."""
+
+    referral_rate: np.float32  # monthly chance of a referral by a fully satisfied customer
+    referral_threshold: np.float32  # satisfaction below which nobody refers
+    referral_span: np.float32  # 1 - the threshold (never 0)
+    rel_cross_sell: np.float32  # cross-sell pull per unit of relationship gap
+    cross_sell_rate: np.float32
+    drop_rate: np.float32
+    complaint_rate: np.float32
+    complaint_fee: float  # extra chance of a complaint in a month with a fee surprise
+    e_products: np.float32  # the target's weights (behaviour.engagement_weights)
+    e_satisfaction: np.float32
+    e_digital: np.float32
+    e_habit: np.float32
+    speed: np.float32  # the share of the gap to the target closed a month
+    life_event_rate: np.float32
+    life_event_down: np.float32  # the chance of a life event that disengages
+    life_event_size: np.float32
+    minus_usage_rate: float  # transactions: -(monthly rate per product and unit of engagement)
+
+
+def params(model: BankModel) -> Params:
+    b = model.config.behaviour
+    return Params(
+        f32(b.referral_rate),
+        f32(b.referral_threshold),
+        f32(1.0 - b.referral_threshold + 1e-9),
+        f32(b.relationship.cross_sell),
+        f32(b.cross_sell_rate),
+        f32(b.drop_rate),
+        f32(b.complaint_rate),
+        float(b.complaint_fee),
+        f32(b.engagement_weights["products"]),
+        f32(b.engagement_weights["satisfaction"]),
+        f32(b.engagement_weights["digital"]),
+        f32(b.engagement_weights["habit"]),
+        f32(b.engagement_speed),
+        f32(b.life_event_rate),
+        f32(b.life_event_rate * b.life_event_disengage),
+        f32(b.life_event_size),
+        -float(b.usage_rate),
     )
-    referrers = np.flatnonzero(c.active & (model.streams.uniform("referrals", t, c.key) < p_refer))
-    u = model.streams.uniform("products", t, c.key)
-    manager = np.maximum(1.0 + b.relationship.cross_sell * relationship(model), 0.0)  # RM's pull
-    add = c.active & (u < b.cross_sell_rate * sat * fit * manager) & (c.products < 6)
-    drop = c.active & (u > 1.0 - b.drop_rate * (1.0 - sat)) & (c.products > 1)
-    c.products[:] += add.astype(np.int8) - drop.astype(np.int8)
-    p_complain = b.complaint_rate * (1.0 - sat) + b.complaint_fee * fee
-    complain = c.active & (model.streams.uniform("complaints", t, c.key) < p_complain)
-    c.complaints[:] += complain
-    model.events["complaints"] += masked_sum(c.weight, complain)
-    model.events["fee_complaints"] += masked_sum(c.weight, complain & fee)
-    evolve(model, t)
-    use = -np.expm1(-b.usage_rate * c.products * c.engagement)
-    used = c.active & (model.streams.uniform("usage", t, c.key) < use)
-    np.copyto(c.last_used, t, where=used)
-    return referrers
 
 
-def target(model) -> np.ndarray:
-    """Engagement each customer drifts towards, 0-1: weighted products held, satisfaction,
-    digital habit and the lifelong ``habit`` drawn at arrival, plus strategies' lifts."""
-    c, w = model.customers, model.config.behaviour.engagement_weights
-    f32 = np.float32
-    products = (np.minimum(c.products, 4) - 1).astype(f32) / f32(3)
-    level = (
-        f32(w.get("products", 0.0)) * products
-        + f32(w.get("satisfaction", 0.0)) * c.satisfaction
-        + f32(w.get("digital", 0.0)) * c.digital
-        + f32(w.get("habit", 0.0)) * c.habit
-        + c.engagement_lift
+@formula
+def engaged(engagement, threshold):
+    """The engaged flag: engagement at or above the threshold (a scalar or array)."""
+    return engagement >= threshold
+
+
+@formula
+def refers(p, satisfaction, u):
+    """Whether a customer refers a friend this month (draw ``u``)."""
+    share = clip01((satisfaction - p.referral_threshold) / p.referral_span)
+    return u < p.referral_rate * share
+
+
+@formula
+def products_after(p, products, satisfaction, fit, gap, u):
+    """Products held after this month's cross-sell (more likely when satisfied, well fitted and
+    well managed) or drop (when dissatisfied); one draw ``u`` decides both."""
+    manager = max(F1 + p.rel_cross_sell * gap, F0)  # the client manager's pull
+    add = u < p.cross_sell_rate * satisfaction * fit * manager and products < 6
+    drop = u > F1 - p.drop_rate * (F1 - satisfaction) and products > 1
+    return products + np.int8(add) - np.int8(drop)
+
+
+@formula
+def complains(p, satisfaction, fee, u):
+    """Whether a customer complains this month: dissatisfaction, and a fee surprise."""
+    chance = np.float64(p.complaint_rate * (F1 - satisfaction)) + (p.complaint_fee if fee else 0.0)
+    return u < chance
+
+
+@formula
+def engagement_after(p, level, products, satisfaction, digital, habit, lift, u):
+    """Engagement after this month, and whether a life event struck (draw ``u``): it closes
+    ``speed`` of the gap to its target (weighted products held, satisfaction, digital habit, the
+    lifelong habit and strategies' lifts); a life event then disengages or re-engages."""
+    held = np.float32(min(products, 4) - 1) / np.float32(3.0)
+    target = clip01(
+        p.e_products * held
+        + p.e_satisfaction * satisfaction
+        + p.e_digital * digital
+        + p.e_habit * habit
+        + lift
     )
-    return np.clip(level, f32(0), f32(1))
+    level = level + p.speed * (target - level)
+    event = u < p.life_event_rate
+    if event:
+        if u < p.life_event_down:
+            level = level * (F1 - p.life_event_size)
+        else:
+            level = level + p.life_event_size * (F1 - level)
+    return clip01(level), event
 
 
-def evolve(model, t: int) -> None:
-    """Active customers' engagement closes ``engagement_speed`` of the gap to its target; a life
-    event (stream ``life_events``) then disengages or re-engages. Leavers keep their last state."""
-    c, b = model.customers, model.config.behaviour
-    f32 = np.float32
-    level = c.engagement + f32(b.engagement_speed) * (target(model) - c.engagement)
-    u = model.streams.uniform("life_events", t, c.key)
-    event = c.active & (u < b.life_event_rate)
-    down = event & (u < b.life_event_rate * b.life_event_disengage)
-    size = f32(b.life_event_size)
-    level = np.where(down, level * (f32(1) - size), level)
-    level = np.where(event & ~down, level + size * (f32(1) - level), level)
-    np.copyto(c.engagement, np.clip(level, f32(0), f32(1)), where=c.active)
-    model.events["life_events"] += masked_sum(c.weight, event)
-
-
-def engaged(engagement: np.ndarray, behaviour) -> np.ndarray:
-    """The engaged flag: engagement at or above ``behaviour.engagement_threshold``."""
-    return engagement >= np.float32(behaviour.engagement_threshold)
-
-
-def log_hazard(model) -> np.ndarray:
-    """Each customer's log switching-hazard multiplier from engagement (disengaged, engaged)."""
-    c, b = model.customers, model.config.behaviour
-    return hazard_logs(b)[engaged(c.engagement, b).view(np.int8)]
-
-
-def hazard_logs(behaviour) -> np.ndarray:
-    """Log switching-hazard multipliers (float32) of the disengaged and the engaged."""
-    multipliers = np.maximum(np.asarray(behaviour.engagement_hazard, np.float64), 1e-30)
-    return np.log(multipliers).astype(np.float32)
+@formula
+def uses(p, products, engagement, u):
+    """Whether a customer transacts this month: more often with more products and engagement."""
+    return u < -np.expm1(p.minus_usage_rate * products * np.float64(engagement))

@@ -1,48 +1,97 @@
 """Exits (step 7): customers switch to a rival by a hazard of satisfaction, products, tenure,
-tier, competitor pull, a recent manager change, being referred and strategy shocks, or leave
-naturally (death, relocation)."""
+tier, competitor pull, a recent manager change, being referred, engagement, the client-manager
+relationship and strategy shocks, or leave naturally (death, relocation)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from sim import behaviour
-from sim.mechanisms import engagement
-from sim.mechanisms.staffing import relationship
+from sim.compiled import F0, formula
+from sim.mechanisms.engagement import engaged
+
+if TYPE_CHECKING:
+    from sim.model import BankModel
+
+f32 = np.float32
+STAY, SWITCHED, NATURAL = 0, 1, 3  # sim.customers.EXIT_REASONS' indices
 
 
-def step(model, t: int, pull) -> None:
-    """Customers leave by their monthly hazard (``pull``: this month's competitor pull)."""
-    c, b = model.customers, model.config.behaviour
-    f32 = np.float32
-    log_hazard = (
-        log(behaviour.monthly(b.churn_base))
-        + f32(b.satisfaction_coef) * (f32(b.satisfaction_ref) - c.satisfaction)
-        + log(b.product_hazard)[np.minimum(c.products, 4) - 1]
-        + model.tenure_log_hazard[t - c.joined]
-        + log(b.tier_hazard)[c.tier]
-        + f32(b.competitor_coef) * pull
-        + np.where(
-            t - c.manager_change < b.manager_change_months,
-            log(b.manager_change_hazard),
-            f32(0),
-        )
-        + np.where(c.referred, log(b.referred_hazard), f32(0))
-        + c.shock
-        + engagement.log_hazard(model)  # disengaged customers switch more
-        - f32(b.relationship.switching) * relationship(model)  # client-manager relationship
+class Params(NamedTuple):
+    """The hazards' parameters (log multipliers in float32), as the customer pass reads them."""
+
+    log_churn_base: np.float32  # monthly base hazard of switching
+    satisfaction_coef: np.float32
+    satisfaction_ref: np.float32
+    competitor_coef: np.float32
+    log_manager_change: np.float32  # in the months after a manager change
+    manager_change_months: int
+    log_referred: np.float32  # customers who came by referral
+    engaged_at: np.float32  # the engagement threshold
+    rel_switching: np.float32  # log hazard less per unit of relationship gap
+    natural_exit: np.float32  # annual
+    old_age_exit: np.float32  # annual, per ten years over 70
+    shock_decay: np.float32  # strategies' shocks decay by this each month
+    product_log: np.ndarray  # by products held, 1-4+
+    tier_log: np.ndarray  # by tier
+    tenure_log: np.ndarray  # by months of tenure (model.tenure_log_hazard)
+    engaged_log: np.ndarray  # disengaged, engaged
+
+
+def params(model: BankModel) -> Params:
+    b = model.config.behaviour
+    return Params(
+        f32(log(behaviour.monthly(b.churn_base))),
+        f32(b.satisfaction_coef),
+        f32(b.satisfaction_ref),
+        f32(b.competitor_coef),
+        f32(log(b.manager_change_hazard)),
+        int(b.manager_change_months),
+        f32(log(b.referred_hazard)),
+        f32(b.engagement_threshold),
+        f32(b.relationship.switching),
+        f32(b.natural_exit),
+        f32(b.old_age_exit),
+        f32(0.5 ** (1.0 / b.shock_half_life)),
+        log(b.product_hazard),
+        log(b.tier_hazard),
+        model.tenure_log_hazard,
+        log(b.engagement_hazard),
     )
-    switching = np.exp(log_hazard)
-    natural = behaviour.natural_exit_hazard(c.age, b.natural_exit, b.old_age_exit)
+
+
+@formula
+def hazards(p, satisfaction, products, tenure, tier, pull, since_change, referred, shock,
+            engagement, gap, age):  # fmt: skip
+    """A customer's monthly hazards of switching and of leaving naturally."""
+    log_hazard = (
+        p.log_churn_base
+        + p.satisfaction_coef * (p.satisfaction_ref - satisfaction)
+        + p.product_log[min(products, 4) - 1]
+        + p.tenure_log[tenure]
+        + p.tier_log[tier]
+        + p.competitor_coef * pull
+        + (p.log_manager_change if since_change < p.manager_change_months else F0)
+        + (p.log_referred if referred else F0)
+        + shock
+        + p.engaged_log[1 if engaged(engagement, p.engaged_at) else 0]  # disengaged switch more
+        - p.rel_switching * gap  # a well-run relationship holds customers
+    )
+    old_age = p.old_age_exit * max(age - np.float32(70.0), F0) / np.float32(10.0)
+    return np.exp(log_hazard), (p.natural_exit + old_age) / np.float32(12.0)
+
+
+@formula
+def leave(u, switching, natural):
+    """Whether a customer whose draw is ``u`` leaves, and why (STAY, SWITCHED or NATURAL)."""
     total = switching + natural
-    p_leave = -np.expm1(-total)
-    p_natural = p_leave * np.divide(natural, total, out=np.zeros_like(total), where=total > 0)
-    u = model.streams.uniform("churn", t, c.key)
-    leave = c.active & (u < p_leave)
-    is_natural = u < p_natural
-    model.exit(leave & is_natural, "natural", t)
-    model.exit(leave & ~is_natural, "switched", t)
-    c.shock[:] *= np.float32(0.5 ** (1.0 / b.shock_half_life))
+    # the chance of leaving, 1 - exp(-total), is below total: most draws need no expm1
+    p_leave = -np.expm1(-total) if u < total else F0
+    if u >= p_leave:
+        return STAY
+    return NATURAL if u < p_leave * (natural / total) else SWITCHED
 
 
 def tenure_logs(behaviour_config, months: int) -> np.ndarray:

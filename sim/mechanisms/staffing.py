@@ -1,23 +1,20 @@
 """Staffing (step 3): client managers quit (their customers may follow them out), learn, are
 assigned to the customers who expect one, and share the contacts left in their budgets (after
 training, mentoring and reserved follow-up) among them, richer tiers first; that sets each
-customer's manager attention, which drives satisfaction (experience) and, through
-:func:`relationship`, switching, cross-sell and AUM inflows of managed customers."""
+customer's manager attention, which drives satisfaction (experience) and, through the
+relationship gap (:func:`attend`), switching, cross-sell and AUM inflows of managed customers."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from sim import behaviour
 from sim.agents import Manager
+from sim.compiled import F0, F1, formula, kernel
 
 NEUTRAL_ATTENTION = 0.5  # attention of a customer who neither gets nor misses a manager
-
-
-def step(model, t: int) -> None:
-    """Quits, learning, assignment, trust and attention for this month."""
-    staff(model, t)
-    attend(model)
 
 
 def staff(model, t: int) -> None:
@@ -25,21 +22,39 @@ def staff(model, t: int) -> None:
     desks = model.desk_list()
     if desks:
         quits(model, t, desks)
+        rate = model.config.bank.learning_rate
         for manager in model.desk_list():
-            manager.learn(model.config.bank.learning_rate)
+            manager.learn(rate)
     assign_managers(model, trust=model.config.behaviour.trust_after_change)
 
 
-def attend(model) -> None:
-    """Trust grows with a manager; attention follows (:func:`attention_tables`)."""
-    c = model.customers
-    c.trust += (1.0 - c.trust) / np.float32(model.config.bank.trust_months) * (c.manager >= 0)
-    cell = (c.manager + 1) * 4 + c.tier
-    cells = np.bincount(cell, weights=c.weight * c.active, minlength=n_cells(model))
+class Params(NamedTuple):
+    """This month's attention tables, as the customer pass reads them."""
+
+    trust_months: np.float32  # trust closes 1/trust_months of its gap to 1 a month
+    reference: np.float32  # attention at which a relationship neither holds nor pushes
+    cell_base: np.ndarray  # attention by (desk + 1, tier) cell: base + span x trust
+    cell_span: np.ndarray
+
+
+def params(model, cells: np.ndarray) -> Params:
+    """The month's :class:`Params`; ``cells``: real active customers per cell. Draws the regular
+    contacts from the desks' budgets (:func:`attention_tables`)."""
     base, span = attention_tables(model, cells)
-    attention = base[cell]
-    attention += span[cell] * c.trust
-    c.attention[:] = attention
+    reference = model.config.behaviour.relationship.reference
+    return Params(np.float32(model.config.bank.trust_months), np.float32(reference), base, span)
+
+
+@formula
+def attend(p, manager, tier, trust):
+    """A customer's trust, attention and relationship gap this month: trust grows with a manager;
+    attention follows the desk's coverage and skill; the gap is attention less the reference for
+    managed customers, 0 for the rest (positive for a well-run relationship)."""
+    if manager >= 0:
+        trust += (F1 - trust) / p.trust_months
+    cell = (manager + 1) * 4 + tier
+    attention = p.cell_base[cell] + p.cell_span[cell] * trust
+    return trust, attention, attention - p.reference if manager >= 0 else F0
 
 
 def n_cells(model) -> int:
@@ -67,13 +82,6 @@ def attention_tables(model, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return base.astype(np.float32).ravel(), span.astype(np.float32).ravel()
 
 
-def relationship(model) -> np.ndarray:
-    """Each customer's relationship gap: attention less ``behaviour.relationship.reference`` for
-    customers with a manager, 0 for the rest (float32). Positive for a well-run relationship."""
-    c, ref = model.customers, np.float32(model.config.behaviour.relationship.reference)
-    return np.where(c.manager >= 0, c.attention - ref, np.float32(0))
-
-
 def quits(model, t: int, desks: list[Manager]) -> None:
     """Managers quit at random; some of their customers follow them out, the rest lose trust; a
     new hire takes each empty desk."""
@@ -83,8 +91,9 @@ def quits(model, t: int, desks: list[Manager]) -> None:
     leaving = [m for m, draw in zip(desks, u, strict=True) if draw < rate * m.quit_multiplier]
     if not leaving:
         return
-    quit_desks = np.array([m.desk for m in leaving])
-    theirs = c.active & np.isin(c.manager, quit_desks)
+    quitting = np.zeros(max(m.desk for m in desks) + 2, bool)  # by desk + 1 (0: no manager)
+    quitting[[m.desk + 1 for m in leaving]] = True
+    theirs = c.active & quitting[c.manager + 1]
     rows = np.flatnonzero(theirs)
     u = model.streams.uniform("manager_follow", t, c.key[rows])
     follow = np.zeros_like(theirs)
@@ -102,22 +111,56 @@ def quits(model, t: int, desks: list[Manager]) -> None:
 def assign_managers(model, trust: float) -> None:
     """Match managers to tiers: customers who fell below the managed tier lose theirs;
     those at or above it without one get a desk at their branch (dealt round-robin over
-    its desks, least loaded in real customers first), starting with ``trust``."""
-    c, desks = model.customers, model.desk_list()
-    expects = c.tier >= model.managed_tier
-    np.putmask(c.manager, ~expects, -1)
-    need = np.flatnonzero(c.active & (c.manager < 0) & expects)
-    if not desks or not len(need):
+    its desks, least loaded in real customers first), starting with ``trust``. Branches are
+    served in index order; one without desks deals over every desk."""
+    c = model.customers
+    desk_branch = np.array([m.branch for m in model.desk_list()], np.int64)
+    _assign(
+        c.tier, c.manager, c.active, c.weight, c.branch, c.trust,
+        model.managed_tier, desk_branch, np.float32(trust),
+    )  # fmt: skip
+
+
+@kernel
+def _assign(tier, manager, active, weight, branch, trust, managed_tier, desk_branch, start_trust):
+    """:func:`assign_managers` in one pass over the customers (then over those who need a
+    manager, branch by branch). A desk's load is its real active customers, added in row order
+    and then, after each branch, by what that branch dealt it."""
+    desks = desk_branch.size
+    load = np.zeros(desks + 1)  # bin 0: no manager
+    need = np.empty(tier.size, np.int64)
+    count = 0
+    for i in range(tier.size):
+        if tier[i] < managed_tier:
+            manager[i] = -1
+        elif active[i] and manager[i] < 0:
+            need[count] = i
+            count += 1
+        if active[i]:
+            load[manager[i] + 1] += np.float64(weight[i])
+    if desks == 0 or count == 0:
         return
-    c.trust[need] = trust
-    desk_branch = np.array([m.branch for m in desks])
-    # real customers per desk (bin 0: no manager)
-    load = np.bincount(c.manager + 1, weights=c.weight * c.active, minlength=len(desks) + 1)[1:]
-    for b in np.unique(c.branch[need]):
-        mine = need[c.branch[need] == b]
+    need = need[:count]
+    trust[need] = start_trust
+    load = load[1:]
+    where = branch[need]
+    by_branch = np.argsort(where, kind="mergesort")  # stable: rows ascending within a branch
+    dealt = np.zeros(desks)
+    first = 0
+    while first < count:
+        b = where[by_branch[first]]
+        last = first
+        while last < count and where[by_branch[last]] == b:
+            last += 1
         candidates = np.flatnonzero(desk_branch == b)
-        if not len(candidates):
-            candidates = np.arange(len(desks))
-        order = candidates[np.argsort(load[candidates], kind="stable")]
-        c.manager[mine] = order[np.arange(len(mine)) % len(order)]
-        load += np.bincount(c.manager[mine], weights=c.weight[mine], minlength=len(desks))
+        if candidates.size == 0:
+            candidates = np.arange(desks)
+        order = candidates[np.argsort(load[candidates], kind="mergesort")]
+        dealt[:] = 0.0
+        for k in range(last - first):
+            row = need[by_branch[first + k]]
+            desk = order[k % order.size]
+            manager[row] = desk
+            dealt[desk] += np.float64(weight[row])
+        load += dealt
+        first = last

@@ -1,36 +1,58 @@
-"""Wealth (step 5): balances move with saving, the market return and own noise; tiers follow
-AUM; customers age."""
+"""Wealth (step 5): balances move with saving, the market return, the client manager's pull and
+own noise; customers age; tiers follow AUM."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
 
-from sim import behaviour
-from sim.customers import masked_sum
-from sim.mechanisms.staffing import relationship
+from sim.behaviour import tier_index
+from sim.compiled import formula
+
+if TYPE_CHECKING:
+    from sim.model import BankModel
+
+f32 = np.float32
+# own noise: uniform on +-sqrt 3 (zero mean, unit variance: cheaper than a normal, and monthly
+# shocks add up to a normal over a year)
+SHOCK_SPAN, SHOCK_HALF_SPAN = f32(2 * 3**0.5), f32(3**0.5)
+MONTH_YEARS = f32(1 / 12)
 
 
-def step(model, t: int) -> None:
-    """Move balances (leavers' stay frozen), age customers, let tiers follow AUM."""
-    c, m = model.customers, model.config.market
-    noise = model.streams.shock("wealth", t, c.key)
-    log_growth = behaviour.log_growth(
-        model.wealth_share[c.tier],
-        market_return(model, t),
-        noise,
-        m.deposit_growth / 12.0,
-        m.balance_volatility,
+class Params(NamedTuple):
+    """This month's wealth parameters, as the customer pass reads them."""
+
+    drift: np.float32  # monthly log growth from saving, less the volatility's drag
+    market_return: np.float32  # this month's return on wealth products (one draw for all)
+    volatility: np.float32  # monthly volatility of a customer's own balance
+    inflow: np.float32  # monthly log growth per unit of relationship gap (client managers)
+    share: np.ndarray  # wealth-product share of AUM by tier (float32)
+
+
+def params(model: BankModel, t: int) -> Params:
+    m = model.config.market
+    return Params(
+        f32(m.deposit_growth / 12.0 - 0.5 * m.balance_volatility**2),
+        f32(market_return(model, t)),
+        f32(m.balance_volatility),
+        f32(model.config.behaviour.relationship.inflow / 12.0),
+        model.wealth_share,
     )
-    log_growth += model.config.behaviour.relationship.inflow / 12.0 * relationship(model)  # RM
-    c.aum *= np.exp(log_growth * c.active)  # leavers' balances stay frozen
-    c.age[:] += np.float32(1 / 12) * c.active
-    tier = behaviour.tiers(c.aum)
-    model.events["upgrades"] += masked_sum(c.weight, tier > c.tier)
-    model.events["downgrades"] += masked_sum(c.weight, tier < c.tier)
-    c.tier[:] = tier
 
 
-def market_return(model, t: int) -> float:
+@formula
+def month(p, aum, age, tier, u, gap):
+    """A customer's AUM, age and tier after this month; ``u``: their uniform draw (own noise,
+    zero mean and unit variance); ``gap``: their relationship gap (staffing)."""
+    noise = SHOCK_SPAN * u - SHOCK_HALF_SPAN
+    growth = p.drift + p.share[tier] * p.market_return + p.volatility * noise
+    growth += p.inflow * gap
+    aum *= np.exp(growth)
+    return aum, age + MONTH_YEARS, tier_index(aum)
+
+
+def market_return(model: BankModel, t: int) -> float:
     """This month's return on wealth products (the market, one draw for everyone)."""
     m = model.config.market
     z = model.streams.generator("market", t).standard_normal()

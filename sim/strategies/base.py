@@ -17,7 +17,7 @@ import sys
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import yaml
@@ -25,9 +25,14 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from sim.config import MAX_MONTHS, check_literal, field_default
+from sim.kpis import REGISTRY as KPIS
 from sim.params import ConfigError, check_node, describe_allowed, param
 
-REGISTRY: dict[str, type[Strategy]] = {}
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
+    from sim.model import BankModel
+
+REGISTRY: dict[str, type[Strategy[Any]]] = {}
 
 
 @dataclass
@@ -46,8 +51,10 @@ class StrategyConfig:
     )
 
 
-class Strategy:
-    """Base class: subclass it, set ``name``, ``Config`` and its ledger lines, and register it."""
+class Strategy[C: StrategyConfig]:
+    """Base class: subclass it, set ``name``, ``Config`` and its ledger lines, and register it.
+    ``C`` is the type of its config (``class Training(Strategy[TrainingConfig])``), so a type
+    checker knows the parameters ``self.config`` has."""
 
     name: ClassVar[str]
     title: ClassVar[str]  # in a strategy team's words, for reports and the dashboard
@@ -56,7 +63,7 @@ class Strategy:
     revenue_lines: ClassVar[tuple[str, ...]] = ()
     needs_managers: ClassVar[bool] = False  # works through client managers (idle without them)
 
-    def __init__(self, model, config: StrategyConfig):
+    def __init__(self, model: BankModel, config: C):
         self.model, self.config = model, config
         for line in self.cost_lines:
             model.ledger.open_line(f"{self.name}.{line}", "cost")
@@ -64,7 +71,7 @@ class Strategy:
             model.ledger.open_line(f"{self.name}.{line}", "revenue")
 
     @classmethod
-    def check(cls, config: StrategyConfig, scenario) -> None:
+    def check(cls, config: C, scenario: ModelConfig) -> None:
         """Raise ConfigError if the parameters do not fit the scenario (e.g. too many closures);
         a strategy's own check extends this one (``super().check(config, scenario)``)."""
         key = f"strategy.{cls.name}"
@@ -130,7 +137,7 @@ def check_branch_ids(key: str, ids: list[int], branches: int) -> None:
         raise ConfigError(f"{key}={ids} lists branch {repeated[0]} more than once")
 
 
-def register(cls: type[Strategy]) -> type[Strategy]:
+def register[S: type[Strategy[Any]]](cls: S) -> S:
     """Class decorator adding a strategy to the registry under its ``name``."""
     if cls.name in REGISTRY:
         raise ValueError(f"strategy {cls.name!r} is already registered")
@@ -167,11 +174,11 @@ def strategy_config(name: str, params) -> StrategyConfig:
         try:
             merged = OmegaConf.merge(OmegaConf.structured(cls.Config), params or {})
         except ConfigKeyError as exc:
-            raise ConfigError(not_a_parameter(name, exc.full_key)) from None
+            raise ConfigError(not_a_parameter(name, str(exc.full_key))) from None
         except OmegaConfBaseException as exc:
             key = getattr(exc, "full_key", None) or "?"
             raise ConfigError(f"strategy.{name}.{key}: {str(exc).splitlines()[0]}") from None
-        typed = OmegaConf.to_object(merged)
+        typed = typing.cast(StrategyConfig, OmegaConf.to_object(merged))
     check_node(typed, f"strategy.{name}.")
     if typed.end is not None and typed.end <= typed.start:
         raise ConfigError(f"strategy.{name}.end={typed.end} is not after start={typed.start}")
@@ -194,7 +201,7 @@ def _yaml(value) -> str:
     return dumped.removesuffix("...\n").strip()
 
 
-def config_yaml(cls: type[Strategy]) -> str:
+def config_yaml(cls: type[Strategy[Any]]) -> str:
     """The Hydra file of a strategy, generated from its typed config."""
     doc = (cls.__doc__ or cls.name).strip().splitlines()[0]
     lines = [
@@ -232,6 +239,9 @@ own ledger lines, `cost_<strategy>.<line>` and `revenue_<strategy>.<line>` in th
 
 
 EFFECTS = Path(__file__).resolve().parents[2] / "docs" / "strategy_effects.csv"
+EFFECT_KPIS = {"retention": "retention_horizon", "mid_high": "retention_mid_high", "npv": "npv"}
+"""The measures of ``EFFECTS`` (its columns) and the KPI each is (``python -m experiments.effects``
+writes them, in stored units; the table shows them in the KPI's display unit)."""
 
 
 def effects_markdown(path: Path = EFFECTS) -> list[str]:
@@ -242,9 +252,15 @@ def effects_markdown(path: Path = EFFECTS) -> list[str]:
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
 
-    def cell(row, name, scale):
-        value, low, high = (float(row[k]) * scale for k in (name, f"{name}_low", f"{name}_high"))
+    kpis = {name: KPIS[kpi] for name, kpi in EFFECT_KPIS.items()}
+
+    def cell(row, name):
+        keys = (name, f"{name}_low", f"{name}_high")
+        value, low, high = (float(row[k]) * kpis[name].scale for k in keys)
         return f"{value:+.2f} ({low:+.2f} to {high:+.2f}), {row[f'{name}_verdict']}"
+
+    def unit(name):
+        return kpis[name].unit_label(delta=True)
 
     seeds = rows[0]["seeds"] if rows else "?"
     return [
@@ -256,12 +272,12 @@ def effects_markdown(path: Path = EFFECTS) -> list[str]:
         " `.venv/bin/python -m experiments.compare`, `.venv/bin/python -m experiments.effects"
         " results/experiments/playbook` and `.venv/bin/python -m sim.strategies`.",
         "",
-        "| strategy | retention (pts) | mid/high retention (pts) | NPV (CNY M) |"
-        " why a banker would find it plausible |",
+        f"| strategy | retention ({unit('retention')}) | mid/high retention"
+        f" ({unit('mid_high')}) | NPV ({unit('npv')}) | why a banker would find it plausible |",
         "|---|---|---|---|---|",
         *(
-            f"| `{r['strategy']}` | {cell(r, 'retention', 100)} | "
-            f"{cell(r, 'mid_high', 100)} | {cell(r, 'npv', 1e-6)} | {r['why']} |"
+            f"| `{r['strategy']}` | {cell(r, 'retention')} | "
+            f"{cell(r, 'mid_high')} | {cell(r, 'npv')} | {r['why']} |"
             for r in rows
         ),
         "",
@@ -299,7 +315,7 @@ def strategies_markdown(names: list[str]) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def build(model) -> list[Strategy]:
+def build(model: BankModel) -> list[Strategy[Any]]:
     """Instantiate the configured strategies through the registry, in config order; their
     configs are already typed (``sim.scenario.to_config``)."""
     return [REGISTRY[name](model, config) for name, config in model.config.strategy.items()]

@@ -12,12 +12,17 @@ per branch per month, and a one-off redesign per branch in the first month.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config import MAX_CNY
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
+    from sim.model import BankModel
 
 RULES = ("busiest", "longest_wait")
 
@@ -76,7 +81,7 @@ class BranchExperienceConfig(StrategyConfig):
 
 
 @register
-class BranchExperience(Strategy):
+class BranchExperience(Strategy[BranchExperienceConfig]):
     """Branch experience and on-site service managers: better service, shorter waits."""
 
     name = "branch_experience"
@@ -84,12 +89,12 @@ class BranchExperience(Strategy):
     Config = BranchExperienceConfig
     cost_lines = ("service_managers", "redesign")
 
-    def __init__(self, model, config):
+    def __init__(self, model: BankModel, config: BranchExperienceConfig):
         super().__init__(model, config)
         self.chosen: list[int] | None = None  # branches upgraded, fixed in the first month
 
     @classmethod
-    def check(cls, config: BranchExperienceConfig, scenario) -> None:
+    def check(cls, config: BranchExperienceConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         key, n = f"strategy.{cls.name}", scenario.bank.branches
         ids = list(config.branches or [])
@@ -117,7 +122,7 @@ class BranchExperience(Strategy):
     def before_customers(self, month: int) -> None:
         cfg, branches = self.config, self.model.branch_list()
         first = self.chosen is None
-        if first:
+        if self.chosen is None:
             self.chosen = self.choose()
         live = [branches[i] for i in self.chosen if branches[i].is_open]
         for branch in live:

@@ -12,12 +12,16 @@ the ``digital`` channel (up to ``acquisition_rate`` per active customer a month,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config import MAX_CNY
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
 
 
 @dataclass
@@ -85,7 +89,7 @@ class DigitalScenarioConfig(StrategyConfig):
 
 
 @register
-class DigitalScenario(Strategy):
+class DigitalScenario(Strategy[DigitalScenarioConfig]):
     """Digital scenario finance: digital quality, young newcomers and mass-market fit build up."""
 
     name = "digital_scenario"
@@ -94,7 +98,7 @@ class DigitalScenario(Strategy):
     cost_lines = ("investment",)
 
     @classmethod
-    def check(cls, config: DigitalScenarioConfig, scenario) -> None:
+    def check(cls, config: DigitalScenarioConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         key, known = f"strategy.{cls.name}", sorted(scenario.population.segments)
         if config.young_segment not in known:

@@ -18,6 +18,7 @@ switching log-hazard is lowered by ``save`` x the manager's skill, fading with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from sim.config import MAX_CNY, TIERS
 from sim.customers import masked_sum
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
+    from sim.model import BankModel
 
 SIGNALS = ("inactive", "complaint", "product_drop", "balance_drop", "manager_change")
 
@@ -118,7 +123,7 @@ class FollowUpConfig(StrategyConfig):
 
 
 @register
-class FollowUp(Strategy):
+class FollowUp(Strategy[FollowUpConfig]):
     """Risk-targeted follow-up from a share of the managers' contact budgets: perks, saves."""
 
     name = "follow_up"
@@ -127,10 +132,11 @@ class FollowUp(Strategy):
     needs_managers = True
     cost_lines = ("contacts",)
 
-    def __init__(self, model, config: FollowUpConfig):
+    def __init__(self, model: BankModel, config: FollowUpConfig):
         super().__init__(model, config)
         self.followed = np.array(sorted({TIERS.index(t) for t in config.tiers}), np.int64)
-        self.snapshot = None  # (rows, key, products, complaints, aum) before the customer step
+        # (rows, key, products, complaints, aum) before the customer step
+        self.snapshot: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.flags: dict[str, np.ndarray] = {}  # signal -> keys flagged last month
         self.contacts = 0.0  # real follow-up contacts made this month
         self.reached = 0.0  # real customers called this month
@@ -138,7 +144,7 @@ class FollowUp(Strategy):
         self.last_called = (np.zeros(0, np.uint64), np.zeros(0, np.int64))  # keys, months
 
     @classmethod
-    def check(cls, config: FollowUpConfig, scenario) -> None:
+    def check(cls, config: FollowUpConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         managed = scenario.bank.managed_tier
         if not config.tiers:
@@ -211,6 +217,7 @@ class FollowUp(Strategy):
 
     def after_customers(self, month: int) -> None:
         c, cfg = self.model.customers, self.config
+        assert self.snapshot is not None  # taken before the customer step of this month
         rows, key, products, complaints, aum = self.snapshot
         active = c.active[:rows]
         events = {

@@ -12,12 +12,17 @@ at a cost per served customer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config import MAX_CNY, TIERS
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
+    from sim.model import BankModel
 
 
 @dataclass
@@ -88,7 +93,7 @@ class LeanServiceConfig(StrategyConfig):
 
 
 @register
-class LeanService(Strategy):
+class LeanService(Strategy[LeanServiceConfig]):
     """Lean service: fee pre-notification, a feedback loop on product fit, value-added services."""
 
     name = "lean_service"
@@ -96,13 +101,13 @@ class LeanService(Strategy):
     Config = LeanServiceConfig
     cost_lines = ("notification", "feedback", "value_added")
 
-    def __init__(self, model, config: LeanServiceConfig):
+    def __init__(self, model: BankModel, config: LeanServiceConfig):
         super().__init__(model, config)
         self.fit_gain = 0.0  # product fit accumulated from feedback so far
         self.vas_tier_index = np.array([TIERS.index(t) for t in config.vas_tiers], np.int8)
 
     @classmethod
-    def check(cls, config: LeanServiceConfig, scenario) -> None:
+    def check(cls, config: LeanServiceConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         if not (config.prenotify or config.feedback or config.value_added):
             raise ConfigError(

@@ -21,10 +21,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.config import MAX_CNY
 from sim.params import ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
+    from sim.model import BankModel
 
 
 @dataclass
@@ -113,7 +118,7 @@ class Pair:
 
 
 @register
-class Mentoring(Strategy):
+class Mentoring(Strategy[MentoringConfig]):
     """Mentoring: juniors learn faster and quit less, mentors give contacts, stipend per pair."""
 
     name = "mentoring"
@@ -121,13 +126,13 @@ class Mentoring(Strategy):
     Config = MentoringConfig
     cost_lines = ("stipends",)
 
-    def __init__(self, model, config: MentoringConfig):
+    def __init__(self, model: BankModel, config: MentoringConfig):
         super().__init__(model, config)
         self.pairs: dict[int, Pair] = {}  # mentee's agent id -> pairing
         self.graduated: set[int] = set()  # agent ids of mentees whose pairing ran its course
 
     @classmethod
-    def check(cls, config: MentoringConfig, scenario) -> None:
+    def check(cls, config: MentoringConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         if config.senior_skill <= config.junior_skill:
             raise ConfigError(
@@ -158,7 +163,7 @@ class Mentoring(Strategy):
             for mentee, pair in self.pairs.items()
             if mentee in by_id and pair.mentor in by_id and mentee not in self.graduated
         }
-        load = defaultdict(int)
+        load: defaultdict[int, int] = defaultdict(int)  # mentor's agent id -> mentees
         for pair in self.pairs.values():
             load[pair.mentor] += 1
         seniors = sorted(

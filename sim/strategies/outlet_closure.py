@@ -35,6 +35,7 @@ per affected real customer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,10 @@ from sim.config import MAX_CNY, MAX_MONTHS
 from sim.mechanisms import books
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, check_branch_ids, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
+    from sim.model import BankModel
 
 RULES = ("lowest_profit", "lowest_visits")
 OLD_FROM, OLD_TO = 40.0, 70.0  # years: the age part of branch dependence rises from 0 to 1
@@ -280,7 +285,7 @@ def travel_loss(digital, before_km, now_km, distance_km: float, weights, digital
 
 
 @register
-class OutletClosure(Strategy):
+class OutletClosure(Strategy[OutletClosureConfig]):
     """Outlet closure and relocation: close branches, rehome customers, who then adapt."""
 
     name = "outlet_closure"
@@ -288,7 +293,7 @@ class OutletClosure(Strategy):
     Config = OutletClosureConfig
     cost_lines = ("closure", "opening", "notice")
 
-    def __init__(self, model, config):
+    def __init__(self, model: BankModel, config: OutletClosureConfig):
         super().__init__(model, config)
         self.closed: list[int] = []  # branches this strategy closed
         self.opened: int | None = None  # index of the branch it opened
@@ -315,7 +320,7 @@ class OutletClosure(Strategy):
         return super().active(month) or bool(self.closed)
 
     @classmethod
-    def check(cls, config: OutletClosureConfig, scenario) -> None:
+    def check(cls, config: OutletClosureConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         key, n = f"strategy.{cls.name}", scenario.bank.branches
         ids = list(config.branches or [])

@@ -16,12 +16,17 @@ these loans as its own book per partner, repaid linearly over ``loan_term`` mont
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config import MAX_CNY
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
+
+if TYPE_CHECKING:
+    from sim.agents import Partner
+    from sim.config import Config as ModelConfig
 
 MAX_PRODUCTS = 6
 
@@ -107,7 +112,7 @@ class PartnerPromotionConfig(StrategyConfig):
 
 
 @register
-class PartnerPromotion(Strategy):
+class PartnerPromotion(Strategy[PartnerPromotionConfig]):
     """Partner promotions: leads, perks and subsidies for participants, a partner loan book."""
 
     name = "partner_promotion"
@@ -117,7 +122,7 @@ class PartnerPromotion(Strategy):
     revenue_lines = ("loan_interest",)
 
     @classmethod
-    def check(cls, config: PartnerPromotionConfig, scenario) -> None:
+    def check(cls, config: PartnerPromotionConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         key, valid = f"strategy.{cls.name}", sorted(scenario.market.partners)
         if not config.partners:
@@ -224,7 +229,7 @@ class PartnerPromotion(Strategy):
             p.active = False
             self._run_loan_book(p, month, 0.0)
 
-    def _run_loan_book(self, partner, month: int, originated: float) -> None:
+    def _run_loan_book(self, partner: Partner, month: int, originated: float) -> None:
         """Book a month of interest, funding and expected losses on the loans made before this
         month, then add this month's loans. A loan is repaid in ``loan_term`` equal parts."""
         cfg, pc = self.config, partner.config

@@ -11,12 +11,16 @@ of their active customers brings ``inflow_months`` of income into their balances
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config import MAX_CNY
 from sim.params import ANY_LENGTH, ConfigError, param
 from sim.strategies.base import Strategy, StrategyConfig, register
+
+if TYPE_CHECKING:
+    from sim.config import Config as ModelConfig
 
 PRODUCTS = ("green", "investment_banking", "inclusive_wealth")
 
@@ -93,7 +97,7 @@ class ProductInnovationConfig(StrategyConfig):
 
 
 @register
-class ProductInnovation(Strategy):
+class ProductInnovation(Strategy[ProductInnovationConfig]):
     """Product innovation: green, investment-banking and inclusive wealth products."""
 
     name = "product_innovation"
@@ -102,7 +106,7 @@ class ProductInnovation(Strategy):
     cost_lines = ("development", "running")
 
     @classmethod
-    def check(cls, config: ProductInnovationConfig, scenario) -> None:
+    def check(cls, config: ProductInnovationConfig, scenario: ModelConfig) -> None:
         super().check(config, scenario)
         key, known = f"strategy.{cls.name}", sorted(scenario.population.segments)
         if not config.products:

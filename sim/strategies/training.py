@@ -57,7 +57,7 @@ class TrainingConfig(StrategyConfig):
 
 
 @register
-class Training(Strategy):
+class Training(Strategy[TrainingConfig]):
     """Training and sharing sessions: skill up, contact time down, cost per hour."""
 
     name = "training"

@@ -22,7 +22,7 @@ import pytest
 import experiments.compare
 import experiments.sensitivity
 import sim.run
-from experiments.config import compose
+from runner.config import compose
 from sim import resources
 from sim.scenario import load_config
 
@@ -108,7 +108,7 @@ def test_long_work_has_its_estimate_printed_first(tmp_path, capsys, memory, no_r
 
 
 def test_a_long_compare_has_its_estimate_printed_before_its_runs(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(resources.THROUGHPUT, "numba", 1.0)  # a customer-month a second
+    monkeypatch.setattr(resources, "THROUGHPUT", 1.0)  # a customer-month a second
     args = [*SMALL, "replications=2", "experiment.only=[training]", "executor.workers=1"]
     code, _, err = run_main(
         experiments.compare, [*args, "report=false", f"output.dir={tmp_path}"], capsys
@@ -287,12 +287,12 @@ def store(tmp_path_factory) -> Path:
 
 
 CHILD = """
-import experiments  # first: no helper threads
+import runner  # first: no helper threads
 import ctypes, fcntl, json, os, sys
 from pathlib import Path
 from analysis.report import statistics
 from analysis.report.figures import draw_figures
-from experiments.store import LOCK, open_store
+from runner.store import LOCK, open_store
 
 root, record = Path(sys.argv[1]), Path(sys.argv[2])
 open_store(root, [])

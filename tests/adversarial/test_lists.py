@@ -1,15 +1,16 @@
 """Lists and fixed-key maps of the schema, adversarially.
 
-An adversarial trial found ``behaviour.engagement_hazard=[]`` accepted: the compiled engine read
-past the end of the list (a different retention on each run), the NumPy engine raised IndexError.
+An adversarial trial found ``behaviour.engagement_hazard=[]`` accepted: the compiled customer pass
+read past the end of the list (a different retention on each run).
 Now every list parameter of the scenario schema, the strategies' configs and the experiment's
 declares its length (``sim.params.param(length=...)``: a ``Per`` rule or ``ANY_LENGTH``), a list
 of the wrong length is refused before any run in one line naming the key, and a map of fixed keys
 refuses a deleted or unknown key. The parameters are found by walking the schemas, not listed.
 
-The engines' debug mode (``BANK_TESTBED_BOUNDSCHECK=1``, sim/kernels.py) runs in a subprocess,
-where the kernels are compiled afresh with bounds checks: it runs as the normal build does, and a
-list that bypassed validation raises IndexError there instead of being read past its end.
+The bounds-checked debug mode (``BANK_TESTBED_BOUNDSCHECK=1``, sim/compiled.py) runs in a
+subprocess, where the kernels are compiled afresh with bounds checks: it runs as the normal build
+does, and a list that bypassed validation raises IndexError there instead of being read past its
+end; so does the interpreted mode (``NUMBA_DISABLE_JIT=1``).
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments.config import CompareConfig, compose
+from runner.config import CompareConfig, compose
 from sim.api import run_scenario
 from sim.config import Config, field_default
-from sim.model import BankModel
 from sim.params import ANY_LENGTH, ConfigError, Per, type_hints
 from sim.scenario import load_config, to_config, value_at
 from sim.strategies import REGISTRY
@@ -223,10 +223,10 @@ def refused_after(leaf: Leaf, change) -> str:
 # Debug mode: bounds-checked kernels
 # --------------------------------------------------------------------------------------------
 
-SMALL = ["population.customers=300", "months=3", "burn_in=0", "engine=numba"]
+SMALL = ["population.customers=300", "months=3", "burn_in=0"]
 DEBUG_RUN = f"""
 import json
-from sim import kernels
+from sim import compiled
 from sim.api import run_scenario
 from sim.model import BankModel
 from sim.scenario import load_config
@@ -241,7 +241,7 @@ try:
     bypassed = "ran"
 except IndexError as exc:
     bypassed = f"IndexError: {{exc}}"
-print(json.dumps({{"boundscheck": kernels.BOUNDSCHECK, "summary": summary, "bypassed": bypassed}},
+print(json.dumps({{"boundscheck": compiled.BOUNDSCHECK, "summary": summary, "bypassed": bypassed}},
                  default=float))
 """
 
@@ -250,7 +250,11 @@ print(json.dumps({{"boundscheck": kernels.BOUNDSCHECK, "summary": summary, "bypa
 def debug_run() -> dict:
     """What a process in debug mode did: a small run's summary, and building (with its settling
     months) and two months of a model whose engagement_hazard was emptied after validation."""
-    env = {**os.environ, "BANK_TESTBED_BOUNDSCHECK": "1"}
+    return in_debug_mode({"BANK_TESTBED_BOUNDSCHECK": "1"})
+
+
+def in_debug_mode(variables: dict[str, str]) -> dict:
+    env = {**os.environ, **variables}
     out = subprocess.run(
         [sys.executable, "-c", DEBUG_RUN], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -269,8 +273,7 @@ def test_a_short_list_reaches_the_kernel_only_past_validation_and_then_raises(de
     assert debug_run["bypassed"].startswith("IndexError")
 
 
-def test_the_numpy_engine_raises_on_a_short_list_past_validation():
-    config = load_config([*SMALL, "engine=numpy"])
-    config.behaviour.engagement_hazard = []
-    with pytest.raises(IndexError):  # settling, while the model is built, runs the month
-        BankModel(config)
+def test_the_interpreted_code_raises_on_a_short_list_past_validation():
+    run = in_debug_mode({"NUMBA_DISABLE_JIT": "1", "PYTHONWARNINGS": "ignore"})
+    assert run["boundscheck"] is False
+    assert run["bypassed"].startswith("IndexError")

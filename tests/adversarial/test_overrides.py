@@ -35,7 +35,7 @@ REFUSED = {  # (cli, override): what the one line says besides the key
     # 1. interpolations, escaped or not, anywhere in the value
     (RUN, f"output.dir=out/{HOME}"): "interpolations",
     (COMPARE, f"experiment.description=a{HOME}"): "interpolations",
-    (RUN, f"engine={HOME}"): "interpolations",
+    (RUN, f"bank.managed_tier={HOME}"): "interpolations",
     (COMPARE, f"experiment.only=[{HOME}]"): "interpolations",
     (COMPARE, f"+experiment.grid={{months: [{HOME}]}}"): "interpolations",
     (RUN, f"population.weights={{{HOME}: 1}}"): "interpolations",
@@ -138,7 +138,6 @@ def test_the_trials_overrides_are_refused_in_one_line(cli, override, tmp_path, m
 @pytest.mark.parametrize(
     "override",
     [
-        f"engine={'x' * LONG}",
         f"bank.managed_tier={'y' * LONG}",
         f"experiment.description={'\x85' * (LONG // 4)}",
         f"months=[{'1,' * (LONG // 2 - 10)}1]",

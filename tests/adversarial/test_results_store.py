@@ -38,8 +38,8 @@ import experiments.report
 from analysis.report import statistics
 from analysis.report.figures import _draw, _remove_stale
 from experiments.compare import prepare
-from experiments.config import compose
-from experiments.store import (
+from runner.config import compose
+from runner.store import (
     FIGURES,
     IDENTITY,
     OWN_FILES,
@@ -56,6 +56,7 @@ from experiments.store import (
     status,
 )
 from sim.folders import CHECKSUMS, LEGACY_MARKER, MARKER, damage, marker
+from sim.overrides import console_log
 from sim.params import ConfigError
 from sim.provenance import provenance
 from sim.scenario import config_yaml, load_config, scenario_text
@@ -333,7 +334,8 @@ def test_an_unreadable_identity_is_rebuilt_from_the_plan_and_runs(copy, capsys):
     original = json.loads((root / IDENTITY).read_text())
     (root / IDENTITY).write_text("{not json")
     overrides = args(copy)
-    release(prepare(compose(overrides), overrides)[2])
+    with console_log():  # as the command shows what the store logs
+        release(prepare(compose(overrides), overrides)[2])
     assert f"{root / IDENTITY} is unreadable (JSONDecodeError): rebuilt" in capsys.readouterr().out
     assert json.loads((root / IDENTITY).read_text()) == original
 
@@ -361,7 +363,7 @@ def test_a_lock_that_is_a_folder_is_refused_in_one_line(copy, monkeypatch, capsy
 def test_a_lock_held_by_a_dead_process_child_names_the_child(copy):
     root = copy / "playbook"
     code = (
-        "import os, time; from pathlib import Path; from experiments.store import _lock;"
+        "import os, time; from pathlib import Path; from runner.store import _lock;"
         f" _lock(Path({str(root)!r}))\n"
         "if os.fork() == 0:\n"
         "    print(os.getpid(), flush=True); time.sleep(60)\n"
@@ -383,7 +385,7 @@ def test_a_lock_held_by_a_dead_process_child_names_the_child(copy):
 def test_a_report_is_refused_while_an_experiment_holds_the_folder(copy, monkeypatch, capsys):
     root = copy / "playbook"
     code = (
-        "import sys, time; from pathlib import Path; from experiments.store import _lock;"
+        "import sys, time; from pathlib import Path; from runner.store import _lock;"
         f" _lock(Path({str(root)!r})); print('locked', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from experiments.config import CompareConfig
-from experiments.plan import point_label
-from experiments.store import PLAUSIBLE
+from runner.config import CompareConfig
+from runner.plan import point_label
+from runner.store import PLAUSIBLE
 from sim.config import Config
 from sim.folders import write_json
 from sim.overrides import check_overrides, check_path, shown

@@ -8,9 +8,9 @@ items on the configured executor (the calibration's runs use it).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -21,13 +21,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from experiments.config import ExecutorConfig, workers
-from experiments.plan import RunSpec
-from experiments.store import forget_locks, write_failure
+from runner.config import ExecutorConfig, workers
+from runner.plan import RunSpec
+from runner.store import forget_locks, write_failure
 from sim.api import now, run_scenario
 from sim.config import Config
+from sim.progress import PROGRESS
 from sim.progress import bar as progress_bar
 from sim.resources import LONG_SECONDS, at_once, die_with_parent, estimate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,12 +79,12 @@ def run_all(
 
 
 def _announce(configs: list[Config], n: int) -> None:
-    """Say how long and how much memory the runs will take, when that is long (on stderr, with
-    the progress bar)."""
+    """Say how long and how much memory the runs will take, when that is long (logged to go
+    with the progress bar: a command shows it on stderr)."""
     n = min(n, len(configs))
     need = at_once([estimate(config) for config in configs], n)
     if need.seconds > LONG_SECONDS:
-        print(f"Estimated: {need} ({len(configs)} runs, {n} at a time)", file=sys.stderr)
+        log.info("Estimated: %s (%d runs, %d at a time)", need, len(configs), n, extra=PROGRESS)
 
 
 Map = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[tuple[int, Any]]]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from experiments.config import AUTO, CompareConfig, check_machine, seeds_planned
+from runner.config import AUTO, CompareConfig, check_machine, seeds_planned
 from sim.config import Config
 from sim.params import ConfigError
 from sim.resources import MAX_POINTS, MAX_RUNS, check_count

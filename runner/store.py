@@ -30,6 +30,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import stat
 from contextlib import contextmanager, suppress
@@ -59,6 +60,8 @@ from sim.folders import (
 from sim.params import ConfigError
 from sim.provenance import provenance
 from sim.scenario import NOT_SCENARIO, config_yaml, form_text, seeded_hashes
+
+log = logging.getLogger(__name__)
 
 PLAN = "plan.csv"
 PLAN_COLUMNS = ["run_id", "arm", "point", "seed"]
@@ -107,7 +110,7 @@ def open_store(root: Path, specs, reports: bool = False) -> Path:
     mark(root)  # first: a kill now leaves a marked folder, never an unrecognised one
     _lock(root)
     try:
-        identity = _merged_identity(root, identity, say=print)
+        identity = _merged_identity(root, identity, say=log.info)
         if reports:
             check_report(root, "experiment.name")
     except ConfigError:
@@ -117,7 +120,7 @@ def open_store(root: Path, specs, reports: bool = False) -> Path:
     write_json(root / IDENTITY, dict(sorted(identity.items())))
     removed = remove_stale_temps(root / "runs")
     if removed:
-        print(f"Removed {len(removed)} temporary folders left by interrupted runs.")
+        log.info("Removed %d temporary folders left by interrupted runs.", len(removed))
     return root
 
 

@@ -1,0 +1,110 @@
+"""The bank: branches, client managers, channels, and the input files of a bank of one's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.config.constants import MAX_CNY, TIERS
+from sim.params import param
+
+
+@dataclass
+class BankDataConfig:
+    """Input files of a bank of one's own (CSV or Parquet; docs/bank_data.md). Each is optional:
+    an empty path keeps the synthetic default. Relative paths are read from the project folder."""
+
+    branches: str = param(
+        "", "file: one row per branch (site, cost, capacity or staff, opening month)", "the bank"
+    )
+    segments: str = param("", "file: one row per segment (the segment table)", "the bank")
+    customers: str = param(
+        "", "file: a CRM extract, one row per customer (the opening book)", "the bank"
+    )
+
+
+@dataclass
+class BankConfig:
+    """Branches, client managers and channels."""
+
+    branches: int = param(12, "branches", "a mid-sized city bank", 1, 10_000)
+    managers: int = param(40, "client managers", "a mid-sized city bank", 0, 100_000)
+    city_km: float = param(30.0, "km, side of the square city", "synthetic city", 1.0, 1_000.0)
+    branch_cost: float = param(
+        3_500_000.0, "CNY per branch per year", "a branch costs 2-5M CNY a year", 0.0, MAX_CNY
+    )
+    branch_utilisation: float = param(
+        0.5,
+        "opening visits / capacity of each branch",
+        "branches are staffed to their catchment with headroom",
+        0.01,
+        0.95,
+    )
+    branch_quality: float = param(
+        0.7, "service quality 0-1 at low load", "synthetic bank", 0.0, 1.0
+    )
+    wait_minutes: float = param(
+        8.0, "minutes of wait at 50% utilisation", "synthetic bank", 0.0, 240.0
+    )
+    visit_cost: float = param(
+        60.0, "CNY per branch visit", "branch visit far dearer than digital", 0.0, MAX_CNY
+    )
+    digital_cost: float = param(
+        1.5, "CNY per digital session", "branch visit far dearer than digital", 0.0, MAX_CNY
+    )
+    digital_quality: float = param(0.6, "digital channel quality 0-1", "synthetic bank", 0.0, 1.0)
+    visits_per_month: float = param(
+        0.6, "branch visits per month of a branch-only customer", "synthetic bank", 0.0, 30.0
+    )
+    sessions_per_month: float = param(
+        12.0, "digital sessions per month of a digital-only customer", "synthetic bank", 0.0, 300.0
+    )
+    distance_km: float = param(
+        5.0, "km at which convenience falls to 1/e", "distance decay of branch use", 0.01, 1_000.0
+    )
+    manager_salary: float = param(
+        300_000.0, "CNY per manager per year, loaded", "city bank pay, rounded", 0.0, MAX_CNY
+    )
+    manager_contacts: float = param(
+        250.0,
+        "customer contacts per manager per month",
+        "~12 contacts per working day; at most ~1 a minute of a working month",
+        0.0,
+        10_000.0,
+    )
+    manager_quit_rate: float = param(
+        0.12, "quits per manager per year", "client manager turnover 10-15%/yr", 0.0, 1.0
+    )
+    manager_skill: float = param(
+        0.6, "mean skill 0-1 of the opening team", "synthetic bank", 0.0, 1.0
+    )
+    manager_skill_sd: float = param(0.12, "skill 0-1", "synthetic bank", 0.0, 0.5)
+    hire_skill: float = param(0.35, "skill 0-1 of a new hire", "synthetic bank", 0.0, 1.0)
+    opening_trust: float = param(
+        0.9, "trust 0-1 of the opening book in its managers", "established relationships", 0.0, 1.0
+    )
+    learning_rate: float = param(
+        0.015,
+        "share of the gap to full skill closed per month",
+        "on-the-job learning over a few years",
+        0.0,
+        1.0,
+    )
+    trust_months: float = param(
+        4.0,
+        "months, time constant of trust rebuilding",
+        "a new manager needs 6-12 months to rebuild trust; at least 1 (trust moves in monthly"
+        " steps, and a shorter time constant would overshoot full trust)",
+        1.0,
+        120.0,
+    )
+    follow_manager: float = param(
+        0.08,
+        "probability that a customer with full trust follows a departing manager (x trust)",
+        "SEI 2007: >10% turnover loses client assets",
+        0.0,
+        1.0,
+    )
+    managed_tier: str = param(
+        "mid", "lowest tier given a client manager", "Chinese practice", choices=TIERS
+    )
+    data: BankDataConfig = field(default_factory=lambda: BankDataConfig())
