@@ -20,8 +20,12 @@ ones not ignored included) are copied into a temporary folder per worker, a muta
 into that copy only, and the test files mapped to its target (:data:`TARGETS`) run there with
 ``pytest -x -q`` in a process forked from this one (third-party libraries already imported, the
 project's modules imported afresh from the copy) under a timeout. The copy's file is restored
-after every mutant, also on Ctrl-C, and the copies are deleted at the end. The unmutated copy
-must pass its tests first (the baseline), or nothing is scored.
+after every mutant, also on Ctrl-C (or SIGTERM), and the copies are deleted at the end. The
+unmutated copy must pass its tests first (the baseline), or nothing is scored. Numba's on-disk
+cache is copied too, so kernels are not recompiled for every mutant; a mutant in code Numba
+compiles (a ``sim.compiled`` formula, or module-level code of a file that has one) runs with an
+empty cache instead, since a cached kernel that inlines the mutated function would not notice it.
+``--root DIR`` copies another checkout (e.g. an export of a commit) instead of this one.
 
 A mutant is *killed* when the tests fail (or time out), *survives* when they pass, and is
 *excluded* when it is listed in :data:`EQUIVALENT`: a change that cannot alter behaviour, with
@@ -440,10 +444,10 @@ def make_copy(root: Path, into: Path, files: list[str]) -> Path:
         if src.is_file() and not src.is_symlink():
             (into / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, into / name)  # times kept: Numba's cache stays valid
-    for cache in root.glob("**/__pycache__/*.nb[ic]"):
-        if ".venv" not in cache.relative_to(root).parts:
-            (into / cache.parent.relative_to(root)).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(cache, into / cache.relative_to(root))
+    packages = {Path(name).parts[0] for name in files if len(Path(name).parts) > 1}
+    for cache in (c for p in sorted(packages) for c in (root / p).glob("**/__pycache__/*.nb[ic]")):
+        (into / cache.parent.relative_to(root)).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cache, into / cache.relative_to(root))
     return into
 
 

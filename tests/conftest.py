@@ -26,6 +26,46 @@ settings.register_profile("testbed", derandomize=True, deadline=None)
 settings.load_profile("testbed")
 
 # --------------------------------------------------------------------------------------------
+# Across the cores: pytest-xdist, --dist loadgroup (pyproject.toml's addopts)
+# --------------------------------------------------------------------------------------------
+
+SHARED = {"stored", "tiny_playbook", "mid_high_gains"}
+"""This file's fixtures worth making once per worker (a store, the baseline's runs); every
+module- or session-scoped fixture of a test module is too."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Put the tests that share what a fixture makes once (``SHARED``, or a test module's module-
+    or session-scoped fixture) in one xdist group, so one worker makes it once; xdist spreads the
+    other tests one by one. Tests joined by any such fixture share the group."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    shared = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.items() if info else ()
+        keys = [
+            name if name in SHARED else f"{d[-1].baseid}::{name}"
+            for name, d in defs
+            if name in SHARED or (d[-1].scope != "function" and d[-1].baseid.endswith(".py"))
+        ]
+        for key in keys[1:]:  # one group, named after a SHARED fixture if it has one
+            first, *second = sorted({root(key), root(keys[0])}, key=lambda k: (k not in SHARED, k))
+            parent.update(dict.fromkeys(second, first))
+        if keys:
+            shared[item] = keys[0]
+    for item, key in shared.items():
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(root(key)))
+
+
+# --------------------------------------------------------------------------------------------
 # Test-only strategies
 # --------------------------------------------------------------------------------------------
 
@@ -150,16 +190,23 @@ def changed():
 @pytest.fixture(scope="session")
 def mid_high_gains(make_config):
     """Paired gains in mid/high retention of a strategy over the baseline: default bank, 36
-    measured months, seeds 0-3 (common random numbers): ``mid_high_gains({"training": {}})``."""
+    measured months, seeds 0-3 (common random numbers): ``mid_high_gains({"training": {}})``.
+    The baseline's runs are made once per session (per xdist worker) for every strategy."""
     from sim.api import run_scenario
+
+    def size(seed: int) -> dict:
+        return {"seed": seed, "months": 36, "customers": 20_000, "burn_in": 12}
+
+    baseline: dict[int, float] = {}  # seed -> the baseline's mid/high retention
 
     def gains(strategy: dict) -> list[float]:
         out = []
         for seed in range(4):
-            size = {"seed": seed, "months": 36, "customers": 20_000, "burn_in": 12}
-            base = run_scenario(make_config(**size)).summary["retention_mid_high"]
-            arm = run_scenario(make_config(**size, strategy=strategy)).summary
-            out.append(arm["retention_mid_high"] - base)
+            if seed not in baseline:
+                summary = run_scenario(make_config(**size(seed))).summary
+                baseline[seed] = summary["retention_mid_high"]
+            arm = run_scenario(make_config(**size(seed), strategy=strategy)).summary
+            out.append(arm["retention_mid_high"] - baseline[seed])
         return out
 
     return gains

@@ -285,6 +285,25 @@ def test_branches_opened_and_closed_are_dated_in_measured_months(make_config):
     assert (table.loc[new.index, ["x", "y"]].to_numpy(float) == [1.0, 2.0]).all()
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 40])
+def test_skill_percentiles_are_numpys_to_the_last_bit(n):
+    rng = np.random.default_rng(n)
+    values = rng.uniform(0.0, 1.0, n)
+    values[: n // 3] = values[-1]  # ties too
+    q = (0, 10, 25, 50, 75, 90, 100)
+    np.testing.assert_array_equal(metrics.percentiles(values, q), np.percentile(values, q))
+    np.testing.assert_array_equal(
+        metrics.percentiles(values, metrics.SKILL_PERCENTILES),
+        np.percentile(values, metrics.SKILL_PERCENTILES),
+    )
+
+
+def test_a_percentile_halfway_between_two_values_is_numpys_to_the_last_bit():
+    values = np.array([0.1, 0.7, 0.9])  # the 25th: halfway between 0.1 and 0.7
+    assert metrics.percentiles(values, [25])[0] == np.percentile(values, 25)
+    assert np.percentile(values, 25) == 0.7 - (0.7 - 0.1) * 0.5 != 0.1 + (0.7 - 0.1) * 0.5
+
+
 def test_measured_months_count_from_the_end_of_burn_in(make_config):
     model = SimpleNamespace(config=SimpleNamespace(burn_in=12))
     assert metrics.measured(model, 12) == 0

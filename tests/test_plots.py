@@ -48,8 +48,6 @@ from analysis.stats import BETTER, UNDECIDED
 from runner.store import experiment_meta, load, load_run_table, load_timeseries
 from sim.strategies import title as arm_title
 
-# one xdist worker builds the tiny playbook for these tests (plots, report, dashboard)
-pytestmark = pytest.mark.xdist_group("tiny_playbook")
 ARMS_ORDER = [
     "retention_over_time",
     "cumulative_profit",

@@ -125,6 +125,16 @@ def test_two_pairs_give_a_difference_its_spread_tests_interval_and_a_family():
     assert a.note == ""
 
 
+def test_only_an_undecided_interval_asks_for_more_seeds():
+    base = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    shift = [1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02, 0.98]
+    runs = runs_of("npv", base=base, a=[b + d for b, d in zip(base, shift, strict=True)])
+    runs = pd.concat([runs, runs_of("npv", b=[x + 0.5 * (-1) ** i for i, x in enumerate(base)])])
+    d = paired_differences(runs, "base", ["npv"], smallest_effect={"npv": 0.05}).set_index("arm")
+    assert d.loc["a", "verdict"] == BETTER and np.isnan(d.loc["a", "seeds_needed"])
+    assert d.loc["b", "verdict"] == UNDECIDED and d.loc["b", "seeds_needed"] > 8
+
+
 def test_three_pairs_have_a_skewness_two_do_not():
     runs = runs_of("npv", base=[1.0, 2.0, 3.0], a=[1.5, 2.7, 3.1])
     r = paired_differences(runs, "base", ["npv"]).iloc[0]
