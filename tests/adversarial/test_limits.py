@@ -114,7 +114,7 @@ def test_a_long_compare_has_its_estimate_printed_before_its_runs(tmp_path, capsy
         experiments.compare, [*args, "report=false", f"output.dir={tmp_path}"], capsys
     )
     assert code == 0
-    assert "Estimated: about 60 min, 700 MB (4 runs, 1 at a time)" in err.splitlines()[0]
+    assert "Estimated: about 60 min, 760 MB (4 runs, 1 at a time)" in err.splitlines()[0]
 
 
 def test_the_estimates_agree_with_the_measurements_they_come_from():
