@@ -18,7 +18,7 @@ Message text (f-strings) is not mutated.
 The shared working tree is never written: the repository's files (``git ls-files``, untracked
 ones not ignored included) are copied into a temporary folder per worker, a mutant is written
 into that copy only, and the test files mapped to its target (:data:`TARGETS`) run there with
-``pytest -x -q`` in a process forked from this one (third-party libraries already imported, the
+``pytest -x -q -n 0`` in a process forked from this one (third-party libraries already imported, the
 project's modules imported afresh from the copy) under a timeout. The copy's file is restored
 after every mutant, also on Ctrl-C (or SIGTERM), and the copies are deleted at the end. The
 unmutated copy must pass its tests first (the baseline), or nothing is scored. Numba's on-disk
@@ -553,7 +553,7 @@ def _child(copy: Path, tests, numba_cache: Path | None) -> None:
                 config.reload_config()
         import pytest
 
-        code = int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests]))
+        code = int(pytest.main(["-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests]))
     finally:
         os._exit(code)
 

@@ -73,15 +73,17 @@ def prepare(cfg: DictConfig, overrides: list[str]) -> tuple[CompareConfig, list[
     """Validate everything and plan every run, before anything is run (raises ConfigError);
     opens (creates and locks) the experiment folder, or with ``dry_run`` only checks it. With
     ``calibration=``, the experiment is composed again with the settings the calibration implies
-    and runs at its plausible sets (``runner.plausible``), recorded in the folder."""
-    compare = to_config(cfg, schema=CompareConfig)
-    calibration = plausible.read(compare.calibration) if compare.calibration else None
+    (read before the bank is, so that a bank it refuses is never loaded) and runs at its
+    plausible sets (``runner.plausible``), recorded in the folder."""
+    named = cfg.get("calibration")
+    calibration = plausible.read(named) if named and isinstance(named, str) else None
     if calibration:
         overrides = [
             *overrides,
-            *plausible.implied(calibration, overrides, compare.experiment.name),
+            *plausible.implied(calibration, overrides, str(cfg.experiment.name)),
         ]
-        compare = to_config(compose(overrides), schema=CompareConfig)
+        cfg = compose(overrides)
+    compare = to_config(cfg, schema=CompareConfig)
     check_experiment(compare)
     scenario = scenario_overrides(overrides)
     sets = _plausible_sets(compare, calibration, scenario) if calibration else []

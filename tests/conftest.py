@@ -26,46 +26,6 @@ settings.register_profile("testbed", derandomize=True, deadline=None)
 settings.load_profile("testbed")
 
 # --------------------------------------------------------------------------------------------
-# Across the cores: pytest-xdist, --dist loadgroup (pyproject.toml's addopts)
-# --------------------------------------------------------------------------------------------
-
-SHARED = {"stored", "tiny_playbook", "mid_high_gains"}
-"""This file's fixtures worth making once per worker (a store, the baseline's runs); every
-module- or session-scoped fixture of a test module is too."""
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Put the tests that share what a fixture makes once (``SHARED``, or a test module's module-
-    or session-scoped fixture) in one xdist group, so one worker makes it once; xdist spreads the
-    other tests one by one. Tests joined by any such fixture share the group."""
-    parent: dict[str, str] = {}
-
-    def root(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    shared = {}
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.items() if info else ()
-        keys = [
-            name if name in SHARED else f"{d[-1].baseid}::{name}"
-            for name, d in defs
-            if name in SHARED or (d[-1].scope != "function" and d[-1].baseid.endswith(".py"))
-        ]
-        for key in keys[1:]:  # one group, named after a SHARED fixture if it has one
-            first, *second = sorted({root(key), root(keys[0])}, key=lambda k: (k not in SHARED, k))
-            parent.update(dict.fromkeys(second, first))
-        if keys:
-            shared[item] = keys[0]
-    for item, key in shared.items():
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(root(key)))
-
-
-# --------------------------------------------------------------------------------------------
 # Test-only strategies
 # --------------------------------------------------------------------------------------------
 
@@ -237,8 +197,8 @@ def stored(tmp_path_factory) -> Path:
 def tiny_playbook(tmp_path_factory) -> Path:
     """The tiny playbook experiment's folder (tests/tiny_store.py: the baseline and every
     playbook arm, 300 customers, 2 burn-in + 6 measured months, 2 seeds), stored without a report
-    and run once per session (per xdist worker) for the chart, report and dashboard tests. Read
-    it in place; a test that writes into it (a report does) works on a copy."""
+    and run once per session (per xdist worker) for the chart and report tests. Read it in
+    place; a test that writes into it (a report does) works on a copy."""
     from tiny_store import playbook
 
     return playbook(tmp_path_factory.mktemp("tiny_playbook"))

@@ -2,7 +2,7 @@
 ``report.md``, written with the figures by ``report.report`` (and so by ``experiments.compare``
 and ``python -m experiments.report``).
 
-The tiny playbook shared with the chart and dashboard tests (``tiny_playbook``,
+The tiny playbook shared with the chart tests (``tiny_playbook``,
 tests/tiny_store.py: 300 customers, 2 burn-in + 6 measured months, 2 seeds, the baseline and
 every playbook arm) is copied and reported once per session; the tests read what it wrote. The
 browser test needs Chromium (Debian's ``chromium``, which ``.ci/run`` installs) and fails, saying

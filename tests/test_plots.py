@@ -1,6 +1,6 @@
 """The experiment charts (``analysis.charts``), drawn from two tiny stores built once.
 
-``arms``: the tiny playbook shared with the report and dashboard tests (``tiny_playbook``,
+``arms``: the tiny playbook shared with the report tests (``tiny_playbook``,
 tests/tiny_store.py: baseline and ten arms, outlet closure opening a new branch, 300 customers,
 2 burn-in + 6 measured months, 2 seeds). ``grid``: the same scenario, the baseline and outlet
 closure over a 2x2 grid of closure count x churn shock. The tests read the matplotlib figures that

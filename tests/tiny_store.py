@@ -5,8 +5,9 @@ of tests/conftest.py.
   ``stored`` and ``copy`` run it and copy it for each test that damages or reuses it.
 - The tiny playbook (:func:`playbook`: the baseline and every playbook arm, outlet closure
   opening a new branch, 300 customers, 2 burn-in + 6 measured months, 2 seeds), stored without a
-  report: the fixture ``tiny_playbook`` shared by the chart, report and dashboard tests; a test
-  that writes into it (a report does) works on a copy.
+  report: the fixture ``tiny_playbook`` shared by the chart and report tests (a test that
+  writes into it, as a report does, works on a copy); the dashboard's tests make one of two
+  strategies.
 """
 
 from __future__ import annotations
