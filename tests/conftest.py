@@ -5,7 +5,10 @@ from __future__ import annotations
 import runner  # noqa: F401  (first: no helper threads, as in the experiment commands)
 
 # isort: split
+import fcntl
+import os
 import shutil
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,26 +185,45 @@ def fail_strategy():
         del REGISTRY[FailStrategy.name]
 
 
-@pytest.fixture(scope="session")
-def stored(tmp_path_factory) -> Path:
-    """The tiny experiment (tests/tiny_store.py), run once per session (per xdist worker); a test
-    that changes it works on a ``copy``."""
+def once(tmp_path_factory, name: str, make: Callable[[Path], Path]) -> Path:
+    """What ``make(folder)`` builds (a path in ``folder``), built once for the whole test run:
+    xdist's workers share it, the first to ask building it under a lock while the others wait."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder, built = root / name, root / f"{name}.built"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            built.write_text(str(make(folder).relative_to(folder)))
+    return folder / built.read_text()
+
+
+def _stored(folder: Path) -> Path:
     from tiny_store import run
 
-    out = tmp_path_factory.mktemp("stored") / "out"
-    assert run(out) == 0
-    return out
+    assert run(folder / "out") == 0
+    return folder / "out"
+
+
+@pytest.fixture(scope="session")
+def stored(tmp_path_factory) -> Path:
+    """The tiny experiment (tests/tiny_store.py), run once for the whole test run (every xdist
+    worker reads the one store); a test that changes it works on a ``copy``."""
+    return once(tmp_path_factory, "stored", _stored)
 
 
 @pytest.fixture(scope="session")
 def tiny_playbook(tmp_path_factory) -> Path:
     """The tiny playbook experiment's folder (tests/tiny_store.py: the baseline and every
     playbook arm, 300 customers, 2 burn-in + 6 measured months, 2 seeds), stored without a report
-    and run once per session (per xdist worker) for the chart and report tests. Read it in
-    place; a test that writes into it (a report does) works on a copy."""
+    and run once for the whole test run for the chart and report tests. Read it in place; a test
+    that writes into it (a report does) works on a copy."""
     from tiny_store import playbook
 
-    return playbook(tmp_path_factory.mktemp("tiny_playbook"))
+    return once(tmp_path_factory, "tiny_playbook", playbook)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 parameters, exported as a bank exports its files (sim.export), rebuilt from them and fitted by
 the documented commands (sim.targets, then experiments.calibrate)."""
 
+import functools
 import json
 
 import numpy as np
@@ -69,33 +70,54 @@ def test_the_default_fit_covers_the_truth_with_its_intervals(tmp_path):
 
 DECISION_KPIS = ("retention_horizon", "npv")
 RUN = ["months=24", "output.panel=false", "output.crm_extract=false"]
+SEEDS = range(100, 106)
+PREDICTED = ["behaviour.churn_base=0.14", "behaviour.product_hazard=[2.8,1.1,0.7,0.45]"]
+"""The truth bank whose strategy effects the rebuilt bank predicts: churn_base 0.14 and a
+1-product hazard of 2.8."""
 
 
-def effects(scenario: list[str], strategy: str, seeds: range) -> pd.DataFrame:
-    """A strategy's effect (strategy minus baseline, same seed) on each seed."""
+@pytest.fixture(scope="module")
+def predicting(tmp_path_factory) -> dict[str, list[str]]:
+    """The truth bank's design and the bank rebuilt from its files with churn_base fitted (both
+    strategies' tests use the one fit): each as the scenario its effects are measured in."""
+    tmp_path = tmp_path_factory.mktemp("predicting")
+    rows = 8_000
+    best, _ = fitted(tmp_path, PREDICTED, 41, rows, CHURN, "trials=20", "seeds=2")
+    files = [f"bank.data.{k}={tmp_path / 'bank' / f'{k}.csv'}" for k in export.FILES]
+    fit = f"behaviour.churn_base={best['behaviour.churn_base']}"
+    return {
+        "rebuilt": [*PREDICTED, *files, fit, f"population.customers={rows}", "burn_in=0"],
+        "design": [*PREDICTED, *export.design(rows)],
+    }
+
+
+@functools.cache
+def baseline(scenario: tuple[str, ...], seed: int) -> dict:
+    """A scenario's baseline summary on a seed (once for every strategy compared with it)."""
+    return run_scenario([*scenario, *RUN, f"seed={seed}"]).summary
+
+
+def effects(scenario: list[str], strategy: str) -> pd.DataFrame:
+    """A strategy's effect (strategy minus baseline, same seed) on each of :data:`SEEDS`."""
     rows = []
-    for seed in seeds:
-        base = run_scenario([*scenario, *RUN, f"seed={seed}"]).summary
+    for seed in SEEDS:
+        base = baseline(tuple(scenario), seed)
         arm = run_scenario([*scenario, *RUN, f"seed={seed}", f"strategy=[{strategy}]"]).summary
         rows.append({k: arm[k] - base[k] for k in DECISION_KPIS})
     return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("strategy", ["follow_up", "lean_service"])
-def test_the_calibrated_bank_predicts_what_a_strategy_does_to_its_truth_bank(tmp_path, strategy):
-    """A truth bank (churn_base 0.14, a 1-product hazard of 2.8) and the bank rebuilt from its
-    files with churn_base fitted: the strategy's effect on retention and NPV in the rebuilt bank
-    agrees with its effect in banks of the truth's design (six seeds each; the difference within
-    2.5 standard errors). Strategies that act through home locations, which an extract does not
-    carry, are not expected to (docs/calibration.md)."""
-    truth = ["behaviour.churn_base=0.14", "behaviour.product_hazard=[2.8,1.1,0.7,0.45]"]
-    rows = 8_000
-    best, _ = fitted(tmp_path, truth, 41, rows, CHURN, "trials=20", "seeds=2")
-    files = [f"bank.data.{k}={tmp_path / 'bank' / f'{k}.csv'}" for k in export.FILES]
-    fit = f"behaviour.churn_base={best['behaviour.churn_base']}"
-    rebuilt = effects([*truth, *files, fit, f"population.customers={rows}", "burn_in=0"],
-                      strategy, range(100, 106))  # fmt: skip
-    design = effects([*truth, *export.design(rows)], strategy, range(100, 106))
+def test_the_calibrated_bank_predicts_what_a_strategy_does_to_its_truth_bank(
+    predicting, strategy
+):
+    """A truth bank (:data:`PREDICTED`) and the bank rebuilt from its files with churn_base
+    fitted: the strategy's effect on retention and NPV in the rebuilt bank agrees with its effect
+    in banks of the truth's design (six seeds each; the difference within 2.5 standard errors).
+    Strategies that act through home locations, which an extract does not carry, are not
+    expected to (docs/calibration.md)."""
+    rebuilt = effects(predicting["rebuilt"], strategy)
+    design = effects(predicting["design"], strategy)
     for kpi in DECISION_KPIS:
         a, b = rebuilt[kpi], design[kpi]
         se = np.hypot(a.std() / np.sqrt(len(a)), b.std() / np.sqrt(len(b)))
