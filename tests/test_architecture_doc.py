@@ -80,9 +80,9 @@ def resolve(name: str) -> bool:
     for module in MODULES:
         if module.split(".")[-1] == head and _has(importlib.import_module(module), rest):
             return True
-        if re.search(rf"^(class|def) {head}\b", MODULES[module].read_text(), re.M):
-            if _has(importlib.import_module(module), [head, *rest]):
-                return True
+        defines = re.search(rf"^(class|def) {head}\b", MODULES[module].read_text(), re.M)
+        if defines and _has(importlib.import_module(module), [head, *rest]):
+            return True
     return False
 
 
