@@ -108,9 +108,7 @@ def effects(scenario: list[str], strategy: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("strategy", ["follow_up", "lean_service"])
-def test_the_calibrated_bank_predicts_what_a_strategy_does_to_its_truth_bank(
-    predicting, strategy
-):
+def test_the_calibrated_bank_predicts_what_a_strategy_does_to_its_truth_bank(predicting, strategy):
     """A truth bank (:data:`PREDICTED`) and the bank rebuilt from its files with churn_base
     fitted: the strategy's effect on retention and NPV in the rebuilt bank agrees with its effect
     in banks of the truth's design (six seeds each; the difference within 2.5 standard errors).
