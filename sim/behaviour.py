@@ -55,6 +55,13 @@ def effort(digital, wait, near, digital_quality):
     return (F1 - digital) * branch_effort + digital * (F1 - digital_quality)
 
 
+@formula
+def maturity(tenure, mature_months):
+    """How far a customer has grown into the bank, 0 at joining to 1 at ``mature_months`` of
+    tenure and after (behaviour.loyalty; a scalar or array)."""
+    return np.minimum(np.maximum(tenure, 0) / mature_months, F1)
+
+
 def tenure_multiplier(tenure_months, new, long, months):
     """Hazard multiplier that starts at ``new`` and decays to ``long`` with tenure."""
     return long + (new - long) * np.exp(-tenure_months / months)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import metrics
-from sim.compiled import kernel
+from sim.compiled import F0, F1, kernel
 from sim.config import TIERS
 from sim.mechanisms import books, engagement, exits, experience, service, staffing, wealth
 from sim.rng import keyed_uniform
@@ -143,10 +143,14 @@ def customer_month(c, params, bases, t, out, referrer, start, stop):
             continue
         w, d, k = weight[i], digital[i], key[i]
         trust[i], attention[i], gap = staffing.attend(p_staff, manager[i], tier[i], trust[i])
-        out[0 if cohort[i] != 0 else 1] += service.cost(p_service, d, w)
+        book = 0 if cohort[i] != 0 else 1  # the service line's opening book or newcomers
+        tenure = t - joined[i]
+        out[book] += service.cost(
+            p_service, d, w, products[i], tenure, tier[i], F1 if manager[i] >= 0 else F0
+        )
         old = tier[i]
         aum[i], age[i], new = wealth.month(
-            p_wealth, aum[i], age[i], old, keyed_uniform(b_wealth, k), gap
+            p_wealth, aum[i], age[i], old, keyed_uniform(b_wealth, k), gap, tenure, engagement_[i]
         )
         tier[i] = new
         if new > old:
@@ -161,7 +165,7 @@ def customer_month(c, params, bases, t, out, referrer, start, stop):
         )  # fmt: skip
         satisfaction[i] = sat
         switching, natural = exits.hazards(
-            p_exits, sat, products[i], t - joined[i], new, pull, t - manager_change[i],
+            p_exits, sat, products[i], tenure, new, pull, t - manager_change[i],
             referred[i], shock[i], engagement_[i], gap, age[i],
         )  # fmt: skip
         shock[i] *= p_exits.shock_decay
@@ -177,11 +181,12 @@ def customer_month(c, params, bases, t, out, referrer, start, stop):
         if engagement.refers(p_engage, sat, keyed_uniform(b_refer, k)):
             referrer[i] = True
         products[i] = engagement.products_after(
-            p_engage, products[i], sat, fit, gap, keyed_uniform(b_products, k)
+            p_engage, products[i], sat, fit, gap, tenure, keyed_uniform(b_products, k)
         )
         if engagement.complains(p_engage, sat, fee, keyed_uniform(b_complain, k)):
             complaints[i] += 1
             out[-3] += w
+            out[book] += p_service.complaint_cost * w
             if fee:
                 out[-2] += w
         engagement_[i], event = engagement.engagement_after(

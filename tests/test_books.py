@@ -214,6 +214,9 @@ def test_the_lines_of_customers_now_count_leavers_as_nothing(model):
 FREE = {  # customers cost nothing to serve or lose, so a group's profit is what it earns
     "bank.visit_cost": 0.0,
     "bank.digital_cost": 0.0,
+    "bank.cost_to_serve.account_cost": 0.0,
+    "bank.cost_to_serve.contact_cost": 0.0,
+    "bank.cost_to_serve.complaint_cost": 0.0,
     "economics.default_rate": 0.0,
     "population.acquisition_cost": 0.0,
     "population.organic_rate": 0.02,

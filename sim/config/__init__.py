@@ -15,8 +15,8 @@ parameter reference). Import from ``sim.config``: every public name is re-export
 
 from __future__ import annotations
 
-from sim.config.bank import BankConfig, BankDataConfig
-from sim.config.behaviour import BehaviourConfig, RelationshipConfig
+from sim.config.bank import BankConfig, BankDataConfig, CostToServeConfig
+from sim.config.behaviour import BehaviourConfig, LoyaltyConfig, RelationshipConfig
 from sim.config.constants import (
     ENGAGEMENT_COMPONENTS,
     ENGAGEMENT_STATES,
@@ -66,7 +66,9 @@ __all__ = [
     "BehaviourConfig",
     "CompetitorConfig",
     "Config",
+    "CostToServeConfig",
     "EconomicsConfig",
+    "LoyaltyConfig",
     "MarketConfig",
     "OutputConfig",
     "PartnerConfig",

@@ -23,6 +23,54 @@ class BankDataConfig:
 
 
 @dataclass
+class CostToServeConfig:
+    """What serving a customer costs beyond the channel (docs/model.md, "Cost to serve"): the
+    accounts held, a client manager's contacts, complaints, and the extra help a new customer
+    needs. Branches and staff stay fixed lines."""
+
+    account_cost: float = param(
+        4.0,
+        "CNY per product held per month (core system, statements, cards, compliance reviews)",
+        "range only: Moebs Services (2013) put a US checking account's yearly cost at US$349,"
+        " branch and staff included; without them (fixed lines here) a few CNY a product a month,"
+        " 2-8",
+        0.0,
+        MAX_CNY,
+    )
+    onboarding: float = param(
+        0.5,
+        "extra share of a new customer's channel cost (help, questions, know-your-customer)",
+        "Reichheld & Sasser (1990): operating costs fall as customers learn how to deal with the"
+        " company; range only: 0.2-1 (a new customer costs 1.2-2x to serve)",
+        0.0,
+        10.0,
+    )
+    experience_months: float = param(
+        12.0,
+        "months of tenure in which the onboarding extra falls to 1/e",
+        "range only: most of the help is needed in the first year (6-24 months)",
+        0.1,
+        600.0,
+    )
+    contact_cost: float = param(
+        15.0,
+        "CNY per client-manager contact a managed customer needs (calls, materials, events;"
+        " the manager's time is the fixed staff line)",
+        "synthetic; range only: 5-50",
+        0.0,
+        MAX_CNY,
+    )
+    complaint_cost: float = param(
+        250.0,
+        "CNY per complaint handled",
+        "range only: 100-1,000 CNY; UK banks' handling costs run from tens to hundreds of pounds"
+        " a case, and the Financial Ombudsman charges several hundred pounds a case it takes",
+        0.0,
+        MAX_CNY,
+    )
+
+
+@dataclass
 class BankConfig:
     """Branches, client managers and channels."""
 
@@ -107,4 +155,5 @@ class BankConfig:
     managed_tier: str = param(
         "mid", "lowest tier given a client manager", "Chinese practice", choices=TIERS
     )
+    cost_to_serve: CostToServeConfig = field(default_factory=lambda: CostToServeConfig())
     data: BankDataConfig = field(default_factory=lambda: BankDataConfig())

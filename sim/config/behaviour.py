@@ -229,6 +229,7 @@ class BehaviourConfig:
         length=PER_TIER,
     )
     relationship: RelationshipConfig = field(default_factory=lambda: RelationshipConfig())
+    loyalty: LoyaltyConfig = field(default_factory=lambda: LoyaltyConfig())
 
 
 @dataclass
@@ -273,6 +274,58 @@ class RelationshipConfig:
         "AUM log-growth per year per unit attention above reference",
         "range only: Cooil et al. 2007 (share of wallet follows satisfaction); SEI 2007"
         " (manager turnover loses client assets); about +1.4%/yr well-run vs -2.2%/yr neglected",
+        0.0,
+        1.0,
+    )
+
+
+@dataclass
+class LoyaltyConfig:
+    """How tenure changes a customer (docs/model.md, "What a loyal customer is worth"): a
+    customer grows into the bank over ``mature_months`` (maturity 0 at joining, 1 from then on),
+    moving more of their wallet in while engaged, buying more, and minding rivals' offers less.
+    Sized at the low end of the evidence, which for banks is weaker than the loyalty-profit
+    claims of Reichheld & Sasser (1990) (Reinartz & Kumar 2000, 2002)."""
+
+    mature_months: float = param(
+        120.0,
+        "months of tenure to full maturity",
+        "Reichheld & Sasser 1990: profit per customer still rises in years 5-10 of tenure",
+        1.0,
+        1_200.0,
+    )
+    wallet_growth: float = param(
+        0.02,
+        "AUM log-growth per year of a fully engaged customer not yet mature (x engagement 0-1)",
+        "range only: 0-5%/yr; Reichheld & Sasser 1990 (balances and purchases grow with"
+        " tenure); Cooil et al. 2007 (share of wallet follows satisfaction, Canadian bank"
+        " households); Reinartz & Kumar 2000 (long-life customers are not always bigger spenders)",
+        0.0,
+        1.0,
+    )
+    cross_sell: float = param(
+        0.3,
+        "relative rise of the cross-sell probability at full maturity",
+        "range only: 0-1; Verhoef, Franses & Hoekstra 2002 (cross-buying rises with relationship"
+        " age in financial services, modestly); Reichheld & Sasser 1990 (increased purchases)",
+        0.0,
+        10.0,
+    )
+    price_tenure: float = param(
+        0.3,
+        "relative fall of the competitor pull's effect on switching at full maturity",
+        "range only: 0-0.6; Reichheld & Sasser 1990 (a price premium from loyal customers);"
+        " against it Reinartz & Kumar 2002 (long-term customers often expect lower prices); UK"
+        " CMA 2016 retail banking investigation: long-tenured current-account customers rarely"
+        " switch (inertia rather than price)",
+        0.0,
+        1.0,
+    )
+    price_engaged: float = param(
+        0.2,
+        "relative fall of the competitor pull's effect on switching for an engaged customer",
+        "range only: 0-0.5; Gallup retail-banking surveys (engaged customers defect less and"
+        " shop around less)",
         0.0,
         1.0,
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from sim import behaviour
 from sim.compiled import F0, F1, clip01, formula
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class Params(NamedTuple):
     referral_threshold: np.float32  # satisfaction below which nobody refers
     referral_span: np.float32  # 1 - the threshold (never 0)
     rel_cross_sell: np.float32  # cross-sell pull per unit of relationship gap
+    mature_months: np.float32  # tenure to full maturity (behaviour.loyalty)
+    tenure_cross_sell: np.float32  # relative rise of cross-sell at full maturity
     cross_sell_rate: np.float32
     drop_rate: np.float32
     complaint_rate: np.float32
@@ -51,6 +54,8 @@ def params(model: BankModel) -> Params:
         f32(b.referral_threshold),
         f32(1.0 - b.referral_threshold + 1e-9),
         f32(b.relationship.cross_sell),
+        f32(b.loyalty.mature_months),
+        f32(b.loyalty.cross_sell),
         f32(b.cross_sell_rate),
         f32(b.drop_rate),
         f32(b.complaint_rate),
@@ -81,11 +86,13 @@ def refers(p, satisfaction, u):
 
 
 @formula
-def products_after(p, products, satisfaction, fit, gap, u):
-    """Products held after this month's cross-sell (more likely when satisfied, well fitted and
-    well managed) or drop (when dissatisfied); one draw ``u`` decides both."""
+def products_after(p, products, satisfaction, fit, gap, tenure, u):
+    """Products held after this month's cross-sell (more likely when satisfied, well fitted,
+    well managed and long with the bank) or drop (when dissatisfied); one draw ``u`` decides
+    both."""
     manager = max(F1 + p.rel_cross_sell * gap, F0)  # the client manager's pull
-    add = u < p.cross_sell_rate * satisfaction * fit * manager and products < 6
+    loyal = F1 + p.tenure_cross_sell * behaviour.maturity(tenure, p.mature_months)
+    add = u < p.cross_sell_rate * satisfaction * fit * manager * loyal and products < 6
     drop = u > F1 - p.drop_rate * (F1 - satisfaction) and products > 1
     return products + np.int8(add) - np.int8(drop)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sim import behaviour
-from sim.compiled import F0, formula
+from sim.compiled import F0, F1, formula
 from sim.mechanisms.engagement import engaged
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ class Params(NamedTuple):
     tier_log: np.ndarray  # by tier
     tenure_log: np.ndarray  # by months of tenure (model.tenure_log_hazard)
     engaged_log: np.ndarray  # disengaged, engaged
+    mature_months: np.float32  # tenure to full maturity (behaviour.loyalty)
+    price_tenure: np.float32  # the pull's effect falls by this share at full maturity
+    price_engaged: np.float32  # and by this share for an engaged customer
 
 
 def params(model: BankModel) -> Params:
@@ -59,24 +62,32 @@ def params(model: BankModel) -> Params:
         log(b.tier_hazard),
         model.tenure_log_hazard,
         log(b.engagement_hazard),
+        f32(b.loyalty.mature_months),
+        f32(b.loyalty.price_tenure),
+        f32(b.loyalty.price_engaged),
     )
 
 
 @formula
 def hazards(p, satisfaction, products, tenure, tier, pull, since_change, referred, shock,
             engagement, gap, age):  # fmt: skip
-    """A customer's monthly hazards of switching and of leaving naturally."""
+    """A customer's monthly hazards of switching and of leaving naturally. A rival's pull moves
+    a mature or engaged customer less (behaviour.loyalty)."""
+    is_engaged = engaged(engagement, p.engaged_at)
+    price = (F1 - p.price_tenure * behaviour.maturity(tenure, p.mature_months)) * (
+        F1 - p.price_engaged if is_engaged else F1
+    )
     log_hazard = (
         p.log_churn_base
         + p.satisfaction_coef * (p.satisfaction_ref - satisfaction)
         + p.product_log[min(products, 4) - 1]
         + p.tenure_log[tenure]
         + p.tier_log[tier]
-        + p.competitor_coef * pull
+        + p.competitor_coef * pull * price
         + (p.log_manager_change if since_change < p.manager_change_months else F0)
         + (p.log_referred if referred else F0)
         + shock
-        + p.engaged_log[1 if engaged(engagement, p.engaged_at) else 0]  # disengaged switch more
+        + p.engaged_log[1 if is_engaged else 0]  # disengaged switch more
         - p.rel_switching * gap  # a well-run relationship holds customers
     )
     old_age = p.old_age_exit * max(age - np.float32(70.0), F0) / np.float32(10.0)

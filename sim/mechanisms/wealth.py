@@ -28,6 +28,8 @@ class Params(NamedTuple):
     volatility: np.float32  # monthly volatility of a customer's own balance
     inflow: np.float32  # monthly log growth per unit of relationship gap (client managers)
     share: np.ndarray  # wealth-product share of AUM by tier (float32)
+    wallet: np.float32  # monthly log growth of an engaged customer not yet mature
+    mature_months: np.float32  # tenure to full maturity (behaviour.loyalty)
 
 
 def params(model: BankModel, t: int) -> Params:
@@ -38,16 +40,21 @@ def params(model: BankModel, t: int) -> Params:
         f32(m.balance_volatility),
         f32(model.config.behaviour.relationship.inflow / 12.0),
         model.wealth_share,
+        f32(model.config.behaviour.loyalty.wallet_growth / 12.0),
+        f32(model.config.behaviour.loyalty.mature_months),
     )
 
 
 @formula
-def month(p, aum, age, tier, u, gap):
+def month(p, aum, age, tier, u, gap, tenure, engagement):
     """A customer's AUM, age and tier after this month; ``u``: their uniform draw (own noise,
-    zero mean and unit variance); ``gap``: their relationship gap (staffing)."""
+    zero mean and unit variance); ``gap``: their relationship gap (staffing). An engaged customer
+    not yet mature moves more of their wallet in (behaviour.loyalty)."""
     noise = SHOCK_SPAN * u - SHOCK_HALF_SPAN
     growth = p.drift + p.share[tier] * p.market_return + p.volatility * noise
     growth += p.inflow * gap
+    if tenure < p.mature_months:
+        growth += p.wallet * engagement
     aum *= np.exp(growth)
     return aum, age + MONTH_YEARS, tier_index(aum)
 
