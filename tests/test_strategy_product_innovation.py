@@ -52,7 +52,8 @@ def test_target_segment_fit_and_satisfaction_rise(make_config, seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_aum_flows_to_target_customers(make_config, seed):
-    no_rm_inflow = {"behaviour.relationship.inflow": 0.0}  # balances follow managers' attention
+    # balances follow managers' attention and, while not mature, engagement: both off here
+    no_rm_inflow = {"behaviour.relationship.inflow": 0.0, "behaviour.loyalty.wallet_growth": 0.0}
     base = run_model(make_config(no_rm_inflow, seed=seed, months=24))
     launched = run_model(make_config(no_rm_inflow, seed=seed, months=24, strategy=IB))
     in_base, in_launched = common(base, launched)
