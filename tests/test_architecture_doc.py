@@ -100,7 +100,7 @@ def _has(obj, attributes: list[str]) -> bool:
 CODE_NAMES = sorted(
     q
     for q in QUOTED
-    if DOTTED.fullmatch(q) and not re.search(r"\.(py|md|html|xlsx|csv|yaml|j2|css|json)$", q)
+    if DOTTED.fullmatch(q) and not re.search(r"\.(py|md|html|xlsx|csv|yaml|j2|css|json|toml)$", q)
 )
 
 
