@@ -70,15 +70,18 @@ def measure_run(config: Config) -> RunMeasure:
 
 
 def _books_checks(model: BankModel) -> dict[str, float]:
-    """Branch cost per branch over the first 12 measured months; the deposit margin (the 12th
-    month's deposit revenue x 12 / real deposits) and the digital share (real sessions /
-    (sessions + visits)) in that month."""
+    """Branch cost per branch and the cost-income ratio (costs less credit losses, over
+    revenue) over the first 12 measured months; the deposit margin (the 12th month's deposit
+    revenue x 12 / real deposits) and the digital share (real sessions / (sessions + visits)) in
+    that month."""
     config = model.config
     first_year = model.kpi_rows[:HORIZON]
     deposits = float(np.sum(lines_now(model)["deposit_margin"][1]))  # real, CNY
     sessions, visits = model.events["sessions"], model.events["visits"]
     return {
         "cost_per_branch": sum(row["cost_branches"] for row in first_year) / config.bank.branches,
+        "cost_income_ratio": sum(row["cost"] - row["cost_credit_losses"] for row in first_year)
+        / sum(row["revenue"] for row in first_year),
         "margin_on_deposits": model.books["revenue_deposit_margin"] * 12 / deposits,
         "digital_share": sessions / (sessions + visits),
     }

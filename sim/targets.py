@@ -64,6 +64,7 @@ DATA = {  # name -> (kind, what)
 }
 MODEL = {  # model-side only: the books checks
     "cost_per_branch": "CNY per branch per year (books check)",
+    "cost_income_ratio": "cost-income ratio, credit losses aside",
     "margin_on_deposits": "deposit revenue / deposits per year",
     "digital_share": "digital share of transactions",
 }
