@@ -128,6 +128,17 @@ def _money(name: str, label: str, short: str, higher_is_better: bool = True) -> 
     return Kpi(name, label, short, "money", REVENUE_SHARE, "revenue", higher_is_better)
 
 
+VALUE_LOST_PARTS = {
+    "switched": "switching",
+    "followed_manager": "following a manager",
+    "natural": "natural exits",
+    "mass": "mass-tier exits",
+    "mid": "mid-tier exits",
+    "high": "high-tier exits",
+    "private": "private-tier exits",
+}
+"""The parts of ``value_lost`` (by exit reason, then by tier) and their words."""
+
 REVENUE_SHARE = 0.025
 """The money flows' smallest effect: 2.5% of a year's revenue, one threshold for NPV and its
 parts (on the default bank about CNY 9.8 M, near 1% of its NPV over 60 months)."""
@@ -140,7 +151,8 @@ DEFAULT_MONTHS = 60
 def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
     """Every KPI, in report order, its labels naming the horizon of ``months`` measured months
     ("Retention at 60 months"). Retention: a quarter of a point; money flows: 2.5% of a year's
-    revenue; the AUM at the end: 1% of the opening AUM; counts: 1% of the baseline's |mean|;
+    revenue, and so the customers' lifetime values (the book's value and the value lost to exits);
+    the AUM at the end: 1% of the opening AUM; counts: 1% of the baseline's |mean|;
     scores (0-1): 0.01. docs/experiments.md gives the reasons."""
     at = f"at {int(months)} months"
     over = f"over {int(months)} months"
@@ -163,6 +175,14 @@ def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
             _money("npv_newcomers", "NPV: newcomers", "NPV of newcomers"),
             _money("npv_fixed", "NPV: fixed costs", "NPV of fixed costs"),
             Kpi("aum_end", "AUM at the end", "AUM at the end", "money", 0.01, "aum"),
+            _money("book_value", f"Value of the book {at}", f"value of the book {at}"),
+            _money("value_lost", f"Value lost to exits {over} (PV)", "value lost to exits", False),
+            *(
+                _money(
+                    f"value_lost_{name}", f"Value lost: {words}", f"value lost to {words}", False
+                )
+                for name, words in VALUE_LOST_PARTS.items()
+            ),
             Kpi("new_customers", "New customers", "new customers", "count", 0.01, "mean", digits=0),
             Kpi("complaints", "Complaints", "complaints", "count", 0.01, "mean", False, digits=0),
             Kpi("satisfaction", "Satisfaction (0-1)", "satisfaction", "score", 0.01, digits=3),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.clv import clv
 from sim.config import TIERS
 from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
 from sim.ledger import GROUPS
@@ -55,6 +56,7 @@ class Cohort:
         self.aum = masked_sum(c.aum * c.weight, c.active)
         self.market_share = model.market.share(model.market.bank_customers(model))
         self.tiers = tier_counts(c)
+        self.book_value = book_value(model)
         self.retention_12m: float | None = None  # set in measured month 12
 
     def retention(self, tally: Tally, mid_high: bool = False) -> float:
@@ -144,8 +146,37 @@ def monthly_kpis(model: BankModel, tally: Tally) -> dict[str, float]:
         "branch_wait": _average(np.array(waits)),
         "branch_visits": e["visits"],
         **model.books,
+        **value_lost(model),
     }
     return row
+
+
+def book_value(model: BankModel) -> float:
+    """The value of the book (CNY): every active customer's lifetime value (:func:`sim.clv.clv`)
+    times the real customers the row stands for."""
+    c = model.customers
+    return masked_sum(clv(model) * c.weight, c.active)
+
+
+VALUE_LOST = (
+    "value_lost",
+    *(f"value_lost_{r}" for r in EXIT_REASONS[1:]),
+    *(f"value_lost_{t}" for t in TIERS),
+)
+"""The time series' and summary's columns of the value lost to exits: in all, by exit reason,
+by tier."""
+
+
+def value_lost(model: BankModel) -> dict[str, float]:
+    """The value of this month's leavers (CNY, :data:`VALUE_LOST`): each one's lifetime value
+    (:func:`sim.clv.clv`) on their state when they left, as if they had stayed, times the real
+    customers the row stands for; in all, by exit reason and by tier."""
+    c = model.customers
+    rows = np.flatnonzero(c.left == model.month)
+    lost = clv(model, rows) * c.weight[rows]
+    reasons = np.bincount(c.exit_reason[rows], lost, len(EXIT_REASONS))[1:]
+    tiers = np.bincount(c.tier[rows], lost, len(TIERS))
+    return dict(zip(VALUE_LOST, (lost.sum(), *reasons, *tiers), strict=True))
 
 
 def _mean(weighted_sum: float, weight: float) -> float:
@@ -208,7 +239,12 @@ def discount_factors(months, annual_rate: float) -> np.ndarray:
 
 
 def summarise(model: BankModel, timeseries: pd.DataFrame) -> dict:
-    """End-of-run summary: retention, AUM, money, flows and customers by tier."""
+    """End-of-run summary: retention, AUM, money, flows and customers by tier. The book's value
+    at the end (``book_value``; at month 0, ``book_value_start``; valued at those two months
+    only, since valuing every customer costs as much as a month's customer pass); the value lost
+    to exits
+    (``value_lost`` and its parts by reason and tier) adds the months' values discounted to month
+    0 as the NPV discounts profits (each month's leavers valued at that month)."""
     cfg, cohort, c = model.config, model.cohort, model.customers
     assert cohort is not None  # taken when burn-in ends
     discount = discount_factors(timeseries["month"], cfg.economics.discount_rate)
@@ -226,6 +262,9 @@ def summarise(model: BankModel, timeseries: pd.DataFrame) -> dict:
         "cost": float(timeseries["cost"].sum()),
         "profit": float(timeseries["profit"].sum()),
         "npv": float(np.dot(timeseries["profit"].to_numpy(), discount)),
+        "book_value_start": cohort.book_value,
+        "book_value": book_value(model),
+        **{name: float(np.dot(timeseries[name].to_numpy(), discount)) for name in VALUE_LOST},
         **{
             f"npv_{group}": float(np.dot(timeseries[f"profit_{group}"].to_numpy(), discount))
             for group in GROUPS
@@ -310,6 +349,7 @@ class CrmSnapshot:
         rows = np.flatnonzero(c.active)
         self.month = model.month  # absolute model month
         self.columns = {name: getattr(c, name)[rows].copy() for name in CRM_COLUMNS}
+        self.columns["clv"] = clv(model, rows)
 
 
 def crm_reference(model: BankModel) -> int:
@@ -330,7 +370,9 @@ def crm_extract(model: BankModel) -> pd.DataFrame | None:
     reference) and why they left within ``output.crm_horizon_months``; None when switched off.
 
     ``observed_months`` is the follow-up the run allows (less than the horizon when the run ends
-    first); ``churned`` counts exits within it. Weight rows by ``weight`` for real customers.
+    first); ``churned`` counts exits within it. ``clv``: the customer's lifetime value at the
+    reference month (CNY per real customer, :func:`sim.clv.clv`). Weight rows by ``weight`` for
+    real customers.
     """
     snap = getattr(model, "crm", None)
     if snap is None:
@@ -363,6 +405,7 @@ def crm_extract(model: BankModel) -> pd.DataFrame | None:
             "digital": s["digital"],
             "branch": s["branch"],
             "channel": pd.Categorical.from_codes(s["channel"], CHANNELS),
+            "clv": s["clv"],
             "observed_months": np.full(len(at), observed, np.int32),
             "churned": churned,
             "months_to_exit": pd.Series(left - t0).where(churned).astype("Int32"),

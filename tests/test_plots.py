@@ -55,12 +55,17 @@ ARMS_ORDER = [
     "differences_forest",
     "ledger_waterfall",
     "churn_by_segment_tier",
+    "survival_by_segment",
+    "survival_by_tier_cohort",
     "branch_map",
     "manager_skill",
 ]
-GRID_ORDER = [*ARMS_ORDER[:4], "sweep_heatmap", "sweep_lines", *ARMS_ORDER[4:7]]
+GRID_ORDER = [*ARMS_ORDER[:4], "sweep_heatmap", "sweep_lines", *ARMS_ORDER[4:9]]
 PNG = b"\x89PNG\r\n\x1a\n"
-FAMILIES = ["over_time", "tradeoff", "forest", "sweep", "ledger", "churn", "branch_map", "skill"]
+FAMILIES = [
+    *("over_time", "tradeoff", "forest", "sweep", "ledger", "churn", "survival", "branch_map"),
+    "skill",
+]
 
 
 @dataclass

@@ -11,11 +11,12 @@ baseline, else up to ``MAX_ARMS`` with the largest effects, and name the arms th
 Figures are drawn on the Agg canvas without pyplot, so nothing global is touched.
 
 A module per chart family: ``over_time``, ``tradeoff``, ``forest``, ``sweep``, ``ledger``,
-``churn``, ``branch_map``, ``skill``; what they share is in ``common`` (style, figures, labels)
-and ``data`` (:class:`~analysis.charts.data.ChartData`: the runs, tables, arms and the chosen arm
-and point). To add a chart, write a generator in a family module that takes a ``ChartData`` and
-yields ``Drawn(name, title, caption, figure)`` (nothing when the data cannot support it), and add
-it to ``CHARTS`` at its place in reading order; the report embeds every chart drawn.
+``churn``, ``survival``, ``branch_map``, ``skill``; what they share is in ``common`` (style,
+figures, labels) and ``data`` (:class:`~analysis.charts.data.ChartData`: the runs, tables, arms
+and the chosen arm and point). To add a chart, write a generator in a family module that takes
+a ``ChartData`` and yields ``Drawn(name, title, caption, figure)`` (nothing when the data cannot
+support it), and add it to ``CHARTS`` at its place in reading order; the report embeds every
+chart drawn.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from analysis.charts.forest import forest
 from analysis.charts.ledger import waterfall
 from analysis.charts.over_time import profit_over_time, retention_over_time
 from analysis.charts.skill import manager_skill
+from analysis.charts.survival import retention_curves
 from analysis.charts.sweep import sweep_heatmap, sweep_lines
 from analysis.charts.tradeoff import tradeoff
 
@@ -48,6 +50,7 @@ CHARTS = (
     sweep_lines,
     waterfall,
     churn,
+    retention_curves,
     branch_map,
     manager_skill,
 )

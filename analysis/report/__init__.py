@@ -40,6 +40,7 @@ from analysis.report.labels import Labels
 from analysis.report.sections import analysis_sections, build
 from analysis.report.settings import replications, sequential_text
 from analysis.report.workbook import write_workbook
+from analysis.survival import Survival, survival
 from runner import store
 from runner.config import looks
 from sim.progress import PROGRESS
@@ -177,13 +178,15 @@ def write_report(
             error = failure.strip().splitlines()[-1]
     charts = [ChartFile.of(c) for c in charts]
     runs = store.load(results) if runs is None else runs
+    stage("Survival")
+    curves = survival(results, runs)  # after the charts: reading panels starts Arrow's threads
     stage("Report")
-    doc = build(results, tables, runs, charts, error)
+    doc = build(results, tables, runs, charts, error, curves)
     html_path, md_path = results / "report.html", results / "report.md"
     _write_text(html_path, html.render(doc))
     _write_text(md_path, markdown.render(doc, results))
     stage("Workbook")
-    workbook = _workbook(results, tables, runs)
+    workbook = _workbook(results, tables, runs, curves)
     return Written(html_path, md_path, figures, charts, error, workbook)
 
 
@@ -192,8 +195,10 @@ def stage(name: str) -> None:
     log.info("%s…", name, extra=PROGRESS)
 
 
-def _workbook(results: Path, tables: dict[str, pd.DataFrame], runs: pd.DataFrame) -> Path:
-    """results.xlsx of the report's tables and the runs' monthly series."""
+def _workbook(
+    results: Path, tables: dict[str, pd.DataFrame], runs: pd.DataFrame, curves: Survival
+) -> Path:
+    """results.xlsx of the report's tables, the runs' monthly series and retention curves."""
     meta = store.experiment_meta(results)
     config = meta or (store.run_config(results, str(runs["run_id"].iloc[0])) if len(runs) else {})
     rate = (config.get("economics") or {}).get("discount_rate")
@@ -203,7 +208,7 @@ def _workbook(results: Path, tables: dict[str, pd.DataFrame], runs: pd.DataFrame
         facts["Discount rate"] = f"{float(rate):.1%} a year, for NPV and discounted profit"
     monthly = store.load_timeseries(results, _with_timeseries(results, runs)) if len(runs) else None
     path = results / "results.xlsx"
-    return write_workbook(path, tables, monthly, Labels.of(runs, meta), facts, rate)
+    return write_workbook(path, tables, monthly, Labels.of(runs, meta), facts, rate, curves)
 
 
 def _with_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:

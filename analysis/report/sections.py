@@ -1,7 +1,7 @@
 """The report's document, built from the statistics: the verdicts against the baseline (with
-NPV in parts, the other retention measures and the arm means), the figures, how much common
-random numbers narrowed the CIs, the configuration and provenance (:mod:`.settings`), and how
-to read it all."""
+NPV in parts, the other retention measures and the arm means), the figures, how long customers
+stay (:mod:`.lifetimes`), how much common random numbers narrowed the CIs, the configuration and
+provenance (:mod:`.settings`), and how to read it all."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plausible
+from analysis import survival as lifetimes
 from analysis.report.analyses import optimize_section, robustness_section, sensitivity_section
 from analysis.report.calibration import executive, set_labels
 from analysis.report.calibration import section as calibration_section
@@ -22,6 +23,7 @@ from analysis.report.executive import DECISION_KPIS, ranking_rule
 from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
 from analysis.report.formats import value as value_text
 from analysis.report.labels import Labels
+from analysis.report.lifetimes import section as lifetime_section
 from analysis.report.settings import (
     config_section,
     provenance_section,
@@ -65,10 +67,12 @@ def build(
     runs: pd.DataFrame,
     charts: list,
     error: str = "",
+    survival: lifetimes.Survival | None = None,
 ) -> Document:
     """The whole report of a store: ``tables`` are ``analysis.report.statistics``', ``runs``
-    ``store.load``'s, ``charts`` the drawn charts (name, title, caption, png) and ``error`` why
-    the figures are missing, if they are."""
+    ``store.load``'s, ``charts`` the drawn charts (name, title, caption, png), ``error`` why
+    the figures are missing, if they are, and ``survival`` the retention curves
+    (``analysis.survival.survival``; computed when None)."""
     meta = store.experiment_meta(results)
     e = meta.get("experiment", {}) or {}
     baseline = e.get("baseline", "baseline")
@@ -81,11 +85,16 @@ def build(
     labels = Labels.of(runs, meta)
     decision = tuple(e.get("decision_kpis") or DECISION_KPIS)
     across = calibration_section(tables, calibration, e, labels, reps)
+    curves = [c for c in charts if c.name in lifetimes.CHARTS]
+    others = [c for c in charts if c.name not in lifetimes.CHARTS]
+    if survival is None and len(summary):
+        survival = lifetimes.survival(results, runs)
     sections = [
         executive(tables, labels, e, reps, short, calibration),
         *([across] if across else []),
         _verdict_section(tables, baseline, short, settings, labels),
-        _figure_section(charts, error),
+        _figure_section(others, error),
+        *([lifetime_section(survival, curves, len(others) + 1, short)] if survival else []),
         *analysis_sections(results, len(charts) + 1),
         _crn_section(tables, short, labels),
         config_section(meta, scenario(results, runs), runs, arm_names, baseline),

@@ -2,8 +2,8 @@
 each header. Sheets: "Summary" (per arm: KPI means with 95% CIs, and the verdicts), "Differences"
 (per arm and KPI: arm − baseline, its simultaneous CI, verdict and seeds needed), for an
 experiment at a calibration's plausible sets "Across sets" and "By set" (``analysis.plausible``),
-"Monthly" (the mean over seeds of each arm's monthly series) and "Read me" (what each sheet
-holds)."""
+"Monthly" (the mean over seeds of each arm's monthly series), with customer panels "Survival
+curves" and "Median lifetime" (``analysis.survival``) and "Read me" (what each sheet holds)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis.report.labels import Labels
 from analysis.stats import METHOD, ROLES, VERDICTS
+from analysis.survival import Survival
 from sim.kpis import Kpi, kind_scale, kind_unit
 from sim.metrics import discount_factors
 
@@ -38,11 +39,12 @@ def write_workbook(
     labels: Labels,
     facts: dict[str, str],
     discount_rate: float | None = None,
+    survival: Survival | None = None,
 ) -> Path:
     """Write the workbook to ``path`` (atomically): ``tables`` are ``analysis.report.statistics``',
     ``monthly`` the stored time series (``runner.store.load_timeseries``), ``facts`` the
-    settings the "Read me" sheet states (seeds, discount rate...) and ``discount_rate`` the
-    annual rate of the cumulative discounted profit."""
+    settings the "Read me" sheet states (seeds, discount rate...), ``discount_rate`` the
+    annual rate of the cumulative discounted profit and ``survival`` the retention curves."""
     sheets = {
         "Summary": summary_sheet(tables.get("summary", pd.DataFrame()), labels),
         "Differences": differences_sheet(tables.get("differences"), labels),
@@ -51,7 +53,14 @@ def write_workbook(
         sheets["Across sets"] = across_sheet(tables["plausible_summary"], labels)
         sheets["By set"] = by_set_sheet(tables["plausible_sets"], labels)
     sheets["Monthly"] = monthly_sheet(monthly, labels, discount_rate)
-    sheets["Read me"] = readme_sheet(labels, facts, "Across sets" in sheets)
+    if survival is not None and not survival.curves.empty:
+        sheets["Survival curves"] = curves_sheet(survival.curves, labels)
+        sheets["Median lifetime"] = medians_sheet(survival.medians, labels)
+    elif survival is not None and (said := survival.coverage()):
+        facts = {**facts, "Survival": said}
+    sheets["Read me"] = readme_sheet(
+        labels, facts, "Across sets" in sheets, "Survival curves" in sheets
+    )
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, sheet in sheets.items():
@@ -197,7 +206,54 @@ def monthly_sheet(
     return out
 
 
-def readme_sheet(labels: Labels, facts: dict[str, str], plausible: bool = False) -> pd.DataFrame:
+def curves_sheet(curves: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Per (point, arm, group, month): Kaplan-Meier survival with its 95% CI, in %, and the
+    real customers at risk."""
+    out = _arms(curves, labels)
+    out["Group kind"] = curves["kind"].to_numpy()
+    out["Group"] = curves["group"].to_numpy()
+    out["Month"] = curves["month"].to_numpy()
+    for column, head in (("survival", "Survival"), ("ci_low", "CI low"), ("ci_high", "CI high")):
+        out[f"{head} (%)"] = curves[column].to_numpy(dtype=float) * 100
+    out["At risk (customers)"] = curves["at_risk"].to_numpy(dtype=float)
+    return out
+
+
+def medians_sheet(medians: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Per (point, arm, segment): customers, median lifetime ("not reached" when survival
+    stays above 50%), survival at 12 months and at the horizon, in %."""
+    out = _arms(medians, labels)
+    out["Segment"] = medians["segment"].to_numpy()
+    out["Runs pooled"] = medians["runs"].to_numpy()
+    out["Customers (per run)"] = medians["customers"].to_numpy(dtype=float)
+    median = medians["median"].to_numpy(dtype=float)
+    out["Median lifetime (months)"] = [m if np.isfinite(m) else "not reached" for m in median]
+    out["Survival at 12 months (%)"] = medians["survival_12m"].to_numpy(dtype=float) * 100
+    horizon = f"Survival at {labels.months} months (%)"
+    out[horizon] = medians["survival_horizon"].to_numpy(dtype=float) * 100
+    return out
+
+
+def readme_sheet(
+    labels: Labels, facts: dict[str, str], plausible: bool = False, survival: bool = False
+) -> pd.DataFrame:
+    lifetimes = [
+        (
+            "Survival curves",
+            "Per strategy, group and month: the Kaplan-Meier share of customers still with the"
+            " bank, counted from the start of the measured period (opening book) or from joining"
+            " (newcomers), with its 95% CI, and the real customers at risk; the runs' customers"
+            " pooled, weighted by the real customers each stands for. Groups: segment, tier (as"
+            " of the customer's exit or the run's end) and joining cohort (the opening book, or"
+            " the year of the measured period joined in).",
+        ),
+        (
+            "Median lifetime",
+            "Per strategy and segment: the month by which half the customers had left ('not"
+            " reached' when more than half stayed as long as they were followed), and survival"
+            " at 12 months and at the horizon (blank when no one was followed that long).",
+        ),
+    ]
     across = [
         (
             "Across sets",
@@ -227,6 +283,7 @@ def readme_sheet(labels: Labels, facts: dict[str, str], plausible: bool = False)
             " Retention since burn-in: the share of the customers active after burn-in still"
             " with the bank.",
         ),
+        *(lifetimes if survival else []),
         ("Horizon", f"{labels.months} measured months after burn-in"),
         *facts.items(),
         ("Units", "Rates in %, money in CNY millions (CNY M), as each header says."),
