@@ -491,7 +491,11 @@ def _read(path: Path, mtime: int, size: int) -> pd.DataFrame:
         _parquet_shape(path, where)
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            # pandas 2's C reader drops a NUL unseen; its Python reader keeps it to be refused
+            engine = "python" if b"\x00" in path.read_bytes() else "c"
+            return pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], engine=engine
+            )
         return pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(where, exc) from None

@@ -53,6 +53,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "before_km": (np.float32, 0.0),  # km to the home branch before it closed
     "active": (np.bool_, True),
     "referred": (np.bool_, False),
+    "referrer": (np.int8, -1),  # who referred them: tier x 2 + digital (referrer_of); -1 none
     "friends": (np.int16, 0),  # friends referred so far (numbers the friends' keys)
     "channel": (np.int8, 0),
     "joined": (np.int32, 0),  # month joined (negative for the opening book)
@@ -65,6 +66,14 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "engagement_lift": (np.float32, 0.0),  # strategies' lift of the target (a monthly lever)
     "cohort": (np.int8, 0),  # 1 in the measured cohort, 2 in it and mid tier or above at start
 }
+
+REFERRER_CHANNELS = ("branch", "digital")  # a referrer banking mostly at branches or digitally
+
+
+def referrer_of(tier: np.ndarray, digital: np.ndarray) -> np.ndarray:
+    """The ``referrer`` column's code of referrers of these tiers and digital shares."""
+    return (tier * 2 + (digital >= 0.5)).astype(np.int8)
+
 
 COMPACT_SHARE = 0.1  # archive leavers once they are this share of the rows
 

@@ -177,6 +177,7 @@ def registry(months: int = DEFAULT_MONTHS) -> dict[str, Kpi]:
             Kpi("aum_end", "AUM at the end", "AUM at the end", "money", 0.01, "aum"),
             _money("book_value", f"Value of the book {at}", f"value of the book {at}"),
             _money("value_lost", f"Value lost to exits {over} (PV)", "value lost to exits", False),
+            _money("referral_value", f"Value of referrals {over} (PV)", "value of referrals"),
             *(
                 _money(
                     f"value_lost_{name}", f"Value lost: {words}", f"value lost to {words}", False

@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim.clv import clv
 from sim.config import TIERS
-from sim.customers import CHANNELS, EXIT_REASONS, masked_sum
+from sim.customers import CHANNELS, EXIT_REASONS, REFERRER_CHANNELS, masked_sum
 from sim.ledger import GROUPS
 from sim.mechanisms.engagement import engaged
 
@@ -147,6 +147,7 @@ def monthly_kpis(model: BankModel, tally: Tally) -> dict[str, float]:
         "branch_visits": e["visits"],
         **model.books,
         **value_lost(model),
+        **referral_value(model),
     }
     return row
 
@@ -177,6 +178,28 @@ def value_lost(model: BankModel) -> dict[str, float]:
     reasons = np.bincount(c.exit_reason[rows], lost, len(EXIT_REASONS))[1:]
     tiers = np.bincount(c.tier[rows], lost, len(TIERS))
     return dict(zip(VALUE_LOST, (lost.sum(), *reasons, *tiers), strict=True))
+
+
+REFERRAL_VALUE = (
+    "referral_value",
+    *(f"referral_value_{t}" for t in TIERS),
+    *(f"referral_value_{c}" for c in REFERRER_CHANNELS),
+)
+"""The time series' and summary's columns of the value referrals bring: in all, credited to the
+referrer's tier, and to the referrer's channel (branch or digital)."""
+
+
+def referral_value(model: BankModel) -> dict[str, float]:
+    """The value of this month's referred friends (CNY, :data:`REFERRAL_VALUE`): each one's
+    lifetime value (:func:`sim.clv.clv`) as they join, times the real customers the row stands
+    for; in all, by the tier of their referrer and by the referrer's channel."""
+    c = model.customers
+    rows = np.flatnonzero((c.joined == model.month) & (c.referrer >= 0))
+    value = clv(model, rows) * c.weight[rows]
+    code = c.referrer[rows]
+    tiers = np.bincount(code // 2, value, len(TIERS))
+    channels = np.bincount(code % 2, value, len(REFERRER_CHANNELS))
+    return dict(zip(REFERRAL_VALUE, (value.sum(), *tiers, *channels), strict=True))
 
 
 def _mean(weighted_sum: float, weight: float) -> float:
@@ -264,7 +287,10 @@ def summarise(model: BankModel, timeseries: pd.DataFrame) -> dict:
         "npv": float(np.dot(timeseries["profit"].to_numpy(), discount)),
         "book_value_start": cohort.book_value,
         "book_value": book_value(model),
-        **{name: float(np.dot(timeseries[name].to_numpy(), discount)) for name in VALUE_LOST},
+        **{
+            name: float(np.dot(timeseries[name].to_numpy(), discount))
+            for name in (*VALUE_LOST, *REFERRAL_VALUE)
+        },
         **{
             f"npv_{group}": float(np.dot(timeseries[f"profit_{group}"].to_numpy(), discount))
             for group in GROUPS

@@ -33,7 +33,7 @@ from sim import month as customer_pass
 from sim.agents import Branch, Competitor, Manager, Partner
 from sim.arrivals import Arrivals
 from sim.config import TIERS, Config
-from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum
+from sim.customers import CHANNELS, EXIT_REASONS, Customers, masked_sum, referrer_of
 from sim.ledger import Ledger
 from sim.market import Market
 from sim.mechanisms import acquisition, books, exits, service, staffing
@@ -47,14 +47,14 @@ from sim.strategies import base as strategies
 class Joining:
     """People about to join through one channel (:meth:`BankModel.joining`): their keys, their
     ``drawn`` segment, AUM and weight, homes (None: drawn from their keys), tenure (None: new
-    customers) and whether they were referred."""
+    customers) and, for referred friends, each one's referrer (a row of the customers)."""
 
     keys: np.ndarray
     drawn: dict[str, np.ndarray]
     channel: str
     xy: np.ndarray | None = None
     tenure: np.ndarray | None = None
-    referred: bool = False
+    referrer: np.ndarray | None = None
 
 
 class BankModel(Model):
@@ -254,18 +254,16 @@ class BankModel(Model):
     # Adding customers (opening book and every acquisition channel)
     # ----------------------------------------------------------------------------------------
 
-    def add_customers(
-        self, keys, drawn: dict, channel: str, xy=None, tenure=None, referred=False
-    ) -> slice:
+    def add_customers(self, keys, drawn: dict, channel: str, xy=None, tenure=None) -> slice:
         """Add the people with these keys (``drawn``: their segment, AUM and weight; the rest is
         read from their keys); returns their rows. Homes are drawn unless ``xy`` is given.
 
         New customers (``tenure`` None) cost ``population.acquisition_cost`` per real customer.
         """
-        return self.admit([self.joining(keys, drawn, channel, xy, tenure, referred)])[0]
+        return self.admit([self.joining(keys, drawn, channel, xy, tenure)])[0]
 
     def joining(
-        self, keys, drawn: dict, channel: str, xy=None, tenure=None, referred=False
+        self, keys, drawn: dict, channel: str, xy=None, tenure=None, referrer=None
     ) -> Joining:
         """People who join as :meth:`add_customers` says, counted in the market (``by_segment``)
         now and added to the columns by :meth:`admit`, which must follow before anything reads
@@ -274,7 +272,7 @@ class BankModel(Model):
         if len(keys):
             weight = np.asarray(drawn["weight"]).astype(np.float32)  # as the column holds it
             self.by_segment += np.bincount(drawn["segment"], weight, len(self.segment_names))
-        return Joining(keys, drawn, channel, xy, tenure, referred)
+        return Joining(keys, drawn, channel, xy, tenure, referrer)
 
     def admit(self, groups: list[Joining]) -> list[slice]:
         """Add the people of ``groups`` (:meth:`joining`) in order, in one batch (one query for
@@ -315,11 +313,20 @@ class BankModel(Model):
             "branch": branch,
             "distance": distance,
             "near": behaviour.convenience(distance, self.config.bank.distance_km),
-            "referred": joined(lambda g: np.full(len(g.keys), g.referred)),
+            "referred": joined(lambda g: np.full(len(g.keys), g.referrer is not None)),
+            "referrer": joined(self._referrers),
             "channel": joined(lambda g: np.full(len(g.keys), CHANNELS.index(g.channel))),
             "joined": joined(lambda g: self.month - _tenure(g)),
             "last_used": self.month,
         }
+
+    def _referrers(self, group: Joining) -> np.ndarray:
+        """Each joining person's referrer as the ``referrer`` column codes it: tier x 2 + 1 if
+        they bank mostly digitally (``customers.referrer_of``), -1 for people nobody referred."""
+        if group.referrer is None:
+            return np.full(len(group.keys), -1, np.int8)
+        c = self.customers
+        return referrer_of(c.tier[group.referrer], c.digital[group.referrer])
 
     def acquire(self, channel: str, real_rate: float, skew=None, stream: str = "") -> slice:
         """This month's newcomers through a channel (:meth:`newcomers`), added; their rows."""

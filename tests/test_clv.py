@@ -177,3 +177,43 @@ def test_kpis_and_crm_column(make_config):
     crm = result.crm_extract
     assert crm is not None and not crm["clv"].isna().any()
     assert crm.groupby("tier", observed=True)["clv"].mean().is_monotonic_increasing
+
+
+def test_a_referral_is_credited_to_its_referrers_tier_and_channel(make_config):
+    """Friends referred by mid-tier customers who bank digitally carry that referrer's code, and
+    their value is the month's referral value of the mid tier and of the digital channel."""
+    from sim.customers import REFERRER_CHANNELS, referrer_of
+    from sim.mechanisms import acquisition
+
+    model = BankModel(make_config(customers=3000, months=6, burn_in=2, seed=5))
+    for _ in range(4):
+        model.step()
+    c = model.customers
+    before = metrics.referral_value(model)
+    who = np.flatnonzero(c.active & (c.tier == 1) & (c.digital >= 0.5))
+    assert len(who) > 50
+    rows = model.admit([acquisition.referred(model, who)])[0]
+    assert rows.stop - rows.start > 0
+    assert (c.referrer[rows] == referrer_of(np.int8(1), np.float32(0.9))).all()
+    after = metrics.referral_value(model)
+    gained = {k: after[k] - before[k] for k in after}
+    assert gained["referral_value"] > 0
+    assert gained["referral_value_mid"] == pytest.approx(gained["referral_value"])
+    assert gained["referral_value_digital"] == pytest.approx(gained["referral_value"])
+    for other in (*(t for t in TIERS if t != "mid"), REFERRER_CHANNELS[0]):
+        assert gained[f"referral_value_{other}"] == 0.0
+
+
+def test_referral_value_adds_up_and_is_nil_without_referrals(make_config):
+    def run(rate: float) -> dict:
+        return run_scenario(
+            make_config({"behaviour.referral_rate": rate}, customers=1500, months=12, seed=6)
+        ).summary
+
+    with_referrals, without = run(0.02), run(0.0)
+    tiers = sum(with_referrals[f"referral_value_{t}"] for t in TIERS)
+    channels = sum(with_referrals[f"referral_value_{c}"] for c in ("branch", "digital"))
+    assert with_referrals["referral_value"] > 0
+    assert tiers == pytest.approx(with_referrals["referral_value"], rel=1e-9)
+    assert channels == pytest.approx(with_referrals["referral_value"], rel=1e-9)
+    assert without["referral_value"] == 0.0

@@ -376,12 +376,12 @@ def test_verdicts_across_two_sets_flip_and_hold(tmp_path, monkeypatch, capsys):
     row = summary[(summary["arm"] == "outlet_closure") & (summary["kpi"] == "npv")].iloc[0]
     assert (row["verdict"], row[BETTER], row[WORSE]) == (UNDECIDED, 1, 1)
     assert row["depends_on"].startswith(f"{COST} (better where it is above 3,400,000)")
-    held = summary[(summary["arm"] == "follow_up") & (summary["kpi"] == "retention_mid_high")]
+    held = summary[(summary["arm"] == "follow_up") & (summary["kpi"] == "aum_retention")]
     assert held["verdict"].tolist() == [BETTER]
 
     flat = " ".join(printed.split())
     assert "NPV undecided: better in 1, worse in 1 of 2 plausible calibrations; depends on" in flat
-    assert "mid/high-tier retention at 12 months better in 2 of 2 plausible calibrations" in flat
+    assert "AUM retention at 12 months better in 2 of 2 plausible calibrations" in flat
     assert "was run at 2 plausible calibrations of bank synthetic" in flat  # the executive summary
     html = (root / "report.html").read_text()
     assert "Across plausible calibrations" in html and "Set 2 (trial 3)" in html

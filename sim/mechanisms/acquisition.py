@@ -23,7 +23,7 @@ def referred(model, referrers: np.ndarray):
     keys, who, friends = keys[join], who[join], {k: v[join] for k, v in friends.items()}
     near = np.column_stack([c.x[referrers], c.y[referrers]])[who]
     xy = model.arrivals.near(keys, near)
-    return model.joining(keys, friends, "referral", xy=xy, referred=True)
+    return model.joining(keys, friends, "referral", xy=xy, referrer=referrers[who])
 
 
 def step(model, referrers: np.ndarray) -> None:
