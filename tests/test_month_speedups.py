@@ -39,7 +39,8 @@ def test_groups_admitted_together_are_the_groups_added_one_by_one(make_config):
     one_by_one = [apart.admit([first])[0], apart.admit([second])[0]]
     assert rows == one_by_one and rows[0].stop > rows[0].start and rows[1].stop > rows[1].start
     for name in ("key", "segment", "weight", "aum", "x", "branch", "distance", "near", "income",
-                 "age", "products", "digital", "referred", "referrer", "channel", "joined"):  # fmt: skip
+                 "age", "products", "digital", "referred", "referrer", "channel",
+                 "joined"):  # fmt: skip
         a, b = getattr(together.customers, name), getattr(apart.customers, name)
         assert a.tobytes() == b.tobytes(), name
     assert together.by_segment.tobytes() == apart.by_segment.tobytes()
