@@ -33,6 +33,9 @@ MIN_RESAMPLES, MAX_RESAMPLES = 2_000, 10_000
 _CHUNK = 64  # rows resampled at a time
 RELATIVE_TIE = 1e-9
 """Values closer than this share of the largest |value| count as equal."""
+MAX_STUDENT_ONLY = 4
+"""Samples of at most this many distinct values get Student's t: their few resamples (27 kinds
+for 3 seeds), some nearly constant, give t-statistics without a usable tail."""
 TAIL_RESAMPLES = 25
 """Resamples beyond each bootstrap quantile: B is at least this over the tail probability."""
 _GRID = 1_201  # points of the integration grid per look
@@ -99,8 +102,9 @@ def intervals(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray
         low_q[part], high_q[part] = _bootstrap_quantiles(centred[part], sd[part], tail)
     counts = distinct(x)
     untied = counts == n
-    low_q[untied & ~np.isfinite(low_q)] = -floor
-    high_q[untied & ~np.isfinite(high_q)] = floor
+    short = untied & (n <= MAX_STUDENT_ONLY)  # too few seeds to resample: Student's t alone
+    low_q[short | untied & ~np.isfinite(low_q)] = -floor
+    high_q[short | untied & ~np.isfinite(high_q)] = floor
     with np.errstate(invalid="ignore"):
         low = mean - np.maximum(high_q, floor) * se
         high = mean - np.minimum(low_q, -floor) * se
