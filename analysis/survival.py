@@ -30,10 +30,12 @@ KINDS = ("segment", "tier", "cohort")
 OPENING_BOOK = "opening book"
 CHARTS = ("survival_by_segment", "survival_by_tier_cohort")
 """The names of the charts drawn from the curves (:mod:`analysis.charts.survival`)."""
-CURVE_COLUMNS = ["point", "arm", "kind", "group", "month", "survival", "ci_low", "ci_high"]
-CURVE_COLUMNS += ["at_risk"]
-MEDIAN_COLUMNS = ["point", "arm", "segment", "runs", "customers", "median", "survival_12m"]
-MEDIAN_COLUMNS += ["survival_horizon"]
+CURVE_COLUMNS = [
+    "point", "arm", "kind", "group", "month", "survival", "ci_low", "ci_high", "at_risk"
+]  # fmt: skip
+MEDIAN_COLUMNS = [
+    "point", "arm", "segment", "runs", "customers", "median", "survival_12m", "survival_horizon"
+]  # fmt: skip
 PANEL_COLUMNS = {"weight", "segment", "tier", "joined_month", "left_month", "tenure_months"}
 
 

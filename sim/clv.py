@@ -37,15 +37,12 @@ formulas, so a change to a hazard, a cost or a book line changes the value with 
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.compiled import F0, F1, kernel
-from sim.ledger import BASE_COST
-from sim.mechanisms import books, exits, experience, service
+from sim.mechanisms import books, exits, experience, service, staffing
 from sim.mechanisms.wealth import MONTH_YEARS
 
 if TYPE_CHECKING:
@@ -60,9 +57,6 @@ BLOCKS = np.array([1, 3, 7, 13, 25, 45, 81, 185], np.int64)
 
 MONTHLY = np.ones(HORIZON, np.int64)
 """Blocks of one month: the sum term by term."""
-
-CHUNK = 16_384  # rows a call takes, as in the customer pass (sim.month)
-THREADS = int(os.environ.get("BANK_TESTBED_THREADS", os.cpu_count() or 1))  # as sim.month
 
 
 def clv(model: BankModel, rows=None, blocks: np.ndarray = BLOCKS) -> np.ndarray:
@@ -82,16 +76,14 @@ def clv(model: BankModel, rows=None, blocks: np.ndarray = BLOCKS) -> np.ndarray:
 
 
 def _values(model: BankModel, rows: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """The values of ``rows`` (:func:`clv`), in chunks of rows on threads as the customer pass
-    runs (:mod:`sim.month`)."""
+    """The values of ``rows`` (:func:`clv`)."""
     c, cfg, t = model.customers, model.config, model.month
     p_exits = exits.params(model)
     longest = t - int(c.joined[rows].min(initial=t)) + int(blocks.sum()) + 1
     if len(p_exits.tenure_log) < longest:  # the model's table covers its run only
         p_exits = p_exits._replace(tenure_log=exits.tenure_logs(cfg.behaviour, longest))
-    rates = books.line_rates(cfg.economics)
-    signed = np.array([-rates[k] if k in BASE_COST else rates[k] for k in books.LINES])
-    args = (
+    return _kernel(
+        rows,
         (
             c.satisfaction, c.products, c.tier, c.digital, c.manager, c.attention,
             c.manager_change, c.referred, c.shock, c.engagement, c.age, c.joined, c.aum, c.loan,
@@ -101,26 +93,11 @@ def _values(model: BankModel, rows: np.ndarray, blocks: np.ndarray) -> np.ndarra
         experience.params(model),
         np.float32(cfg.behaviour.relationship.reference),
         model.wealth_share,
-        signed,
+        books.signed_rates(cfg.economics),
         (1.0 + cfg.economics.discount_rate) ** (-1.0 / 12.0),
         t,
         blocks,
     )  # fmt: skip
-    out = np.empty(len(rows))
-    size = CHUNK
-    starts = range(0, len(rows), size)
-
-    def chunk(start: int) -> None:
-        out[start : start + size] = _kernel(rows[start : start + size], *args)
-
-    threads = min(THREADS, len(starts) // 2)  # two chunks a thread at least
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(chunk, starts))
-    else:
-        for start in starts:
-            chunk(start)
-    return out
 
 
 @kernel
@@ -151,7 +128,7 @@ def _kernel(rows, c, p_exits, p_service, p_experience, reference, wealth_share, 
         d_i = digital[i]
         pull = experience.competitor_pull(p_experience, level, d_i)
         managed = F1 if manager[i] >= 0 else F0
-        gap = attention[i] - reference if manager[i] >= 0 else F0
+        gap = staffing.gap(attention[i], reference, manager[i])
         # the last month in a manager change's window: the hazard steps after it
         window = p_exits.manager_change_months - (t - manager_change[i]) - 1
         held = 1.0  # chance of being a customer, discounted, before the block

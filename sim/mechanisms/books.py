@@ -48,6 +48,12 @@ def customer_lines(economics, wealth_share, aum, loan, weight) -> Lines:
     return {line: (rates[line], base) for line, base in zip(LINES, amounts, strict=True)}
 
 
+def signed_rates(economics) -> np.ndarray:
+    """Each line's monthly rate in the order of LINES, costs (credit losses) negative: a
+    customer's monthly profit is the sum of these times :func:`bases`."""
+    return np.array([-r if line in BASE_COST else r for line, r in line_rates(economics).items()])
+
+
 def customer_profit(lines: Lines) -> np.ndarray:
     """Each row's monthly profit (CNY) from its ``customer_lines``: revenue less credit losses."""
     profit = sum(

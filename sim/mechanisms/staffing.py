@@ -54,7 +54,14 @@ def attend(p, manager, tier, trust):
         trust += (F1 - trust) / p.trust_months
     cell = (manager + 1) * 4 + tier
     attention = p.cell_base[cell] + p.cell_span[cell] * trust
-    return trust, attention, attention - p.reference if manager >= 0 else F0
+    return trust, attention, gap(attention, p.reference, manager)
+
+
+@formula
+def gap(attention, reference, manager):
+    """The relationship gap of a customer: attention less the reference for a managed customer
+    (positive for a well-run relationship), 0 without a manager."""
+    return attention - reference if manager >= 0 else F0
 
 
 def n_cells(model) -> int:
