@@ -47,7 +47,7 @@ def test_a_new_customer_costs_more_to_serve_than_one_of_ten_years(model):
     serving_cfg = model.config.bank.cost_to_serve
     new, old = serving(model, tenure=0.0), serving(model, tenure=120.0)
     assert (new > old).all()
-    channel = serving(model, tenure=120.0, products=0.0) - 0.0  # onboarding gone, no accounts
+    channel = serving(model, tenure=120.0, products=0.0)  # onboarding gone, no accounts
     # the onboarding extra is onboarding x the channel cost at joining, almost gone at 10 years
     extra = (new - old) / channel
     assert extra == pytest.approx(np.full(4, serving_cfg.onboarding), rel=1e-3)
