@@ -15,7 +15,7 @@ RESULTS = Path("results/experiments")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    parser = argparse.ArgumentParser(prog="./testbed dashboard", description=__doc__)
     parser.add_argument("--host", default="localhost", help="address to listen on (localhost)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"({DEFAULT_PORT})")
     parser.add_argument(

@@ -121,7 +121,7 @@ def prepare(args: list[str]) -> Plan:
     """Compose and check everything (one-line ConfigError) before any work."""
     ConfigStore.instance().store(name="calibrate_schema", node=CalibrateConfig)
     _, overrides = split_flags(
-        args, "experiments.calibrate", HELP, "see python -m experiments.calibrate -h"
+        args, "experiments.calibrate", HELP, "see ./testbed experiments.calibrate -h"
     )
     parsed = check_overrides(overrides, GROUPS)
     bank = next((o.value() for o in reversed(parsed) if o.key_or_group == "bank"), DEFAULT_BANK)
@@ -140,7 +140,7 @@ def prepare(args: list[str]) -> Plan:
     folder = Path(settings.output.dir) / str(bank)
     check_study_folder(folder, "output.dir")
     check_machine([scenario] * workers(settings.executor), settings.executor, settings.limits)
-    command = " ".join(["python -m experiments.calibrate", *args])
+    command = " ".join(["./testbed experiments.calibrate", *args])
     fits = fit_files(str(bank))
     return Plan(settings, scenario, str(bank), found, ranges, start, folder, command, fits)
 
@@ -438,7 +438,7 @@ def write_outputs(plan: Plan, study: optuna.Study, result: Result, report: list[
         print(f"{count}; nothing written for other commands (write=false)")
         return
     header = [
-        f"Calibrated by python -m experiments.calibrate on {record['timestamp']} (study"
+        f"Calibrated by ./testbed experiments.calibrate on {record['timestamp']} (study"
         f" {study.study_name}, {record['trials']} trials, seeds {s.seed}-{s.seed + s.seeds - 1});"
         f" loss {loss:.4g}",
         f"command: {plan.command}",

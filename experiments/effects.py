@@ -42,15 +42,15 @@ def effects(differences: pd.DataFrame, why: dict[str, str]) -> pd.DataFrame:
 
 def main() -> None:
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
-        sys.exit("usage: python -m experiments.effects RESULTS_DIR")
+        sys.exit("usage: ./testbed experiments.effects RESULTS_DIR")
     differences = Path(sys.argv[1]) / "differences.csv"
     if not differences.is_file():
-        sys.exit(f"error: {differences} not found; run python -m experiments.compare first")
+        sys.exit(f"error: {differences} not found; run ./testbed compare first")
     old = pd.read_csv(EFFECTS, keep_default_na=False) if EFFECTS.is_file() else None
     why = {} if old is None else dict(zip(old["strategy"], old["why"], strict=True))
     table = effects(pd.read_csv(differences, dtype={"point": str}), why)
     table.to_csv(EFFECTS, index=False, float_format="%.6g")
-    print(f"wrote {EFFECTS} ({len(table)} arms); now run: python -m sim.strategies")
+    print(f"wrote {EFFECTS} ({len(table)} arms); now run: ./testbed sim.strategies")
 
 
 if __name__ == "__main__":

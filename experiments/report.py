@@ -23,7 +23,7 @@ KEY = "experiments.report"
 
 def main(args: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.report", description=__doc__.split("\n\n")[0]
+        prog="./testbed experiments.report", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "results", type=Path, help="an experiment's folder, e.g. results/experiments/playbook"

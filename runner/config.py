@@ -234,7 +234,7 @@ def check_experiment(cfg: CompareConfig) -> None:
     check_folder_name("experiment.name", e.name)
     if cfg.calibration and type(cfg) is not CompareConfig:  # a command built on compare's
         raise ConfigError(
-            f"calibration={cfg.calibration}: only python -m experiments.compare runs an experiment"
+            f"calibration={cfg.calibration}: only ./testbed compare runs an experiment"
             " over a calibration's plausible sets; drop calibration="
         )
     if cfg.strategy:

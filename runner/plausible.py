@@ -36,7 +36,7 @@ REPLICATIONS = 10
 error rates are tested (docs/experiments.md); at 5, most verdicts stay undecided at every set."""
 REQUIRED = ("bank", "parameters", "sets")
 WRITER = (
-    "the file python -m experiments.calibrate writes (docs/experiments.md#plausible-calibrations)"
+    "the file ./testbed experiments.calibrate writes (docs/experiments.md#plausible-calibrations)"
 )
 
 
@@ -90,7 +90,7 @@ def read(value: str) -> Calibration:
         if path in _files(value):
             raise ConfigError(
                 f"calibration={value}: no calibration of bank {value} ({path} does not exist):"
-                f" run python -m experiments.calibrate bank={value} ... first"
+                f" run ./testbed experiments.calibrate bank={value} ... first"
             )
         raise ConfigError(f"calibration={shown(value)}: {path} is not a file; allowed: a {FILE}")
     data = path.read_bytes()

@@ -371,7 +371,7 @@ def _check_sweep(override: Override, multirun: bool) -> None:
     line, value = shown(override.input_line), override.value()
     if not multirun:
         raise ConfigError(
-            f"{line} is a sweep; one value per key here (sweep with python -m sim.run -m ..., or"
+            f"{line} is a sweep; one value per key here (sweep with ./testbed sim.run -m ..., or"
             " an experiment grid: see docs/experiments.md)"
         )
     if not (isinstance(value, ChoiceSweep) or isinstance(value, RangeSweep) and value.step):

@@ -346,7 +346,7 @@ def _round(x: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.targets EXTRACT [--out TARGETS.yaml]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m sim.targets",
+        prog="./testbed sim.targets",
         description="Compute a calibration targets file from a bank's CRM extract (CSV/Parquet).",
     )
     parser.add_argument("extract", type=Path)
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             "rows": rows,
             "real_customers": round(float(weight), 2),
             "computed": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": " ".join(["python -m sim.targets", *(argv or sys.argv[1:])]),
+            "command": " ".join(["./testbed sim.targets", *(argv or sys.argv[1:])]),
             "bands": f"value +- max({BAND_SE:g} SE, {BAND_FLOOR:g} x value); docs/calibration.md",
         },
         "targets": targets,

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_parameter_reference_is_up_to_date():
     text = (ROOT / "docs" / "parameters.md").read_text()
-    assert text == parameter_markdown(), "regenerate: python -m sim.config > docs/parameters.md"
+    assert text == parameter_markdown(), "run: .venv/bin/python -m sim.config > docs/parameters.md"
 
 
 def test_every_parameter_has_unit_and_source():
@@ -48,8 +48,8 @@ def test_readme_quickstart_is_the_two_commands_ci_runs_literally():
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 SHELL_BLOCKS = ("bash", "console", "sh", "")
-RUNNERS = ("python -m ", ".venv/bin/python -m ", "./testbed ")
-NOT_RUN = ("./testbed test", "python -m pytest", ".venv/bin/python -m pytest")
+RUNNERS = (".venv/bin/python -m ", "./testbed ")
+NOT_RUN = ("./testbed test", ".venv/bin/python -m pytest")
 SHRINK = ["population.customers=300", "months=3", "burn_in=0"]
 FAST = (  # the default suite runs these; DOC_COMMANDS=all runs every command found
     "bank.branches=0",
@@ -148,6 +148,40 @@ CHOSEN = [
     if (os.environ.get("DOC_COMMANDS") == "all" or any(f in c.line for f in FAST))
     and "targets=results/" not in c.line  # an earlier command's targets: run in order below
 ]
+
+
+BARE_PYTHON = re.compile(r"(?<![\w/.-])python3?(?= )")
+"""A ``python`` not given as ``.venv/bin/python``: whichever Python the PATH has, often too old
+to run the project (a ``python`` code fence is followed by a newline, not a space)."""
+
+
+def documents() -> list[Path]:
+    """The README, docs/ and the examples' READMEs and files that show commands."""
+    return [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "examples").rglob("*.md")),
+        *sorted((ROOT / "examples").rglob("*.yaml")),
+    ]
+
+
+@pytest.mark.parametrize("path", documents(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_is_copy_pasteable(path):
+    """A command in the docs, in a shell block or inline, runs as ``./testbed ...`` or
+    ``.venv/bin/python ...``, never a bare ``python``."""
+    bare = [
+        f"{path.name}:{n}: {line.strip()}"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if BARE_PYTHON.search(line)
+    ]
+    assert not bare, bare
+
+
+def test_the_bare_python_rule_tells_runners_apart():
+    flagged = ["python -m sim.run", "`python3 -m x`", "run python x.py", "(python -m a)"]
+    allowed = [".venv/bin/python -m sim.run", "./testbed sim.run", "```python", "Python 3.12"]
+    assert all(BARE_PYTHON.search(s) for s in flagged)
+    assert not any(BARE_PYTHON.search(s) for s in allowed)
 
 
 def test_the_docs_show_commands_of_every_kind():

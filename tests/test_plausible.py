@@ -242,7 +242,7 @@ def test_reading_plausible_yaml(tmp_path, monkeypatch):
         plausible.read("synthetic")
     assert str(refused.value) == (
         f"calibration=synthetic: no calibration of bank synthetic ({tmp_path}/calibrations/"
-        "synthetic/plausible.yaml does not exist): run python -m experiments.calibrate"
+        "synthetic/plausible.yaml does not exist): run ./testbed experiments.calibrate"
         " bank=synthetic ... first"
     )
     shipped = plausible.read("city_bank")  # the example ships the sets of its shipped fit
@@ -325,7 +325,7 @@ def test_a_calibration_that_cannot_run_is_refused_before_any_work(
 
 
 def test_other_commands_refuse_a_calibration(tmp_path):
-    with pytest.raises(ConfigError, match="only python -m experiments.compare"):
+    with pytest.raises(ConfigError, match="only ./testbed compare"):
         robustness.prepare([f"calibration={write(tmp_path)}", "dry_run=true"])
 
 

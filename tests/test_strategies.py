@@ -21,7 +21,7 @@ def playbook_names():
 def test_hydra_files_match_the_typed_configs():
     for name in playbook_names():
         path = CONFIGS / f"{name}.yaml"
-        assert path.read_text() == config_yaml(REGISTRY[name]), "run: python -m sim.strategies"
+        assert path.read_text() == config_yaml(REGISTRY[name]), "run: ./testbed sim.strategies"
     presets = {"playbook"}
     assert {p.stem for p in CONFIGS.glob("*.yaml")} == set(playbook_names()) | presets
 
@@ -36,7 +36,7 @@ def test_playbook_preset_combines_strategies_that_exist():
 
 def test_strategies_reference_is_up_to_date():
     text = (CONFIGS.parent.parent / "docs" / "strategies.md").read_text()
-    assert text == strategies_markdown(playbook_names()), "run: python -m sim.strategies"
+    assert text == strategies_markdown(playbook_names()), "run: ./testbed sim.strategies"
 
 
 def test_every_strategy_runs_from_the_command_line_config():

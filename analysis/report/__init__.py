@@ -128,7 +128,7 @@ def report(
             raise NothingToReport(
                 f"nothing to report in {results}: a results folder holds the runs of an"
                 " experiment (runs/ and plan.csv) or of an analysis; make one with"
-                " `python -m experiments.compare output.dir=...`"
+                " `./testbed compare output.dir=...`"
             )
         out(f"Report: {written}")
         return {}

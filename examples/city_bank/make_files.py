@@ -1,4 +1,4 @@
-"""Make the example bank's files: ``python examples/city_bank/make_files.py``.
+"""Make the example bank's files: ``.venv/bin/python examples/city_bank/make_files.py``.
 
 The files are synthetic, made by the model itself so that the truth is known: a bank like the
 embedded one but with its own segment mix and a higher switching base (``TRUTH``), simulated for
