@@ -584,7 +584,8 @@ def _branches(path: Path, city_km: float) -> pd.DataFrame:
                 row,
                 name if t.has("x") else "lat/lon",
                 f"site at {values[row]:.1f} km is outside the map (0 to bank.city_km="
-                f"{city_km:g} km)",
+                f"{city_km:g} km; the population presets small and large resize the synthetic"
+                " city: for a bank of your own set population.customers=N instead)",
             )
     gaps = {"cost", "capacity", "staff"}
     frame = pd.DataFrame({"branch": ids, "x": x, "y": y})

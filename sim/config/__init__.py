@@ -8,14 +8,15 @@ the value and what is allowed. ``docs/parameters.md`` is generated from the same
 (``python -m sim.config``), so the reference cannot drift from the code.
 
 The schema is split by area, one module each: ``constants`` (tiers and shared bounds),
-``population``, ``bank``, ``market``, ``economics``, ``behaviour``, ``output``, ``schema`` (the
+``population``, ``bank`` (and :func:`scaled_bank`, the default bank's network for
+another book), ``market``, ``economics``, ``behaviour``, ``output``, ``schema`` (the
 whole scenario, :class:`Config`, and :func:`register`), ``validation`` and ``reference`` (the
 parameter reference). Import from ``sim.config``: every public name is re-exported here.
 """
 
 from __future__ import annotations
 
-from sim.config.bank import BankConfig, BankDataConfig, CostToServeConfig
+from sim.config.bank import BankConfig, BankDataConfig, CostToServeConfig, scaled_bank
 from sim.config.behaviour import BehaviourConfig, LoyaltyConfig, RelationshipConfig
 from sim.config.constants import (
     ENGAGEMENT_COMPONENTS,
@@ -81,6 +82,7 @@ __all__ = [
     "parameter_markdown",
     "parameter_rows",
     "register",
+    "scaled_bank",
     "schema_field",
     "validate",
 ]

@@ -1,10 +1,13 @@
-"""The bank: branches, client managers, channels, and the input files of a bank of one's own."""
+"""The bank: branches, client managers, channels, and the input files of a bank of one's own;
+the default bank's network scaled to another book (:func:`scaled_bank`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from sim.config.constants import MAX_CNY, TIERS
+from sim.config.population import PopulationConfig
 from sim.params import param
 
 
@@ -157,3 +160,23 @@ class BankConfig:
     )
     cost_to_serve: CostToServeConfig = field(default_factory=lambda: CostToServeConfig())
     data: BankDataConfig = field(default_factory=lambda: BankDataConfig())
+
+
+def scaled_bank(customers: int) -> dict[str, int | float]:
+    """The network of the schema's default bank for a book of ``customers`` simulated customers,
+    as scenario keys (``population.customers`` alone changes the book, not the network:
+    docs/model.md, section 1.2). Branches and client managers are in proportion to the book
+    (rounded, at least one each); each branch's yearly cost is its share of the proportional
+    network's, so branch cost per customer is the default bank's even where the count rounds; the
+    city's side follows the square root of the branches (rounded to 10 m), so branches per km²,
+    and with them the distance to a branch, are the default bank's. Books of a multiple of 5,000
+    divide exactly (3 branches and 10 managers per 5,000, at the default branch cost): the
+    population presets (``configs/population/``) are such books."""
+    bank, book = BankConfig(), PopulationConfig().customers
+    branches = max(1, (2 * bank.branches * customers + book) // (2 * book))  # rounded half up
+    return {
+        "bank.branches": branches,
+        "bank.managers": max(1, (2 * bank.managers * customers + book) // (2 * book)),
+        "bank.branch_cost": bank.branch_cost * (bank.branches * customers) / (book * branches),
+        "bank.city_km": round(bank.city_km * math.sqrt(branches / bank.branches), 2),
+    }
