@@ -32,7 +32,8 @@ from sim.scenario import run_id as config_run_id
 @dataclass
 class RunResult:
     """What one run produced: its config, its run id (the name of its folder) and its pandas
-    tables (``crm_extract`` is None when ``output.crm_extract`` is off)."""
+    tables (``crm_extract`` is None when ``output.crm_extract`` is off; ``leavers``:
+    :func:`sim.metrics.leavers`)."""
 
     config: Config
     run_id: str  # sim.scenario.run_id(config): a content hash of the resolved config
@@ -40,6 +41,7 @@ class RunResult:
     summary: pd.Series
     panel: pd.DataFrame
     branches: pd.DataFrame
+    leavers: pd.DataFrame
     started: str  # ISO time
     finished: str
     crm_extract: pd.DataFrame | None = None
@@ -55,6 +57,7 @@ class RunResult:
             self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             (tmp / "summary.json").write_text(json.dumps(self.summary.to_dict(), indent=2))
             self.branches.to_parquet(tmp / "branches.parquet", index=False)
+            self.leavers.to_parquet(tmp / "leavers.parquet", index=False)
             if self.config.output.panel:
                 self.panel.to_parquet(tmp / "panel.parquet", index=False)
             if self.config.output.crm_extract and self.crm_extract is not None:
@@ -97,6 +100,7 @@ def run_scenario(
         summary,
         metrics.panel(model),
         metrics.branches(model),
+        metrics.leavers(model),
         started,
         now(),
         crm_extract=metrics.crm_extract(model),

@@ -19,7 +19,7 @@ import numpy as np
 
 NEVER = -(10**6)  # a month long before any run, e.g. "no manager change yet"
 
-EXIT_REASONS = ("", "switched", "followed_manager", "natural")
+EXIT_REASONS = ("", "switched", "followed_manager", "natural", "closure")
 CHANNELS = ("opening_book", "organic", "referral", "partner", "digital")
 
 COLUMNS: dict[str, tuple[type, object]] = {
@@ -59,6 +59,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "joined": (np.int32, 0),  # month joined (negative for the opening book)
     "left": (np.int32, -1),  # month left, -1 while a customer
     "exit_reason": (np.int8, 0),
+    "exit_value": (np.float64, 0.0),  # CNY of lifetime value lost as the row left (sim.clv)
     "complaints": (np.int16, 0),
     "last_used": (np.int32, 0),  # month of the last transaction
     "habit": (np.float32, 0.0),  # lifelong banking habit 0-1 (part of the engagement target)

@@ -132,6 +132,7 @@ VALUE_LOST_PARTS = {
     "switched": "switching",
     "followed_manager": "following a manager",
     "natural": "natural exits",
+    "closure": "branch closures",
     "mass": "mass-tier exits",
     "mid": "mid-tier exits",
     "high": "high-tier exits",
@@ -208,3 +209,8 @@ def thresholds_text(
     return ", ".join(
         f"±{REGISTRY[k].describe_threshold(settings.get(k))} for {REGISTRY[k].short}" for k in names
     )
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """A count and its noun: "1 arm", "2 arms", "1,000 runs", "2 strategies" (``plural``)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -26,6 +26,7 @@ import pandas as pd
 from sim.clv import clv
 from sim.config import TIERS
 from sim.customers import CHANNELS, EXIT_REASONS, REFERRER_CHANNELS, masked_sum
+from sim.geography import OpenBranches
 from sim.ledger import GROUPS
 from sim.mechanisms.engagement import engaged
 
@@ -171,10 +172,12 @@ by tier."""
 def value_lost(model: BankModel) -> dict[str, float]:
     """The value of this month's leavers (CNY, :data:`VALUE_LOST`): each one's lifetime value
     (:func:`sim.clv.clv`) on their state when they left, as if they had stayed, times the real
-    customers the row stands for; in all, by exit reason and by tier."""
+    customers the row stands for; in all, by exit reason and by tier. Each leaver's value is
+    kept in the ``exit_value`` column (:func:`leavers`)."""
     c = model.customers
     rows = np.flatnonzero(c.left == model.month)
     lost = clv(model, rows) * c.weight[rows]
+    c.exit_value[rows] = lost
     reasons = np.bincount(c.exit_reason[rows], lost, len(EXIT_REASONS))[1:]
     tiers = np.bincount(c.tier[rows], lost, len(TIERS))
     return dict(zip(VALUE_LOST, (lost.sum(), *reasons, *tiers), strict=True))
@@ -343,6 +346,59 @@ def panel(model: BankModel) -> pd.DataFrame:
             "branch": c["branch"],
         }
     )
+
+
+AREAS = 8
+"""The leavers table's map grid: the city's square split into AREAS x AREAS areas."""
+LEAVER_GROUPS = ("book", "reason", "tier", "segment", "banks_by", "catchment", "area_x", "area_y")
+"""What the leavers table groups by (:func:`leavers`)."""
+
+
+def leavers(model: BankModel) -> pd.DataFrame:
+    """The measured months' leavers, grouped (:data:`LEAVER_GROUPS`): by book (the opening
+    book, customers when burn-in ended, the same people in every arm; or newcomers), exit
+    reason, tier and segment as they left, the channel they banked by (``branch``, or
+    ``digital`` with a digital share of at least a half), the catchment they live in (the index
+    of the nearest of the bank's own branches, open at the start whatever closed later) and the
+    area of their home (column and row of an :data:`AREAS` x :data:`AREAS` grid over the city);
+    ``exits`` in real customers and ``value_lost`` their lifetime value discounted to month 0 as
+    ``value_lost`` in the summary. Every arm of a comparison is grouped alike, so arms can be
+    subtracted."""
+    c, cfg = model.customers.everyone(), model.config
+    month = measured(model, c["left"])
+    gone = np.flatnonzero((c["left"] >= 0) & (month >= 1))
+    homes = np.column_stack([c["x"][gone], c["y"][gone]]).astype(np.float64)
+    cell = np.clip((homes / cfg.bank.city_km * AREAS).astype(np.int64), 0, AREAS - 1)
+    table = pd.DataFrame(
+        {
+            "book": pd.Categorical.from_codes((c["cohort"][gone] == 0).astype(np.int8), GROUPS[:2]),
+            "reason": pd.Categorical.from_codes(c["exit_reason"][gone] - 1, EXIT_REASONS[1:]),
+            "tier": pd.Categorical.from_codes(c["tier"][gone], TIERS),
+            "segment": pd.Categorical.from_codes(c["segment"][gone], model.segment_names),
+            "banks_by": pd.Categorical.from_codes(
+                (c["digital"][gone] >= 0.5).astype(np.int8), REFERRER_CHANNELS
+            ),
+            "catchment": catchments(model, homes),
+            "area_x": cell[:, 0].astype(np.int8),
+            "area_y": cell[:, 1].astype(np.int8),
+            "exits": c["weight"][gone].astype(np.float64),
+            "value_lost": c["exit_value"][gone]
+            * discount_factors(month[gone], cfg.economics.discount_rate),
+        }
+    )
+    grouped = table.groupby(list(LEAVER_GROUPS), observed=True, sort=True)
+    return grouped[["exits", "value_lost"]].sum().reset_index()
+
+
+def catchments(model: BankModel, homes: np.ndarray) -> np.ndarray:
+    """The index of the nearest of the bank's own branches (those it opened with, closed later
+    or not) to each home; -1 for a bank without branches."""
+    branches = model.branch_list()
+    own = [b.index for b in branches if b.opened == 0]
+    if not own:
+        return np.full(len(homes), -1, np.int32)
+    sites = np.array([(b.x, b.y) for b in branches], np.float64)
+    return OpenBranches(sites, np.array(own)).nearest(homes)[0]
 
 
 # The customer columns the CRM extract copies at its reference month.

@@ -22,6 +22,7 @@ import numpy as np
 from sim import metrics
 from sim.compiled import F0, F1, kernel
 from sim.config import TIERS
+from sim.customers import EXIT_REASONS, NEVER
 from sim.mechanisms import books, engagement, exits, experience, service, staffing, wealth
 from sim.rng import keyed_uniform
 
@@ -36,15 +37,18 @@ COLUMNS = (
     "active", "weight", "segment", "digital", "fit", "aum", "age", "products", "tier", "branch",
     "near", "manager", "trust", "manager_change", "satisfaction", "effort", "attention",
     "perks", "shock", "referred", "joined", "engagement", "engagement_lift", "habit",
-    "complaints", "last_used", "left", "exit_reason", "cohort", "key",
+    "complaints", "last_used", "left", "exit_reason", "cohort", "key", "closed_at",
 )  # fmt: skip
 # The streams it draws from, in its argument order.
 STREAMS = ("churn", "fees", "wealth", "referrals", "products", "complaints", "life_events", "usage")
 # The sums it returns: these, exits by segment, then the tail.
 _OUT_HEAD = (
-    "service_opening", "service_newcomers", "upgrades", "downgrades", "exit_natural",
-    "exit_switched", *(f"exits_{tier}" for tier in TIERS),
+    "service_opening", "service_newcomers", "upgrades", "downgrades",
+    *(f"exit_{reason}" for reason in EXIT_REASONS[1:]), *(f"exits_{tier}" for tier in TIERS),
 )  # fmt: skip
+_EXITS = 3  # a leaver for reason r (an index of EXIT_REASONS) adds to the sum at _EXITS + r
+_BY_TIER = _EXITS + len(EXIT_REASONS)  # exits by tier start here
+_BY_SEGMENT = _BY_TIER + len(TIERS)  # and exits by segment here
 _OUT_TAIL = ("complaints", "fee_complaints", "life_events")
 # The tally's sums (then the count of simulated customers), in its order.
 _TALLY = (
@@ -133,7 +137,7 @@ def customer_month(c, params, bases, t, out, referrer, start, stop):
     (
         active, weight, segment, digital, fit0, aum, age, products, tier, branch, near, manager,
         trust, manager_change, satisfaction, effort, attention, perks, shock, referred, joined,
-        engagement_, lift, habit, complaints, last_used, left, exit_reason, cohort, key,
+        engagement_, lift, habit, complaints, last_used, left, exit_reason, cohort, key, closed_at,
     ) = c  # fmt: skip
     p_staff, p_service, p_wealth, p_experience, p_exits, p_engage = params
     b_churn, b_fees, b_wealth, b_refer, b_products, b_complain, b_life, b_usage = bases
@@ -169,14 +173,14 @@ def customer_month(c, params, bases, t, out, referrer, start, stop):
             referred[i], shock[i], engagement_[i], gap, age[i],
         )  # fmt: skip
         shock[i] *= p_exits.shock_decay
-        reason = exits.leave(keyed_uniform(b_churn, k), switching, natural)
+        reason = exits.leave(keyed_uniform(b_churn, k), switching, natural, closed_at[i] != NEVER)
         if reason != exits.STAY:
             active[i] = False
             left[i] = t
             exit_reason[i] = reason
-            out[4 if reason == exits.NATURAL else 5] += w
-            out[6 + new] += w
-            out[10 + segment[i]] += w
+            out[_EXITS + reason] += w
+            out[_BY_TIER + new] += w
+            out[_BY_SEGMENT + segment[i]] += w
             continue
         if engagement.refers(p_engage, sat, keyed_uniform(b_refer, k)):
             referrer[i] = True
@@ -250,7 +254,7 @@ def _book(model: BankModel, out: np.ndarray) -> None:
     e = model.events
     for name in ("upgrades", "downgrades", "complaints", "fee_complaints", "life_events"):
         e[name] += sums[name]
-    for reason in ("natural", "switched"):
+    for reason in ("natural", "switched", "closure"):  # followed_manager: model.exit
         e[f"exit_{reason}"] += sums[f"exit_{reason}"]
     for tier in TIERS:
         e[f"exits_{tier}"] += sums[f"exits_{tier}"]

@@ -24,6 +24,7 @@ def made_up_run(folder: Path, spec, summary: dict) -> None:
     tables = [
         "timeseries",
         "branches",
+        "leavers",
         *(t for t in ("panel", "crm_extract") if getattr(output, t)),
     ]
     for table in tables:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from made_up import made_up_run
 
 from analysis.report import NothingToReport, report
-from analysis.report.executive import DECISION_KPIS, executive_section, ranking
+from analysis.report.executive import DECISION_KPIS, arm_sentence, executive_section, ranking
 from analysis.report.labels import Labels
 from analysis.report.sections import _headline, crn_plain
 from analysis.stats import BETTER, NEGLIGIBLE, UNDECIDED, VERDICTS, WORSE, verdicts
@@ -131,7 +131,8 @@ def test_arm_sentences_speak_of_customers_in_every_100_and_money(board):
     product = title("product_innovation")
     assert re.search(
         rf"^\d+\. {product} keeps 2\.0 more customers in every 100 after {MONTHS} months and adds"
-        r" CNY 30\.0 M of NPV\.$",
+        rf" CNY 30\.0 M of NPV; better on mid/high-tier retention at {MONTHS} months"
+        r" \(\+1\.0 pts\)\.$",
         md,
         re.MULTILINE,
     )
@@ -139,6 +140,7 @@ def test_arm_sentences_speak_of_customers_in_every_100_and_money(board):
     assert f"worse on mid/high-tier retention at {MONTHS} months (-2.0 pts)" in digital
     training = re.search(rf"^\d+\. {title('training')} .*$", md, re.MULTILINE)[0]
     assert training.count("(too small to matter)") == 2
+    assert "better on" not in training and "worse on" not in training
     assert "Fixed costs weigh heavily" in md  # its fixed costs exceed its NPV difference
     assert "model evidence" in md and "Not modelled" in md and "8 seeds" in md
 
@@ -161,6 +163,36 @@ def test_a_real_but_possibly_small_gain_is_never_called_worth_acting_on():
         f"Its retention at {MONTHS} months is better for real, but possibly by less than the"
         " 0.25 pts worth acting on (by at least 0.10 pts)." in text
     )
+
+
+def test_arm_sentences_name_the_kpis_decided_better_or_worse_and_only_those():
+    """Decision KPIs first, then secondary ones in report order, each with its amount; not the
+    negligible or undecided secondary ones, nor the parts of NPV unless they are decision KPIs;
+    an undecided decision KPI is not yet clear."""
+    mid_high = {"retention_mid_high": BETTER, "aum_retention": UNDECIDED}
+    rows = [
+        (a, k, 0.011 if k == "retention_mid_high" else diff, v)
+        for a, k, diff, v in arm("follow_up", mid_high, 0.001, -3.2e6)
+    ]
+    rows += [
+        ("follow_up", "revenue", 2e6, NEGLIGIBLE),
+        ("follow_up", "npv_fixed", -5e6, WORSE),
+        ("follow_up", "complaints", 120.0, WORSE),
+        ("follow_up", "satisfaction", 0.012, BETTER),
+        ("follow_up", "effort", -0.02, UNDECIDED),
+    ]
+    d = differences(rows).set_index("kpi")
+    d.loc["satisfaction", "clears"] = False
+    text = arm_sentence(d, "Follow-up service", Labels(MONTHS), DECISION_KPIS)
+    assert text == (
+        f"Follow-up service keeps 0.10 more customers in every 100 after {MONTHS} months (too"
+        " small to matter) and loses CNY 3.2 M of NPV (too small to matter); better on"
+        f" mid/high-tier retention at {MONTHS} months (+1.1 pts) and satisfaction (+0.012,"
+        f" possibly small); worse on complaints (+120); not yet clear on AUM retention at"
+        f" {MONTHS} months."
+    )
+    decided = arm_sentence(d, "F", Labels(MONTHS), (*DECISION_KPIS, "npv_fixed"))
+    assert "worse on NPV of fixed costs (-CNY 5.0 M) and complaints (+120);" in decided
 
 
 def test_the_verdict_headline_counts_the_possibly_small_ones():
@@ -343,5 +375,5 @@ def test_workbook_round_trip(board):
 
 
 def test_a_folder_with_nothing_to_report_raises(tmp_path):
-    with pytest.raises(NothingToReport, match="experiments.compare"):
+    with pytest.raises(NothingToReport, match=r"\./testbed compare"):
         report(tmp_path, out=lambda line: None)

@@ -181,7 +181,7 @@ def test_an_unknown_experiment_key_points_to_the_page_that_lists_them(line, hint
 
 def test_report_of_a_folder_without_results_exits_non_zero(tmp_path, capsys):
     code, out, err = run_main(experiments.report, [str(tmp_path)], capsys)
-    assert code == 2 and "nothing to report" in err and "experiments.compare" in err
+    assert code == 2 and "nothing to report" in err and "./testbed compare" in err
     assert not list(tmp_path.iterdir())
     code, _, err = run_main(experiments.report, [str(tmp_path / "missing")], capsys)
     assert code == 2 and "is not a folder" in err

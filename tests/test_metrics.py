@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from sim import metrics
+from sim.api import run_scenario
 from sim.config import TIERS
 from sim.customers import CHANNELS, EXIT_REASONS
 from sim.model import BankModel
@@ -309,3 +310,47 @@ def test_measured_months_count_from_the_end_of_burn_in(make_config):
     assert metrics.measured(model, 12) == 0
     assert metrics.measured(model, 13) == 1
     np.testing.assert_array_equal(metrics.measured(model, np.array([0, 30])), [-12, 18])
+
+
+@pytest.fixture(scope="module")
+def closed_run():
+    return run_scenario(
+        [
+            "population.customers=2000",
+            "months=12",
+            "burn_in=3",
+            "seed=2",
+            "strategy=[outlet_closure]",
+        ]
+    )
+
+
+def test_the_leavers_table_adds_up_to_the_runs_exits_and_value_lost(closed_run):
+    """Every way of grouping the leavers gives the time series' exits and the summary's value
+    lost: by reason, tier and segment, and in all."""
+    leavers, ts, s = closed_run.leavers, closed_run.timeseries, closed_run.summary
+    assert set(leavers["reason"]) >= {"switched", "closure", "natural"}
+    close = dict(rel=1e-9, abs=1e-6)
+    for reason, n in leavers.groupby("reason", observed=False)["exits"].sum().items():
+        assert n == pytest.approx(ts[f"exit_{reason}"].sum(), **close)
+    for column in ("tier", "segment"):
+        for name, n in leavers.groupby(column, observed=False)["exits"].sum().items():
+            assert n == pytest.approx(ts[f"exits_{name}"].sum(), **close)
+    lost = leavers.groupby("reason", observed=False)["value_lost"].sum()
+    for reason, value in lost.items():
+        assert value == pytest.approx(s[f"value_lost_{reason}"], **close)
+    assert (
+        leavers["value_lost"].sum() == pytest.approx(s["value_lost"], **close) and lost.gt(0).all()
+    )
+
+
+def test_leavers_are_placed_in_their_own_branchs_catchment_and_on_the_city_grid(closed_run):
+    leavers, branches = closed_run.leavers, closed_run.branches
+    own = set(branches.loc[branches["opened_month"].isna(), "branch"])
+    assert set(leavers["catchment"]) <= own and len(set(leavers["catchment"])) == len(own)
+    closed = set(branches.loc[branches["closed_month"].notna(), "branch"])
+    assert closed and closed <= set(leavers["catchment"])  # a closed branch keeps its catchment
+    for axis in ("area_x", "area_y"):
+        assert leavers[axis].between(0, metrics.AREAS - 1).all() and leavers[axis].nunique() > 3
+    assert set(leavers["banks_by"]) == {"branch", "digital"}
+    assert not leavers.duplicated(list(metrics.LEAVER_GROUPS)).any()

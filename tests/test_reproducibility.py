@@ -74,6 +74,8 @@ def assert_folder_matches(folder: Path, result) -> None:
     ts, summary, panel = read_run_folder(folder)
     pd.testing.assert_frame_equal(ts, result.timeseries, check_exact=True)
     pd.testing.assert_frame_equal(panel, result.panel, check_exact=True)
+    leavers = pd.read_parquet(folder / "leavers.parquet")
+    pd.testing.assert_frame_equal(leavers, result.leavers, check_exact=True)
     assert summary == json.loads(json.dumps(result.summary.to_dict()))
 
 
@@ -88,6 +90,7 @@ def test_saved_run_folder_round_trips_and_is_replaced_atomically(make_config, tm
         "checksums.json",
         "config.yaml",
         "crm_extract.parquet",
+        "leavers.parquet",
         "panel.parquet",
         "provenance.json",
         "summary.json",

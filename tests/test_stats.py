@@ -177,9 +177,11 @@ def test_paired_differences_match_scipy_and_contain_the_bonferroni_t_interval():
             assert r.rel_diff == pytest.approx((a - b).mean() / b.mean(), rel=1e-9)
             own = {"revenue": b.mean(), "aum": b.mean(), "mean": b.mean()}  # no revenue column
             assert r.smallest_effect == pytest.approx(REGISTRY[kpi].threshold(own))
-            # the known shift is recovered (noise sd is scale / 50: this is 3.5 standard errors)
+            # the known shift is recovered within 4.5 standard errors (noise sd scale / 50 over
+            # the seeds): over 3 arms x every KPI, about 130 checks, a bound of 3.5 would fail
+            # some draw of noise about one time in 14, this one in about a thousand
             shift = SHIFTS[arm][0] if scale(kpi) < 1 else SHIFTS[arm][1]
-            assert abs(r.mean_diff - shift) < scale(kpi) / 50
+            assert abs(r.mean_diff - shift) < 4.5 * scale(kpi) / 50 / np.sqrt(len(SEEDS))
 
 
 @pytest.mark.parametrize("arms", [1, 2, 3, 5])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim import geography, metrics
-from sim.mechanisms import books
+from sim.customers import NEVER
+from sim.mechanisms import books, exits
 from sim.model import BankModel
 from sim.params import ConfigError
 from sim.strategies.outlet_closure import ADAPTING, DIGITAL, SETTLED, branch_profit
@@ -48,14 +49,17 @@ def rows_of(everyone, keys):
     return order[np.searchsorted(everyone["key"], keys, sorter=order)]
 
 
-def exits_of(model, ids, first, last, reason=None):
-    """Mask over keys ``ids``: left in absolute months first..last (for ``reason`` if given)."""
+SWITCHES = (exits.SWITCHED, exits.CLOSURE)  # to a rival: a displaced customer's is a closure's
+
+
+def exits_of(model, ids, first, last, reasons=None):
+    """Mask over keys ``ids``: left in absolute months first..last (for ``reasons`` if given)."""
     everyone = model.customers.everyone()
     rows = rows_of(everyone, ids)
     left = everyone["left"][rows]
     mask = (left >= first) & (left <= last)
-    if reason is not None:
-        mask &= everyone["exit_reason"][rows] == reason
+    if reasons is not None:
+        mask &= np.isin(everyone["exit_reason"][rows], reasons)
     return mask
 
 
@@ -84,13 +88,36 @@ def test_closed_branches_customers_leave_more_often_than_in_the_baseline(pairs):
     for base, closed in pairs:
         ids = closed.strategies[0].affected_keys
         assert len(ids) > 500
-        switched += [exits_of(m, ids, *year1, reason=1).sum() for m in (base, closed)]
+        switched += [exits_of(m, ids, *year1, reasons=SWITCHES).sum() for m in (base, closed)]
         for k, window in enumerate((year1, year2)):
             excess[k] += exits_of(closed, ids, *window).sum() - exits_of(base, ids, *window).sum()
     uplift = switched[1] / switched[0] - 1
     # Bain 2016: affected customers' switching up ~14% over the next year (here ~16%)
     assert 0.08 < uplift < 0.30, uplift
     assert excess[0] > 0 and excess[0] > 1.3 * excess[1], excess  # the excess fades
+
+
+def test_a_displaced_customers_switch_is_put_down_to_the_closure(pairs):
+    """Reason ``closure``: exactly the switches of customers whose branch closed under them;
+    none in the baseline. The label does not decide who leaves: the leavers outside the closure
+    arm's displaced customers before the closure are the baseline's."""
+    for base, closed in pairs:
+        b, c = base.customers.everyone(), closed.customers.everyone()
+        assert not (b["exit_reason"] == exits.CLOSURE).any()
+        displaced = c["closed_at"] != NEVER
+        switched = np.isin(c["exit_reason"], SWITCHES)
+        assert ((c["exit_reason"] == exits.CLOSURE) == (switched & displaced)).all()
+        assert (c["exit_reason"] == exits.CLOSURE).sum() > 100
+
+
+def test_the_closure_label_does_not_decide_who_leaves():
+    """Displaced or not, the same draw leaves or stays, and naturally or not; only a switch is
+    relabelled."""
+    rng = np.random.default_rng(0)
+    for u, switching, natural in rng.uniform(0, 0.2, (500, 3)).astype(np.float32):
+        stay = exits.leave(u, switching, natural, False)
+        moved = exits.leave(u, switching, natural, True)
+        assert moved == (exits.CLOSURE if stay == exits.SWITCHED else stay)
 
 
 def test_branch_dependent_customers_are_hit_harder(pairs):
@@ -260,7 +287,7 @@ def switched_real(model, ids, first, last):
     """Real customers among keys ``ids`` who switched in absolute months first..last."""
     everyone = model.customers.everyone()
     rows = rows_of(everyone, ids)
-    mask = exits_of(model, ids, first, last, reason=1)
+    mask = exits_of(model, ids, first, last, reasons=SWITCHES)
     return float(everyone["weight"][rows][mask].sum(dtype=np.float64))
 
 

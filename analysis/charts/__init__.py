@@ -11,7 +11,7 @@ baseline, else up to ``MAX_ARMS`` with the largest effects, and name the arms th
 Figures are drawn on the Agg canvas without pyplot, so nothing global is touched.
 
 A module per chart family: ``over_time``, ``tradeoff``, ``forest``, ``sweep``, ``ledger``,
-``churn``, ``survival``, ``branch_map``, ``skill``; what they share is in ``common`` (style,
+``churn``, ``survival``, ``harm_map``, ``skill``; what they share is in ``common`` (style,
 figures, labels) and ``data`` (:class:`~analysis.charts.data.ChartData`: the runs, tables, arms
 and the chosen arm and point). To add a chart, write a generator in a family module that takes
 a ``ChartData`` and yields ``Drawn(name, title, caption, figure)`` (nothing when the data cannot
@@ -27,11 +27,11 @@ from pathlib import Path
 import matplotlib as mpl
 import pandas as pd
 
-from analysis.charts.branch_map import branch_map
 from analysis.charts.churn import churn
-from analysis.charts.common import STYLE, Chart, Style, arm_styles, save
+from analysis.charts.common import STYLE, Chart, Style, applies, arm_styles, save
 from analysis.charts.data import MAX_ARMS, ChartData
 from analysis.charts.forest import forest
+from analysis.charts.harm_map import harm_map
 from analysis.charts.ledger import waterfall
 from analysis.charts.over_time import profit_over_time, retention_over_time
 from analysis.charts.skill import manager_skill
@@ -51,7 +51,7 @@ CHARTS = (
     waterfall,
     churn,
     retention_curves,
-    branch_map,
+    harm_map,
     manager_skill,
 )
 """Every chart generator, in reading order."""
@@ -65,25 +65,30 @@ def draw_all(
     arms: list[str] | None = None,
     on_chart: Callable[[str], None] | None = None,
     on_save: Callable[[list[str]], None] | None = None,
+    on_plan: Callable[[list[str]], None] | None = None,
 ) -> list[Chart]:
     """Draw and save every chart the stored results support, in reading order.
 
-    ``arm`` picks the arm of the single-arm charts (a ledger waterfall, the branch map); by
-    default the arm (and, in a sweep, the point) with the best retention verdict, else the first
-    arm after the baseline; the map prefers an arm that closed branches. ``arms`` (arm names)
+    ``arm`` picks the arm of the single-arm charts (a ledger waterfall); by default the arm
+    (and, in a sweep, the point) with the best retention verdict, else the first arm after the
+    baseline. ``arms`` (arm names)
     replaces the experiment's ``chart_arms``: the arms shown beside the baseline (empty: up to
-    ``MAX_ARMS``, those with the largest effects). ``on_chart(name)`` is called before each
-    chart generator runs (``name``: the generator's, e.g. ``"tradeoff"``); ``on_save(names)``
-    before a chart's files (``names``) are written.
+    ``MAX_ARMS``, those with the largest effects). Only the generators that apply to the data
+    run (``common.applies``: no sweep charts without a sweep); ``on_plan(names)`` is called once
+    with their names, ``on_chart(name)`` before each of them runs (``name``: the generator's,
+    e.g. ``"tradeoff"``), ``on_save(names)`` before a chart's files (``names``) are written.
     """
     results, out_dir = Path(results), Path(out_dir)
     data = ChartData(results, tables or {}, arm, arms)
     if data.runs.empty:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
+    todo = [draw for draw in CHARTS if applies(draw, data)]
+    if on_plan is not None:
+        on_plan([draw.__name__ for draw in todo])
     charts = []
     with mpl.rc_context(STYLE):
-        for draw in CHARTS:
+        for draw in todo:
             if on_chart is not None:
                 on_chart(draw.__name__)
             for drawn in draw(data):

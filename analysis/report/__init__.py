@@ -32,8 +32,11 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import plausible, stats
+from analysis.harm import Leavers
+from analysis.harm import harm as harm_table
 from analysis.inference import Design
 from analysis.report import console, html, markdown
+from analysis.report import harm as harm_report
 from analysis.report.document import Document
 from analysis.report.figures import ChartFile, ChartProgress, draw_figures
 from analysis.report.labels import Labels
@@ -146,6 +149,8 @@ def report(
     written = write_report(results, tables, runs, arms=arms)
     columns = [f.name for f in fields(ChartFile)]
     tables["figures"] = pd.DataFrame([asdict(c) for c in written.charts], columns=columns)
+    for line in harm_report.console_lines(tables.get("harm"), labels):
+        out(line)
     for line in console.written(written):
         out(line)
     for line in console.executive(tables, experiment, labels, reps, calibration):
@@ -161,7 +166,8 @@ def write_report(
     arms: list[str] | None = None,
 ) -> Written:
     """Draw the figures (unless ``charts`` are given; ``arms`` chooses their arms) and write
-    report.html, report.md and results.xlsx.
+    report.html, report.md and results.xlsx; adds ``harm`` (:func:`who_gets_hurt`) to
+    ``tables``.
 
     ``tables`` are :func:`statistics`'; ``runs`` is ``store.load(results)`` (loaded if None).
     A failure to draw the figures does not stop the report: it says why they are missing (and
@@ -180,6 +186,8 @@ def write_report(
     runs = store.load(results) if runs is None else runs
     stage("Survival")
     curves = survival(results, runs)  # after the charts: reading panels starts Arrow's threads
+    if not (hurt := who_gets_hurt(results, runs)).empty:
+        tables["harm"] = hurt  # read after the charts too, for the same reason
     stage("Report")
     doc = build(results, tables, runs, charts, error, curves)
     html_path, md_path = results / "report.html", results / "report.md"
@@ -188,6 +196,13 @@ def write_report(
     stage("Workbook")
     workbook = _workbook(results, tables, runs, curves)
     return Written(html_path, md_path, figures, charts, error, workbook)
+
+
+def who_gets_hurt(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """The store's who-gets-hurt table (:func:`analysis.harm.harm`; empty without a baseline or
+    leavers): its runs' leavers against the baseline's on the same seeds."""
+    baseline = (store.experiment_meta(results).get("experiment") or {}).get("baseline", "baseline")
+    return harm_table(Leavers.load(results, runs), baseline)
 
 
 def stage(name: str) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.report.document import Bullets, Heading, Para, Section
 from analysis.report.formats import finite, records
+from analysis.report.harm import sentence
 from analysis.report.labels import Labels
 from analysis.stats import (
     BETTER,
@@ -24,7 +25,7 @@ from analysis.stats import (
     near_end,
     possibly_small,
 )
-from sim.kpis import NPV_PARTS, REGISTRY, Kpi, decimals
+from sim.kpis import NPV_PARTS, REGISTRY, VALUE_LOST_PARTS, Kpi, counted, decimals
 
 DECISION_KPIS = ("retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The decision KPIs of an experiment that does not name its own."""
@@ -43,6 +44,16 @@ QUALIFIERS = {
 }
 POSSIBLY_SMALL = " (real, but possibly too small to matter)"
 """The qualifier of a better or worse verdict whose interval reaches inside the smallest effect."""
+PARTS = (
+    *NPV_PARTS,
+    *(f"value_lost_{part}" for part in VALUE_LOST_PARTS),
+    "revenue",
+    "cost",
+    "profit",
+    "aum_end",
+)
+"""What arm sentences leave to the tables unless they are decision KPIs: the parts of NPV and
+of the value lost, and the money flows NPV and AUM retention already sum up."""
 NOT_MODELLED = (
     "Not modelled: competitors reacting to the bank, economic cycles and interest-rate paths,"
     " win-back of customers who left, and negative word of mouth (docs/model.md, section 7)."
@@ -114,12 +125,14 @@ def executive_section(
     baseline = labels.arm(experiment.get("baseline", "baseline"))
     section.blocks.append(
         Para(
-            f"{len(ranked)} strategies against the {baseline.lower()} on the same {seeds} seeds,"
+            f"{counted(len(ranked), 'strategy', 'strategies')} against the {baseline.lower()} on"
+            f" the same {counted(seeds, 'seed')},"
             f" over {labels.months} months. Ranked, best first:"
         )
     )
     sentences = [
         arm_sentence(by_key[(r["point"], r["arm"])], _name(r, labels, short), labels, decision)
+        + _who(tables.get("harm"), r, labels.months)
         for r in records(ranked)
     ]
     section.blocks.append(Bullets(sentences, ordered=True))
@@ -134,25 +147,64 @@ def executive_section(
     return section
 
 
+def _who(harm: pd.DataFrame | None, row: dict, months: int) -> str:
+    """Who the arm hurts or spares, as a second sentence (:mod:`.harm`); "" without leavers."""
+    if harm is None or harm.empty:
+        return ""
+    mine = harm[(harm["point"] == row["point"]) & (harm["arm"] == row["arm"])]
+    return f" {sentence(mine, months)}" if len(mine) else ""
+
+
 def ranking_rule(labels: Labels, decision: tuple[str, ...]) -> str:
     kpis = ", ".join(labels.kpi(k).short for k in decision)
     return RANKING_RULE.format(retention=labels.kpi(ROLES["retention"]).short, kpis=kpis)
 
 
 def arm_sentence(d: pd.DataFrame, name: str, labels: Labels, decision: tuple[str, ...]) -> str:
-    """One arm's differences in a strategy team's words, e.g. "Digital scenario finance keeps
-    4.1 more customers in every 100 after 60 months and adds CNY 6.6 M of NPV (too small to
-    matter)." (``d``: its rows of ``paired_differences``, by KPI)."""
+    """One arm's differences in a strategy team's words, e.g. "Follow-up service keeps 0.1 more
+    customers in every 100 after 60 months (too small to matter) and loses CNY 3.2 M of NPV (too
+    small to matter); better on mid/high-tier retention at 60 months (+1.1 pts); worse on
+    complaints (+120)." (``d``: its rows of ``paired_differences``, by KPI)."""
+    return "; ".join(arm_clauses(d, name, labels, decision)) + "."
+
+
+def arm_clauses(d: pd.DataFrame, name: str, labels: Labels, decision: tuple[str, ...]) -> list:
+    """The clauses of :func:`arm_sentence`: retention and NPV; the other KPIs decided better;
+    those decided worse; the decision KPIs not yet clear (each only when it names any)."""
     retention, profit = ROLES["retention"], ROLES["profit"]
-    parts = [f"{name} {_customers(d.loc[retention], labels.months)}"]
+    head = f"{name} {_customers(d.loc[retention], labels.months)}"
     if profit in d.index:
-        parts.append(f"and {_money(d.loc[profit])}")
-    worse = [k for k in decision if k in d.index and k not in ROLES.values()]
-    worse = [k for k in worse if d.loc[k, "verdict"] == WORSE]
-    tail = "; worse on " + ", ".join(
-        f"{labels.kpi(k).short} ({labels.kpi(k).amount(d.loc[k, 'mean_diff'])})" for k in worse
-    )
-    return " ".join(parts) + (tail if worse else "") + "."
+        head += f" and {_money(d.loc[profit])}"
+    clauses = [head]
+    others = _others(d, decision)
+    for verdict in (BETTER, WORSE):
+        named = [_named(d.loc[k], labels.kpi(k)) for k in others if d.loc[k, "verdict"] == verdict]
+        if named:
+            clauses.append(f"{verdict} on {_and(named)}")
+    unclear = [k for k in others if k in decision and d.loc[k, "verdict"] == UNDECIDED]
+    if unclear:
+        clauses.append(f"not yet clear on {_and([labels.kpi(k).short for k in unclear])}")
+    return clauses
+
+
+def _others(d: pd.DataFrame, decision: tuple[str, ...]) -> list[str]:
+    """The KPIs of ``d`` other than retention and NPV: the decision KPIs first, then the
+    secondary ones (not the :data:`PARTS`) in report order."""
+    first = [k for k in decision if k in d.index]
+    rest = [k for k in d.index if k not in decision and k not in PARTS]
+    return [k for k in (*first, *rest) if k not in ROLES.values()]
+
+
+def _named(d: pd.Series, kpi: Kpi) -> str:
+    """A KPI and its difference, e.g. "complaints (+120)", "AUM retention at 60 months
+    (+0.42 pts, possibly small)"."""
+    small = ", possibly small" if possibly_small(d["verdict"], d.get("clears", True)) else ""
+    return f"{kpi.short} ({_amount(kpi, d['mean_diff'])}{small})"
+
+
+def _and(items: list[str]) -> str:
+    """Items in words: "a", "a and b", "a, b and c"."""
+    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1])))
 
 
 def caveats(d: pd.DataFrame | None, labels: Labels, seeds: int, decision: tuple[str, ...]) -> list:
@@ -197,7 +249,15 @@ def _small_caveats(d: pd.DataFrame, labels: Labels, decision: tuple[str, ...]) -
 
 def _size(kpi: Kpi, value: float) -> str:
     """An unsigned amount with its unit, with the decimals that show it: "0.25 pts"."""
-    return kpi.amount(value, decimals(value * kpi.scale)).lstrip("+")
+    return _amount(kpi, value).lstrip("+")
+
+
+def _amount(kpi: Kpi, value: float) -> str:
+    """A signed difference with its unit, to two significant digits, whole above 1 for KPIs
+    shown whole (counts): "+0.42 pts", "-CNY 3.2 M", "+120"."""
+    shown = abs(value * kpi.scale)
+    digits = decimals(shown)
+    return kpi.amount(value, min(1, kpi.digits) if round(shown, digits) >= 1 else digits)
 
 
 def _npv_caveats(d: pd.DataFrame, labels: Labels) -> list[str]:

@@ -15,12 +15,20 @@ import pandas as pd
 
 from analysis import plausible
 from analysis import survival as lifetimes
+from analysis.report import harm as harm_report
 from analysis.report.analyses import optimize_section, robustness_section, sensitivity_section
 from analysis.report.calibration import executive, set_labels
 from analysis.report.calibration import section as calibration_section
 from analysis.report.document import Bullets, Cell, Document, Figure, Heading, Para, Section, Table
 from analysis.report.executive import DECISION_KPIS, ranking_rule
-from analysis.report.formats import baseline_mark, finite, integer, number, records, run_counts
+from analysis.report.formats import (
+    baseline_mark,
+    finite,
+    integer,
+    number,
+    records,
+    run_counts,
+)
 from analysis.report.formats import value as value_text
 from analysis.report.labels import Labels
 from analysis.report.lifetimes import section as lifetime_section
@@ -41,7 +49,7 @@ from analysis.stats import (
     verdict_words,
 )
 from runner import store
-from sim.kpis import NPV_PARTS, Kpi, decimals
+from sim.kpis import NPV_PARTS, Kpi, counted, decimals
 
 ANALYSES = (sensitivity_section, robustness_section, optimize_section)  # other analyses stored
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
@@ -93,6 +101,7 @@ def build(
         executive(tables, labels, e, reps, short, calibration),
         *([across] if across else []),
         _verdict_section(tables, baseline, short, settings, labels),
+        *([harm_report.section(tables["harm"], labels, short)] if "harm" in tables else []),
         _figure_section(others, error),
         *([lifetime_section(survival, curves, len(others) + 1, short)] if survival else []),
         *analysis_sections(results, len(charts) + 1),
@@ -333,9 +342,11 @@ def _headline(verdicts: pd.DataFrame, baseline: str, labels: Labels) -> str:
             told.append(f"{count} {v}" + (f" ({of_them} possibly small)" if of_them else ""))
         parts.append(f"{labels.kpi(kpi).label}: {', '.join(told)}.")
     points = verdicts["point"].astype(bool).any()
-    what = "strategy-and-point comparisons" if points else "strategies"
+    what = ("strategy-and-point comparison", "") if points else ("strategy", "strategies")
     against = "the baseline" if baseline == "baseline" else labels.arm(baseline)
-    return f"{len(verdicts)} {what} against {against} on the same seeds. " + " ".join(parts)
+    return f"{counted(len(verdicts), *what)} against {against} on the same seeds. " + " ".join(
+        parts
+    )
 
 
 def thresholds(settings: dict, labels: Labels) -> str:

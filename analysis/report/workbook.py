@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.harm import DIMENSIONS
+from analysis.report.harm import group_words
 from analysis.report.labels import Labels
 from analysis.stats import METHOD, ROLES, VERDICTS
 from analysis.survival import Survival
@@ -52,6 +54,8 @@ def write_workbook(
     if "plausible_summary" in tables:
         sheets["Across sets"] = across_sheet(tables["plausible_summary"], labels)
         sheets["By set"] = by_set_sheet(tables["plausible_sets"], labels)
+    if "harm" in tables:
+        sheets["Who gets hurt"] = harm_sheet(tables["harm"], labels)
     sheets["Monthly"] = monthly_sheet(monthly, labels, discount_rate)
     if survival is not None and not survival.curves.empty:
         sheets["Survival curves"] = curves_sheet(survival.curves, labels)
@@ -59,7 +63,7 @@ def write_workbook(
     elif survival is not None and (said := survival.coverage()):
         facts = {**facts, "Survival": said}
     sheets["Read me"] = readme_sheet(
-        labels, facts, "Across sets" in sheets, "Survival curves" in sheets
+        labels, facts, "Across sets" in sheets, "Survival curves" in sheets, "harm" in tables
     )
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
@@ -206,6 +210,21 @@ def monthly_sheet(
     return out
 
 
+def harm_sheet(harm: pd.DataFrame, labels: Labels) -> pd.DataFrame:
+    """Per (point, arm, grouping, group): the baseline's exits, the extra exits and the extra
+    value lost (CNY M) against the baseline with their 95% CIs (:mod:`analysis.harm`)."""
+    out = _arms(harm, labels)
+    out["By"] = harm["dimension"].map(DIMENSIONS).to_numpy()
+    out["Group"] = [group_words(r["dimension"], r["group"], r) for _, r in harm.iterrows()]
+    out["Seeds"] = harm["n"].to_numpy()
+    out["Baseline exits (customers)"] = harm["base_exits"].to_numpy(dtype=float)
+    for column, head, scale in (("exits", "Extra exits (customers)", 1.0),
+                                ("value_lost", "Extra value lost (CNY M)", 1e-6)):  # fmt: skip
+        for suffix, words in (("", ""), ("_low", " CI low"), ("_high", " CI high")):
+            out[head.replace(" (", f"{words} (")] = harm[column + suffix].to_numpy(float) * scale
+    return out
+
+
 def curves_sheet(curves: pd.DataFrame, labels: Labels) -> pd.DataFrame:
     """Per (point, arm, group, month): Kaplan-Meier survival with its 95% CI, in %, and the
     real customers at risk."""
@@ -235,8 +254,19 @@ def medians_sheet(medians: pd.DataFrame, labels: Labels) -> pd.DataFrame:
 
 
 def readme_sheet(
-    labels: Labels, facts: dict[str, str], plausible: bool = False, survival: bool = False
+    labels: Labels,
+    facts: dict[str, str],
+    plausible: bool = False,
+    survival: bool = False,
+    harm: bool = False,
 ) -> pd.DataFrame:
+    hurt = (
+        "Who gets hurt",
+        "Per strategy and group of leavers (by exit reason, tier, segment, channel, whether"
+        " their branch closed, branch catchment): the baseline's exits, and the strategy's"
+        " extra exits and extra lifetime value lost against the baseline on the same seeds,"
+        " means over the seeds with Student-t 95% CIs per group (not simultaneous).",
+    )
     lifetimes = [
         (
             "Survival curves",
@@ -284,6 +314,7 @@ def readme_sheet(
             " with the bank.",
         ),
         *(lifetimes if survival else []),
+        *([hurt] if harm else []),
         ("Horizon", f"{labels.months} measured months after burn-in"),
         *facts.items(),
         ("Units", "Rates in %, money in CNY millions (CNY M), as each header says."),

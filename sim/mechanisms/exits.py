@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sim.model import BankModel
 
 f32 = np.float32
-STAY, SWITCHED, NATURAL = 0, 1, 3  # sim.customers.EXIT_REASONS' indices
+STAY, SWITCHED, NATURAL, CLOSURE = 0, 1, 3, 4  # sim.customers.EXIT_REASONS' indices
 
 
 class Params(NamedTuple):
@@ -95,14 +95,18 @@ def hazards(p, satisfaction, products, tenure, tier, pull, since_change, referre
 
 
 @formula
-def leave(u, switching, natural):
-    """Whether a customer whose draw is ``u`` leaves, and why (STAY, SWITCHED or NATURAL)."""
+def leave(u, switching, natural, displaced):
+    """Whether a customer whose draw is ``u`` leaves, and why (STAY, SWITCHED, NATURAL or
+    CLOSURE: a switch by a customer ``displaced`` by a branch closure, one whose home branch
+    closed under them; how many of those a closure caused is a comparison's question)."""
     total = switching + natural
     # the chance of leaving, 1 - exp(-total), is below total: most draws need no expm1
     p_leave = -np.expm1(-total) if u < total else F0
     if u >= p_leave:
         return STAY
-    return NATURAL if u < p_leave * (natural / total) else SWITCHED
+    if u < p_leave * (natural / total):
+        return NATURAL
+    return CLOSURE if displaced else SWITCHED
 
 
 def tenure_logs(behaviour_config, months: int) -> np.ndarray:
