@@ -23,7 +23,7 @@ from typing import Any
 
 from runner.config import ExecutorConfig, workers
 from runner.plan import RunSpec
-from runner.store import forget_locks, write_failure
+from runner.store import NO_CACHE, forget_locks, publish, write_failure
 from sim.api import now, run_scenario
 from sim.config import Config
 from sim.progress import PROGRESS
@@ -44,7 +44,8 @@ class Outcome:
 
 
 def execute(spec: RunSpec, runs_dir: str) -> Outcome:
-    """Run one scenario and store it (or its failure)."""
+    """Run one scenario and store it (or its failure); a run that succeeded also goes into the
+    store's run cache (``runner.store.publish``), for other experiments to reuse."""
     started, clock = now(), time.perf_counter()
     try:
         run_scenario(spec.config, run_id=spec.run_id).save(runs_dir)
@@ -53,8 +54,21 @@ def execute(spec: RunSpec, runs_dir: str) -> Outcome:
         error = traceback.format_exc()
         write_failure(Path(runs_dir), spec, started, now(), error)
         status = "failed"
+    if status == "ok":
+        _publish(Path(runs_dir), spec)
     last_line = error.strip().splitlines()[-1] if error else ""
     return Outcome(spec.run_id, spec.arm, spec.seed, status, time.perf_counter() - clock, last_line)
+
+
+def _publish(runs_dir: Path, spec: RunSpec) -> None:
+    """Put a stored run into the run cache; a cache that cannot take it is logged, never fatal
+    (the run is stored in its experiment either way)."""
+    try:
+        why = publish(runs_dir, spec)
+    except (OSError, ValueError) as exc:  # ConfigError is a ValueError
+        why = str(exc)
+    if why and why != NO_CACHE:
+        log.warning("Run %s not put into the run cache: %s", spec.run_id, why)
 
 
 def run_all(

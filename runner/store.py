@@ -19,6 +19,16 @@ leftover child of an ended process that still holds it. ``identity.json`` (what 
 compares) is rebuilt from the plan and the sound runs if it is unreadable; no refusal advises
 removing anything.
 
+The run cache (:data:`CACHE`, ``<output.dir>/.run-cache/<key>/<run id>/``) is shared by every
+experiment under one ``output.dir``: a worker puts each run that succeeded into it as it is
+stored (:func:`publish`), and a command takes into its store, before running anything, the runs
+it lacks that the cache holds (:func:`take_cached`), as hard links checked as above on the copy
+(:func:`reusable`: sound, ``ok``, the same output settings). ``<key>`` (:func:`cache_key`)
+hashes what else makes a run's files: the code (:func:`code_digest`) and the output settings but
+``output.dir``; a store's own run ids leave the code out, as they always did, so a resumed
+experiment keeps its runs across a code change while another experiment never gets a run of
+other code. Ids and keys are plain hex or not used; symbolic links are never followed.
+
 Folders: see ``sim.folders`` (markers, foreign folders, symbolic links). Stores written by earlier
 versions are refused in one line (rerun into a new ``experiment.name``); their files stay as they
 are. The report writes only files the project wrote or claimed in the folder's marker
@@ -27,18 +37,25 @@ are. The report writes only files the project wrote or claimed in the folder's m
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
+import inspect
 import json
 import logging
 import os
+import platform
+import re
 import stat
 from contextlib import contextmanager, suppress
+from functools import cache, partial
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+import sim
 from sim.folders import (
     MARKER,
     alive,
@@ -50,6 +67,7 @@ from sim.folders import (
     manifest,
     mark,
     marker,
+    place_copy,
     recognised,
     refuse_foreign,
     refuse_links,
@@ -58,8 +76,9 @@ from sim.folders import (
     write_json,
 )
 from sim.params import ConfigError
-from sim.provenance import provenance
+from sim.provenance import PACKAGES, provenance
 from sim.scenario import NOT_SCENARIO, config_yaml, form_text, seeded_hashes
+from sim.strategies import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +92,7 @@ OWN_FILES = ("experiment.yaml", IDENTITY, PLAN, LOCK, PLAUSIBLE)  # the store's 
 LINKS = (*OWN_FILES, MARKER, "runs", "slurm")  # where the store writes: never symbolic links
 RECORD = ("config.yaml", "provenance.json")  # every run folder's, besides its manifest
 REQUIRED = {  # by status, as sim.api.RunResult.save and write_failure write them
-    "ok": (*RECORD, "summary.json", "timeseries.parquet", "branches.parquet"),
+    "ok": (*RECORD, "summary.json", "timeseries.parquet", "branches.parquet", "leavers.parquet"),
     "failed": RECORD,
 }
 BY_OUTPUT = {"panel": "panel.parquet", "crm_extract": "crm_extract.parquet"}  # ok, if set on
@@ -97,6 +116,7 @@ IMAGES = (".png", ".svg")
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LOCKS: dict[Path, int] = {}  # experiment folder -> the descriptor holding its lock
 _DERIVED: dict[tuple[str, str], tuple[str, frozenset[str], str] | str] = {}  # by file digests
+_OUTPUTS: dict[str, dict] = {}  # a run's output settings, by its config.yaml's digest
 
 
 def open_store(root: Path, specs, reports: bool = False) -> Path:
@@ -121,6 +141,7 @@ def open_store(root: Path, specs, reports: bool = False) -> Path:
     removed = remove_stale_temps(root / "runs")
     if removed:
         log.info("Removed %d temporary folders left by interrupted runs.", len(removed))
+    open_cache(root)
     return root
 
 
@@ -445,6 +466,223 @@ def write_plan(root: Path, specs) -> None:
 def planned_arms(root: Path) -> list[str]:
     """The arms of every run planned in the store at ``root``, in plan order."""
     return list(dict.fromkeys(read_plan(root)["arm"])) if (root / PLAN).exists() else []
+
+
+# --------------------------------------------------------------------------------------------
+# The run cache: one per output.dir, shared by every experiment under it
+# --------------------------------------------------------------------------------------------
+
+CACHE = ".run-cache"
+"""The run cache's folder under ``output.dir``, beside the experiment folders (whose names never
+start with a dot): ``<output.dir>/.run-cache/<key>/<run id>/``, each a run folder as a store
+keeps it, ``<key>`` (:func:`cache_key`) naming the code and output settings that made it."""
+NO_CACHE = "the store has no run cache"
+HEX = re.compile(r"[0-9a-f]{16}")
+"""A run id or a cache key: 16 lower-case hex digits, nothing else (never a path)."""
+SIM = Path(sim.__file__).resolve().parent
+"""The model's package: its code makes a run (:func:`code_digest`)."""
+
+
+def cache_of(root: Path) -> Path:
+    """The run cache the experiment folder ``root`` shares with the others under its
+    ``output.dir``."""
+    return root.parent / CACHE
+
+
+def open_cache(root: Path) -> Path | None:
+    """The run cache beside the experiment folder ``root``, created and marked (kind
+    ``"cache"``), with the temporary folders of killed writers removed; None, saying why (a
+    warning), if it cannot be used: a symbolic link, a file, a folder the project did not write,
+    or one it cannot write. The experiment then runs without it."""
+    folder = cache_of(root)
+    why = _unusable(folder)
+    if not why:
+        try:
+            mark(folder, "cache")
+            for keyed in _key_folders(folder):
+                remove_stale_temps(keyed)
+        except (OSError, ConfigError) as exc:
+            why = f"it cannot be written ({exc})"
+    if why:
+        log.warning("The run cache %s is not used: %s.", folder, why)
+        return None
+    return folder
+
+
+def _unusable(folder: Path) -> str:
+    """Why ``folder`` cannot be the run cache ("" if it can: none yet, or the project's)."""
+    if folder.is_symlink():
+        return "it is a symbolic link (never followed)"
+    if folder.exists() and not folder.is_dir():
+        return "it is a file"
+    if folder.is_dir() and not marker(folder, "cache") and any(folder.iterdir()):
+        return f"it was not written by this project (no {MARKER} of kind cache)"
+    return ""
+
+
+def _key_folders(folder: Path) -> list[Path]:
+    """The cache's key folders: real folders named by a key (anything else is left alone)."""
+    found = (p for p in folder.iterdir() if HEX.fullmatch(p.name))
+    return [p for p in found if p.is_dir() and not p.is_symlink()]
+
+
+@cache
+def code_digest() -> str:
+    """A digest of the code that makes a run: every Python file of ``sim/`` (the model, its
+    strategies and the run folder's writer), the Python version and the versions of the packages
+    provenance records. Content, not the git commit: an edited checkout gets another digest."""
+    digest = hashlib.sha256()
+    for path in sorted(SIM.rglob("*.py")):
+        digest.update(f"{path.relative_to(SIM).as_posix()}\0{_file_digest(path)}\n".encode())
+    versions = {name: _version(name) for name in PACKAGES}
+    digest.update(json.dumps([platform.python_version(), versions], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+@cache
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cache_key(config) -> str | None:
+    """The cache key of a run of ``config``: a hash of :func:`code_digest`, the source files of
+    the strategies it runs that live outside ``sim/`` (plug-ins) and its output settings but
+    ``output.dir`` (they decide which files it writes and the CRM extract's months; the run id
+    leaves them out). None, so the run is neither reused nor cached, if a strategy's source cannot
+    be found."""
+    plugins = {}
+    for name in sorted(config.strategy):
+        try:
+            source = Path(inspect.getsourcefile(REGISTRY[name]) or "").resolve()
+        except (KeyError, TypeError):
+            return None
+        if not source.is_file():
+            return None
+        if not source.is_relative_to(SIM):
+            plugins[name] = _file_digest(source)
+    doc = {"code": code_digest(), "plugins": plugins, "output": _output(config.output)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _output(output) -> dict:
+    """Output settings (a dataclass or a stored config's map) without ``dir``."""
+    values = dataclasses.asdict(output) if dataclasses.is_dataclass(output) else dict(output or {})
+    return {k: v for k, v in values.items() if k != "dir"}
+
+
+def _cached(folder: Path, spec) -> Path | None:
+    """Where the run cache ``folder`` keeps ``spec``'s run; None if its run id or key is not
+    plain hex (never a path), or a folder on the way is a symbolic link."""
+    key = cache_key(spec.config)
+    if key is None or not HEX.fullmatch(spec.run_id) or not HEX.fullmatch(key):
+        return None
+    if folder.is_symlink() or (folder / key).is_symlink():
+        return None
+    return folder / key / spec.run_id
+
+
+def reusable(folder: Path, config) -> str:
+    """Why the run folder ``folder`` may not stand for a run of ``config`` ("" if it may): it is
+    damaged (:func:`problem`: checksums, required files, its name against its config's id), did
+    not succeed, or ran with other output settings."""
+    if folder.is_symlink():
+        return "it is a symbolic link (never followed)"
+    if not is_run_folder(folder):
+        return "it is not a run folder"
+    if found := problem(folder):
+        return f"damaged: {found}"
+    if (state := _provenance(folder)["status"]) != "ok":
+        return f"it {state}" if state == "failed" else f"its status is {state}"
+    if _stored_output(folder) != _output(config.output):
+        return "it ran with other output settings"
+    return ""
+
+
+def _stored_output(folder: Path) -> dict:
+    """The output settings but ``dir`` of a sound run folder, cached by its config's digest."""
+    digest = manifest(folder)["files"]["config.yaml"]
+    if digest not in _OUTPUTS:
+        _OUTPUTS[digest] = _output(_config(folder).get("output"))
+    return _OUTPUTS[digest]
+
+
+@dataclasses.dataclass
+class Cached:
+    """What the run cache holds of some runs: the ids it gives (or would give), and the ids it
+    holds that cannot be reused, with why (to be run again)."""
+
+    reused: list[str] = dataclasses.field(default_factory=list)
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def take_cached(root: Path, specs) -> Cached:
+    """Put into the store at ``root`` the runs of ``specs`` (not stored, failed or damaged there)
+    that its run cache holds, each checked on its copy (:func:`reusable`) before the copy is
+    renamed into ``runs/<run id>`` (hard links: see ``sim.folders.place_copy``); a failed or
+    damaged run there is replaced as a rerun replaces it."""
+    found = Cached()
+    folder = cache_of(root)
+    if folder.is_symlink() or not marker(folder, "cache"):
+        return found
+    for spec in specs:
+        source = _cached(folder, spec)
+        if source is None or not (source.exists() or source.is_symlink()):
+            continue
+        if source.is_symlink():
+            found.refused[spec.run_id] = reusable(source, spec.config)
+            continue
+        try:
+            check = partial(reusable, config=spec.config)
+            why = place_copy(source, root / "runs" / spec.run_id, check, replace=True)
+        except (OSError, ConfigError) as exc:
+            why = f"it could not be copied ({exc})"
+        if why:
+            found.refused[spec.run_id] = why
+        else:
+            found.reused.append(spec.run_id)
+    return found
+
+
+def in_cache(root: Path, specs) -> Cached:
+    """What :func:`take_cached` would take, writing nothing (a dry run)."""
+    found = Cached()
+    folder = cache_of(root)
+    if folder.is_symlink() or not marker(folder, "cache"):
+        return found
+    for spec in specs:
+        source = _cached(folder, spec)
+        if source is None or not (source.exists() or source.is_symlink()):
+            continue
+        why = reusable(source, spec.config)
+        if why:
+            found.refused[spec.run_id] = why
+        else:
+            found.reused.append(spec.run_id)
+    return found
+
+
+def publish(runs_dir: Path, spec) -> str:
+    """Put the run of ``spec`` just stored in ``runs_dir`` into the run cache of its store, if
+    that store has one (:func:`open_cache`) and the run succeeded and is sound; "" once there (or
+    already there), else why not. Two writers of the same run at once each build a temporary
+    copy; the first renamed into place is kept (``sim.folders.place_copy``)."""
+    folder = cache_of(Path(runs_dir).parent)
+    if folder.is_symlink() or not marker(folder, "cache"):
+        return NO_CACHE
+    target = _cached(folder, spec)
+    if target is None:
+        return "its id or cache key is not plain hex, or its code cannot be told"
+    keyed = target.parent
+    mark(keyed, "cache", code=code_digest(), output=_output(spec.config.output))
+    check = partial(reusable, config=spec.config)
+    return place_copy(Path(runs_dir) / spec.run_id, target, check, replace=False)
 
 
 def write_failure(runs_dir: Path, spec, started: str, finished: str, error: str) -> None:

@@ -27,7 +27,9 @@ Writing: a run folder is written atomically (a temporary folder renamed into pla
 replaces is deleted only if it is a sound run folder of the project (every file its manifest's),
 else it is moved into ``damaged/`` beside it. Nothing is written or deleted through a symbolic
 link inside a store. Temporary folders name their writer (host and pid), so the ones left by a
-killed writer can be removed without touching a live writer's.
+killed writer can be removed without touching a live writer's. A run folder is copied elsewhere
+(``runner.store``'s shared run cache) by :func:`place_copy`: hard links to its manifest's regular
+files (copies across file systems), checked, then renamed into place the same way.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -290,17 +294,90 @@ def atomic_folder(target: Path):
     try:
         yield tmp
         write_checksums(tmp)
-        if target.is_symlink() or (target.exists() and damage(target)):
-            set_aside(target)
-        if target.exists():
-            old = _temp_folder(target)
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, target)
+        _swap_in(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename the folder ``new`` to ``target``; an old ``target`` is moved aside first (deleted if
+    it is a sound run folder of the project, else kept in ``damaged/``), so a kill leaves the old
+    folder, the new one or none, never a mix."""
+    if target.is_symlink() or (target.exists() and damage(target)):
+        set_aside(target)
+    if target.exists():
+        old = _temp_folder(target)
+        os.replace(target, old / target.name)
+        os.replace(new, target)
+        shutil.rmtree(old)
+    else:
+        os.replace(new, target)
+
+
+def place_copy(source: Path, target: Path, check: Callable[[Path], str], replace: bool) -> str:
+    """Place at ``target`` a copy of the run folder ``source``: "" once placed, else why not
+    (``"damaged: ..."`` if ``source`` is damaged; nothing is then written). Its files are hard
+    links to ``source``'s where the file system allows (copies elsewhere), so the copy costs no
+    space; it is built in a temporary folder beside ``target`` and renamed into place only if
+    ``check`` (given the copy, under ``target``'s name) finds nothing wrong, so a reader never
+    sees half a copy or an unchecked one.
+
+    Only the files ``source``'s manifest lists, and the manifest, are taken, each a regular file
+    (never a symbolic link, nor a folder that is one; a file it does not list makes ``source``
+    damaged). An old ``target`` is replaced as :func:`atomic_folder` replaces it if ``replace``;
+    else (a shared cache, where another writer may place the same copy at the same time) a
+    ``target`` that passes ``check`` is kept and the copy dropped."""
+    doc = manifest(source) if source.is_dir() and not source.is_symlink() else None
+    if doc is None:
+        return f"damaged: {damage(source) or 'not a run folder'}"
+    names = [*doc["files"], CHECKSUMS]
+    if any("/" in name or name in ("", ".", "..") for name in names):
+        return f"damaged: {CHECKSUMS} names a file outside its folder"
+    if extra := sorted(set(os.listdir(source)) - set(names)):
+        return f"damaged: {extra[0]} is not in {CHECKSUMS}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_folder(target)
+    try:
+        copy = tmp / target.name
+        copy.mkdir(mode=0o755)
+        for name in names:
+            if not _link_or_copy(source / name, copy / name):
+                return f"damaged: {name} is missing or not a regular file"
+        if why := check(copy):
+            return why
+        if replace:
+            _swap_in(copy, target)
+        elif not _placed(target, check):
+            try:
+                _swap_in(copy, target)  # none, or one set aside or deleted as atomic_folder does
+            except (OSError, ConfigError) as exc:
+                if not _placed(target, check):  # else another writer placed it first
+                    return f"{target} could not be placed ({exc})"
+        return ""
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _placed(target: Path, check: Callable[[Path], str]) -> bool:
+    """Whether ``target`` is a real folder that ``check`` passes."""
+    return target.is_dir() and not target.is_symlink() and not check(target)
+
+
+def _link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link (else copy) the regular file ``source`` to the new ``target``, never through a
+    symbolic link; False if ``source`` is not a regular file."""
+    try:
+        if not stat.S_ISREG(os.lstat(source).st_mode):
+            return False
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except OSError:  # another file system, or links not allowed: a copy
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as src, open(target, "xb") as dst:
+                shutil.copyfileobj(src, dst)
+    except (OSError, ValueError):  # ValueError: a name with a NUL
+        return False
+    return True
 
 
 def set_aside(folder: Path) -> Path:

@@ -25,7 +25,7 @@ from experiments.compare import main as compare_main
 from experiments.compare import prepare, run_experiment
 from runner.config import CompareConfig, compose
 from runner.plan import arms
-from runner.store import flatten, load, run_config, run_provenance
+from runner.store import CACHE, flatten, load, run_config, run_provenance
 from sim.params import ConfigError
 from sim.scenario import compose_config, to_config
 from sim.strategies import title
@@ -102,8 +102,9 @@ def test_rerun_after_an_interruption_runs_only_the_missing_runs(tmp_path, monkey
     lost_summaries = {p.name: (p / "summary.json").read_bytes() for p in lost}
     before = {p.name: snapshot(p) for p in kept}
     started = {p.name: json.loads((p / "provenance.json").read_text())["started"] for p in kept}
-    for p in lost:  # the interruption: these runs never finished
+    for p in lost:  # the interruption: these runs never finished (nor reached the run cache)
         shutil.rmtree(p)
+        shutil.rmtree(next((tmp_path / "out" / CACHE).glob(f"*/{p.name}")))
 
     code, out, _ = cli(monkeypatch, capsys, args)
     assert code == 0
@@ -233,7 +234,7 @@ def test_a_failing_run_is_recorded_and_the_others_complete(
             assert record["status"] == "ok", run_id
             assert (folder / "summary.json").exists()
     assert f"failed: flaky seed 1 (run {failing})" in out
-    assert "1 runs failed" in out
+    assert "1 run failed;" in out
     assert "5 ok, 1 failed" in out
 
     runs = load(root)

@@ -22,6 +22,7 @@ from experiments.compare import main as compare_main
 from experiments.compare import scenario_overrides
 from runner.config import CompareConfig, check_experiment, compose
 from runner.plan import plan
+from runner.store import CACHE
 from sim.params import ConfigError
 from sim.scenario import (
     MISSING,
@@ -192,12 +193,20 @@ def test_dry_run_counts_and_writes_nothing(tmp_path, monkeypatch, capsys):
     damaged = sorted(runs.iterdir())[0]
     (damaged / "summary.json").write_text(json.dumps({"edited": True}))
     shutil.rmtree(sorted(runs.iterdir())[1])
+    shutil.rmtree(out / CACHE)  # else it would give the runs back (tests/test_run_cache.py)
     before = files(tmp_path)
     code, text = cli(monkeypatch, capsys, [*args, "replications=3", "dry_run=true"])
     assert code == 0
-    assert f"1 damaged runs: {damaged.name}" in text
+    assert f"1 damaged run: {damaged.name}" in text
     assert "= 6 runs; 2 already stored, 4 to run" in text
     assert files(tmp_path) == before  # nothing written, moved or removed
+
+
+def test_the_plan_line_says_1_arm_not_1_arms(tmp_path, monkeypatch, capsys):
+    args = [*TINY, f"output.dir={tmp_path}", "experiment.only=[baseline]", "replications=2"]
+    code, text = cli(monkeypatch, capsys, [*args, "dry_run=true"])
+    assert code == 0
+    assert "Experiment playbook: 1 arm x 2 replications = 2 runs; 0 already stored" in text
 
 
 def test_dry_run_with_auto_replications_counts_the_first_batch(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,6 @@
 """Kill and resume: an experiment killed with SIGKILL mid-way and run again stores every run once
-and reports exactly what an uninterrupted run reports."""
+and reports exactly what an uninterrupted run reports; the run cache it fed holds sound copies
+only (a killed writer's temporary folders are removed)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.report import statistics
-from runner.store import load, status
+from runner.store import CACHE, load, status
+from sim.folders import damage
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -63,6 +65,13 @@ def test_an_experiment_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_pa
     assert len(plan) == 8 and plan["run_id"].is_unique
     assert sorted(p.name for p in stored_runs(runs)) == sorted(plan["run_id"])
     assert not [p.name for p in runs.iterdir() if p.name.startswith(".")]  # no temp folders
+    cache = killed / CACHE  # what the workers put there: sound copies of stored runs, no temps
+    assert not list(cache.rglob(".*.tmp-*"))
+    for copy in (p for p in cache.glob("*/*") if p.name in set(plan["run_id"])):
+        assert not damage(copy)
+        assert (copy / "summary.json").read_bytes() == (
+            runs / copy.name / "summary.json"
+        ).read_bytes()
     assert all(status(runs, run_id) == "ok" for run_id in plan["run_id"])
     assert (load(killed / "playbook")["status"] == "ok").all()
     pd.testing.assert_frame_equal(

@@ -1,6 +1,6 @@
-"""The checked store: damaged runs found, named, left out and rerun; one process per experiment
-folder; one experiment per folder; no writing into foreign folders; temp folders of killed
-writers removed.
+"""The checked store: damaged runs found, named, left out and rerun (or given back by the run
+cache: tests/test_run_cache.py); one process per experiment folder; one experiment per folder; no
+writing into foreign folders; temp folders of killed writers removed.
 
 One tiny experiment (200 customers, 3 months, 2 seeds, baseline and training) is run once per
 module and copied for each test that damages or reuses it.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -86,6 +87,42 @@ def test_damaged_runs_are_named_left_out_and_rerun_on_resume(copy, stored):
     pd.testing.assert_frame_equal(summary(root), summary(stored / "playbook"))
 
 
+def test_a_damaged_run_comes_back_from_the_run_cache_on_resume_else_is_rerun(
+    copy, stored, monkeypatch, capsys
+):
+    """The run cache (``<output.dir>/.run-cache``, filled as runs are stored) gives a damaged
+    run back on resume without running it; with the cache cleared, the run is rerun."""
+    import experiments.compare as compare_module
+    from runner.store import CACHE
+
+    ran: list[int] = []  # runs handed to the executor, by batch
+    real = compare_module.run_all
+
+    def counting(specs, *args, **kwargs):
+        ran.append(len(specs))
+        return real(specs, *args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "run_all", counting)
+    root = copy / "playbook"
+    victims = training_runs(root)
+    for victim in victims:
+        truncate(root / "runs" / victim / "timeseries.parquet")  # the store's copy only
+    capsys.readouterr()
+    assert run(copy) == 0 and ran == [0]
+    assert "2 reused from the run cache, 0 to run" in capsys.readouterr().out
+    assert [status(root / "runs", v) for v in victims] == ["ok", "ok"]
+    assert sorted(p.name.split("-")[0] for p in (root / "runs" / "damaged").iterdir()) == sorted(
+        victims
+    )  # the damaged folders kept as they were
+    pd.testing.assert_frame_equal(summary(root), summary(stored / "playbook"))
+
+    truncate(root / "runs" / victims[0] / "timeseries.parquet")  # damaged again
+    shutil.rmtree(copy / CACHE)  # how a user clears the cache
+    assert run(copy) == 0 and ran[1:] == [1]
+    assert status(root / "runs", victims[0]) == "ok"
+    pd.testing.assert_frame_equal(summary(root), summary(stored / "playbook"))
+
+
 def test_a_second_process_on_the_same_experiment_is_refused(copy, monkeypatch, capsys):
     root = copy / "playbook"
     holder = subprocess.Popen(
@@ -117,7 +154,8 @@ def test_a_second_process_on_the_same_experiment_is_refused(copy, monkeypatch, c
 
 
 def test_a_different_experiment_under_the_same_name_is_refused(copy):
-    before = tree(copy)
+    lock = "playbook/.lock"  # the refusal is made holding the lock, which records the holder's pid
+    before = tree(copy) | {lock: b""}
     for different in (
         ["months=4"],  # a scenario override
         ['experiment.arms.training=["strategy=[training]","strategy.training.hours=80"]'],
@@ -125,7 +163,7 @@ def test_a_different_experiment_under_the_same_name_is_refused(copy):
     ):
         with pytest.raises(ConfigError, match="holds a different experiment; choose another"):
             prepare(compose(args(copy, *different)), args(copy, *different))
-        assert tree(copy) == before
+        assert tree(copy) | {lock: b""} == before
     # more seeds, or a subset of the arms, is the same experiment
     overrides = args(copy, "replications=3")
     compare, specs, root = prepare(compose(overrides), overrides)
