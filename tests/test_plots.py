@@ -10,13 +10,14 @@ it writes.
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,26 +27,31 @@ from matplotlib.container import ErrorbarContainer
 from tiny_store import playbook
 
 from analysis.charts import CHARTS, Chart, arm_styles, chosen, draw_all
+from analysis.charts.churn import churn
 from analysis.charts.common import (
     BASELINE_COLOUR,
     DETECTED,
     FIXED_COLOURS,
     PALETTE,
+    STYLE,
+    applies,
     compact,
     key_axis,
     key_label,
     param_unit,
     short_point,
     signed,
+    slot_style,
 )
 from analysis.charts.data import ChartData
 from analysis.charts.forest import FOREST_KPIS
-from analysis.charts.ledger import line_label
+from analysis.charts.ledger import COVER, _largest_lines, line_label, npv_effects
 from analysis.charts.sweep import SWEEP_KPIS
 from analysis.charts.tradeoff import pareto_front
-from analysis.report import statistics
+from analysis.report import statistics, who_gets_hurt
 from analysis.stats import BETTER, UNDECIDED
 from runner.store import experiment_meta, load, load_run_table, load_timeseries
+from sim.config import TIERS
 from sim.strategies import title as arm_title
 
 ARMS_ORDER = [
@@ -57,13 +63,13 @@ ARMS_ORDER = [
     "churn_by_segment_tier",
     "survival_by_segment",
     "survival_by_tier_cohort",
-    "branch_map",
+    "harm_map",
     "manager_skill",
 ]
 GRID_ORDER = [*ARMS_ORDER[:4], "sweep_heatmap", "sweep_lines", *ARMS_ORDER[4:9]]
 PNG = b"\x89PNG\r\n\x1a\n"
 FAMILIES = [
-    *("over_time", "tradeoff", "forest", "sweep", "ledger", "churn", "survival", "branch_map"),
+    *("over_time", "tradeoff", "forest", "sweep", "ledger", "churn", "survival", "harm_map"),
     "skill",
 ]
 
@@ -216,30 +222,21 @@ def test_an_arm_has_one_colour_in_every_figure_and_the_baseline_is_black(arms, g
         assert seen.keys() == expected.keys()
         assert {a: c.pop() for a, c in seen.items() if len(c) == 1} == expected
     styles = arm_styles(arm_order(arms), "baseline")
-    colours = [s.colour for s in styles.values()]
-    assert colours[0] == "#000000" and len(set(colours)) == len(colours) == 11
-    assert all(styles[a].colour == PALETTE[i] for a, i in FIXED_COLOURS.items())
+    looks = [(s.colour, s.dash) for s in styles.values()]
+    assert looks[0] == ("#000000", "-") and len(set(looks)) == len(looks) == 11
+    assert all(styles[a] == slot_style(i) for a, i in FIXED_COLOURS.items())
+    # how far apart the colours are, for colour-blind readers too: tests/test_chart_palette.py
 
 
-def lab(colour: str) -> np.ndarray:
-    """CIE L*a*b* (D65) of a hex colour."""
-    rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    to_xyz = [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
-    xyz = np.array(to_xyz) @ linear / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
-    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
-
-
-def test_arm_colours_are_far_apart_none_near_black_or_navy_and_one_green():
-    points = [lab(c) for c in PALETTE]
-    for (i, a), (j, b) in itertools.combinations(enumerate(points), 2):
-        assert np.linalg.norm(a - b) >= 25, (PALETTE[i], PALETTE[j])  # ΔE*ab
-    for colour, (lightness, a, b) in zip(PALETTE, points, strict=True):
-        assert lightness >= 30 and np.hypot(a, b) >= 35, colour  # not black, navy or grey
-        assert np.linalg.norm(lab(colour) - lab(BASELINE_COLOUR)) >= 40, colour
-    hues = [np.degrees(np.arctan2(b, a)) % 360 for _, a, b in points]
-    assert sum(130 <= h <= 200 for h in hues) == 1  # one green-ish
+def test_lines_in_a_second_style_are_drawn_over_the_solid_ones(arms):
+    """Where a dashed arm's line runs with a solid one (lean service with product innovation),
+    the dashed line is on top and the solid one shows through its gaps."""
+    top = arms.chart("retention_over_time").figure.axes[0]
+    lines = {line.get_label(): line for line in top.get_lines()}
+    dashed = [line for line in lines.values() if line.get_linestyle() == "--"]
+    solid = [line for line in lines.values() if line.get_linestyle() == "-"]
+    assert dashed and solid
+    assert min(line.get_zorder() for line in dashed) > max(line.get_zorder() for line in solid)
 
 
 def test_an_arm_keeps_its_colour_whatever_subset_or_order_is_styled():
@@ -471,6 +468,38 @@ def test_the_ledger_shows_a_panel_per_arm_shown_on_one_scale(arms):
         total = ax.patches[-1].get_width()  # the last bar: the NPV difference
         assert total == pytest.approx(diffs[by_title(arms)[title]] / 1e6)
     assert "Not shown: " in chart.caption
+    d = ChartData(arms.root, arms.tables, None)
+    effects = npv_effects(d, [by_title(arms)[t] for t in titles])
+    labels = [t.get_text() for t in panels[0].get_yticklabels()]
+    for arm in effects.columns:  # every arm's largest line is named
+        assert line_label(effects[arm].abs().idxmax()) in labels, arm
+
+
+def test_the_ledger_names_the_line_that_makes_an_arms_difference():
+    """Outlet closure's branch costs saved (+17) are its difference; five other arms have
+    fifteen lines larger than that between them. The old rule (the lines largest in any arm)
+    left it in "Other lines"; each arm's largest line is named, then the lines of the arm
+    least explained, until every arm's "Other lines" are a small remainder."""
+    costs = {
+        arm: {f"cost_{arm}.{part}": -size for part, size in (("a", 30), ("b", 25), ("c", 20))}
+        for arm in ("digital_scenario", "product_innovation", "partner_promotion", "training")
+    }
+    costs["playbook"] = {"cost_playbook.a": -40, "cost_playbook.b": -22, "cost_playbook.c": -21}
+    closure = {"cost_branches": 17.0, "cost_outlet_closure.closure": -4.0}
+    closure |= {"revenue_deposit_margin": -0.6, "revenue_wealth_fees": -0.3, "cost_staff": 0.2}
+    effects = pd.DataFrame({"outlet_closure": closure, **costs}).fillna(0.0)
+    for top in (3, 7, 14):  # the panels' room, and less: every arm's largest line is named
+        shown = _largest_lines(effects, top)
+        assert "cost_branches" in shown.index, top
+        assert all(effects[arm].abs().idxmax() in shown.index for arm in effects.columns), top
+        assert shown.sum().to_numpy() == pytest.approx(effects.sum().to_numpy())  # nothing lost
+    roomy = _largest_lines(effects, top=30)
+    assert "cost_outlet_closure.closure" in roomy.index
+    other = roomy.loc["Other lines"] if "Other lines" in roomy.index else 0 * effects.iloc[0]
+    share = other.abs() / effects.abs().sum()
+    assert (share <= 1 - COVER + 1e-9).all(), share  # with room: a small remainder each
+    revenue = [i for i, c in enumerate(roomy.index) if c.startswith("revenue_")]
+    assert revenue == list(range(len(revenue)))  # revenue lines first
 
 
 def test_the_default_arm_has_the_best_retention_verdict_else_comes_first(arms):
@@ -489,15 +518,12 @@ def test_the_default_arm_has_the_best_retention_verdict_else_comes_first(arms):
         chosen(arms.root, tables, arm="nope")
 
 
-def test_the_arm_argument_picks_the_waterfall_and_map_arm(mentoring):
+def test_the_arm_argument_picks_the_waterfall_arm(mentoring):
     assert f"{arm_title('mentoring')} vs baseline" in mentoring.chart("ledger_waterfall").title
     labels = [
         t.get_text() for t in mentoring.chart("ledger_waterfall").figure.axes[0].get_yticklabels()
     ]
     assert "Cost: mentoring · stipends" in labels
-    fig = mentoring.chart("branch_map").figure
-    assert fig.get_suptitle().endswith(f"{arm_title('mentoring')}, seed 0")
-    assert not any(t.startswith("closes") for t in legend_texts(fig))  # mentoring closes none
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,74 +531,131 @@ def test_the_arm_argument_picks_the_waterfall_and_map_arm(mentoring):
 # --------------------------------------------------------------------------------------------
 
 
-def test_churn_shows_annual_attrition_by_segment_and_tier_per_arm(arms):
-    fig = arms.chart("churn_by_segment_tier").figure
+def mass_attrition(drawn: Drawn, arm: str) -> pd.Series:
+    """An arm's annual attrition of the mass tier per seed, in % (the tiny store: 6 months)."""
+    runs = drawn.runs()
+    per_seed = load_timeseries(drawn.root, runs[runs["arm"] == arm]).groupby("seed")
+    return per_seed["exits_mass"].sum() / per_seed["customers_mass"].mean() * 12 / 6 * 100
+
+
+def test_churn_shows_each_arms_attrition_against_the_baseline_by_segment_and_tier(arms):
+    chart = arms.chart("churn_by_segment_tier")
+    fig = chart.figure
     segments, tiers = fig.axes
     assert (segments.get_title(), tiers.get_title()) == ("By segment", "By tier")
-    assert [t.get_text() for t in tiers.get_yticklabels()] == ["Mass", "Mid", "High", "Private"]
-    names = [t.get_text() for t in segments.get_yticklabels()]
+    assert chart.title.endswith("change vs the baseline")
+    groups = [t.get_text().split("\n")[0] for t in tiers.get_yticklabels()]
+    assert groups == ["Mass", "Mid", "High", "Private"]
+    names = [t.get_text().split("\n")[0] for t in segments.get_yticklabels()]
     assert names == ["Young professional", "Family", "Business owner", "Retiree", "Farmer"]
-    assert all("% per year" in ax.get_xlabel() for ax in fig.axes)
+    assert all(ax.get_xlabel() == "Δ annual attrition (pts per year)" for ax in fig.axes)
     shown = line_labels(arms.chart("retention_over_time").figure.axes[0])
-    assert [c.get_label() for c in tiers.containers] == shown
+    assert [c.get_label() for c in tiers.containers] == shown[1:]  # the baseline is zero
+    zero = [line for line in tiers.get_lines() if list(line.get_xdata()) == [0, 0]]
+    assert zero and zero[0].get_label() == arm_title("baseline")
+    base = mass_attrition(arms, "baseline")
+    assert tiers.get_yticklabels()[0].get_text() == f"Mass\nbaseline {base.mean():.1f}%"
+    names = by_title(arms)
+    for c in tiers.containers:
+        arm = names[c.get_label()]
+        mine = mass_attrition(arms, arm)
+        top = np.asarray(c.lines[0].get_xdata())[0]  # the mass tier's row: the top
+        assert top == pytest.approx((mine - base).mean())  # paired on seeds
+
+
+def test_churn_intervals_lie_inside_the_axis_and_their_caps_outsize_the_dots(arms):
+    fig = arms.chart("churn_by_segment_tier").figure
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        for c in ax.containers:
+            assert isinstance(c, ErrorbarContainer)
+            ends = np.concatenate([np.asarray(s)[:, 0] for s in c.lines[2][0].get_segments()])
+            assert low <= np.nanmin(ends) and np.nanmax(ends) <= high  # none cut off
+            caps = c.lines[1]
+            assert caps and caps[0].get_markersize() > c.lines[0].get_markersize()
+
+
+def synthetic_churn(seeds: int = 20) -> pd.DataFrame:
+    """A time series whose attrition levels (about 15% a year) are pinned down far more tightly
+    than the axis of levels is long, and whose arms differ by a point or less: the case of the
+    default comparison (20 seeds, 20,000 customers)."""
+    rng = np.random.default_rng(7)
+    effects = {"baseline": 0.0, "lean_service": -0.008, "training": 0.003}
+    groups = ("family", "retiree", *TIERS)
+    rows = []
+    for seed in range(seeds):
+        shared = rng.normal(0, 0.002)  # the seed's own luck, common to every arm
+        for arm, effect in effects.items():
+            own = rng.normal(0, 0.0005)
+            for month in range(1, 13):
+                rate = 0.15 + effect + shared + own
+                row = {"arm": arm, "seed": seed, "month": month}
+                for g in groups:
+                    row[f"customers_{g}"] = 10_000.0
+                    row[f"exits_{g}"] = 10_000.0 * rate / 12
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_churn_intervals_are_wide_enough_to_see_when_the_levels_are_pinned_down():
+    """The plotted 95% CIs span pixels, not a hair: the old chart drew levels on an axis
+    from 0 to past 20%, where an interval of ±0.1 pts is under a pixel wide."""
+    ts = synthetic_churn()
+    arms = list(pd.unique(ts["arm"]))
+    d = SimpleNamespace(
+        ts=ts,
+        baseline="baseline",
+        styles=arm_styles(arms, "baseline"),
+        seeds=20,
+        at_point=lambda: "",
+        shown=lambda kpi: (arms, "", "Strategy"),
+    )
+    assert applies(churn, d)
+    with mpl.rc_context(STYLE):
+        (drawn,) = churn(d)
+    fig = drawn.figure
+    fig.canvas.draw()
+    widths = []
+    for ax in fig.axes:
+        for c in ax.containers:
+            for segment in c.lines[2][0].get_segments():
+                pixels = ax.transData.transform(np.asarray(segment))
+                widths.append(abs(pixels[1, 0] - pixels[0, 0]))
+    assert len(widths) == 2 * (len(TIERS) + 2)  # an interval per arm and group
+    assert min(widths) >= 8, widths  # at 160 dpi
+
+
+def test_harm_map_shows_each_arms_extra_exits_by_area_closing_arm_first(arms):
+    """Each panel's areas add up to the arm's extra exits in the harm table (its title says
+    them), the closing arm comes first, each panel's colour scale is centred on zero and the
+    branches it closed are crossed."""
+    chart = arms.chart("harm_map")
+    panels = [ax for ax in chart.figure.axes if ax.images]
+    assert 1 < len(panels) <= 4 and "same 2 seeds" in chart.caption
+    assert panels[0].get_title().startswith(arm_title("outlet_closure"))
+    harm = who_gets_hurt(arms.root, arms.runs())
+    totals = harm[harm["dimension"] == "all"].set_index("arm")["exits"]
+    for ax in panels:  # each on its own scale, centred on zero
+        norm = ax.images[0].norm
+        assert norm.vmin == -norm.vmax < 0 and norm.vcenter == 0
+    for ax in panels:
+        arm = next(a for a in totals.index if ax.get_title().startswith(f"{arm_title(a)}:"))
+        cells = np.nansum([np.asarray(image.get_array(), float) for image in ax.images], axis=0)
+        assert cells.sum() == pytest.approx(totals[arm], rel=1e-6, abs=1e-6)
+        assert f"{totals[arm]:+,.0f} exits" in ax.get_title()
     runs = arms.runs()
-    ts = load_timeseries(arms.root, runs[runs["arm"] == "baseline"])
-    per_seed = ts.groupby("seed")
-    rate = per_seed["exits_mass"].sum() / per_seed["customers_mass"].mean() * 12 / 6 * 100
-    baseline = next(c for c in tiers.containers if c.get_label() == arm_title("baseline"))
-    assert baseline.lines[0].get_xdata()[0] == pytest.approx(rate.mean())
-
-
-def test_branch_map_shows_the_closing_arm_before_and_after_on_one_scale(arms):
-    chart = arms.chart("branch_map")
-    fig = chart.figure
-    assert fig.get_suptitle().endswith(f"{arm_title('outlet_closure')}, seed 0")  # it closed
-    assert "seed 0 (the first of its 2 seeds)" in chart.caption
-    before, after = fig.axes
-    assert before.get_xlim() == after.get_xlim() and before.get_ylim() == after.get_ylim()
-    assert before.get_aspect() == after.get_aspect() == 1.0
-    assert before.get_xlabel() == after.get_xlabel() == before.get_ylabel() == "km"
-    legend = legend_texts(fig)
-    for entry in ("open branch", "closes in month 1", "new branch"):
-        assert entry in legend
-    counts = {
-        t.split(" (")[0]: int(t.split("(")[1].split(";")[0].rstrip(")").replace(",", ""))
-        for t in legend
-        if "(" in t
-    }
-    runs = arms.runs()
-    first = runs[runs["arm"] == "outlet_closure"].sort_values("seed").iloc[0]
-    # real customers (weights summed, each count rounded)
-    assert counts["stayed"] + counts["left"] == pytest.approx(first["customers_start"], abs=1)
-    assert counts["stayed"] + counts["joined"] == pytest.approx(first["customers_end"], abs=1)
-    share = round(100 * counts["left"] / (counts["stayed"] + counts["left"]))
-    assert f"{share}% of starting customers" in next(t for t in legend if t.startswith("left"))
-    branches = load_run_table(arms.root, first["run_id"], "branches")
-    closed = branches[branches["closed_month"].notna()][["x", "y"]].to_numpy()
-    new = branches[branches["opened_month"].notna()][["x", "y"]].to_numpy()
-    assert len(closed) == 2 and len(new) == 1
-    for ax in (before, after):  # the closing branches marked before and after
-        offsets = [np.asarray(c.get_offsets()) for c in ax.collections]
-        assert any(o.shape == closed.shape and np.allclose(o, closed) for o in offsets)
-    offsets = [np.asarray(c.get_offsets()) for c in after.collections]
-    assert any(o.shape == new.shape and np.allclose(o, new) for o in offsets)
-
-
-def test_branch_map_draws_each_outcome_in_proportion_to_its_real_customers(arms):
-    before, after = arms.chart("branch_map").figure.axes
-    legend = legend_texts(arms.chart("branch_map").figure)
-    real = {
-        t.split(" (")[0]: float(t.split("(")[1].split(";")[0].rstrip(")").replace(",", ""))
-        for t in legend
-        if "(" in t
-    }
-    homes = before.collections[0]  # one layer: no outcome is painted over another
-    colours = [to_hex(c) for c in homes.get_facecolors()]
-    left = colours.count(to_hex("#D55E00")) / len(colours)
-    assert left == pytest.approx(real["left"] / (real["left"] + real["stayed"]), abs=0.05)
-    dots = [len(ax.collections[0].get_offsets()) for ax in (before, after)]
-    starting, ending = real["stayed"] + real["left"], real["stayed"] + real["joined"]
-    assert dots[1] / dots[0] == pytest.approx(ending / starting, rel=0.02)  # dots per customer
+    closer = runs[runs["arm"] == "outlet_closure"]
+    closed = (
+        pd.concat(
+            load_run_table(arms.root, r, "branches").query("closed_month.notna()")
+            for r in closer["run_id"]
+        )[["x", "y"]]
+        .drop_duplicates()
+        .to_numpy()
+    )
+    crosses = [np.asarray(c.get_offsets()) for c in panels[0].collections]
+    crossed = np.concatenate([o for o in crosses if len(o) == 1])
+    assert len(closed) and all(np.isclose(crossed, site).all(axis=1).any() for site in closed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,14 +731,18 @@ def test_manager_skill_shows_bands_and_median_for_mentoring_and_training_arms(ar
 def test_charts_without_their_data_are_skipped(stores, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(stores["grid"], bare, ignore=shutil.ignore_patterns("panel.parquet"))
-    called = []
-    charts = draw_all(bare, {}, tmp_path / "out", on_chart=called.append)
-    assert called == [draw.__name__ for draw in CHARTS]  # before each generator, drawing or not
+    called, planned = [], []
+    charts = draw_all(bare, {}, tmp_path / "out", on_chart=called.append, on_plan=planned.append)
+    assert planned == [called]  # told once, before the first, which generators run
+    # no tables: no trade-off, forest or sweeps; no mentoring or training: no skills
+    skipped = ["tradeoff", "forest", "sweep_heatmap", "sweep_lines", "manager_skill"]
+    assert called == [draw.__name__ for draw in CHARTS if draw.__name__ not in skipped]
     names = [
         "retention_over_time",
         "cumulative_profit",
         "ledger_waterfall",
         "churn_by_segment_tier",
+        "harm_map",  # from the stored leavers, as the report reads them
     ]
     assert [c.name for c in charts] == names  # no tables: no trade-off, forest or sweeps
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
@@ -664,6 +751,17 @@ def test_charts_without_their_data_are_skipped(stores, tmp_path):
     empty = tmp_path / "empty"
     (empty / "runs").mkdir(parents=True)
     assert draw_all(empty, {}, tmp_path / "none") == []
+
+
+def test_a_chart_that_does_not_apply_is_neither_run_nor_counted(arms, grid):
+    """A generator whose check fails draws nothing; the sweeps apply to the grid only, the
+    skills to arms that mentor or train."""
+    for drawn, off in ((arms, {"sweep_heatmap", "sweep_lines"}), (grid, {"manager_skill"})):
+        d = ChartData(drawn.root, drawn.tables, None)
+        assert {draw.__name__ for draw in CHARTS if not applies(draw, d)} == off
+        for draw in CHARTS:
+            if not applies(draw, d):
+                assert list(draw(d)) == [], draw.__name__
 
 
 def test_formatting_helpers():

@@ -7,12 +7,15 @@ import dataclasses
 import itertools
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from scipy import stats as sps
 
@@ -23,33 +26,38 @@ from sim.strategies import REGISTRY as STRATEGIES
 from sim.strategies import title as arm_title
 
 BASELINE_COLOUR = "#000000"
-PALETTE = (
-    *("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"),  # Okabe-Ito
-    *("#785EF0", "#9C6B30", "#882255", "#C9B24A"),  # violet, brown, wine, sand
-)
-"""Arm colours after the baseline's black: chosen as far apart in Lab as could be found, for
-normal and for red-green colour-blind vision; one green, none dark enough to pass for black or
-navy; sand last (the palest on white). Past the 10th they repeat with other dashes."""
+PALETTE = ("#4477AA", "#EE6677", "#228833", "#AA3377", "#66CCEE", "#CCBB44")
+"""Arm colours after the baseline's black: Paul Tol's "bright" qualitative scheme (blue, red,
+green, purple, cyan, yellow; its grey left out), designed to stay distinct for colour-blind
+readers (https://personal.sron.nl/~pault/#sec:qualitative). Six colours are as many as stay far
+apart under deuteranopia and protanopia, so more arms share a colour with another line style and
+marker (``arm_styles``); tests/test_chart_palette.py measures every pair."""
+REPEAT = (0, 4, 2, 5, 1, 3)
+"""The palette's colours in the order the later line styles take them: the four farthest apart
+(blue, cyan, green, yellow) first, so that the four arms past the first six stay apart too."""
+DASHES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+"""Seven markers for six colours: two arms that share a colour never share a marker."""
 FIXED_COLOURS = {
     name: i
     for i, name in enumerate(
         (
-            "playbook",
-            "product_innovation",
-            "lean_service",
-            "partner_promotion",
-            "outlet_closure",
-            "training",
-            "digital_scenario",
-            "follow_up",
-            "mentoring",
-            "branch_experience",
+            "playbook",  # blue
+            "product_innovation",  # red
+            "outlet_closure",  # green
+            "partner_promotion",  # purple
+            "training",  # cyan
+            "digital_scenario",  # yellow
+            "branch_experience",  # blue, dashed
+            "follow_up",  # cyan, dashed
+            "lean_service",  # green, dashed
+            "mentoring",  # yellow, dashed
         )
     )
 }
-"""The palette colour of every strategy's name and the playbook's, in every experiment."""
-DASHES = ("-", "--", ":")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+"""The style slot (``slot_style``) of every strategy's name and the playbook's, in every
+experiment: the playbook and the strategies outside it solid first; lean service dashed, so that
+it stays visible where its line runs with product innovation's."""
 GOOD, BAD, NEUTRAL = "#009E73", "#D55E00", "#444444"
 DPI = 160
 STYLE = {
@@ -76,6 +84,25 @@ STYLE = {
 }
 DETECTED = (BETTER, WORSE)
 """Verdicts that found a difference worth acting on: filled dots and starred cells."""
+
+
+def applies_when(check: Callable[[Any], bool]):
+    """Mark a chart generator with ``check(data)``: whether the data support the chart (cheap,
+    drawing nothing). ``draw_all`` runs, counts and names only the generators whose check passes;
+    a generator without one always runs. A generator returns at once when its check fails, so
+    the two cannot disagree."""
+
+    def mark(draw):
+        draw.applies = check
+        return draw
+
+    return mark
+
+
+def applies(draw, data) -> bool:
+    """Whether chart generator ``draw`` applies to ``data`` (``applies_when``)."""
+    check = getattr(draw, "applies", None)
+    return check is None or bool(check(data))
 
 
 @dataclass
@@ -107,18 +134,24 @@ class Style:
     marker: str
 
 
+def slot_style(slot: int) -> Style:
+    """The colour, line style and marker of a style slot: the six colours solid, then again
+    dashed (in ``REPEAT`` order), dotted, dash-dotted, and so on."""
+    group, i = divmod(slot, len(PALETTE))
+    colour = PALETTE[i if group == 0 else REPEAT[i]]
+    return Style(colour, DASHES[group % len(DASHES)], MARKERS[slot % len(MARKERS)])
+
+
 def arm_styles(arms: list[str], baseline: str) -> dict[str, Style]:
-    """Colour, dash and marker of every arm: black for the baseline, a strategy's or the
-    playbook's own colour (``FIXED_COLOURS``) for an arm of that name, and to the other arms, in
-    order, the colours no arm of ``arms`` holds, then the palette again with other dashes."""
+    """Colour, dash and marker of every arm: black and solid for the baseline, a strategy's or
+    the playbook's own slot (``FIXED_COLOURS``) for an arm of that name, and to the other arms,
+    in order, the first slots no arm of ``arms`` holds."""
     others = [a for a in arms if a != baseline]
     held = {FIXED_COLOURS[a] for a in others if a in FIXED_COLOURS}
-    k = len(PALETTE)
-    free = (slot for slot in itertools.count() if slot >= k or slot not in held)
+    free = (slot for slot in itertools.count() if slot not in held)
     styles = {baseline: Style(BASELINE_COLOUR, "-", "o")}
     for arm in others:
-        slot = FIXED_COLOURS[arm] if arm in FIXED_COLOURS else next(free)
-        styles[arm] = Style(PALETTE[slot % k], DASHES[slot // k % 3], MARKERS[slot % len(MARKERS)])
+        styles[arm] = slot_style(FIXED_COLOURS[arm] if arm in FIXED_COLOURS else next(free))
     return styles
 
 
@@ -149,8 +182,16 @@ def t_band(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_band(ax, band: pd.DataFrame, style: Style, label: str, alpha: float = 0.15) -> None:
-    """A mean line with its shaded interval."""
-    ax.plot(band.index, band["mean"], color=style.colour, ls=style.dash, label=label)
+    """A mean line with its shaded interval; a dashed or dotted line over the solid ones, so
+    that where two lines run together both show."""
+    ax.plot(
+        band.index,
+        band["mean"],
+        color=style.colour,
+        ls=style.dash,
+        label=label,
+        zorder=line_zorder(style),
+    )
     ax.fill_between(
         band.index, band["low"], band["high"], color=style.colour, alpha=alpha, lw=0, zorder=1
     )
@@ -160,9 +201,36 @@ def legend_right(ax, **kwargs) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **kwargs)
 
 
+def line_zorder(style: Style) -> float:
+    """Lines above bands (1); a broken line (dashed, dotted) above the solid ones (2)."""
+    return 2.0 if style.dash == "-" else 2.2
+
+
+TEXT_CONTRAST = 3.0
+"""The least contrast with white of text in an arm's colour (WCAG 2's for large text)."""
+
+
+def contrast(colour: str, background: str = "#FFFFFF") -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21)."""
+
+    def luminance(c: str) -> float:
+        rgb = np.asarray(to_rgb(c))
+        linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(linear @ [0.2126, 0.7152, 0.0722])
+
+    high, low = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
 def text_colour(colour: str) -> str:
-    """Readable text in an arm's colour: the sand is darkened."""
-    return "#8A7A2E" if colour == "#C9B24A" else colour
+    """Readable text in an arm's colour: a light colour (the cyan, the yellow) darkened, its hue
+    kept, until its contrast with white is at least TEXT_CONTRAST."""
+    rgb = np.asarray(to_rgb(colour))
+    for k in range(21):
+        darker = to_hex(rgb * (1 - 0.05 * k))
+        if contrast(darker) >= TEXT_CONTRAST:
+            return colour if k == 0 else darker
+    return BASELINE_COLOUR
 
 
 def signed(value: float, digits: int = 1) -> str:

@@ -10,7 +10,15 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.charts.common import BASELINE_COLOUR, DETECTED, NEUTRAL, Drawn, Style, new_figure
+from analysis.charts.common import (
+    BASELINE_COLOUR,
+    DETECTED,
+    NEUTRAL,
+    Drawn,
+    Style,
+    applies_when,
+    new_figure,
+)
 from analysis.charts.data import ChartData
 from sim.kpis import Kpi
 from sim.strategies import title as arm_title
@@ -18,14 +26,19 @@ from sim.strategies import title as arm_title
 FOREST_KPIS = ("retention_horizon", "retention_mid_high", "profit", "npv")
 
 
-def forest(d: ChartData):
+def has_differences(d: ChartData) -> bool:
+    """Differences from the baseline in a KPI of the forest."""
     diffs = d.tables.get("differences")
-    if diffs is None or diffs.empty:
+    return diffs is not None and not diffs.empty and bool(set(FOREST_KPIS) & set(diffs["kpi"]))
+
+
+@applies_when(has_differences)
+def forest(d: ChartData):
+    if not has_differences(d):
         return
+    diffs = d.tables["differences"]
     kpis = [k for k in FOREST_KPIS if k in set(diffs["kpi"])]
     rows = diffs[["point", "arm"]].drop_duplicates().reset_index(drop=True)
-    if not kpis or rows.empty:
-        return
     title = "Each arm's difference from the baseline (simultaneous 95% CIs)"
     ncols = min(len(kpis), 2)
     nrows = math.ceil(len(kpis) / ncols)

@@ -15,6 +15,7 @@ from analysis.charts.common import (
     GOOD,
     NEUTRAL,
     Drawn,
+    applies_when,
     left_out_note,
     new_figure,
     signed,
@@ -40,22 +41,36 @@ def line_label(column: str) -> str:
     return f"{kind.capitalize()}: " + rest.replace(".", " · ").replace("_", " ")
 
 
-def waterfall(d: ChartData, top: int = 9):
-    """The arm given, or the only arm shown: a waterfall; else a panel per arm shown."""
+def _effects(d: ChartData) -> pd.DataFrame | None:
+    """``npv_effects`` of the arm given, else of the arms shown; None when they are all zero."""
     arms = [d.arm] if d.arm_given else d.shown("npv")[0][1:]
     effects = npv_effects(d, arms)
     if effects is None or not (effects.abs() > 1e-9).any().any():
+        return None
+    return effects
+
+
+def has_effects(d: ChartData) -> bool:
+    return _effects(d) is not None
+
+
+@applies_when(has_effects)
+def waterfall(d: ChartData, top: int = 9):
+    """The arm given, or the only arm shown: a waterfall; else a panel per arm shown."""
+    effects = _effects(d)
+    if effects is None:
         return
     if len(effects.columns) == 1:
         yield _waterfall(d, effects.iloc[:, 0], top)
     else:
-        yield _panels(d, effects, top=7)
+        yield _panels(d, effects, top=14)
 
 
 def _waterfall(d: ChartData, effect: pd.Series, top: int) -> Drawn:
-    """The ``top`` ledger lines that move the NPV most, the rest as "Other lines", the total."""
+    """The ledger lines that make up most of the arm's difference (at most ``top``), the rest
+    as "Other lines", the total."""
     arm = effect.name
-    shown = _largest_lines(effect.to_frame(), top).iloc[:, 0]
+    shown = _largest_lines(effect.to_frame(), top, cover=WATERFALL_COVER).iloc[:, 0]
     npv = float(effect.sum())
     title = f"NPV difference by ledger line: {arm_title(arm)} vs baseline{d.at_point()}"
     fig, axes = new_figure(14, 2.5 + 0.62 * (len(shown) + 1), title)
@@ -72,7 +87,8 @@ def _waterfall(d: ChartData, effect: pd.Series, top: int) -> Drawn:
 
 
 def _panels(d: ChartData, effects: pd.DataFrame, top: int) -> Drawn:
-    """A panel per arm on one scale: the lines that move any arm's NPV most, and the total."""
+    """A panel per arm on one scale: the lines each arm's difference is made of (every arm's
+    largest named), the rest as "Other lines", and the total."""
     shown = _largest_lines(effects, top)
     shown.loc[TOTAL] = effects.sum()
     ncols = min(3, len(effects.columns))
@@ -117,8 +133,9 @@ def _panels(d: ChartData, effects: pd.DataFrame, top: int) -> Drawn:
     _legend(fig)
     caption = (
         "Mean arm − baseline difference per ledger line over the measured period, discounted as"
-        " the NPV is, one scale for every arm; the lines that move any arm most, the rest as"
-        f" Other lines; the last bar is the NPV difference of the verdicts.{_note(d, effects)}"
+        " the NPV is, one scale for every arm; named: the lines that make up most of each arm's"
+        " difference, its largest first; the small rest as Other lines; the last bar is the NPV"
+        f" difference of the verdicts.{_note(d, effects)}"
     )
     return Drawn("ledger_waterfall", title, caption, fig)
 
@@ -163,14 +180,35 @@ def npv_effects(d: ChartData, arms: list[str]) -> pd.DataFrame | None:
     return pd.DataFrame(effects).mul(sign, axis=0)
 
 
-def _largest_lines(effects: pd.DataFrame, top: int) -> pd.DataFrame:
-    """The ``top`` lines with the largest effect in any arm (at least 2% of the largest),
-    revenue lines then cost lines, each by size, and the rest summed as "Other lines"."""
-    size = effects.abs().max(axis=1).sort_values(ascending=False, kind="stable")
-    big = size[size >= 0.02 * size.iloc[0]].index[:top]
-    order = [c for p in ("revenue_", "cost_") for c in big if c.startswith(p)]
+COVER = 0.9
+"""The share of an arm's ledger effects (summed by absolute size) that its named lines make up,
+when there is room: the rest is "Other lines"."""
+WATERFALL_COVER = 0.98
+"""The same for the waterfall of one arm, which has room for more of its lines."""
+
+
+def _largest_lines(effects: pd.DataFrame, top: int, cover: float = COVER) -> pd.DataFrame:
+    """The lines each arm's difference is made of, named, and the rest summed as "Other lines".
+
+    Every arm's largest line (by absolute size) is named; then, while fewer than ``top`` lines
+    are, the next largest line of the arm whose unnamed lines are the largest share of its own
+    (the sum of its lines' absolute effects), until every arm's unnamed lines are at most
+    1 - ``cover`` of it. Revenue lines come first, then cost lines, each by size."""
+    size = effects.abs().fillna(0.0)
+    size = size.where(size > 1e-9, 0.0)  # display units: CNY M
+    total = size.sum()
+    arms = [a for a in effects.columns if total[a] > 0]
+    named = list(dict.fromkeys(size[a].idxmax() for a in arms))
+    while len(named) < top and arms:
+        share = size.drop(index=named)[arms].sum() / total[arms]
+        arm = share.idxmax()
+        if share[arm] <= 1 - cover + 1e-12:
+            break
+        named.append(size[arm].drop(index=named).idxmax())
+    largest = size.loc[named].max(axis=1).sort_values(ascending=False, kind="stable")
+    order = [c for p in ("revenue_", "cost_") for c in largest.index if c.startswith(p)]
     shown = effects.loc[order]
-    rest = effects.drop(big).sum()
+    rest = effects.drop(index=order).sum()
     if (rest.abs() > 1e-9).any():
         shown.loc["Other lines"] = rest
     return shown

@@ -9,6 +9,7 @@ import pandas as pd
 from analysis.charts.common import (
     BASELINE_COLOUR,
     Drawn,
+    applies_when,
     draw_band,
     legend_right,
     new_figure,
@@ -27,8 +28,13 @@ def seed_matrix(ts: pd.DataFrame, arm: str, column: str, cumulative=False, scale
     return m.sort_index()
 
 
+def has_retention(d: ChartData) -> bool:
+    return not d.ts.empty and "retention" in d.ts
+
+
+@applies_when(has_retention)
 def retention_over_time(d: ChartData):
-    if d.ts.empty or "retention" not in d.ts:
+    if not has_retention(d):
         return
     kpi = d.kpis["retention_horizon"]
     arms, note, legend = d.shown(kpi.name)
@@ -64,14 +70,20 @@ def retention_over_time(d: ChartData):
     yield Drawn("retention_over_time", title, caption, fig)
 
 
+def has_profit_differences(d: ChartData) -> bool:
+    """Profit in the time series, the baseline and another arm shown."""
+    if d.ts.empty or "profit" not in d.ts or d.baseline not in set(d.ts["arm"]):
+        return False
+    return len(d.shown("npv")[0]) >= 2
+
+
+@applies_when(has_profit_differences)
 def profit_over_time(d: ChartData):
     """Cumulative discounted profit, arm − baseline paired on seeds, with 95% bands."""
-    if d.ts.empty or "profit" not in d.ts or d.baseline not in set(d.ts["arm"]):
+    if not has_profit_differences(d):
         return
     kpi = d.kpis["npv"]
     arms, note, legend = d.shown(kpi.name)
-    if len(arms) < 2:
-        return
     rate = d.discount_rate
     ts = d.ts.assign(profit=d.ts["profit"] * discount_factors(d.ts["month"], rate))
     matrices = {a: seed_matrix(ts, a, "profit", cumulative=True, scale=kpi.scale) for a in arms}

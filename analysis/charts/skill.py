@@ -9,7 +9,14 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.charts.common import BASELINE_COLOUR, NEUTRAL, Drawn, new_figure, text_colour
+from analysis.charts.common import (
+    BASELINE_COLOUR,
+    NEUTRAL,
+    Drawn,
+    applies_when,
+    new_figure,
+    text_colour,
+)
 from analysis.charts.data import ChartData
 from sim.strategies import title as arm_title
 
@@ -17,12 +24,16 @@ SKILL_STRATEGIES = {"mentoring", "training"}
 QUANTILES = [f"manager_skill_p{q}" for q in (10, 25, 50, 75, 90)]
 
 
+def has_skill_arms(d: ChartData) -> bool:
+    """Skill quantiles in the time series and an arm that trains or mentors managers."""
+    return not d.ts.empty and set(QUANTILES) <= set(d.ts.columns) and bool(_skill_arms(d))
+
+
+@applies_when(has_skill_arms)
 def manager_skill(d: ChartData):
-    if d.ts.empty or not set(QUANTILES) <= set(d.ts.columns):
+    if not has_skill_arms(d):
         return
     arms = _skill_arms(d)
-    if not arms:
-        return
     ncols = 2 if len(arms) == 4 else len(arms)
     nrows = math.ceil(len(arms) / ncols)
     title = "Client managers' skill over time" + d.at_point()

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from analysis.charts.common import Drawn, legend_right, new_figure
+from analysis.charts.common import Drawn, applies_when, legend_right, line_zorder, new_figure
 from analysis.charts.data import ChartData
 from analysis.survival import CHARTS, survival
 from sim.strategies import title as arm_title
@@ -16,9 +16,16 @@ BY_SEGMENT, BY_TIER_COHORT = CHARTS
 COLUMNS = 3  # panels a row
 
 
+def has_runs(d: ChartData) -> bool:
+    """Runs at the chosen point (whether they kept a customer panel is known only by reading
+    them: a store without panels runs this generator and draws nothing)."""
+    return not d.ts.empty
+
+
+@applies_when(has_runs)
 def retention_curves(d: ChartData):
     """The curves of the chosen point's runs by segment, then by tier and joining cohort."""
-    if d.ts.empty:
+    if not has_runs(d):
         return
     arms, note, legend = d.shown("retention_horizon")
     here = d.runs[(d.runs["point"] == d.point) & d.runs["arm"].isin(arms)]
@@ -75,7 +82,7 @@ def _draw_curve(ax, curve: pd.DataFrame, d: ChartData, arm: str) -> None:
         color=style.colour,
         ls=style.dash,
         label=arm_title(arm),
-        zorder=3 if arm == d.baseline else 2,  # the baseline on top
+        zorder=3 if arm == d.baseline else line_zorder(style),  # the baseline on top
     )
     if arm == d.baseline:
         ax.fill_between(

@@ -15,6 +15,7 @@ from analysis.charts.common import (
     MARKERS,
     Drawn,
     Style,
+    applies_when,
     compact,
     key_axis,
     key_label,
@@ -54,15 +55,28 @@ def _sweep_table(d: ChartData) -> tuple[pd.DataFrame, bool] | None:
     return pd.concat([t, params], axis=1), delta
 
 
-def sweep_heatmap(d: ChartData):
-    table = _sweep_table(d)
-    if table is None or len(d.grid) != 2:
-        return
-    t, delta = table
-    xkey, ykey = sorted(d.grid, key=lambda k: -len(d.grid[k]))
-    values = t.groupby("arm", sort=False)["value"].nunique()
+def _heatmap_arms(d: ChartData) -> tuple[list[str], list[str]]:
+    """(the arms a heatmap is drawn for, the arms the grid moves); none without a
+    two-parameter grid."""
+    table = _sweep_table(d) if len(d.grid) == 2 else None
+    if table is None:
+        return [], []
+    values = table[0].groupby("arm", sort=False)["value"].nunique()
     moved = [a for a in d.arms if values.get(a, 0) > 1]  # the arms the grid moves
-    arms = [a for a in moved if not d.chart_arms or a in d.chart_arms]
+    return [a for a in moved if not d.chart_arms or a in d.chart_arms], moved
+
+
+def has_heatmap(d: ChartData) -> bool:
+    return bool(_heatmap_arms(d)[0])
+
+
+@applies_when(has_heatmap)
+def sweep_heatmap(d: ChartData):
+    arms, moved = _heatmap_arms(d)
+    if not arms:
+        return
+    t, delta = _sweep_table(d)
+    xkey, ykey = sorted(d.grid, key=lambda k: -len(d.grid[k]))
     note = left_out_note([a for a in moved if a not in arms])
     for arm in arms:
         title = (
@@ -123,14 +137,25 @@ def _heatmap(ax, t: pd.DataFrame, xkey: str, ykey: str, kpi: Kpi, delta: bool) -
     ax.figure.colorbar(image, ax=ax, label=kpi.axis(delta))
 
 
+def _numeric_keys(d: ChartData) -> list[str]:
+    """The swept (or sampled) keys with numbers for values, of a sweep the lines can show (a
+    grid of at most two keys, or a sample); none otherwise."""
+    table = _sweep_table(d) if len(d.grid) <= 2 else None
+    if table is None:
+        return []
+    return [k for k in (d.grid or d.sampled) if pd.api.types.is_numeric_dtype(table[0][k])]
+
+
+def has_sweep_lines(d: ChartData) -> bool:
+    return bool(_numeric_keys(d))
+
+
+@applies_when(has_sweep_lines)
 def sweep_lines(d: ChartData):
-    table = _sweep_table(d)
-    if table is None or len(d.grid) > 2:
-        return
-    t, delta = table
-    numeric = [k for k in (d.grid or d.sampled) if pd.api.types.is_numeric_dtype(t[k])]
+    numeric = _numeric_keys(d)
     if not numeric:
         return
+    t, delta = _sweep_table(d)
     if d.grid:
         xkey = max(numeric, key=lambda k: len(d.grid[k]))
         columns, slices = [xkey], [k for k in d.grid if k != xkey]

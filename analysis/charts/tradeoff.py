@@ -17,6 +17,7 @@ from analysis.charts.common import (
     NEUTRAL,
     Drawn,
     Style,
+    applies_when,
     left_out_note,
     new_figure,
     text_colour,
@@ -54,6 +55,7 @@ def paired_table(d: ChartData) -> pd.DataFrame:
     return table.drop_duplicates(["r_mean_diff", "n_mean_diff"])
 
 
+@applies_when(lambda d: not paired_table(d).empty)
 def tradeoff(d: ChartData):
     t = paired_table(d)
     if t.empty:

@@ -26,6 +26,13 @@ from sim.kpis import NPV_PARTS
 
 HEADER_LINES = 2  # column headings wrap onto at most this many lines when they can
 WIDTH = 100  # paragraphs and bullets wrap at this width
+AUM_NOTE = (
+    "AUM retention can exceed 100%: it is the AUM that the opening book's customers still with"
+    " the bank hold now, over what the whole opening book held at the start, and the balances"
+    " of those who stay grow (saving, market returns)."
+)
+"""Said under the means when an AUM retention there reaches past 100% (``sim.metrics``:
+``Cohort.aum_retention``)."""
 
 
 def summary(
@@ -49,6 +56,7 @@ def summary(
     short = plausible_report.set_labels(calibration) or point_labels(means)
     if not across:
         lines += render(means_blocks(means, short, labels))
+        lines += _wrap(AUM_NOTE) if aum_past_100(means) else []
     if len(tables.get("verdicts", [])):
         if across:
             lines += _across(tables, calibration, experiment, labels, seeds)
@@ -59,6 +67,14 @@ def summary(
             lines += ["", *_wrap(text)] if text else []
         lines += ["", *_wrap(f"Common random numbers: {crn_plain(tables['crn'], labels.months)}")]
     return lines
+
+
+def aum_past_100(means: pd.DataFrame) -> bool:
+    """Whether an arm's AUM retention in the means table (its mean or the top of its 95% CI)
+    is above 100%."""
+    columns = [c for c in ("aum_retention", "aum_retention_ci_high") if c in means]
+    values = means[columns].to_numpy(dtype=float) if columns else []
+    return bool(len(values) and (values > 1.0).any())
 
 
 def _across(tables, calibration: dict, experiment: dict, labels: Labels, seeds: int) -> list:
@@ -73,7 +89,7 @@ def _across(tables, calibration: dict, experiment: dict, labels: Labels, seeds: 
 def written(written) -> list[str]:
     """Where the figures, the report and the workbook went (``written``: an
     ``analysis.report.Written``)."""
-    count = f"{len(written.charts)} charts"
+    count = f"{len(written.charts)} chart{'s' if len(written.charts) != 1 else ''}"
     drawn = f"not drawn: {written.error}" if written.error else count
     lines = [
         "",

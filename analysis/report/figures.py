@@ -42,25 +42,32 @@ class ChartFile:
 
 
 class ChartProgress:
-    """``draw_all``'s ``on_chart``: before each chart generator, a step of a progress bar on a
-    terminal, else a logged line "Charts (3 of 10): tradeoff…" (with the progress bars: a
-    command shows it on stderr). It works in the process that
-    draws (a forked child, too), creating its bar there on the first chart."""
+    """``draw_all``'s ``on_chart``: before each chart generator that applies to the data, a
+    step of a progress bar on a terminal, else a logged line "Charts (3 of 9): tradeoff…" (with
+    the progress bars: a command shows it on stderr); ``plan`` (``draw_all``'s ``on_plan``) is
+    told which apply, so a chart that does not (the sweep charts without a sweep) is neither
+    counted nor named. It works in the process that draws (a forked child, too), creating its
+    bar there on the first chart."""
 
     def __init__(self) -> None:
         self.done = 0
+        self.total: int | None = None
         self.bar = None
+
+    def plan(self, names: list[str]) -> None:
+        self.total = len(names)
 
     def __call__(self, name: str) -> None:
         from analysis.charts import CHARTS
 
         self.done += 1
+        total = len(CHARTS) if self.total is None else self.total
         if not sys.stderr.isatty():
             words = str(name).replace("_", " ")
-            log.info("Charts (%d of %d): %s…", self.done, len(CHARTS), words, extra=PROGRESS)
+            log.info("Charts (%d of %d): %s…", self.done, total, words, extra=PROGRESS)
             return
         if self.bar is None:
-            self.bar = bar(len(CHARTS), "charts", leave=False)
+            self.bar = bar(total, "charts", leave=False)
         self.bar.set_postfix_str(str(name), refresh=False)
         self.bar.update()
 
@@ -119,8 +126,9 @@ def _draw(results: Path, tables, figures: Path, arms, on_chart) -> tuple[list[Ch
         from analysis import charts as plots
 
         claim = partial(_claim, figures)
+        plan = on_chart.plan if isinstance(on_chart, ChartProgress) else None
         drawn = plots.draw_all(
-            results, tables, figures, arms=arms, on_chart=on_chart, on_save=claim
+            results, tables, figures, arms=arms, on_chart=on_chart, on_save=claim, on_plan=plan
         )
         charts = [ChartFile.of(c) for c in drawn]
         _remove_stale(figures, charts)
