@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.stats import paired_differences
-from sim.kpis import REGISTRY
+from sim.kpis import DEFAULT_MONTHS, NPV_PARTS, REGISTRY, Kpi, decimals, registry
 
 CSV, JSON, PNG = "pareto.csv", "optimize.json", "pareto.png"
 BASELINE = "baseline"
@@ -50,24 +51,47 @@ def dominated_by(means: pd.DataFrame, kpis: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def months_of(frame: pd.DataFrame) -> int:
+    """The measured months of the runs (their ``months``; the most common should they differ),
+    the default horizon without them."""
+    if "months" in frame and frame["months"].notna().any():
+        return int(frame["months"].dropna().mode().iloc[0])
+    return DEFAULT_MONTHS
+
+
 def analyse(root: Path, rows: list[dict], trials: dict[str, dict], kpis: list[str]) -> pd.DataFrame:
     """pareto.csv (one row per Pareto trial and objective: its values, the difference from the
-    baseline on the fresh seeds with its simultaneous interval and verdict, whether it is still
-    on the front on the fresh seeds and what dominates it) and the chart; the table."""
+    baseline on the fresh seeds with its simultaneous interval, smallest effect and verdict,
+    whether it is still on the front on the fresh seeds and what dominates it, and the runs'
+    ``months``) and the chart; the table."""
     runs = pd.DataFrame(rows)
     diffs = paired_differences(runs, BASELINE, kpis, level=level_per_objective(kpis))
     cols = ["arm", "kpi", "n", "baseline_mean", "arm_mean", "mean_diff", "ci_low", "ci_high"]
-    table = diffs[[*cols, "verdict", "family_size", "interval_level"]].copy()
+    table = diffs[[*cols, "smallest_effect", "verdict", "family_size", "interval_level"]].copy()
     table["joint_level"] = JOINT_LEVEL
     means = runs[runs["arm"] != BASELINE].groupby("arm", sort=False)[kpis].mean()
     dominating = dominated_by(means, kpis)
     table["on_front"] = [not dominating[a] for a in table["arm"]]
     table["dominated_by"] = [", ".join(dominating[a]) for a in table["arm"]]
     table["values"] = [json.dumps(trials[a]) for a in table["arm"]]
+    table["months"] = months_of(runs)
     table.to_csv(root / CSV, index=False)
     (root / "figures").mkdir(exist_ok=True)
     draw(table, kpis[:2], root / "figures" / PNG)
     return table
+
+
+def baseline_npv(rows: list[dict]) -> dict[str, float]:
+    """The baseline's mean NPV on the fresh seeds and its parts (``sim.kpis.NPV_PARTS``), those
+    the runs have: what says why it is what it is."""
+    runs = pd.DataFrame(rows)
+    base = runs[runs["arm"] == BASELINE]
+    return {k: float(base[k].mean()) for k in ("npv", *NPV_PARTS) if k in base}
+
+
+def kpis_of(table: pd.DataFrame) -> dict[str, Kpi]:
+    """The KPIs labelled at the runs' horizon ("NPV over 24 months")."""
+    return registry(months_of(table))
 
 
 def correction(table: pd.DataFrame) -> str:
@@ -77,7 +101,9 @@ def correction(table: pd.DataFrame) -> str:
     joint = table["joint_level"].iloc[0] if "joint_level" in table else JOINT_LEVEL
     text = (
         f"Intervals on {seeds} fresh seeds: simultaneous {joint:.0%} over the {points} front"
-        f" points and {len(kpis)} objectives (Bonferroni: {level_per_objective(kpis, joint):.4g}"
+        f" point{'s' if points != 1 else ''} and {len(kpis)}"
+        f" objective{'s' if len(kpis) != 1 else ''}"
+        f" (Bonferroni: {level_per_objective(kpis, joint):.4g}"
         f" over the points of each objective, each interval at {table['interval_level'].min():.4g}"
         ")."
     )
@@ -87,78 +113,344 @@ def correction(table: pd.DataFrame) -> str:
 
 
 def dropped(table: pd.DataFrame) -> list[str]:
-    """A sentence per point dropped from the front on the fresh seeds."""
+    """A sentence per point dropped from the front on the fresh seeds, its objectives in their
+    display units."""
     wide = table.pivot(index="arm", columns="kpi", values="arm_mean")
-    kpis = list(dict.fromkeys(table["kpi"]))
+    names = list(dict.fromkeys(table["kpi"]))
+    labels = kpis_of(table)
+
+    def values(arm: str) -> str:
+        return ", ".join(f"{labels[k].short} {labels[k].text(wide.loc[arm, k])}" for k in names)
+
     out = []
     for row in table[~table["on_front"]].drop_duplicates("arm").itertuples(index=False):
         better = row.dominated_by.split(", ")
-        mine = ", ".join(f"{k} {wide.loc[row.arm, k]:,.4g}" for k in kpis)
-        theirs = "; ".join(
-            f"{b}: " + ", ".join(f"{k} {wide.loc[b, k]:,.4g}" for k in kpis) for b in better
-        )
+        theirs = "; ".join(f"{b}: {values(b)}" for b in better)
         out.append(
             f"{row.arm} dropped from the front: on the fresh seeds {', '.join(better)}"
             f" {'is' if len(better) == 1 else 'are'} at least as good on every objective and"
-            f" better on one ({row.arm}: {mine}; {theirs})."
+            f" better on one ({row.arm}: {values(row.arm)}; {theirs})."
         )
     return out
 
 
+def npv_words(table: pd.DataFrame, record: dict | None = None) -> list[str]:
+    """What NPV measures here, and why the baseline's is negative when it is (``record``:
+    optimize.json, with the baseline's NPV parts and the discount rate, when there is one)."""
+    npv = table[table["kpi"] == "npv"]
+    if npv.empty:
+        return []
+    record = record or {}
+    k, months = kpis_of(table)["npv"], months_of(table)
+    rate = record.get("discount_rate")
+    at = f" at {rate:.0%} a year (economics.discount_rate)" if rate is not None else ""
+    out = [
+        f"NPV here is the bank's profit over the {months} measured months: what its customers"
+        " bring in, less the cost of serving and winning them, of its branches and staff, and of"
+        f" the strategies' programmes, discounted to the start{at}. Each trial's difference is"
+        " its NPV minus the baseline's on the same seeds."
+    ]
+    base = float(npv["baseline_mean"].iloc[0])
+    if base < 0:
+        parts = record.get("baseline", {})
+        customers = [parts[p] for p in ("npv_opening_book", "npv_newcomers") if p in parts]
+        why = (
+            f"The baseline's NPV is negative ({k.text(base)}): on this bank the fixed costs of"
+            " its branches and staff exceed the margin its customers earn over the"
+            f" {months} months"
+        )
+        if len(customers) == 2 and "npv_fixed" in parts:
+            why += (
+                f" (customers {k.amount(sum(customers))}, branches and staff"
+                f" {k.amount(parts['npv_fixed'])})"
+            )
+        out.append(
+            why + ". On a small simulated bank or a short horizon the full branch network and"
+            " team weigh on few customers; the trials are judged on their difference from it."
+        )
+    return out
+
+
+def objective_blocks(table: pd.DataFrame) -> list[str]:
+    """A table per objective, as the command prints it: the baseline's mean and each Pareto
+    trial's, its difference from the baseline with its simultaneous interval and verdict (in
+    the KPI's display units, ``sim.kpis``), and whether it is still on the front."""
+    from analysis.sensitivity import text_table
+
+    labels = kpis_of(table)
+    level = table["interval_level"].min()
+    lines = []
+    for kpi, rows in table.groupby("kpi", sort=False):
+        k = labels[kpi]
+        unit, delta = f" ({k.unit})" if k.unit else "", k.unit_label(delta=True)
+        seeds = int(rows["n"].max())
+        lines += [
+            "",
+            f"{k.label}{unit}: each Pareto trial against the baseline on {seeds} fresh seeds",
+        ]
+        digits = decimals(*(x * k.scale for x in rows[["mean_diff", "ci_low", "ci_high"]].stack()))
+        body = [["Baseline", k.number(rows["baseline_mean"].iloc[0], k.digits), "", "", "", ""]]
+        body += [
+            [
+                r.arm,
+                k.number(r.arm_mean, k.digits),
+                k.number(r.mean_diff, digits, sign=True),
+                _interval(k, r.ci_low, r.ci_high, digits),
+                r.verdict,
+                ("yes" if r.on_front else "no") if "on_front" in rows else "",
+            ]
+            for r in rows.itertuples(index=False)
+        ]
+        columns = [
+            "Trial",
+            f"Mean{f', {k.unit}' if k.unit else ''}",
+            f"Δ vs baseline{f', {delta}' if delta else ''}",
+            f"simultaneous {level:.2%} CI",
+            "Verdict",
+            "On the front",
+        ]
+        lines += text_table(columns, body, numeric={1, 2, 3})
+    return lines
+
+
+def _interval(k: Kpi, low: float, high: float, digits: int) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "no CI"
+    return f"{k.number(low, digits, sign=True)} to {k.number(high, digits, sign=True)}"
+
+
+def settings_lines(table: pd.DataFrame) -> list[str]:
+    """Each trial's settings in words (values shortened: 2M, 318), then what each key is."""
+    from analysis.charts.common import compact
+    from analysis.sensitivity import parameter_name, parameter_words, wrap
+
+    trials = table.drop_duplicates("arm")[["arm", "values"]]
+    keys: dict[str, None] = {}
+    lines = ["", "Settings of the Pareto trials:"]
+    for arm, values in trials.itertuples(index=False):
+        settings = json.loads(values)
+        keys |= dict.fromkeys(settings)
+        shown = ", ".join(f"{parameter_name(q)} {compact(v)}" for q, v in settings.items())
+        lines += wrap(f"{arm}: {shown}", "  ")
+    lines.append("Parameters:")
+    for q in keys:
+        words = parameter_words(q)
+        lines += wrap(f"{parameter_name(q)}: {q}" + (f", {words}" if words else ""), "  ")
+    return lines
+
+
 def console(root: Path) -> str:
-    """The Pareto table, the correction, the dropped points and the trials' values, as the
-    command prints them."""
+    """The Pareto table, the correction, the dropped points, what NPV measures (and why the
+    baseline's is negative, if it is) and the trials' settings, as the command prints them."""
+    from analysis.sensitivity import wrap
+
     table = pd.read_csv(root / CSV, dtype={"dominated_by": object}).fillna({"dominated_by": ""})
-    shown = table.drop(columns=["values", "dominated_by", "family_size", "interval_level"])
-    shown = shown.drop(columns=["joint_level"], errors="ignore")
-    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}")]
+    record = json.loads((root / JSON).read_text()) if (root / JSON).exists() else {}
+    lines = [
+        f"The Pareto front re-run on fresh seeds against the baseline (no strategy), over"
+        f" {months_of(table)} months:",
+        *objective_blocks(table),
+        "",
+    ]
     if "on_front" in table:
-        lines.append(correction(table))
+        lines += wrap(correction(table))
         kept = table.loc[table["on_front"], "arm"].unique()
-        lines.append(f"On the front on the fresh seeds: {', '.join(kept)}.")
-        lines += dropped(table)
-    for arm, values in table.drop_duplicates("arm")[["arm", "values"]].itertuples(index=False):
-        lines.append(f"  {arm}: {values}")
-    return "\n".join(lines)
+        lines += wrap(f"On the front on the fresh seeds: {', '.join(kept)}.")
+        for text in dropped(table):
+            lines += wrap(text)
+    for text in npv_words(table, record):
+        lines += ["", *wrap(text)]
+    return "\n".join([*lines, *settings_lines(table)])
 
 
-def draw(table: pd.DataFrame, kpis: list[str], path: Path) -> None:
-    """Each Pareto trial's difference from the baseline on two objectives (or one), CI bars
-    (hollow: dropped from the front on the fresh seeds); the baseline at 0."""
-    import matplotlib
+def draw(table: pd.DataFrame, kpis: list[str], path: Path):
+    """Each Pareto trial's difference from the baseline on two objectives (or one), with its
+    simultaneous CI bars and its name beside it (hollow: dropped from the front on the fresh
+    seeds), the front on the fresh means dashed, the baseline at 0, the band of negligible
+    differences shaded; titled and labelled at the runs' horizon, with a legend for every kind
+    of mark. Saves the PNG; returns the figure."""
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from analysis.charts.common import DPI, STYLE, new_figure
+    from analysis.sensitivity import claim
 
+    labels = kpis_of(table)
     x, y = kpis[0], kpis[-1]
     wide = {k: table[table["kpi"] == k].set_index("arm") for k in (x, y)}
-    kx, ky = REGISTRY[x], REGISTRY[y]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for arm, row in wide[x].iterrows():
-        other = wide[y].loc[arm]
-        kept = bool(row.get("on_front", True))
+    arms = list(wide[x].index)
+    seeds = int(table["n"].max())
+    joint = table["joint_level"].iloc[0] if "joint_level" in table else JOINT_LEVEL
+    title = (
+        f"Pareto trials re-run on {seeds} fresh seeds: difference from the baseline over"
+        f" {months_of(table)} months (simultaneous {joint:.0%} CIs)"
+    )
+    with mpl.rc_context(STYLE):
+        height = 8.5 if x != y else 3.5 + 0.6 * len(arms)
+        fig, axes = new_figure(12, height, title)
+        ax = axes[0, 0]
+        kept = np.array([bool(wide[x].loc[a].get("on_front", True)) for a in arms])
+        if x == y:
+            _draw_one(ax, wide[x], labels[x], kept)
+        else:
+            _draw_two(ax, wide[x], wide[y], labels[x], labels[y], kept)
+        handles = _handles(table, labels, x, y, kept)
+        fig.legend(handles=handles, loc="outside lower center", ncol=2)
+        claim(path)
+        fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.25)
+    return fig
+
+
+TRIAL_COLOUR = 0  # the palette's first colour: every trial alike, told apart by its label
+
+
+def _draw_two(ax, tx: pd.DataFrame, ty: pd.DataFrame, kx: Kpi, ky: Kpi, kept: np.ndarray) -> None:
+    from analysis.charts.common import BASELINE_COLOUR, NEUTRAL, PALETTE
+    from analysis.charts.tradeoff import label_points
+
+    colour = PALETTE[TRIAL_COLOUR]
+    mx, my = (
+        tx["mean_diff"].to_numpy() * kx.scale,
+        ty.loc[tx.index, "mean_diff"].to_numpy() * ky.scale,
+    )
+    lx, hx = tx["ci_low"].to_numpy() * kx.scale, tx["ci_high"].to_numpy() * kx.scale
+    ly = ty.loc[tx.index, "ci_low"].to_numpy() * ky.scale
+    hy = ty.loc[tx.index, "ci_high"].to_numpy() * ky.scale
+    bands = []
+    for t, k, axspan in ((tx, kx, ax.axvspan), (ty, ky, ax.axhspan)):
+        half = float(t["smallest_effect"].max() * k.scale) if "smallest_effect" in t else np.nan
+        if np.isfinite(half):
+            axspan(-half, half, color=NEUTRAL, alpha=0.12, lw=0, zorder=0)
+        bands.append(half if np.isfinite(half) else 0.0)
+    for i in range(len(mx)):
         ax.errorbar(
-            row.mean_diff * kx.scale,
-            other.mean_diff * ky.scale,
-            xerr=[
-                [(row.mean_diff - row.ci_low) * kx.scale],
-                [(row.ci_high - row.mean_diff) * kx.scale],
-            ],
-            yerr=[
-                [(other.mean_diff - other.ci_low) * ky.scale],
-                [(other.ci_high - other.mean_diff) * ky.scale],
-            ],
+            mx[i],
+            my[i],
+            xerr=[[max(mx[i] - lx[i], 0)], [max(hx[i] - mx[i], 0)]],
+            yerr=[[max(my[i] - ly[i], 0)], [max(hy[i] - my[i], 0)]],
             fmt="o",
-            capsize=3,
-            mfc=None if kept else "white",
-            label=arm if kept else f"{arm} (dropped)",
+            color=colour,
+            mfc=colour if kept[i] else "white",
+            mec=colour,
+            mew=2,
+            ms=11,
+            lw=1.8,
+            capsize=4,
+            zorder=4,
         )
-    ax.scatter([0], [0], marker="*", s=200, color="black", label=BASELINE, zorder=3)
+    if kept.sum() > 1:
+        order = np.argsort(mx[kept])
+        ax.plot(mx[kept][order], my[kept][order], color=NEUTRAL, ls="--", lw=1.6, zorder=3)
+    ax.plot(0, 0, marker="*", ms=22, color=BASELINE_COLOUR, ls="", zorder=5)
+    ax.axhline(0, color=BASELINE_COLOUR, lw=1, ls=":", zorder=1)
+    ax.axvline(0, color=BASELINE_COLOUR, lw=1, ls=":", zorder=1)
+    for setter, values, half in (
+        (ax.set_xlim, np.r_[mx, lx, hx], bands[0]),
+        (ax.set_ylim, np.r_[my, ly, hy], bands[1]),
+    ):
+        values = values[np.isfinite(values)]
+        low, high = min(values.min(initial=0.0), -half), max(values.max(initial=0.0), half)
+        margin = 0.08 * (high - low or 1.0)
+        setter(low - margin, high + margin)
     ax.set_xlabel(kx.axis(delta=True))
     ax.set_ylabel(ky.axis(delta=True))
+    label_points(ax, mx, my, list(tx.index), [colour] * len(mx), reach=(lx, hx))
+
+
+def _draw_one(ax, t: pd.DataFrame, k: Kpi, kept: np.ndarray) -> None:
+    """One objective: a row per trial, its difference with its CI; the baseline at 0."""
+    from analysis.charts.common import BASELINE_COLOUR, NEUTRAL, PALETTE
+
+    colour = PALETTE[TRIAL_COLOUR]
+    at = np.arange(len(t))
+    mean, low, high = (t[c].to_numpy() * k.scale for c in ("mean_diff", "ci_low", "ci_high"))
+    if "smallest_effect" in t and np.isfinite(half := float(t["smallest_effect"].max() * k.scale)):
+        ax.axvspan(-half, half, color=NEUTRAL, alpha=0.12, lw=0, zorder=0)
+    for i in at:
+        ax.errorbar(
+            mean[i],
+            i,
+            xerr=[[max(mean[i] - low[i], 0)], [max(high[i] - mean[i], 0)]],
+            fmt="o",
+            color=colour,
+            mfc=colour if kept[i] else "white",
+            mec=colour,
+            mew=2,
+            ms=11,
+            lw=1.8,
+            capsize=4,
+            zorder=4,
+        )
+    ax.axvline(0, color=BASELINE_COLOUR, lw=2, zorder=1)
+    ax.set_yticks(at, list(t.index))
+    ax.invert_yaxis()
+    ax.set_xlabel(k.axis(delta=True))
+
+
+def _handles(table: pd.DataFrame, labels: dict[str, Kpi], x: str, y: str, kept: np.ndarray):
+    """A legend entry for every kind of mark the chart draws."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from analysis.charts.common import BASELINE_COLOUR, NEUTRAL, PALETTE
+
+    colour = PALETTE[TRIAL_COLOUR]
     joint = table["joint_level"].iloc[0] if "joint_level" in table else JOINT_LEVEL
-    ax.set_title(f"Pareto front on fresh seeds, vs the baseline (simultaneous {joint:.0%} CIs)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=colour,
+            marker="o",
+            ms=11,
+            lw=1.8,
+            label=f"Pareto trial on the front on the fresh seeds: mean difference, {joint:.0%} CI",
+        )
+    ]
+    if not kept.all():
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=colour,
+                marker="o",
+                mfc="white",
+                mew=2,
+                ms=11,
+                lw=1.8,
+                label="Pareto trial dropped on the fresh seeds (another trial beats it)",
+            )
+        )
+    if x != y:
+        if kept.sum() > 1:
+            handles.append(
+                Line2D([], [], color=NEUTRAL, ls="--", lw=1.6, label="Pareto front (fresh means)")
+            )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=BASELINE_COLOUR,
+                marker="*",
+                ms=18,
+                ls="",
+                label="Baseline (no strategy): 0 on both axes",
+            )
+        )
+    else:
+        handles.append(Line2D([], [], color=BASELINE_COLOUR, lw=2, label="Baseline (no strategy)"))
+    if "smallest_effect" in table:
+        bands = []
+        for k in dict.fromkeys((x, y)):
+            half = table.loc[table["kpi"] == k, "smallest_effect"].max()
+            if np.isfinite(half):
+                digits = decimals(half * labels[k].scale)
+                bands.append(labels[k].amount(half, digits)[1:])
+        if bands:
+            handles.append(
+                Patch(
+                    color=NEUTRAL,
+                    alpha=0.25,
+                    label=f"Negligible: within ±{' or ±'.join(bands)} of the baseline",
+                )
+            )
+    return handles

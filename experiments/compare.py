@@ -1,16 +1,18 @@
 """``python -m experiments.compare [experiment=NAME] [key=value ...]``: compare strategies.
 
-Runs every arm of the experiment on the same seeds (common random numbers), stores each run
-under ``<output.dir>/<experiment name>/runs/<run id>``, skips runs already stored (so an
-interrupted or partly failed experiment resumes), then reports per-arm statistics and paired
-differences against the baseline. With ``replications=auto`` it runs batches of seeds until
-every verdict on the decision KPIs is decided or ``replications_max`` is reached. The whole
-experiment is validated before any run starts; a run that fails is recorded with its traceback
-while the others go on, and the command then exits 1. Values are literal (``sim.overrides``);
-Hydra's flags (``-m``, ``--cfg`` ...) are refused, since an experiment grid is how to sweep;
+Runs every arm of the experiment on the same seeds (common random numbers), stores each run under
+``<output.dir>/<experiment name>/runs/<run id>``, skips runs already stored (so an interrupted or
+partly failed experiment resumes), takes those another experiment under the same ``output.dir`` ran
+from the run cache (``runner.store.take_cached``), then reports per-arm statistics and paired
+differences against the baseline. With ``replications=auto`` it runs batches of seeds until every
+verdict on the decision KPIs is decided or ``replications_max`` is reached. The whole experiment is
+validated before any run starts; a run that fails is recorded with its traceback while the others
+go on, and the command then exits 1. Values are literal (``sim.overrides``); Hydra's flags (``-m``,
+``--cfg`` ...) are refused, since an experiment grid is how to sweep;
 ``-h``/``--help`` prints this text. ``dry_run=true`` validates and plans the experiment, prints how
-many runs it would execute and how many the store already holds (naming damaged ones, which it
-would rerun), and stops: nothing is run or written (no folder, lock or plan), exit code 0.
+many runs it would execute, how many the store already holds and how many the run cache would
+give (naming damaged ones, which it would rerun), and stops: nothing is run or written (no
+folder, lock or plan), exit code 0.
 ``calibration=<bank>`` (or a plausible.yaml's path) runs every arm at each of a calibration's
 plausible parameter sets on the same seeds, and the report says whether each verdict holds
 across them (``runner.plausible``, ``analysis.plausible``).
@@ -41,15 +43,19 @@ from runner.executors import Outcome, run_all
 from runner.plan import RunSpec, arms, plan
 from runner.store import (
     DAMAGED,
+    cache_of,
     check_store,
+    in_cache,
     load,
     open_store,
     planned_arms,
     release,
     reporting,
     stored,
+    take_cached,
     write_plan,
 )
+from sim.kpis import counted
 from sim.overrides import check_overrides, console_log, refuse, split_flags
 from sim.params import ConfigError
 from sim.scenario import GROUPS, config_yaml, load_config, to_config
@@ -160,8 +166,8 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
     print(f"Results: {root}")
     if failed:
         print(
-            f"{len(failed)} runs failed; their tracebacks are in runs/<run id>/provenance.json."
-            " Rerun the same command to retry them."
+            f"{counted(len(failed), 'run')} failed; their tracebacks are in"
+            " runs/<run id>/provenance.json. Rerun the same command to retry them."
         )
     return 1 if failed else 0
 
@@ -180,42 +186,68 @@ def arms_line(specs: list[RunSpec], root: Path, reported: bool) -> str:
 def run_batch(
     compare: CompareConfig, specs: list[RunSpec], root: Path, progress: bool = True
 ) -> list[Outcome]:
-    """Plan ``specs`` in the store and run those not stored yet; their outcomes."""
+    """Plan ``specs`` in the store, take those the run cache holds (``runner.store.take_cached``)
+    and run those still not stored; the outcomes of the runs run."""
     write_plan(root, specs)
-    todo = _todo(compare, specs, root)
+    todo = _todo(compare, specs, root, reuse=True)
     clock = time.perf_counter()
     outcomes = run_all(todo, root / "runs", compare.executor, progress=progress)
     seconds = time.perf_counter() - clock
     if outcomes:
         ok = sum(o.status == "ok" for o in outcomes)
         print(
-            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
-            f" {ok} ok, {len(outcomes) - ok} failed"
+            f"Ran {counted(len(outcomes), 'run')} in {seconds:.1f} s"
+            f" ({len(outcomes) / seconds:.2f} runs/s): {ok} ok, {len(outcomes) - ok} failed"
         )
     return outcomes
 
 
-def _todo(compare: CompareConfig, specs: list[RunSpec], root: Path) -> list[RunSpec]:
-    """The runs of ``specs`` not stored (or failed, or damaged) yet, once each; prints how many
-    there are of each, and names the damaged ones."""
+def _todo(
+    compare: CompareConfig, specs: list[RunSpec], root: Path, reuse: bool = False
+) -> list[RunSpec]:
+    """The runs of ``specs`` not stored (or failed, or damaged) yet, once each, less those the
+    run cache holds (taken into the store if ``reuse``, else only counted: a dry run); prints how
+    many there are of each, and names the damaged ones and the cached ones not reused."""
     unique = list({s.run_id: s for s in specs}.values())
     states = stored(root, unique)
-    todo = [s for s in unique if states[s.run_id] != "ok"]
+    missing = [s for s in unique if states[s.run_id] != "ok"]
     damaged = sorted(i for i, state in states.items() if state == DAMAGED)
     if damaged:
-        print(f"{len(damaged)} damaged runs: {', '.join(damaged)} — to be rerun")
+        print(f"{counted(len(damaged), 'damaged run')}: {', '.join(damaged)} — to be rerun")
+    cached = (take_cached if reuse else in_cache)(root, missing)
+    taken = set(cached.reused)
+    todo = [s for s in missing if s.run_id not in taken]
     e, ex = compare.experiment, compare.executor
     points = len({s.point for s in specs})
     seeds = len({s.seed for s in specs})
-    sets = f" x {points} plausible set{'s' if points != 1 else ''}"
-    what = sets if compare.calibration else f" x {points} points"
+    what = f" x {counted(points, 'plausible set' if compare.calibration else 'point')}"
     print(
-        f"Experiment {e.name}: {len(arms(compare))} arms x {seeds} replications"
-        f"{what if points > 1 or compare.calibration else ''} = {len(unique)} runs;"
-        f" {len(unique) - len(todo)} already stored, {len(todo)} to run on {ex.kind}"
+        f"Experiment {e.name}: {counted(len(arms(compare)), 'arm')} x"
+        f" {counted(seeds, 'replication')}"
+        f"{what if points > 1 or compare.calibration else ''} = {counted(len(unique), 'run')};"
+        f" {len(unique) - len(missing)} already stored,"
+        f"{f' {len(taken)} {_reused(reuse)} the run cache,' if taken else ''}"
+        f" {len(todo)} to run on {ex.kind}"
         f"{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
     )
+    if taken:
+        print(
+            f"{len(taken)} of {counted(len(unique), 'run')} {_reused(reuse)} the run cache"
+            f" {cache_of(root)} (run before, by this or another experiment, with the same"
+            " scenario, seed, output settings and code); removing that folder clears it"
+        )
+    if cached.refused:
+        shown = [f"{i} ({why})" for i, why in sorted(cached.refused.items())[:3]]
+        more = f" and {len(cached.refused) - 3} more" if len(cached.refused) > 3 else ""
+        print(
+            f"{counted(len(cached.refused), 'run')} in the run cache not reused, to be run again:"
+            f" {', '.join(shown)}{more}"
+        )
     return todo
+
+
+def _reused(done: bool) -> str:
+    return "reused from" if done else "to be reused from"
 
 
 def run_auto(

@@ -39,7 +39,7 @@ from runner.executors import mapper
 from sim.api import run_scenario
 from sim.config import Config
 from sim.folders import check_study_folder
-from sim.kpis import REGISTRY
+from sim.kpis import REGISTRY, counted, registry
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param
 from sim.provenance import code_version
@@ -154,10 +154,11 @@ def point(plan: Plan, params: dict[str, float]) -> dict[str, float]:
 
 
 def scored_run(config: Config) -> dict[str, float] | str:
-    """One run's summary KPIs, or the last line of its traceback (on a worker)."""
+    """One run's summary KPIs and its measured ``months`` (the horizon the results name), or
+    the last line of its traceback (on a worker)."""
     try:
         summary = run_scenario(config).summary
-        return {k: float(summary[k]) for k in REGISTRY if k in summary}
+        return {k: float(summary[k]) for k in (*REGISTRY, "months") if k in summary}
     except Exception:  # noqa: BLE001 - a failing run fails its trial; the study goes on
         return error_line()
 
@@ -239,12 +240,18 @@ def optimize(plan: Plan, progress: bool = True) -> Path:
     from analysis import optimize as analysis  # pandas and matplotlib: loaded only here
 
     s = plan.settings
+    labels = registry(plan.scenario.months)
+    objectives = " and ".join(
+        f"{labels[k].short} ({'higher' if labels[k].higher_is_better else 'lower'} is better)"
+        for k in s.objectives
+    )
     with mapper(s.executor, plan.folder / "slurm") as run:
         study = open_study(plan)
         print(
-            f"Optimising {', '.join(s.objectives)} over {len(plan.ranges)} parameters"
-            f" ({s.seeds} seeds a trial); study {study.study_name} in {plan.folder} holds"
-            f" {finished(study)} finished trials, {s.trials} wanted"
+            f"Optimising {objectives} over {plan.scenario.months} months, by"
+            f" {counted(len(plan.ranges), 'parameter')} ({counted(s.seeds, 'seed')} a trial);"
+            f" study {study.study_name} in {plan.folder} holds"
+            f" {counted(finished(study), 'finished trial')}, {s.trials} wanted"
         )
         run_trials(plan, study, lambda params: scores(plan, run, params), progress)
         if not finished(study):
@@ -252,19 +259,24 @@ def optimize(plan: Plan, progress: bool = True) -> Path:
         front, rows = reevaluate(plan, study, run)
     trials = {f"trial {t.number}": rounded(point(plan, t.params)) for t in front}
     table = analysis.analyse(plan.folder, rows, trials, s.objectives)
-    kept = list(dict.fromkeys(table.loc[table["on_front"], "arm"]))
-    write_provenance(plan, study, trials, kept, float(table["joint_level"].iloc[0]))
+    write_provenance(plan, study, trials, table, analysis.baseline_npv(rows))
     print(analysis.console(plan.folder))
     print(f"Results: {plan.folder}")
     return plan.folder
 
 
 def write_provenance(
-    plan: Plan, study: optuna.Study, trials: dict, kept: list[str], joint_level: float
+    plan: Plan,
+    study: optuna.Study,
+    trials: dict,
+    table,
+    baseline: dict[str, float],
 ) -> None:
     """optimize.json: what was run, on which seeds, by which code; the front kept on the fresh
-    seeds and the intervals' joint level."""
+    seeds and the intervals' joint level (from the Pareto ``table``); the runs' horizon, the
+    discount rate and the ``baseline``'s NPV with its parts (what explains it)."""
     s = plan.settings
+    kept = list(dict.fromkeys(table.loc[table["on_front"], "arm"]))
     record = {
         "command": plan.command,
         "study": study.study_name,
@@ -277,7 +289,10 @@ def write_provenance(
         "fresh_seeds": seeds(plan, True),
         "pareto": trials,
         "fresh_front": kept,
-        "joint_level": joint_level,
+        "joint_level": float(table["joint_level"].iloc[0]),
+        "months": int(table["months"].iloc[0]),
+        "discount_rate": plan.scenario.economics.discount_rate,
+        "baseline": baseline,
         "optuna": optuna.__version__,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         **code_version(),

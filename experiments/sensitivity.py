@@ -19,22 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from hydra.core.config_store import ConfigStore
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
 from analysis.sensitivity import min_resamples
 from experiments.calibrate import parameter_ranges
-from experiments.compare import run_batch, scenario_overrides
-from runner.config import CompareConfig, check_experiment
+from experiments.compare import scenario_overrides
+from runner.config import CompareConfig, check_experiment, workers
+from runner.executors import Outcome, run_all
 from runner.plan import RunSpec, check_size, plan
-from runner.store import load, open_store, release
-from sim.kpis import REGISTRY
+from runner.store import DAMAGED, load, open_store, release, stored, write_plan
+from sim.kpis import REGISTRY, counted
 from sim.overrides import HELP, check_overrides, command, split_flags
 from sim.params import ConfigError, param
 from sim.scenario import (
@@ -181,9 +184,10 @@ def design_runs(
     return rows, plan(cfg, cli, points)
 
 
-def outputs(study: Study) -> np.ndarray | None:
-    """Each design row's KPIs on each seed (rows x seeds x kpis); None if a run is missing."""
-    runs = load(study.root)
+def outputs(study: Study, runs: pd.DataFrame | None = None) -> np.ndarray | None:
+    """Each design row's KPIs on each seed (rows x seeds x kpis) of the store's ``runs``
+    (``runner.store.load``, by default read here); None if a run is missing."""
+    runs = load(study.root) if runs is None else runs
     arm = study.settings.sensitivity.arm
     ok = runs[(runs["status"] == "ok") & (runs["arm"] == arm)]
     means = ok.groupby(["point", "seed"])[study.settings.sensitivity.kpis].mean()
@@ -196,29 +200,90 @@ def outputs(study: Study) -> np.ndarray | None:
     return np.array(out)
 
 
+def design_line(study: Study) -> str:
+    """The design in words, its numbers multiplying to the runs it makes: design rows, the
+    distinct points they hold (Morris trajectories share points), the distinct scenarios those
+    make (points a scenario does not tell apart are one set of runs), each on the same seeds."""
+    s = study.settings.sensitivity
+    unique = {spec.run_id for spec in study.specs}
+    points = len({spec.point for spec in study.specs})
+    scenarios = len({spec.scenario for spec in study.specs})
+    seeds = sorted({spec.seed for spec in study.specs})
+    rows = len(study.rows)
+    parameters = len(study.problem["names"])
+    line = (
+        f"{s.method.capitalize()} design on the {s.arm} arm's scenario:"
+        f" {counted(rows, 'design row')} over {counted(parameters, 'parameter')}"
+    )
+    if points != rows:
+        line += f", {points} of them distinct points (a Morris design repeats some)"
+    if scenarios != points:
+        line += (
+            f", which make {counted(scenarios, 'distinct scenario')}"
+            " (some points make the same one)"
+        )
+    what = "scenarios" if scenarios != points else "points"
+    line += f"; {scenarios} {what} x {counted(len(seeds), 'seed')}"
+    line += f" ({_seeds(seeds)}, the same for every point) = {counted(len(unique), 'run')}"
+    return line
+
+
+def _seeds(seeds: list[int]) -> str:
+    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"seeds {seeds[0]} to {seeds[-1]}"
+    return f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def run_missing(study: Study, progress: bool = True) -> list[Outcome]:
+    """Plan the study's runs in the store and run those not stored yet (as
+    ``experiments.compare.run_batch``), saying first what the design makes and what is left."""
+    cfg, root = study.settings, study.root
+    write_plan(root, study.specs)
+    unique = list({spec.run_id: spec for spec in study.specs}.values())
+    states = stored(root, unique)
+    todo = [spec for spec in unique if states[spec.run_id] != "ok"]
+    damaged = sorted(i for i, state in states.items() if state == DAMAGED)
+    if damaged:
+        print(f"{len(damaged)} damaged runs: {', '.join(damaged)} — to be rerun")
+    ex = cfg.executor
+    print(
+        f"{design_line(study)}; {len(unique) - len(todo)} already stored, {len(todo)} to run on"
+        f" {ex.kind}{f' ({workers(ex)} workers)' if ex.kind == 'local' else ''}"
+    )
+    clock = time.perf_counter()
+    outcomes = run_all(todo, root / "runs", ex, progress=progress)
+    if outcomes:
+        seconds = time.perf_counter() - clock
+        ok = sum(o.status == "ok" for o in outcomes)
+        print(
+            f"Ran {len(outcomes)} runs in {seconds:.1f} s ({len(outcomes) / seconds:.2f} runs/s):"
+            f" {ok} ok, {len(outcomes) - ok} failed"
+        )
+    return outcomes
+
+
 def run(study: Study, progress: bool = True) -> int:
     """Run what is missing, analyse, write and print; the exit code (1 if a run failed)."""
     from analysis import sensitivity as analysis  # matplotlib: loaded only to analyse
+    from analysis.report.labels import horizon
 
-    cfg, s = study.settings, study.settings.sensitivity
-    print(
-        f"{s.method.capitalize()} design: {len(study.rows)} rows over {len(study.problem['names'])}"
-        f" parameters; the same {cfg.replications} seeds a row"
-    )
+    cfg = study.settings
     open_store(study.root, study.specs)
     try:
         (study.root / "experiment.yaml").write_text(config_yaml(cfg))
-        outcomes = run_batch(cfg, study.specs, study.root, progress)
+        outcomes = run_missing(study, progress)
     finally:
         release(study.root)
     for o in outcomes:
         if o.status != "ok":
             print(f"  failed: seed {o.seed} (run {o.run_id}): {o.error}")
-    y = outputs(study)
+    runs = load(study.root)
+    y = outputs(study, runs)
     if y is None or not np.isfinite(y).all():
         print("Some runs failed or gave no value; rerun the same command to retry them.")
         return 1
-    table = analysis.analyse(cfg.sensitivity, study.problem, study.design, y, cfg.seed)
+    months = horizon(runs, {"months": cfg.months})
+    table = analysis.analyse(cfg.sensitivity, study.problem, study.design, y, cfg.seed, months)
     record = {
         "command": study.command,
         "method": cfg.sensitivity.method,
@@ -226,7 +291,9 @@ def run(study: Study, progress: bool = True) -> int:
         "seeds": [cfg.seed, cfg.seed + cfg.replications - 1],
         "replications": cfg.replications,
         "design_rows": len(study.rows),
+        "points": len({s.point for s in study.specs}),
         "runs": len({s.run_id for s in study.specs}),
+        "months": months,
         "settings": dataclasses.asdict(cfg.sensitivity),
         "level": analysis.table_level(table),
     }

@@ -2,6 +2,7 @@
 for the re-run, bad input refused."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,9 +12,10 @@ import pandas as pd
 import pytest
 
 from analysis import optimize as analysis
-from analysis.report import report
+from analysis.report import analyses, report
 from analysis.stats import paired_differences
 from experiments import optimize as opt
+from sim.kpis import decimals, registry
 from sim.params import ConfigError
 
 TINY = ["population.customers=600", "months=12", "burn_in=0", "seeds=1", "fresh_seeds=2"]
@@ -53,6 +55,12 @@ def test_the_cheaper_lever_gets_the_budget_and_the_front_is_rerun_on_fresh_seeds
     assert pareto["on_front"].all()  # one objective: the front is its one best trial
     assert record["fresh_front"] == list(dict.fromkeys(pareto["arm"]))
     assert (folder / "figures" / "pareto.png").exists()
+    # the horizon is the runs': 12 months here, not the default 60
+    assert record["months"] == p.settings.months == 12 and (pareto["months"] == 12).all()
+    fig = analysis.draw(pareto, ["cost"], tmp_path / "again.png")
+    title = fig.get_suptitle()
+    assert re.search(r"over (\d+) months", title)[1] == str(p.settings.months), title
+    assert fig.axes[0].get_xlabel() == "Δ Cost over 12 months (CNY M)"
     report(folder, out=lambda line: None)  # no runs in a store: a report of the analysis alone
     html = (folder / "report.html").read_text()
     assert "Optimisation" in html and "pareto" in html
@@ -154,3 +162,108 @@ def test_cli_refuses_with_one_line_and_exit_2(tmp_path):
     done = subprocess.run([*cmd, f"output.dir={tmp_path}"], capture_output=True, text=True)
     assert done.returncode == 2 and "nope" in done.stderr and len(done.stderr.splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+def npv_rows(trials: int = 6, seeds: int = 12) -> list[dict]:
+    """Fresh-seed runs of a small bank over 24 months: the baseline's NPV is negative (branches
+    and staff cost more than its customers earn); each trial buys retention with NPV."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for seed in range(seeds):
+        shared = rng.normal(0, 0.004)
+        for i in range(trials + 1):
+            arm = "baseline" if i == 0 else f"trial {i}"
+            customers = 1.24e7 - 3.1e6 * i + rng.normal(0, 2e5)
+            fixed = -9.98e7
+            rows.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "months": 24,
+                    "retention_mid_high": 0.846 + 0.004 * i + shared + rng.normal(0, 0.001),
+                    "npv": customers + fixed,
+                    "npv_opening_book": 0.8 * customers,
+                    "npv_newcomers": 0.2 * customers,
+                    "npv_fixed": fixed,
+                    "revenue": 4.0e7,
+                }
+            )
+    return rows
+
+
+def test_the_pareto_table_and_chart_read_in_display_units_at_the_runs_horizon(tmp_path):
+    kpis = ["retention_mid_high", "npv"]
+    rows = npv_rows()
+    trials = {f"trial {i}": {"strategy.training.hours": 10.0 * i} for i in range(1, 7)}
+    table = analysis.analyse(tmp_path, rows, trials, kpis)
+    labels = registry(24)
+    (tmp_path / analysis.JSON).write_text(
+        json.dumps({"baseline": analysis.baseline_npv(rows), "discount_rate": 0.08})
+    )
+    out = analysis.console(tmp_path)
+    assert not re.search(r"\de[+-]\d", out)  # no 5.159e+07
+    assert "NPV over 24 months (CNY M): each Pareto trial" in out and "60 months" not in out
+    npv = table[table["kpi"] == "npv"]
+    base = npv["baseline_mean"].iloc[0]
+    assert re.search(rf"\nBaseline +{re.escape(labels['npv'].number(base))}\n", out)  # -87.5
+    one = npv[npv["arm"] == "trial 1"].iloc[0]
+    k = labels["npv"]
+    digits = decimals(*(one[c] * k.scale for c in ("mean_diff", "ci_low", "ci_high")))
+    cells = [k.number(one[c], digits, sign=True) for c in ("mean_diff", "ci_low", "ci_high")]
+    assert re.search(rf"\ntrial 1 .* {re.escape(cells[0])} +{cells[1]} to {cells[2]} ", out)
+    # what NPV is, and why the baseline's is negative
+    flat = " ".join(out.split())
+    assert "NPV here is the bank's profit over the 24 measured months" in flat
+    assert f"The baseline's NPV is negative ({k.text(base)})" in flat  # CNY -87.5 M
+    assert "fixed costs of its branches and staff exceed the margin its customers earn" in flat
+    assert "branches and staff -CNY 99.8 M" in flat
+    assert "trial 1: training hours 10" in out and "strategy.training.hours, training hours" in out
+    # the chart: the runs' horizon, a legend entry per kind of mark, not per trial
+    fig = analysis.draw(table, kpis, tmp_path / "pareto.png")
+    assert "over 24 months" in fig.get_suptitle() and "60" not in fig.get_suptitle()
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Δ Mid/high-tier retention at 24 months (pts)"
+    assert ax.get_ylabel() == "Δ NPV over 24 months (CNY M)"
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert not any(re.match(r"trial \d", t) for t in texts) and len(texts) <= 5
+    assert any(t.startswith("Pareto trial") for t in texts)
+    assert any(t.startswith("Pareto front") for t in texts)
+    assert any(t.startswith("Baseline") for t in texts)
+    assert any(t.startswith("Negligible") for t in texts)
+    named = {t.get_text() for t in ax.texts}  # each trial is named beside its point instead
+    assert {
+        f"trial {i}"
+        for i in range(1, 7)
+        if table.set_index("arm").loc[f"trial {i}", "on_front"].all()
+    } <= named
+
+
+def test_the_report_section_reads_like_the_command(tmp_path):
+    """The report's Pareto table: in the KPIs' display units and labelled at the runs' horizon
+    (24 months, not the default 60), the baseline's mean and the settings in words."""
+    kpis = ["retention_mid_high", "npv"]
+    rows = npv_rows()
+    trials = {f"trial {i}": {"strategy.training.hours": 10.0 * i} for i in range(1, 7)}
+    table = analysis.analyse(tmp_path, rows, trials, kpis)
+    record = {"trials": 20, "seeds": [0, 1], "fresh_seeds": list(range(2, 14)), "objectives": kpis}
+    record |= {"baseline": analysis.baseline_npv(rows), "discount_rate": 0.08}
+    (tmp_path / analysis.JSON).write_text(json.dumps(record))
+    section = analyses.optimize_section(tmp_path)
+    tables = [b for b in section.blocks if hasattr(b, "rows")]
+    words = [b.text for b in section.blocks if hasattr(b, "text")]
+    cells = [t for b in tables for row in b.rows for c in row for t in (c.text, c.sub)]
+    assert not any(re.search(r"\de[+-]?\d", t) for t in cells)
+    labels = registry(24)
+    by = {(row[0].text, row[1].text): row for row in tables[0].rows}
+    assert {objective for _, objective in by} == {labels[k].axis() for k in kpis}
+    assert "over 24 months" in words[0] and "60 months" not in " ".join([*words, *cells])
+    assert any("The baseline's NPV is negative" in w for w in words)
+    k, npv = labels["npv"], table[table["kpi"] == "npv"]
+    base = by["Baseline", "NPV over 24 months (CNY M)"][2]
+    assert base.text == k.number(npv["baseline_mean"].iloc[0], k.digits)  # -87.5
+    one = npv[npv["arm"] == "trial 1"].iloc[0]
+    digits = decimals(*(npv[["mean_diff", "ci_low", "ci_high"]].stack() * k.scale))
+    cell = by["trial 1", "NPV over 24 months (CNY M)"][3]
+    assert cell.text == k.number(one["mean_diff"], digits, sign=True) and cell.verdict
+    assert tables[1].columns == ["Trial", "training hours"] and tables[1].rows[0][1].text == "10"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from analysis import robustness as rb
 from analysis.report import analyses
 from experiments import robustness
+from sim.kpis import registry
 
 TINY = [
     "population.customers=1000",
@@ -171,6 +174,14 @@ def test_a_tiny_run_writes_its_tables_and_resumes_without_rerunning(tmp_path, ca
     section = analyses.robustness_section(root)
     assert section is not None and section.id == "robustness"
     assert "Seeds" in section.blocks[1].columns and "winner's curse" in section.blocks[0].text
+    # in the KPI's display units, at the runs' horizon (12 months, not the default 60)
+    intro, table = section.blocks[0].text, section.blocks[1]
+    cells = [t for row in table.rows for c in row for t in (c.text, c.sub)]
+    assert not any(re.search(r"\de[+-]?\d", t) for t in cells)
+    assert "each run over 12 months" in intro and "60 months" not in intro
+    assert "mid/high-tier retention at 12 months at least 80.0%" in intro
+    mean = registry(12)["npv"].number(summary["mean_npv"].iloc[0])
+    assert table.rows[0][3].text == mean  # CNY M: -12.3, not -1.23e+07
     assert analyses.robustness_section(tmp_path) is None
 
 
