@@ -1,10 +1,11 @@
 """The figures of "Try a scenario": the city map and the scenario against its baseline.
 
 Drawn on the Agg canvas without pyplot (the server draws for many sessions in threads), in the
-reports' style and arm colours (:mod:`analysis.charts.common`). Each session's figures are built
-once and updated month by month; a month redraws only what changed over a kept background
-(:class:`Animated`), so that a month of the default bank costs about a tenth of a second to
-draw rather than half a second.
+reports' arm colours (:mod:`analysis.charts.common`) at the page's size: each figure is about
+half of the content's width at 1,280 px (``WIDTH`` inches at ``Animated.DPI``, shown scaled to
+its column), its smallest text ``FONT`` points, so no text on the page is under 12 px. Each
+session's figures are built once and updated month by month; a month redraws only what changed
+over a kept background (:class:`Animated`), a few hundredths of a second a figure.
 """
 
 from __future__ import annotations
@@ -13,22 +14,34 @@ import io
 import textwrap
 import threading
 import weakref
+from dataclasses import dataclass
 
 import matplotlib as mpl
 import numpy as np
 import PIL.Image
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 from analysis.charts.common import BAD, STYLE, arm_styles, new_figure
-from dashboard.scenario import AT_RISK_RULE, BASELINE, SCENARIO, ScenarioPair, at_risk
+from dashboard.scenario import BASELINE, SCENARIO, ScenarioPair, at_risk
 from sim.config import TIERS
 from sim.kpis import decimals, registry
 from sim.metrics import discount_factors
 from sim.model import BankModel
 from sim.strategies import title
 
-TIER_COLOURS = dict(zip(TIERS, ("#C8C8C8", "#56B4E9", "#0072B2", "#CC79A7"), strict=True))
+TIER_COLOURS = dict(zip(TIERS, ("#7A7A7A", "#56B4E9", "#0072B2", "#CC79A7"), strict=True))
+WIDTH, HEIGHT = 5.3, 6.4  # inches, both figures: side by side they end level
+FONT = 12  # points: the smallest text (about 13 px where the figure is shown at 1,280 px)
+PAGE_STYLE = {
+    **STYLE,
+    **dict.fromkeys(("font.size", "axes.labelsize", "xtick.labelsize", "ytick.labelsize"), FONT),
+    **dict.fromkeys(("legend.fontsize", "legend.title_fontsize", "axes.titlesize"), FONT),
+    "figure.titlesize": FONT + 2,
+    "lines.linewidth": 2.2,
+}
+"""The reports' style with the text sized for a figure half the page wide."""
 TRENDS = (
     ("retention", "retention_horizon", "Retention"),
     ("retention_mid_high", "retention_mid_high", "Mid/high-tier retention"),
@@ -52,40 +65,44 @@ def scenario_styles(pair: ScenarioPair) -> dict:
     return {BASELINE: styles[BASELINE], SCENARIO: styles[key]}
 
 
-def trends(pair: ScenarioPair) -> Figure:
-    """Retention, mid/high-tier retention and cumulative discounted profit by month: the
-    scenario's difference from its baseline (the zero line), with both levels in the titles.
-    The pair's figure is built once and updated month by month (:class:`Trends`)."""
-    return trends_chart(pair).figure
+@dataclass(frozen=True)
+class Frame:
+    """What the page shows of a pair in one month: the month, whether it can go on, and both
+    figures as PNG."""
+
+    month: int
+    months: int
+    running: bool
+    city_map: bytes
+    trends: bytes
 
 
-def trends_chart(pair: ScenarioPair) -> Trends:
-    """The pair's trend panels, updated to its months so far."""
-    return _kept(_TRENDS, pair, lambda: Trends(pair)).update(pair)
-
-
-def city_map(bank: BankModel, heading: str) -> Figure:
-    """Customers by tier (at-risk ones ringed) and branches open and closed. The bank's figure
-    is built once and updated month by month (:class:`CityMap`)."""
-    return city_map_chart(bank, heading).figure
-
-
-def city_map_chart(bank: BankModel, heading: str) -> CityMap:
-    """The bank's map, updated to the bank as it is now."""
-    return _kept(_MAPS, bank, lambda: CityMap(bank)).update(bank, heading)
+def snapshot(pair: ScenarioPair) -> Frame:
+    """The pair's figures as they are now (each built on first use, then updated)."""
+    city = _kept(_MAPS, pair.arms[SCENARIO], lambda: CityMap(pair.arms[SCENARIO]))
+    panels = _kept(_TRENDS, pair, lambda: Trends(pair))
+    return Frame(
+        pair.month,
+        pair.months,
+        pair.running,
+        city.update(pair.arms[SCENARIO], pair.month).png(),
+        panels.update(pair).png(),
+    )
 
 
 class Animated:
     """A figure drawn month after month as a still background and the artists that change.
 
-    The background (axes, ticks, labels, the layout) is drawn only when :meth:`still` changes;
-    each month restores it and draws the ``changing`` artists over it (matplotlib's blitting),
-    then encodes the PNG cropped as ``bbox_inches="tight"`` cropped the first one. The figure
-    itself stays an ordinary one: ``figure.savefig`` draws it whole.
+    The background (axes, ticks, labels) is drawn only when :meth:`still` changes, in the
+    layout of the first drawing; each month restores it and draws the ``changing`` artists over
+    it (matplotlib's blitting), then encodes the PNG cropped as ``bbox_inches="tight"`` cropped
+    the first one, in a palette of ``COLOURS`` (a third of the bytes and half the time of full
+    colour). The figure itself stays an ordinary one: ``figure.savefig`` draws it whole.
     """
 
-    DPI = 80
-    PAD_INCHES = 0.1
+    DPI = 120  # about 640 px a figure: a month encodes in a few hundredths of a second
+    COLOURS = 256
+    PAD_INCHES = 0.08
 
     def __init__(self, figure: Figure, changing: list):
         self.figure, self.changing = figure, changing
@@ -103,6 +120,7 @@ class Animated:
             for artist in self.changing:
                 artist.set_animated(True)  # left out of the background
             canvas.draw()
+            self.figure.set_layout_engine("none")  # laid out once: a redraw costs half as much
             for artist in self.changing:
                 artist.set_animated(False)
             self._background, self._key = canvas.copy_from_bbox(self.figure.bbox), self.still()
@@ -114,7 +132,10 @@ class Animated:
             self.figure.draw_artist(artist)
         out = io.BytesIO()
         rgb = np.asarray(canvas.buffer_rgba())[self._crop][..., :3]
-        PIL.Image.fromarray(np.ascontiguousarray(rgb)).save(out, format="png", compress_level=1)
+        image = PIL.Image.fromarray(np.ascontiguousarray(rgb))
+        image.quantize(self.COLOURS, method=PIL.Image.Quantize.FASTOCTREE).save(
+            out, format="png", compress_level=1
+        )
         return out.getvalue()
 
     def _tight(self, canvas) -> tuple[slice, slice]:
@@ -137,18 +158,19 @@ class Trends(Animated):
         self.styles = styles = scenario_styles(pair)
         self.kpis = registry(pair.months)
         self.rate = pair.arms[SCENARIO].config.economics.discount_rate
-        with mpl.rc_context(STYLE):
-            fig, axes = new_figure(11, 11, "", nrows=3, sharex=True)
+        with mpl.rc_context(PAGE_STYLE):
+            fig, axes = new_figure(WIDTH, HEIGHT, "", nrows=3, sharex=True)
             self.lines = []
             for ax, (_, name, _) in zip(axes[:, 0], TRENDS, strict=True):
-                ax.axhline(0, color=styles[BASELINE].colour, lw=2)
+                ax.axhline(0, color=styles[BASELINE].colour, lw=1.6)
                 (line,) = ax.plot([], [], color=styles[SCENARIO].colour)
                 self.lines.append(line)
-                ax.set_ylabel(f"vs baseline ({self.kpis[name].unit_label(delta=True)})")
+                ax.set_ylabel(self.kpis[name].unit_label(delta=True))
+                ax.title.set_fontweight("normal")
             axes[-1, 0].set_xlim(0, pair.months)
-            axes[-1, 0].set_xlabel("Measured month")
+            axes[-1, 0].set_xlabel("Month")
             handles = [Line2D([], [], color=styles[a].colour, ls=styles[a].dash) for a in styles]
-            labels = [textwrap.fill(label, 60) for label in arm_labels(pair).values()]
+            labels = [textwrap.fill(label, 44) for label in arm_labels(pair).values()]
             fig.legend(handles, labels, loc="outside lower center", ncols=1)
             self.heading = fig.suptitle("")
         self.axes = axes[:, 0]
@@ -161,7 +183,7 @@ class Trends(Animated):
         """Show the pair's months so far."""
         series = {arm: pair.series(arm) for arm in (BASELINE, SCENARIO)}
         months = series[SCENARIO]["month"]
-        self.heading.set_text(f"Month {pair.month} of {pair.months}")
+        self.heading.set_text(f"Scenario minus baseline, month {pair.month}")
         for ax, line, (column, name, heading) in zip(self.axes, self.lines, TRENDS, strict=True):
             kpi = self.kpis[name]
             values = {arm: _values(ts, column, self.rate) for arm, ts in series.items()}
@@ -170,8 +192,8 @@ class Trends(Animated):
             line.set_data(months, shown)
             end = {arm: float(v[-1]) for arm, v in values.items()}
             ax.title.set_text(
-                f"{heading}: {kpi.text(end[SCENARIO])} vs {kpi.text(end[BASELINE])}"
-                f" ({kpi.amount(diff[-1], decimals(diff[-1] * kpi.scale))})"
+                f"{heading}: {kpi.amount(diff[-1], decimals(diff[-1] * kpi.scale))}\n"
+                f"{kpi.text(end[SCENARIO])} against {kpi.text(end[BASELINE])}"
             )
             self._y_range(ax, months, min(shown.min(), 0.0), max(shown.max(), 0.0))
         return self
@@ -200,30 +222,42 @@ def _values(ts, column: str, rate: float) -> np.ndarray:
 
 class CityMap(Animated):
     """The map of one bank: built once, its points, branches and heading updated (the points
-    are markers of lines, which Agg stamps far faster than a scatter's paths)."""
+    are markers of lines, which Agg stamps far faster than a scatter's paths). The tiers are
+    drawn the most numerous first, so the few dots of a tier stay on top; a customer at risk
+    gets a thin orange halo under its dot, which leaves the dot's colour showing."""
+
+    DOT = 2.6  # points: a customer's dot
+    HALO = 1.0  # points: how far the at-risk halo reaches beyond the dot
 
     def __init__(self, bank: BankModel):
-        with mpl.rc_context(STYLE):
-            fig, axes = new_figure(11, 11, "")
+        c = bank.customers
+        counts = [np.count_nonzero(c.active & (c.tier == i)) for i in range(len(TIERS))]
+        self.order = sorted(range(len(TIERS)), key=lambda i: -counts[i])
+        with mpl.rc_context(PAGE_STYLE):
+            fig, axes = new_figure(WIDTH, HEIGHT, "")
             ax = axes[0, 0]
-            dots = {"ls": "none", "marker": "o", "ms": 7**0.5, "mew": 0}
-            self.tiers = [ax.plot([], [], color=TIER_COLOURS[t], **dots)[0] for t in TIERS]
-            (self.ring,) = ax.plot([], [], "o", ms=26**0.5, mfc="none", mec=BAD, mew=0.9, ls="none")
-            (self.open,) = ax.plot([], [], "s", ms=15, color="black", mec="white", mew=1.5)
-            (self.closed,) = ax.plot([], [], "X", ms=16, color=BAD, mec="white", mew=1.5)
+            ring = {"mfc": "none", "mec": BAD, "mew": self.HALO, "ms": self.DOT + self.HALO}
+            (self.ring,) = ax.plot([], [], "o", ls="none", zorder=2, **ring)
+            dots = {"ls": "none", "marker": "o", "ms": self.DOT, "mew": 0, "zorder": 3}
+            self.tiers = {
+                i: ax.plot([], [], color=TIER_COLOURS[TIERS[i]], **dots)[0] for i in self.order
+            }
+            (self.open,) = ax.plot([], [], "s", ms=9, color="black", mec="white", mew=1, zorder=4)
+            (self.closed,) = ax.plot([], [], "X", ms=10, color=BAD, mec="white", mew=1, zorder=4)
             side = bank.config.bank.city_km
             ax.set(xlim=(0, side), ylim=(0, side), xlabel="km", ylabel="km", aspect="equal")
             ax.grid(False)
-            fig.legend(handles=_map_legend(), loc="outside lower center", ncols=2)
+            fig.legend(handles=_map_legend(bank), loc="outside lower center", ncols=2)
             self.heading = fig.suptitle("")
-        changing = [*self.tiers, self.ring, self.open, self.closed, self.heading]
+        changing = [self.ring, *self.tiers.values(), self.open, self.closed, self.heading]
         super().__init__(fig, changing)
 
-    def update(self, bank: BankModel, heading: str) -> CityMap:
-        """Show the bank as it is now, under ``heading`` and its share of customers at risk."""
+    def update(self, bank: BankModel, month: int) -> CityMap:
+        """Show the bank as it is now, in measured month ``month``, with its share of customers
+        at risk."""
         c = bank.customers
         active, risky = c.active, at_risk(bank)
-        for i, points in enumerate(self.tiers):
+        for i, points in self.tiers.items():
             here = active & (c.tier == i)
             points.set_data(c.x[here], c.y[here])
         self.ring.set_data(c.x[risky], c.y[risky])
@@ -233,7 +267,7 @@ class CityMap(Animated):
             line.set_data([x for x, _ in sites], [y for _, y in sites])
         n = np.count_nonzero(active)
         share = np.count_nonzero(risky) / n if n else 0.0
-        self.heading.set_text(textwrap.fill(f"{heading}: {share:.0%} at risk", 64))
+        self.heading.set_text(f"The scenario's city, month {month}: {share:.0%} at risk")
         return self
 
 
@@ -250,13 +284,34 @@ def _kept(charts: weakref.WeakKeyDictionary, owner, build):
         return charts[owner]
 
 
-def _map_legend() -> list[Line2D]:
-    dot = {"ls": "none", "marker": "o", "ms": 9}
-    tiers = [Line2D([], [], color=TIER_COLOURS[t], label=f"{t} tier", **dot) for t in TIERS]
-    ring = Line2D([], [], mfc="none", mec=BAD, label=textwrap.fill(AT_RISK_RULE, 44), **dot)
+def smallest_text(figure: Figure) -> float:
+    """The size in points of the smallest text the figure shows."""
+    texts = figure.findobj(lambda a: isinstance(a, Text) and a.get_visible() and a.get_text())
+    return min(t.get_fontsize() for t in texts)
+
+
+def _map_legend(bank: BankModel) -> list[Line2D]:
+    """Each tier with the real customers one of its dots stands for, branches and the halo."""
+    c = bank.customers
+    dot = {"ls": "none", "marker": "o", "ms": 7}
+    tiers = []
+    for i, tier in enumerate(TIERS):
+        weights = c.weight[c.active & (c.tier == i)]
+        each = f" ({_per_dot(float(np.median(weights)))})" if weights.size else ""
+        tiers.append(Line2D([], [], color=TIER_COLOURS[tier], label=f"{tier}{each}", **dot))
+    halo = {"mfc": "white", "mec": BAD, "mew": 1.5}
     return [
         *tiers,
-        Line2D([], [], ls="none", marker="s", ms=12, color="black", label="branch open"),
-        Line2D([], [], ls="none", marker="X", ms=12, color=BAD, label="branch closed"),
-        ring,
+        Line2D([], [], ls="none", marker="s", ms=8, color="black", label="branch open"),
+        Line2D([], [], ls="none", marker="X", ms=9, color=BAD, label="branch closed"),
+        Line2D([], [], label="at risk (halo)", **{**dot, **halo}),
     ]
+
+
+def _per_dot(weight: float) -> str:
+    """How many real customers one dot stands for, in words."""
+    if weight >= 1.5:
+        return f"1 dot: {weight:.0f} customers"
+    if weight >= 0.75:
+        return "1 dot: 1 customer"
+    return f"{1 / weight:.0f} dots: 1 customer"

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from mesa import Model
 
+from sim.config import scaled_bank
 from sim.model import BankModel
 from sim.scenario import load_config
 from sim.strategies import REGISTRY
@@ -77,7 +78,9 @@ class Settings:
     """What the page's controls chose: strategies, lever values, seed and population size."""
 
     strategies: tuple[str, ...] = ("outlet_closure",)
-    values: tuple[tuple[str, float], ...] = ()  # (Lever.key, value) of levers moved
+    values: tuple[tuple[str, float], ...] = (("outlet_closure.count", 1),)
+    """(Lever.key, value) of the levers moved: by default outlet closure closes one of the 3
+    branches of 5,000 customers."""
     seed: int = 0
     customers: int = DEFAULT_CUSTOMERS
 
@@ -108,8 +111,11 @@ def _lever(strategy: str, field: dataclasses.Field) -> Lever:
 
 
 def overrides(settings: Settings, with_strategies: bool = True) -> list[str]:
-    """Hydra overrides of the scenario (or, without strategies, of its baseline)."""
-    common = [f"population.customers={settings.customers}", f"seed={settings.seed}"]
+    """Hydra overrides of the scenario (or, without strategies, of its baseline): the default
+    bank's network scaled to the book chosen (:func:`sim.config.scaled_bank`: 3 branches and 10
+    client managers for 5,000 simulated customers, as ``population=small``)."""
+    network = [f"{key}={value}" for key, value in scaled_bank(settings.customers).items()]
+    common = [f"population.customers={settings.customers}", *network, f"seed={settings.seed}"]
     if not with_strategies or not settings.strategies:
         return common
     chosen = set(settings.strategies)
