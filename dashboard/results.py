@@ -20,7 +20,8 @@ import pandas as pd
 from analysis.charts import CHARTS
 from analysis.charts.common import STYLE
 from analysis.charts.data import ChartData
-from analysis.report import statistics
+from analysis.report import statistics, who_gets_hurt
+from analysis.report.harm import sentence
 from analysis.stats import ROLES, verdict_words
 from runner import store
 from sim.kpis import DEFAULT_MONTHS, Kpi, decimals, registry
@@ -161,7 +162,21 @@ def _read(path: Path, written: float) -> Store:
     arms = list(dict.fromkeys(ok["arm"]))
     arms = sorted(arms, key=lambda a: a != baseline)
     months = int(ok["months"].mode().iloc[0]) if "months" in ok else DEFAULT_MONTHS
-    return Store(path, statistics(path, runs), baseline, arms, months, written)
+    tables = statistics(path, runs)
+    if not (hurt := who_gets_hurt(path, runs)).empty:
+        tables["harm"] = hurt
+    return Store(path, tables, baseline, arms, months, written)
+
+
+def who_gets_hurt_lines(opened: Store) -> list[str]:
+    """Per arm (and point), who it hurts or spares, in the report's words."""
+    harm = opened.tables.get("harm")
+    if harm is None or harm.empty:
+        return []
+    return [
+        f"{title(arm)}{f' at {point}' if point else ''}: {sentence(rows, opened.months)}"
+        for (point, arm), rows in harm.groupby(["point", "arm"], sort=False)
+    ]
 
 
 def verdict_table(opened: Store) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from dashboard.results import (
     stores,
     summary_table,
     verdict_table,
+    who_gets_hurt_lines,
 )
 from sim.strategies import title
 
@@ -86,6 +87,10 @@ def StoreView(opened: Store):
     solara.Text(str(opened.path), style={"color": "#555"})
     Heading("Verdicts against the baseline, on the same seeds", level=3)
     Table(verdict_table(opened), "verdicts")
+    if said := who_gets_hurt_lines(opened):
+        Heading("Who gets hurt (exits against the baseline, customers at the start)", level=3)
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in said)
+        solara.HTML(tag="ul", unsafe_innerHTML=items)
     Heading("Means per strategy (95% CIs)", level=3)
     Table(summary_table(opened), "summary")
     solara.SelectMultiple(

@@ -38,6 +38,7 @@ from dashboard.results import (
     stores,
     summary_table,
     verdict_table,
+    who_gets_hurt_lines,
 )
 from dashboard.results_page import heading
 from dashboard.scenario import (
@@ -435,6 +436,10 @@ def test_the_results_page_shows_a_stores_verdicts_and_the_arm_picker_redraws(pag
         "Outlet closure",
     }
     assert "Retention at 6 months" in table.locator("thead").inner_text()
+    hurt = page.get_by_text("Who gets hurt (exits against the baseline").locator(
+        "xpath=following::ul[1]"
+    )
+    assert hurt.locator("li").count() == 2 and "Outlet closure: " in hurt.inner_text()
     before = _image_hash(page.locator(".dashboard-chart img").first)
     page.evaluate(WATCH_FIRST_CHART)
     _pick(page, "Strategies in the charts (none: those with the largest effects)", "Outlet closure")
@@ -458,6 +463,9 @@ def test_the_tables_label_each_arm_and_kpi_for_the_stores_horizon(store):
     summary = summary_table(opened)
     assert list(summary["Strategy"])[0] == "Baseline" and set(summary["Runs"]) == {"2"}
     assert stores(store.parent) == [store]
+    said = who_gets_hurt_lines(opened)  # the report's sentences, one per strategy
+    assert sorted(line.split(": ")[0] for line in said) == ["Manager training", "Outlet closure"]
+    assert all("customers at the start over 6 months" in line for line in said)
 
 
 def test_stores_are_listed_newest_first_and_named_by_their_experiment(tmp_path):
