@@ -138,10 +138,11 @@ class Customers:
         self.n -= n_gone
         return True
 
-    def everyone(self) -> dict[str, np.ndarray]:
-        """Every customer ever served, archived or not, in id order."""
+    def everyone(self, names=COLUMNS) -> dict[str, np.ndarray]:
+        """Every customer ever served, archived or not, in id order: the columns ``names``."""
         parts = [*self.archive, {name: col[: self.n] for name, col in self._cols.items()}]
-        merged = {name: np.concatenate([p[name] for p in parts]) for name in COLUMNS}
+        names = dict.fromkeys(("id", *names))
+        merged = {name: np.concatenate([p[name] for p in parts]) for name in names}
         order = np.argsort(merged["id"], kind="stable")
         return {name: col[order] for name, col in merged.items()}
 

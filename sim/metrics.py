@@ -351,6 +351,10 @@ def panel(model: BankModel) -> pd.DataFrame:
 AREAS = 8
 """The leavers table's map grid: the city's square split into AREAS x AREAS areas."""
 LEAVER_GROUPS = ("book", "reason", "tier", "segment", "banks_by", "catchment", "area_x", "area_y")
+LEAVER_COLUMNS = (
+    "left", "cohort", "exit_reason", "tier", "segment", "digital", "x", "y", "weight", "exit_value",
+)  # fmt: skip
+"""The customer columns the leavers table reads."""
 """What the leavers table groups by (:func:`leavers`)."""
 
 
@@ -364,7 +368,7 @@ def leavers(model: BankModel) -> pd.DataFrame:
     ``exits`` in real customers and ``value_lost`` their lifetime value discounted to month 0 as
     ``value_lost`` in the summary. Every arm of a comparison is grouped alike, so arms can be
     subtracted."""
-    c, cfg = model.customers.everyone(), model.config
+    c, cfg = model.customers.everyone(LEAVER_COLUMNS), model.config
     month = measured(model, c["left"])
     gone = np.flatnonzero((c["left"] >= 0) & (month >= 1))
     homes = np.column_stack([c["x"][gone], c["y"][gone]]).astype(np.float64)
