@@ -25,9 +25,11 @@ from pathlib import Path
 from sim.params import ConfigError, param
 
 MB = 2**20
-BASE_BYTES = 380 * MB  # a process with the model loaded: 256-260 MB measured, and compiling the
+BASE_BYTES = 420 * MB  # a process with the model loaded: 256-260 MB measured, and compiling the
 # kernels (an empty numba cache) adds ~50 MB: 482 against 438 MB at 100k x 120; in a clean clone's
-# full test suite on a loaded machine that run peaked at 773 MB (the one-source pass, 2026-12)
+# full test suite on a loaded machine that run peaked at 773 MB (the one-source pass, 2026-12).
+# The leavers table (who gets hurt) added ~40 MB that does not grow with the book: 100k x 120
+# peaked at 483 MB (569 with an empty numba cache, against 532 before), 200k x 120 at 598 MB
 ROW_BYTES = 500  # per customer ever served: 468 B at 1M x 120 months, 484 B at 100k x 480
 CRM_BYTES = 250  # per opening customer, the CRM extract's snapshot: 236 B (1M x 120, on vs off)
 GROWTH = 0.015  # customers ever served per opening customer and month: 0.0100-0.0103 for the

@@ -102,7 +102,7 @@ def test_long_work_has_its_estimate_printed_first(tmp_path, capsys, memory, no_r
     size = ["population.customers=1000000", "months=600", f"output.dir={tmp_path}"]
     code, out, _ = run_main(sim.run, size, capsys)
     assert code == 0 and len(no_runs) == 1
-    assert out.startswith("Estimated: about 2 min, 5.3 GB")
+    assert out.startswith("Estimated: about 2 min, 5.4 GB")
     code, out, _ = run_main(sim.run, [*SMALL, f"output.dir={tmp_path}"], capsys)
     assert code == 0 and "Estimated" not in out  # a short run says nothing
 
@@ -114,7 +114,7 @@ def test_a_long_compare_has_its_estimate_printed_before_its_runs(tmp_path, capsy
         experiments.compare, [*args, "report=false", f"output.dir={tmp_path}"], capsys
     )
     assert code == 0
-    assert "Estimated: about 60 min, 760 MB (4 runs, 1 at a time)" in err.splitlines()[0]
+    assert "Estimated: about 60 min, 840 MB (4 runs, 1 at a time)" in err.splitlines()[0]
 
 
 def test_the_estimates_agree_with_the_measurements_they_come_from():
