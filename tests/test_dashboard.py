@@ -9,6 +9,7 @@ its charts twice, so it holds fewer arms than the chart and report tests' ``tiny
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -310,6 +311,18 @@ def _wait_for_change(image, before: str, seconds: float = 60) -> str:
     pytest.fail(f"the image did not change within {seconds} s")
 
 
+def _box(locator, seconds: float = 30.0) -> dict:
+    """The element's box once it is shown: a page that re-renders after a pick replaces its
+    elements, whose box reads None until the new one is laid out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(PlaywrightError):
+            if (box := locator.bounding_box(timeout=1_000)) is not None:
+                return box
+        time.sleep(0.1)
+    pytest.fail(f"{locator} was not shown within {seconds} s")
+
+
 def _pick(page, label: str, option: str) -> None:
     """Toggle ``option`` in the multi-select labelled ``label``."""
     page.locator(".v-select", has=page.get_by_text(label, exact=True)).click()
@@ -334,7 +347,7 @@ def _month_shown(page) -> int:
 
 def _beside_the_sidebar(page) -> None:
     """The sidebar ends where the content begins: no element of the content under it."""
-    sidebar = page.locator(".v-navigation-drawer").bounding_box()
+    sidebar = _box(page.locator(".v-navigation-drawer"))
     edge = sidebar["x"] + sidebar["width"]
     lefts = page.evaluate(LEFT_EDGES)
     assert lefts and min(lefts) >= edge, (edge, sorted(lefts)[:5])
@@ -385,7 +398,7 @@ def test_a_month_steps_quickly_with_its_controls_and_readable_figures_in_view(si
     page.get_by_role("button", name="Step").wait_for()
     window = page.viewport_size
     for name in ("Step", "Run", "Reset"):
-        box = page.get_by_role("button", name=name).bounding_box()
+        box = _box(page.get_by_role("button", name=name))
         assert box["y"] >= 0 and box["y"] + box["height"] <= window["height"], (name, box)
         assert box["x"] + box["width"] <= window["width"], (name, box)
     seconds = []
