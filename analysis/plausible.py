@@ -78,7 +78,7 @@ def per_set(differences: pd.DataFrame, rec: dict) -> pd.DataFrame:
     table = grid.merge(found, on=["point", "arm", "kpi"], how="left")
     table["n"] = table["n"].fillna(0).astype(int)
     table["verdict"] = table["verdict"].fillna(UNDECIDED)
-    table["clears"] = table["clears"].fillna(False).astype(bool)
+    table["clears"] = table["clears"].eq(True)  # a set without paired runs: False
     table["note"] = table["note"].where(table["n"] > 0, "no paired runs at this set")
     params = list(rec["parameters"])
     columns = ["arm", "kpi", *SET_COLUMNS[:3], *FROM_DIFFERENCES.values(), *params]
