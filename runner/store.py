@@ -621,6 +621,13 @@ class Cached:
     reused: list[str] = dataclasses.field(default_factory=list)
     refused: dict[str, str] = dataclasses.field(default_factory=dict)
 
+    def add(self, run_id: str, why: str) -> None:
+        """A cached run: reused when nothing is wrong with it (``why`` empty), else refused."""
+        if why:
+            self.refused[run_id] = why
+        else:
+            self.reused.append(run_id)
+
 
 def take_cached(root: Path, specs) -> Cached:
     """Put into the store at ``root`` the runs of ``specs`` (not stored, failed or damaged there)
@@ -628,44 +635,37 @@ def take_cached(root: Path, specs) -> Cached:
     renamed into ``runs/<run id>`` (hard links: see ``sim.folders.place_copy``); a failed or
     damaged run there is replaced as a rerun replaces it."""
     found = Cached()
-    folder = cache_of(root)
-    if folder.is_symlink() or not marker(folder, "cache"):
-        return found
-    for spec in specs:
-        source = _cached(folder, spec)
-        if source is None or not (source.exists() or source.is_symlink()):
-            continue
+    for spec, source in _held(root, specs):
         if source.is_symlink():
-            found.refused[spec.run_id] = reusable(source, spec.config)
+            found.add(spec.run_id, reusable(source, spec.config))
             continue
         try:
             check = partial(reusable, config=spec.config)
             why = place_copy(source, root / "runs" / spec.run_id, check, replace=True)
         except (OSError, ConfigError) as exc:
             why = f"it could not be copied ({exc})"
-        if why:
-            found.refused[spec.run_id] = why
-        else:
-            found.reused.append(spec.run_id)
+        found.add(spec.run_id, why)
     return found
 
 
 def in_cache(root: Path, specs) -> Cached:
     """What :func:`take_cached` would take, writing nothing (a dry run)."""
     found = Cached()
+    for spec, source in _held(root, specs):
+        found.add(spec.run_id, reusable(source, spec.config))
+    return found
+
+
+def _held(root: Path, specs):
+    """(spec, its folder in the run cache) of the ``specs`` the cache of the store at ``root``
+    holds something for (none when the cache is a symbolic link or not the project's)."""
     folder = cache_of(root)
     if folder.is_symlink() or not marker(folder, "cache"):
-        return found
+        return
     for spec in specs:
         source = _cached(folder, spec)
-        if source is None or not (source.exists() or source.is_symlink()):
-            continue
-        why = reusable(source, spec.config)
-        if why:
-            found.refused[spec.run_id] = why
-        else:
-            found.reused.append(spec.run_id)
-    return found
+        if source is not None and (source.exists() or source.is_symlink()):
+            yield spec, source
 
 
 def publish(runs_dir: Path, spec) -> str:
