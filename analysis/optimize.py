@@ -322,21 +322,7 @@ def _draw_two(ax, tx: pd.DataFrame, ty: pd.DataFrame, kx: Kpi, ky: Kpi, kept: np
             axspan(-half, half, color=NEUTRAL, alpha=0.12, lw=0, zorder=0)
         bands.append(half if np.isfinite(half) else 0.0)
     for i in range(len(mx)):
-        ax.errorbar(
-            mx[i],
-            my[i],
-            xerr=[[max(mx[i] - lx[i], 0)], [max(hx[i] - mx[i], 0)]],
-            yerr=[[max(my[i] - ly[i], 0)], [max(hy[i] - my[i], 0)]],
-            fmt="o",
-            color=colour,
-            mfc=colour if kept[i] else "white",
-            mec=colour,
-            mew=2,
-            ms=11,
-            lw=1.8,
-            capsize=4,
-            zorder=4,
-        )
+        _trial(ax, colour, kept[i], (mx[i], lx[i], hx[i]), (my[i], ly[i], hy[i]))
     if kept.sum() > 1:
         order = np.argsort(mx[kept])
         ax.plot(mx[kept][order], my[kept][order], color=NEUTRAL, ls="--", lw=1.6, zorder=3)
@@ -366,24 +352,25 @@ def _draw_one(ax, t: pd.DataFrame, k: Kpi, kept: np.ndarray) -> None:
     if "smallest_effect" in t and np.isfinite(half := float(t["smallest_effect"].max() * k.scale)):
         ax.axvspan(-half, half, color=NEUTRAL, alpha=0.12, lw=0, zorder=0)
     for i in at:
-        ax.errorbar(
-            mean[i],
-            i,
-            xerr=[[max(mean[i] - low[i], 0)], [max(high[i] - mean[i], 0)]],
-            fmt="o",
-            color=colour,
-            mfc=colour if kept[i] else "white",
-            mec=colour,
-            mew=2,
-            ms=11,
-            lw=1.8,
-            capsize=4,
-            zorder=4,
-        )
+        _trial(ax, colour, kept[i], (mean[i], low[i], high[i]), i)
     ax.axvline(0, color=BASELINE_COLOUR, lw=2, zorder=1)
     ax.set_yticks(at, list(t.index))
     ax.invert_yaxis()
     ax.set_xlabel(k.axis(delta=True))
+
+
+def _trial(ax, colour: str, kept: bool, x: tuple, y: tuple | int) -> None:
+    """One trial's point with its CIs (``x``, and ``y`` unless it is a row: mean, low, high),
+    filled if it stays on the front."""
+
+    def err(mean, low, high):
+        return [[max(mean - low, 0)], [max(high - mean, 0)]]
+
+    at, yerr = (y[0], err(*y)) if isinstance(y, tuple) else (y, None)
+    ax.errorbar(
+        x[0], at, xerr=err(*x), yerr=yerr, fmt="o", color=colour,
+        mfc=colour if kept else "white", mec=colour, mew=2, ms=11, lw=1.8, capsize=4, zorder=4,
+    )  # fmt: skip
 
 
 def _handles(table: pd.DataFrame, labels: dict[str, Kpi], x: str, y: str, kept: np.ndarray):
