@@ -21,7 +21,7 @@ from analysis.charts import CHARTS
 from analysis.charts.common import STYLE
 from analysis.charts.data import ChartData
 from analysis.report import statistics, who_gets_hurt
-from analysis.report.harm import sentence
+from analysis.report.harm import arm_sentences
 from analysis.stats import ROLES, verdict_words
 from runner import store
 from sim.kpis import DEFAULT_MONTHS, Kpi, decimals, registry
@@ -173,10 +173,7 @@ def who_gets_hurt_lines(opened: Store) -> list[str]:
     harm = opened.tables.get("harm")
     if harm is None or harm.empty:
         return []
-    return [
-        f"{title(arm)}{f' at {point}' if point else ''}: {sentence(rows, opened.months)}"
-        for (point, arm), rows in harm.groupby(["point", "arm"], sort=False)
-    ]
+    return arm_sentences(harm, opened.months)
 
 
 def verdict_table(opened: Store) -> pd.DataFrame:

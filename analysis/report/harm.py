@@ -169,14 +169,16 @@ def console_lines(table: pd.DataFrame | None, labels: Labels) -> list[str]:
     """One line per arm: its sentence."""
     if table is None or table.empty:
         return []
-    lines = [
-        "",
-        "Who gets hurt (extra exits against the baseline on the same seeds, real customers):",
+    head = "Who gets hurt (extra exits against the baseline on the same seeds, real customers):"
+    return ["", head, *(f"  {line}" for line in arm_sentences(table, labels.months))]
+
+
+def arm_sentences(table: pd.DataFrame, months: int) -> list[str]:
+    """Per arm (and point), its name and :func:`sentence`: "Outlet closure: Hurts ..."."""
+    return [
+        f"{Labels.arm(arm)}{f' at {point}' if point else ''}: {sentence(rows, months)}"
+        for (point, arm), rows in table.groupby(["point", "arm"], sort=False)
     ]
-    for (point, arm), rows in table.groupby(["point", "arm"], sort=False):
-        at = f" at {point}" if point else ""
-        lines.append(f"  {labels.arm(arm)}{at}: {sentence(rows, labels.months)}")
-    return lines
 
 
 INTRO = (
