@@ -9,7 +9,7 @@ import pytest
 from analysis.harm import CLOSED, DIMENSIONS, OPEN, Leavers, by_area, harm
 from analysis.report import statistics, who_gets_hurt
 from analysis.report.document import Para
-from analysis.report.harm import console_lines
+from analysis.report.harm import console_lines, sentence
 from analysis.report.labels import Labels
 from analysis.report.sections import build
 from analysis.report.workbook import harm_sheet
@@ -156,3 +156,14 @@ def test_a_stored_comparison_says_who_gets_hurt_in_its_report(tiny_playbook):
     assert len(sheet) == len(table) and "Extra exits (customers)" in sheet.columns
     closure = table[(table["arm"] == "outlet_closure") & (table["dimension"] == "reason")]
     assert "closure" in set(closure["group"])
+
+
+def test_the_sentence_names_the_planted_group_and_nothing_without_a_harm():
+    """The words promise what the intervals show: "Hurts" with the planted group and the closed
+    branches when the harm is there; "No clear change" when nothing was planted."""
+    hurt = sentence(harm(planted(60.0), "baseline").query("arm == 'close'"), 12)
+    assert hurt.startswith("Hurts ") and "farmers (+6" in hurt
+    assert "near the closed branches" in hurt
+    assert "retirees" not in hurt and "families" not in hurt
+    none = sentence(harm(planted(0.0), "baseline").query("arm == 'close'"), 12)
+    assert none.startswith("No clear change in who leaves")
