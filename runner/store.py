@@ -68,6 +68,7 @@ from sim.folders import (
     mark,
     marker,
     place_copy,
+    read_parquet,
     recognised,
     refuse_foreign,
     refuse_links,
@@ -858,7 +859,7 @@ def load_timeseries(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """The monthly time series of the given runs (rows of ``load``), stacked with their run_id,
     arm, point and seed."""
     frames = [
-        pd.read_parquet(runs_folder(results) / row.run_id / "timeseries.parquet").assign(
+        read_parquet(runs_folder(results) / row.run_id / "timeseries.parquet").assign(
             run_id=row.run_id, arm=row.arm, point=row.point, seed=row.seed
         )
         for row in runs[runs["status"] == "ok"].itertuples()
@@ -870,7 +871,7 @@ def load_run_table(results: Path, run_id: str, table: str) -> pd.DataFrame | Non
     """One run's ``panel`` or ``branches`` table, if it was stored and the run is sound."""
     folder = runs_folder(results) / run_id
     path = folder / f"{table}.parquet"
-    return pd.read_parquet(path) if path.exists() and _sound(folder) else None
+    return read_parquet(path) if path.exists() and _sound(folder) else None
 
 
 def check_report(results: Path, key: str) -> None:

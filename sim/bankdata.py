@@ -37,6 +37,7 @@ from sim.config import (
     SegmentConfig,
     field_default,
 )
+from sim.folders import read_parquet
 from sim.mechanisms import books
 from sim.params import ConfigError
 
@@ -496,7 +497,7 @@ def _read(path: Path, mtime: int, size: int) -> pd.DataFrame:
             return pd.read_csv(
                 path, dtype=str, keep_default_na=False, na_values=[""], engine=engine
             )
-        return pd.read_parquet(path)
+        return read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(where, exc) from None
 

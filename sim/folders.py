@@ -48,6 +48,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.parquet as pq
+
 from sim.overrides import check_path
 from sim.params import ConfigError
 
@@ -61,6 +64,14 @@ QUARANTINE = "damaged"  # beside run folders: the damaged folders a rerun replac
 TEMP = re.compile(r"^\..+\.tmp-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
 STALE_SECONDS = 3600  # a temporary folder this old has no live writer, whatever its pid says
 EARLIER = "written by an earlier version of this project (left as it is)"
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file's table, read by its path on the calling thread: a read through a Python
+    file handle on Arrow's thread pool (as ``pandas.read_parquet`` does) can leave a pool thread
+    that aborts the process at exit ("terminate called without an active exception"), and a
+    process that forks workers should start no threads."""
+    return pq.read_table(str(path), use_threads=False).to_pandas(use_threads=False)
 
 
 def check_output_dir(value: str, key: str = "output.dir") -> None:
