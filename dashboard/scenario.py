@@ -34,7 +34,8 @@ MAIN_LEVERS = {
     "product_innovation": ("fit_gain", "uptake", "ramp_months"),
     "training": ("hours", "skill_per_hour", "cost_per_hour"),
 }
-"""The few parameters of each strategy the page offers as sliders, in its typed config's words."""
+"""The strategies the page offers, and the few parameters of each it offers as sliders, in its
+typed config's words (the targeting lab's one-off ``campaign`` is left to ``experiments.pilot``)."""
 WIDEST = 10  # a slider spans the config's range, or 4x the default if the top is above 10x
 RISK_SATISFACTION = 0.5
 RISK_ENGAGEMENT = 0.3

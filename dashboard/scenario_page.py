@@ -16,9 +16,17 @@ import threading
 import solara
 
 from dashboard.figures import Frame, snapshot
-from dashboard.scenario import AT_RISK_RULE, Lever, ScenarioPair, Settings, description, levers
+from dashboard.scenario import (
+    AT_RISK_RULE,
+    MAIN_LEVERS,
+    Lever,
+    ScenarioPair,
+    Settings,
+    description,
+    levers,
+)
 from sim.params import ConfigError
-from sim.strategies import REGISTRY, title
+from sim.strategies import title
 
 RUN_PAUSE = 0.3
 """Seconds between two months while the scenario runs (besides the month's own time)."""
@@ -128,7 +136,7 @@ def _month(frame: Frame) -> str:
 @solara.component
 def Controls():
     chosen = settings.value
-    titles = {title(name): name for name in sorted(REGISTRY, key=title)}
+    titles = {title(name): name for name in sorted(MAIN_LEVERS, key=title)}
     with solara.Card("Scenario"):
         solara.SelectMultiple(
             "Strategies",

@@ -66,6 +66,7 @@ COLUMNS: dict[str, tuple[type, object]] = {
     "engagement": (np.float32, 0.6),  # 0-1; newcomers start just onboarded (engaged, barely)
     "engagement_lift": (np.float32, 0.0),  # strategies' lift of the target (a monthly lever)
     "cohort": (np.int8, 0),  # 1 in the measured cohort, 2 in it and mid tier or above at start
+    "contacted": (np.int32, NEVER),  # month of the last campaign contact (sim.strategies.campaign)
 }
 
 REFERRER_CHANNELS = ("branch", "digital")  # a referrer banking mostly at branches or digitally

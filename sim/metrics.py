@@ -457,8 +457,9 @@ def crm_extract(model: BankModel) -> pd.DataFrame | None:
 
     ``observed_months`` is the follow-up the run allows (less than the horizon when the run ends
     first); ``churned`` counts exits within it. ``clv``: the customer's lifetime value at the
-    reference month (CNY per real customer, :func:`sim.clv.clv`). Weight rows by ``weight`` for
-    real customers.
+    reference month (CNY per real customer, :func:`sim.clv.clv`). ``treated``:
+    a campaign contacted the customer after the reference month, within the follow-up (the
+    ``contacted`` column: its last contact). Weight rows by ``weight`` for real customers.
     """
     snap = getattr(model, "crm", None)
     if snap is None:
@@ -469,6 +470,7 @@ def crm_extract(model: BankModel) -> pd.DataFrame | None:
     at = np.searchsorted(everyone["id"], s["id"])  # ids ascend in both
     left = everyone["left"][at]
     churned = (left > t0) & (left <= t0 + observed)
+    contacted = everyone["contacted"][at]
     return pd.DataFrame(
         {
             "customer_id": s["id"],
@@ -498,6 +500,7 @@ def crm_extract(model: BankModel) -> pd.DataFrame | None:
             "exit_reason": pd.Categorical.from_codes(
                 np.where(churned, everyone["exit_reason"][at] - 1, -1), EXIT_REASONS[1:]
             ),
+            "treated": (contacted > t0) & (contacted <= t0 + observed),
         }
     )
 

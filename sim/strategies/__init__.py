@@ -5,6 +5,7 @@ Importing this package registers every strategy module listed below.
 
 from sim.strategies import (  # noqa: F401  (importing a module registers its strategy)
     branch_experience,
+    campaign,
     digital_scenario,
     follow_up,
     lean_service,

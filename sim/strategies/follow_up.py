@@ -30,6 +30,7 @@ from sim.strategies.base import Strategy, StrategyConfig, register
 
 if TYPE_CHECKING:
     from sim.config import Config as ModelConfig
+    from sim.customers import Customers
     from sim.model import BankModel
 
 SIGNALS = ("inactive", "complaint", "product_drop", "balance_drop", "manager_change")
@@ -135,9 +136,7 @@ class FollowUp(Strategy[FollowUpConfig]):
     def __init__(self, model: BankModel, config: FollowUpConfig):
         super().__init__(model, config)
         self.followed = np.array(sorted({TIERS.index(t) for t in config.tiers}), np.int64)
-        # (rows, key, products, complaints, aum) before the customer step
-        self.snapshot: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self.flags: dict[str, np.ndarray] = {}  # signal -> keys flagged last month
+        self.watch = RiskWatch(config.risk_weights, config.inactive_months, config.balance_drop)
         self.contacts = 0.0  # real follow-up contacts made this month
         self.reached = 0.0  # real customers called this month
         self.granted = np.zeros(0)  # contacts each desk set aside this month
@@ -168,19 +167,11 @@ class FollowUp(Strategy[FollowUpConfig]):
 
     def risk(self, month: int) -> np.ndarray:
         """Each customer's risk score from the bank's own data (0 = no warning sign)."""
-        cfg, c, b = self.config, self.model.customers, self.model.config.behaviour
-        w = cfg.risk_weights
-        idle = np.clip((month - 1 - c.last_used) / cfg.inactive_months, 0.0, 1.0)
-        score = w.get("inactive", 0.0) * idle
-        for signal in ("complaint", "product_drop", "balance_drop"):
-            if signal in self.flags and w.get(signal, 0.0):
-                score += w[signal] * np.isin(c.key, self.flags[signal])
-        changed = month - c.manager_change < b.manager_change_months
-        return score + w.get("manager_change", 0.0) * changed
+        return self.watch.score(self.model, month)
 
     def before_customers(self, month: int) -> None:
         cfg, model, c = self.config, self.model, self.model.customers
-        self.snapshot = (c.n, c.key.copy(), c.products.copy(), c.complaints.copy(), c.aum.copy())
+        self.watch.before(c)
         self.contacts, self.reached = 0.0, 0.0
         desks = model.desk_list()
         self.granted = np.zeros(len(desks))
@@ -216,16 +207,50 @@ class FollowUp(Strategy[FollowUpConfig]):
         self.book("contacts", received * cfg.cost_per_contact, slice(None))
 
     def after_customers(self, month: int) -> None:
-        c, cfg = self.model.customers, self.config
+        self.watch.after(self.model.customers)
+
+
+class RiskWatch:
+    """The bank's risk rule: a score from its own data, the weighted warning signs of
+    ``SIGNALS`` (``weights``): months since the customer last transacted (full at
+    ``inactive_months``), a complaint, a product dropped and a balance fallen by ``balance_drop``
+    or more in the month watched, and a manager change within ``behaviour.manager_change_months``.
+    Watch a month with :meth:`before` (before the customer step) and :meth:`after` (after it);
+    :meth:`score` then flags that month's events. Shared by ``follow_up`` and ``campaign``."""
+
+    def __init__(self, weights: dict[str, float], inactive_months: float, balance_drop: float):
+        self.weights, self.inactive_months = weights, inactive_months
+        self.balance_drop = balance_drop
+        # (rows, key, products, complaints, aum) before the customer step
+        self.snapshot: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.flags: dict[str, np.ndarray] = {}  # signal -> keys flagged in the month watched
+
+    def before(self, c: Customers) -> None:
+        """Note the customers' state before the customer step of the month watched."""
+        self.snapshot = (c.n, c.key.copy(), c.products.copy(), c.complaints.copy(), c.aum.copy())
+
+    def after(self, c: Customers) -> None:
+        """Flag the events of the month watched (after its customer step)."""
         assert self.snapshot is not None  # taken before the customer step of this month
         rows, key, products, complaints, aum = self.snapshot
         active = c.active[:rows]
         events = {
             "complaint": c.complaints[:rows] > complaints,
             "product_drop": c.products[:rows] < products,
-            "balance_drop": c.aum[:rows] < (1.0 - cfg.balance_drop) * aum,
+            "balance_drop": c.aum[:rows] < (1.0 - self.balance_drop) * aum,
         }
         self.flags = {name: key[e & active] for name, e in events.items()}
+
+    def score(self, model: BankModel, month: int) -> np.ndarray:
+        """Each customer's risk score in ``month`` (0 = no warning sign)."""
+        c, w = model.customers, self.weights
+        idle = np.clip((month - 1 - c.last_used) / self.inactive_months, 0.0, 1.0)
+        score = w.get("inactive", 0.0) * idle
+        for signal in ("complaint", "product_drop", "balance_drop"):
+            if signal in self.flags and w.get(signal, 0.0):
+                score += w[signal] * np.isin(c.key, self.flags[signal])
+        changed = month - c.manager_change < model.config.behaviour.manager_change_months
+        return score + w.get("manager_change", 0.0) * changed
 
 
 def first_in_line(cell, risk, u, available, want) -> np.ndarray:
