@@ -97,12 +97,15 @@ class DocCommand:
 
 def _shrink(module: str, words: list[str]) -> list[str]:
     """Overrides that keep an experiment tiny: 2 seeds, 2 workers, the local pool; a calibration
-    or an optimisation to 2 trials of one seed (a calibration writes no calibrated config)."""
+    or an optimisation to 2 trials of one seed (a calibration writes no calibrated config); the
+    targeting lab to 2 pilot banks and 2 policy banks."""
     if module == "experiments.calibrate":
         trials = [] if "trials=0" in words else ["trials=2"]
         return [*trials, "seeds=1", "write=false"]
     if module == "experiments.optimize":
         return ["trials=2", "seeds=1", "fresh_seeds=2", "executor.workers=2"]
+    if module == "experiments.pilot":
+        return ["replications=2", "pilot.banks=2", "executor.workers=2"]
     if module != "experiments.compare":
         return []
     seeds = ["replications_min=2", "replications_max=2"]

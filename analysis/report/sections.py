@@ -16,6 +16,7 @@ import pandas as pd
 from analysis import plausible
 from analysis import survival as lifetimes
 from analysis.report import harm as harm_report
+from analysis.report import targeting
 from analysis.report.analyses import optimize_section, robustness_section, sensitivity_section
 from analysis.report.calibration import executive, set_labels
 from analysis.report.calibration import section as calibration_section
@@ -51,7 +52,12 @@ from analysis.stats import (
 from runner import store
 from sim.kpis import NPV_PARTS, Kpi, counted, decimals
 
-ANALYSES = (sensitivity_section, robustness_section, optimize_section)  # other analyses stored
+ANALYSES = (
+    sensitivity_section,
+    robustness_section,
+    optimize_section,
+    targeting.section,
+)  # other analyses stored
 MEANS = ("retention_12m", "retention_horizon", "retention_mid_high", "aum_retention", "npv")
 """The KPIs of the arm means table."""
 MORE_KPIS = {  # tables of differences after the verdict table: heading -> (KPIs, note)

@@ -1,0 +1,164 @@
+"""The targeting lab's report: the models' quality on the pilot against the truth, what each
+policy's list kept, saved, cost and got wrong at the budget, the budget curve, and the sentences
+a strategy team reads (``targeting.md``, ``targeting.csv``, ``models.csv``, ``budget_curve.csv``
+and two figures in the policies store; the same lines on the console)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.charts import targeting as charts
+from analysis.report.document import Bullets, Cell, Figure, Para, Section, Table
+
+SETTINGS, SUMMARY, MODELS = "targeting.json", "targeting.csv", "models.csv"
+CURVE, UPLIFT = "budget_curve.csv", "uplift_curves.csv"
+"""The targeting lab's files in its policies store (``analysis.pilot.analyse`` writes them)."""
+SHORT = {
+    "random": "Random",
+    "risk": "Risk rule",
+    "churn": "Top churn score",
+    "uplift": "Top uplift",
+    "value": "Top value saved",
+    "oracle": "Oracle",
+    "everyone": "Everyone",
+}
+"""Each policy's name in tables and charts."""
+MODEL_TITLES = {
+    "churn_logit": "Churn: logistic regression",
+    "churn_gbm": "Churn: gradient boosting",
+    "uplift_two_model": "Uplift: two-model",
+    "uplift_class_transform": "Uplift: class transformation",
+    "uplift_x_learner": "Uplift: X-learner",
+    "random": "Random",
+    "oracle": "Oracle",
+}
+MODEL_COLUMNS = {
+    "auc_control": "Churn AUC (control, observed)",
+    "auc_true_control": "Churn AUC (true, untreated)",
+    "qini": "Qini (true; oracle 1)",
+    "top_uplift": "Top decile: true uplift",
+    "top_persuadable": "Top decile: persuadables",
+    "top_sleeping_dog": "Top decile: sleeping dogs",
+}
+"""The columns of ``models.csv`` the report shows, in words."""
+
+
+def lists(budget: float) -> dict[str, str]:
+    """Each policy's list in words, for "calling <list>"."""
+    n = f"{budget:,.0f}"
+    return {
+        "churn": f"the {n} customers most likely to leave",
+        "uplift": f"the {n} the uplift model picks",
+        "value": f"the {n} with the most value the uplift model expects to save",
+        "risk": f"the {n} the bank's risk rule flags",
+        "random": f"{n} customers at random",
+        "oracle": "the best possible list",
+    }
+
+
+def ci(row: dict, measure: str, unit=lambda x: f"{x:,.0f}") -> str:
+    """A mean with its 95% interval."""
+    low, high = row[f"{measure}_low"], row[f"{measure}_high"]
+    return f"{unit(row[measure])} (95% CI {unit(low)} to {unit(high)})"
+
+
+def money(x: float) -> str:
+    return f"CNY {x / 1e6:,.1f} M"
+
+
+def sentences(summary: pd.DataFrame, budget: float) -> list[str]:
+    """What each list saves, then what each is made of: the plain words of the lab."""
+    rows = {r["arm"]: r for r in summary.to_dict("records")}
+    words = lists(budget)
+    order = [a for a in words if a in rows]
+    said = "; ".join(f"calling {words[a]} saves {ci(rows[a], 'saved')}" for a in order)
+    lines = [f"{said[0].upper()}{said[1:]} real customers from leaving within the year."]
+    for a in order:
+        r = rows[a]
+        parts = [
+            f"{SHORT[a]}: of the customers it calls, {r['persuadable']:.0%} stay because they were"
+            f" called, {r['sure thing']:.0%} would have stayed anyway, {r['lost cause']:.0%} leave"
+            f" anyway and {r['sleeping dog']:.0%} leave because they were called; it saves"
+            f" {ci(r, 'value_saved', money)} of lifetime value"
+        ]
+        if a != "oracle" and np.isfinite(r.get("of_oracle", np.nan)):
+            parts.append(f"{r['of_oracle']:.0%} of the best list's")
+        if r["saved_low"] > 0:
+            parts.append(f"at CNY {r['cost_per_saved']:,.0f} per customer saved")
+        lines.append(", ".join(parts) + ".")
+    return lines
+
+
+def section(root: Path) -> Section | None:
+    """The targeting section of a policies store's report (its charts drawn from the stored
+    tables), None in any other store."""
+    if not (root / SETTINGS).exists():
+        return None
+    settings = json.loads((root / SETTINGS).read_text())
+    summary = pd.read_csv(root / SUMMARY)
+    models = pd.read_csv(root / MODELS)
+    figures = root / "figures"
+    figures.mkdir(exist_ok=True)
+    budget = charts.budget_curve(
+        pd.read_csv(root / CURVE), summary, SHORT, settings["budget"], figures
+    )
+    uplift = charts.uplift_curves(pd.read_csv(root / UPLIFT), MODEL_TITLES, figures)
+    intro = (
+        f"A pilot of the `{settings['treatment']}` treatment on {settings['banks']} banks"
+        f" ({settings['treated']:,.0f} real customers treated at random, {settings['control']:,.0f}"
+        f" in control), churn and uplift models fitted to it, and each targeting policy run as"
+        f" an arm on {settings['seeds']} other banks contacting {settings['budget']:,.0f} real"
+        " customers. Every customer's potential outcomes come from runs of the same seed with"
+        " and without the treatment, so the truth is known (the model's truth, not a bank's)."
+    )
+    return Section(
+        "targeting",
+        "Targeting: whom to contact",
+        [
+            Para(intro),
+            Bullets(sentences(summary, settings["budget"])),
+            policy_table(summary),
+            Para("The models on the pilot, out of fold, scored against the truth:"),
+            model_table(models),
+            Figure(1, budget.name, budget.title, budget.caption, budget.png),
+            Figure(2, uplift.name, uplift.title, uplift.caption, uplift.png),
+        ],
+    )
+
+
+def policy_table(summary: pd.DataFrame) -> Table:
+    from analysis.targeting import TYPES  # scikit-learn: loaded only for a lab's store
+
+    rows = [
+        [
+            Cell(SHORT.get(r["arm"], r["arm"])),
+            Cell(f"{r['contacted']:,.0f}"),
+            Cell(f"{r['saved']:,.0f}", sub=f"{r['saved_low']:,.0f} to {r['saved_high']:,.0f}"),
+            Cell(
+                money(r["value_saved"]),
+                sub=f"{money(r['value_saved_low'])} to {money(r['value_saved_high'])}",
+            ),
+            Cell(money(r["cost"])),
+            Cell(f"{r['of_oracle']:.0%}" if np.isfinite(r.get("of_oracle", np.nan)) else "-"),
+            *(Cell(f"{r[t]:.0%}") for t in TYPES),
+        ]
+        for r in summary.to_dict("records")
+    ]
+    columns = ["Policy", "Contacted", "Kept (95% CI)", "Value saved (95% CI)", "Cost",
+               "Of the oracle's value", *(t.capitalize() + "s" for t in TYPES)]  # fmt: skip
+    return Table(columns, rows, frozenset(range(1, len(columns))))
+
+
+def model_table(models: pd.DataFrame) -> Table:
+    rows = [
+        [Cell(MODEL_TITLES.get(r["model"], r["model"]))]
+        + [Cell("-" if not np.isfinite(r[c]) else f"{r[c]:.2f}") for c in MODEL_COLUMNS]
+        for r in models.to_dict("records")
+    ]
+    return Table(
+        ["Model", *MODEL_COLUMNS.values()], rows, frozenset(range(1, len(MODEL_COLUMNS) + 1))
+    )
