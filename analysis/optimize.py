@@ -272,7 +272,7 @@ def draw(table: pd.DataFrame, kpis: list[str], path: Path):
     import matplotlib as mpl
 
     from analysis.charts.common import DPI, STYLE, new_figure
-    from analysis.sensitivity import claim
+    from sim.folders import claim
 
     labels = kpis_of(table)
     x, y = kpis[0], kpis[-1]
@@ -295,7 +295,7 @@ def draw(table: pd.DataFrame, kpis: list[str], path: Path):
             _draw_two(ax, wide[x], wide[y], labels[x], labels[y], kept)
         handles = _handles(table, labels, x, y, kept)
         fig.legend(handles=handles, loc="outside lower center", ncol=2)
-        claim(path)
+        claim(path.parent, [path.name])
         fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.25)
     return fig
 

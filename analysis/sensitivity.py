@@ -300,14 +300,15 @@ _SHOWN = ("index", "ci_low", "ci_high", "seed_noise")
 
 
 def chart(table: pd.DataFrame, method: str, png: Path) -> Path:
-    """Draw :func:`figure` and save it as ``png`` (claimed as the project's: :func:`claim`)."""
+    """Draw :func:`figure` and save it as ``png`` (claimed as the project's first)."""
     import matplotlib as mpl
 
     from analysis.charts.common import DPI, STYLE
+    from sim.folders import claim
 
     with mpl.rc_context(STYLE):
         fig = figure(table, method)
-        claim(png)
+        claim(png.parent, [png.name])
         fig.savefig(png, dpi=DPI, bbox_inches="tight", pad_inches=0.25)
     return png
 
@@ -385,16 +386,6 @@ def figure(table: pd.DataFrame, method: str):
         ]
         fig.legend(handles=handles, loc="outside lower center", ncol=2)
     return fig
-
-
-def claim(image: Path) -> None:
-    """List ``image`` in the marker of its folder (``figures/``) before it is written, as the
-    report's charts are (``analysis.report.figures``): the project's, so that
-    ``experiments.report`` on the folder neither refuses it nor leaves it stale."""
-    from sim.folders import mark, marker
-
-    listed = (marker(image.parent, "figures") or {}).get("files", [])
-    mark(image.parent, "figures", files=sorted({*listed, image.name}))
 
 
 def _tick(key: str, width: int = 40) -> str:

@@ -74,6 +74,14 @@ def read_parquet(path: Path) -> pd.DataFrame:
     return pq.read_table(str(path), use_threads=False).to_pandas(use_threads=False)
 
 
+def claim(figures: Path, names: list[str]) -> None:
+    """List the images ``names`` in the marker of ``figures`` before they are written: the
+    project's, so that a report on the folder neither refuses them nor leaves them stale (nor
+    those of a command killed while drawing)."""
+    listed = (marker(figures, "figures") or {}).get("files", [])
+    mark(figures, "figures", files=sorted({*listed, *names}))
+
+
 def check_output_dir(value: str, key: str = "output.dir") -> None:
     """Refuse an output folder that is blank, has control characters, is not a folder, is (in) a
     run folder, or is an existing non-empty folder the project did not create (ConfigError)."""

@@ -99,6 +99,10 @@ def test_the_report_section_says_it_plainly_with_both_figures(ran):
     assert [f.name for f in figures] == ["budget_curve", "uplift_curves"]
     assert all(f.png.stat().st_size > 10_000 for f in figures)
     assert lab_report.section(out / "targeting-pilot") is None
+    report = [sys.executable, "-m", "experiments.report", str(out / "targeting")]
+    proc = subprocess.run(report, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # the section's figures are the project's
+    assert "## Targeting: whom to contact" in (out / "targeting" / "report.md").read_text()
 
 
 def test_a_treatment_without_effect_saves_no_one_whatever_the_list(tmp_path):

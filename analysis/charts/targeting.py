@@ -1,4 +1,4 @@
-"""The targeting lab's charts: the budget curve (customers kept and value saved against the
+"""The targeting lab's charts: the budget curve (customers and value saved against the
 contacts, per policy, from the policy banks' potential outcomes, with the arms' measured results
 at the budget) and the models' uplift curves on the pilot (out of fold, against the truth)."""
 
@@ -21,8 +21,9 @@ from analysis.charts.common import (
     slot_style,
     t_band,
 )
+from sim.folders import claim
 
-MEASURES = {"saved": "Customers kept (real)", "value_saved": "Value saved (CNY M)"}
+MEASURES = {"saved": "Customers saved (real)", "value_saved": "Lifetime value saved (CNY M)"}
 SCALE = {"saved": 1.0, "value_saved": 1e-6}
 
 
@@ -45,9 +46,11 @@ def budget_curve(
     style = styles(policies)
     title = "What each list saves, by the number of customers contacted"
     fig, axes = new_figure(15, 11, title, ncols=2, nrows=2)
-    for row, upto in zip(axes, (float("inf"), 3 * budget), strict=True):
+    spans = {"The whole book": float("inf"), "Up to three times the budget": 3 * budget}
+    for row, (span, upto) in zip(axes, spans.items(), strict=True):
         shown = curve[curve["budget"] <= upto]
         for ax, (measure, label) in zip(row, MEASURES.items(), strict=True):
+            ax.set_title(f"{span}: {label.split(' (')[0].lower()}", fontsize=14)
             for policy in policies:
                 rows = shown[shown["policy"] == policy]
                 matrix = rows.pivot(index="budget", columns="seed", values=measure)
@@ -64,7 +67,7 @@ def budget_curve(
         " the dashed budget: the policies run as arms, with 95% CIs (the risk rule only there:"
         " it scores customers inside the simulation)."
     )
-    return save(Drawn("budget_curve", "Budget curve", caption, fig), out)
+    return _saved(Drawn("budget_curve", "Budget curve", caption, fig), out)
 
 
 def _arms_at_budget(ax, arms: pd.DataFrame, measure: str, budget: float, style: dict) -> None:
@@ -83,7 +86,7 @@ def _arms_at_budget(ax, arms: pd.DataFrame, measure: str, budget: float, style: 
 
 
 def uplift_curves(curves: pd.DataFrame, titles: dict, out: Path) -> Chart:
-    """``curves``: model, share (contacted), saved (true customers kept) on the pilot, out of
+    """``curves``: model, share (contacted), saved (true customers saved) on the pilot, out of
     fold (``analysis.targeting.curves``)."""
     models = list(dict.fromkeys(curves["model"]))
     style = styles(models)
@@ -96,7 +99,13 @@ def uplift_curves(curves: pd.DataFrame, titles: dict, out: Path) -> Chart:
             label=titles.get(model, model),
         )  # fmt: skip
     ax.set_xlabel("Pilot customers contacted, best-scored first (%)")
-    ax.set_ylabel("Customers kept (real, true)")
+    ax.set_ylabel("Customers saved (real, true)")
     legend_right(ax)
     caption = "Each model's out-of-fold ranking of the pilot, scored by the true uplift."
-    return save(Drawn("uplift_curves", "Uplift curves", caption, fig), out)
+    return _saved(Drawn("uplift_curves", "Uplift curves", caption, fig), out)
+
+
+def _saved(drawn: Drawn, out: Path) -> Chart:
+    """``drawn`` saved into the report's ``out`` (figures/), claimed as the project's first."""
+    claim(out, [f"{drawn.name}.png", f"{drawn.name}.svg"])
+    return save(drawn, out)

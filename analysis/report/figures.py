@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from runner.store import forget_locks
-from sim.folders import mark, marker, refuse_links
+from sim.folders import claim, mark, marker, refuse_links
 from sim.progress import PROGRESS, bar
 from sim.resources import die_with_parent
 
@@ -125,10 +125,10 @@ def _draw(results: Path, tables, figures: Path, arms, on_chart) -> tuple[list[Ch
     try:
         from analysis import charts as plots
 
-        claim = partial(_claim, figures)
+        on_save = partial(claim, figures)
         plan = on_chart.plan if isinstance(on_chart, ChartProgress) else None
         drawn = plots.draw_all(
-            results, tables, figures, arms=arms, on_chart=on_chart, on_save=claim, on_plan=plan
+            results, tables, figures, arms=arms, on_chart=on_chart, on_save=on_save, on_plan=plan
         )
         charts = [ChartFile.of(c) for c in drawn]
         _remove_stale(figures, charts)
@@ -150,12 +150,6 @@ def _draw_in_child(parent: int, send, results: Path, tables, figures: Path, arms
         send.send(_draw(results, tables, figures, arms, on_chart))
     finally:
         send.close()
-
-
-def _claim(figures: Path, names: list[str]) -> None:
-    """List ``names`` in the marker of ``figures`` before they are written, so an image of a
-    report killed while drawing is still known as the project's."""
-    mark(figures, "figures", files=sorted({*_listed(figures), *names}))
 
 
 def _listed(figures: Path) -> list[str]:

@@ -1,7 +1,7 @@
-"""The targeting lab's report: the models' quality on the pilot against the truth, what each
-policy's list kept, saved, cost and got wrong at the budget, the budget curve, and the sentences
-a strategy team reads (``targeting.md``, ``targeting.csv``, ``models.csv``, ``budget_curve.csv``
-and two figures in the policies store; the same lines on the console)."""
+"""The targeting lab's report section (``experiments.pilot``): the sentences a strategy team reads,
+what each policy's list saved, cost and got wrong at the budget, the models' quality on the pilot
+against the truth, the budget curve and the uplift curves, from the tables the lab writes into
+its policies store (the sentences are also the command's console lines)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis.charts import targeting as charts
 from analysis.report.document import Bullets, Cell, Figure, Para, Section, Table
+from sim.treatments import REGISTRY as TREATMENTS
 
 SETTINGS, SUMMARY, MODELS = "targeting.json", "targeting.csv", "models.csv"
 CURVE, UPLIFT = "budget_curve.csv", "uplift_curves.csv"
@@ -60,10 +61,14 @@ def lists(budget: float) -> dict[str, str]:
     }
 
 
-def ci(row: dict, measure: str, unit=lambda x: f"{x:,.0f}") -> str:
-    """A mean with its 95% interval."""
-    low, high = row[f"{measure}_low"], row[f"{measure}_high"]
-    return f"{unit(row[measure])} (95% CI {unit(low)} to {unit(high)})"
+def ci(row: dict, measure: str, millions: bool = False) -> str:
+    """A mean with its 95% interval: a count, or CNY in millions."""
+    low, high, mean = (
+        row[f"{measure}{s}"] / (1e6 if millions else 1) for s in ("_low", "_high", "")
+    )
+    if millions:
+        return f"CNY {mean:,.1f} M (95% CI {low:,.1f} to {high:,.1f})"
+    return f"{mean:,.0f} (95% CI {low:,.0f} to {high:,.0f})"
 
 
 def money(x: float) -> str:
@@ -83,7 +88,7 @@ def sentences(summary: pd.DataFrame, budget: float) -> list[str]:
             f"{SHORT[a]}: of the customers it calls, {r['persuadable']:.0%} stay because they were"
             f" called, {r['sure thing']:.0%} would have stayed anyway, {r['lost cause']:.0%} leave"
             f" anyway and {r['sleeping dog']:.0%} leave because they were called; it saves"
-            f" {ci(r, 'value_saved', money)} of lifetime value"
+            f" {ci(r, 'value_saved', millions=True)} of lifetime value"
         ]
         if a != "oracle" and np.isfinite(r.get("of_oracle", np.nan)):
             parts.append(f"{r['of_oracle']:.0%} of the best list's")
@@ -107,8 +112,9 @@ def section(root: Path) -> Section | None:
         pd.read_csv(root / CURVE), summary, SHORT, settings["budget"], figures
     )
     uplift = charts.uplift_curves(pd.read_csv(root / UPLIFT), MODEL_TITLES, figures)
+    treatment = TREATMENTS[settings["treatment"]].title.lower()
     intro = (
-        f"A pilot of the `{settings['treatment']}` treatment on {settings['banks']} banks"
+        f"A pilot of one {treatment} on {settings['banks']} banks"
         f" ({settings['treated']:,.0f} real customers treated at random, {settings['control']:,.0f}"
         f" in control), churn and uplift models fitted to it, and each targeting policy run as"
         f" an arm on {settings['seeds']} other banks contacting {settings['budget']:,.0f} real"
@@ -148,8 +154,15 @@ def policy_table(summary: pd.DataFrame) -> Table:
         ]
         for r in summary.to_dict("records")
     ]
-    columns = ["Policy", "Contacted", "Kept (95% CI)", "Value saved (95% CI)", "Cost",
-               "Of the oracle's value", *(t.capitalize() + "s" for t in TYPES)]  # fmt: skip
+    columns = [
+        "Policy",
+        "Contacted",
+        "Customers saved (95% CI)",
+        "Lifetime value saved (95% CI)",
+        "Cost",
+        "Of the oracle's value",
+        *(f"{t.capitalize()}s" for t in TYPES),
+    ]
     return Table(columns, rows, frozenset(range(1, len(columns))))
 
 
