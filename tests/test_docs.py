@@ -49,7 +49,8 @@ def test_readme_quickstart_is_the_two_commands_ci_runs_literally():
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 SHELL_BLOCKS = ("bash", "console", "sh", "")
 RUNNERS = (".venv/bin/python -m ", "./testbed ")
-NOT_RUN = ("./testbed test", ".venv/bin/python -m pytest")
+NOT_RUN = ("./testbed test", ".venv/bin/python -m pytest", "./testbed dashboard")
+"""The test suite, and the dashboard's server (tests/test_dashboard.py drives it in a browser)."""
 SHRINK = ["population.customers=300", "months=3", "burn_in=0"]
 FAST = (  # the default suite runs these; DOC_COMMANDS=all runs every command found
     "bank.branches=0",
@@ -72,7 +73,11 @@ class DocCommand:
 
     @property
     def module(self) -> str:
-        return "experiments.compare" if self.words[1] == "compare" else self.words[2]
+        """The module run: ``./testbed compare`` or ``./testbed MODULE``, or ``python -m MODULE``."""
+        words = self.words
+        if words[0] == "./testbed":
+            return "experiments.compare" if words[1] == "compare" else words[1]
+        return words[2]
 
     def argv(self, out: Path) -> list[str]:
         """The command with shrinking overrides appended, writing under ``out``."""
