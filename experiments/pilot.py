@@ -60,6 +60,7 @@ MODEL_OF = {"churn": "churn_gbm", "uplift": "uplift_x_learner"}
 """The policies that follow a model, and the model (``analysis.targeting``); ``value`` ranks by
 the uplift model's score x the customer's lifetime value."""
 POLICIES = ("random", "risk", "churn", "uplift", "value", "oracle")
+MODEL_POLICIES = POLICIES[2:]  # those that need the fitted models (or the truth) to score
 
 
 @dataclass
@@ -219,7 +220,12 @@ def run(lab: Lab, progress: bool = True) -> int:
     """The pilot, the models, the policies and the report; the exit code (1 if a run failed)."""
     if lab.settings.dry_run:
         dry_run(lab.pilot(), plan(lab.pilot(), lab.scenario), lab.pilot_root)
-        return dry_run(lab.policies(), plan(lab.policies(), lab.scenario), lab.root)
+        dry_run(lab.policies(), plan(lab.policies(), lab.scenario), lab.root)
+        print(
+            f"Then {len(MODEL_POLICIES) * lab.seeds} runs of the policies that follow the models"
+            f" ({', '.join(MODEL_POLICIES)}), once the models are fitted."
+        )
+        return 0
     from analysis import pilot as tables  # pandas and scikit-learn: loaded only to analyse
     from analysis import targeting
 
