@@ -177,3 +177,12 @@ def test_a_harm_planted_on_complainers_is_found_by_the_uplift_models(tmp_path):
         for arm in ("uplift", "churn", "random")
     }
     assert share["uplift"] < 0.5 * min(share["random"], share["churn"]), share
+
+
+def test_a_dry_run_plans_both_stores_and_the_model_runs_writing_nothing(tmp_path):
+    proc = lab(tmp_path / "out", "dry_run=true")
+    assert proc.returncode == 0, proc.stderr
+    assert "targeting-pilot: 3 arms x 2 replications = 6 runs" in proc.stdout
+    assert "targeting: 4 arms x 2 replications = 8 runs" in proc.stdout
+    assert "Then 8 runs of the policies that follow the models" in proc.stdout
+    assert not (tmp_path / "out").exists()
