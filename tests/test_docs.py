@@ -73,7 +73,7 @@ class DocCommand:
 
     @property
     def module(self) -> str:
-        """The module run: ``./testbed compare`` or ``./testbed MODULE``, or ``python -m MODULE``."""
+        """The module run: ``./testbed compare``, ``./testbed MODULE`` or ``python -m MODULE``."""
         words = self.words
         if words[0] == "./testbed":
             return "experiments.compare" if words[1] == "compare" else words[1]
