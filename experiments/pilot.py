@@ -144,6 +144,7 @@ class Lab:
             arms[policy] = campaign(p, "scores", budget, f"strategy.campaign.scores={path}")
         s = self.stage(self.settings.experiment.name, arms, self.settings.seed, self.seeds)
         s.experiment.baseline = "baseline"
+        s.experiment.references = [a for a in ("everyone", "oracle") if a in arms]  # yardsticks
         return s
 
     @property

@@ -72,6 +72,12 @@ class ExperimentConfig:
         "choice",
         length=ANY_LENGTH,
     )
+    references: list[str] = param(
+        [],
+        "arms the report ranks for comparison but never recommends (an oracle, treating everyone)",
+        "choice",
+        length=ANY_LENGTH,
+    )
     overrides: list[str] = param(
         ["output.panel=false", "output.crm_extract=false"],
         "scenario overrides for every arm, before the command line's",
@@ -249,11 +255,12 @@ def check_experiment(cfg: CompareConfig) -> None:
     unknown = [a for a in e.only if a not in e.arms]
     if unknown:
         raise ConfigError(f"experiment.only: {unknown[0]!r} is not an arm; arms: {list(e.arms)}")
-    unknown = [a for a in e.chart_arms if a not in e.arms]
-    if unknown:
-        raise ConfigError(
-            f"experiment.chart_arms: {unknown[0]!r} is not an arm; arms: {list(e.arms)}"
-        )
+    for key in ("chart_arms", "references"):
+        unknown = [a for a in getattr(e, key) if a not in e.arms]
+        if unknown:
+            raise ConfigError(
+                f"experiment.{key}: {unknown[0]!r} is not an arm; arms: {list(e.arms)}"
+            )
     _check_scenario_keys(e)
     for key, values in e.grid.items():
         if not values:

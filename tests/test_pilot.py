@@ -186,3 +186,12 @@ def test_a_dry_run_plans_both_stores_and_the_model_runs_writing_nothing(tmp_path
     assert "targeting: 4 arms x 2 replications = 8 runs" in proc.stdout
     assert "Then 8 runs of the policies that follow the models" in proc.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reference_arm_is_ranked_but_never_recommended():
+    from analysis.report.executive import recommended
+
+    ranked = pd.DataFrame({"arm": ["oracle", "uplift", "churn"], "point": "", "group": [0, 0, 1]})
+    assert recommended(ranked)["arm"] == "oracle"
+    assert recommended(ranked, ["oracle"])["arm"] == "uplift"
+    assert recommended(ranked, ["oracle", "uplift"]) is None

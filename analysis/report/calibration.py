@@ -88,7 +88,7 @@ def executive(
         ),
     )
     decision = _decision(experiment, summary)
-    chosen = recommended(ranking(differences, tuple(decision)))
+    chosen = recommended(ranking(differences, tuple(decision)), experiment.get("references") or [])
     if chosen is not None:
         mine = summary[(summary["arm"] == chosen["arm"]) & summary["kpi"].isin(decision)]
         caveats = next(b for b in reversed(section.blocks) if isinstance(b, Bullets))

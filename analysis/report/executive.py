@@ -101,9 +101,10 @@ def ranking(differences: pd.DataFrame, decision_kpis: tuple[str, ...]) -> pd.Dat
     return ranked.loc[order.index].reset_index(drop=True)
 
 
-def recommended(ranked: pd.DataFrame) -> dict | None:
-    """The first arm of the first group, if that group has any."""
-    first = ranked[ranked["group"] == 0]
+def recommended(ranked: pd.DataFrame, references=()) -> dict | None:
+    """The first arm of the first group, if that group has any; never one of the ``references``
+    (``experiment.references``: arms shown for comparison, not a choice)."""
+    first = ranked[(ranked["group"] == 0) & ~ranked["arm"].isin(list(references))]
     return records(first.head(1))[0] if len(first) else None
 
 
@@ -130,16 +131,17 @@ def executive_section(
             f" over {labels.months} months. Ranked, best first:"
         )
     )
+    references = list(experiment.get("references") or [])
     sentences = [
         arm_sentence(by_key[(r["point"], r["arm"])], _name(r, labels, short), labels, decision)
         + _who(tables.get("harm"), r, labels.months)
         for r in records(ranked)
     ]
     section.blocks.append(Bullets(sentences, ordered=True))
-    chosen = recommended(ranked)
+    chosen = recommended(ranked, references)
     section.blocks.append(Heading("Recommendation"))
     section.blocks += [
-        Para(text) for text in _recommendation(chosen, ranked, labels, short, decision)
+        Para(text) for text in _recommendation(chosen, ranked, labels, short, decision, references)
     ]
     mine = None if chosen is None else by_key[(chosen["point"], chosen["arm"])]
     section.blocks.append(Bullets(caveats(mine, labels, seeds, decision)))
@@ -290,8 +292,22 @@ def _npv_caveats(d: pd.DataFrame, labels: Labels) -> list[str]:
     return items
 
 
-def _recommendation(chosen, ranked, labels: Labels, short: dict, decision) -> tuple[str, str]:
-    """The recommendation, then why."""
+def _recommendation(
+    chosen, ranked, labels: Labels, short: dict, decision, references=()
+) -> tuple[str, ...]:
+    """The recommendation, then why (and which arms were only references)."""
+    shown = [labels.arm(a) for a in references if a in set(ranked["arm"])]
+    aside = (
+        f"Not candidates, shown for comparison only: {', '.join(shown)} (experiment.references)."
+        if shown
+        else ""
+    )
+    ranked = ranked[~ranked["arm"].isin(list(references))]
+    return tuple(t for t in (*_choice(chosen, ranked, labels, short, decision), aside) if t)
+
+
+def _choice(chosen, ranked, labels: Labels, short: dict, decision) -> tuple[str, str]:
+    """The recommendation among the candidates, then why."""
     names = ", ".join(labels.kpi(k).short for k in decision)
     if chosen is None:
         return (
