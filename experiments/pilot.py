@@ -117,6 +117,8 @@ class Lab:
         return s
 
     def pilot(self) -> PilotConfig:
+        """The pilot store's settings: no one treated, everyone treated, and the pilot, on the
+        pilot banks' own seeds."""
         p = self.settings.pilot
         arms = {
             "control": [],
@@ -124,8 +126,7 @@ class Lab:
             "pilot": campaign(p, "random", f"strategy.campaign.share={p.share}"),
         }
         name = f"{self.settings.experiment.name}-pilot"
-        arms_at = self.settings.seed + PILOT_SEEDS
-        s = self.stage(name, arms, arms_at, p.banks)
+        s = self.stage(name, arms, self.settings.seed + PILOT_SEEDS, p.banks)
         s.experiment.baseline = "control"
         return s
 
