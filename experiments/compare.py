@@ -153,9 +153,7 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
         outcomes = run_auto(compare, specs, root, progress)
     else:
         outcomes = run_batch(compare, specs, root, progress)
-    failed = [o for o in outcomes if o.status != "ok"]
-    for o in failed:
-        print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
+    failed = failures(outcomes)
     if line := arms_line(specs, root, compare.report):
         print(line)
     if compare.report:
@@ -170,6 +168,14 @@ def _run_and_report(compare: CompareConfig, specs: list[RunSpec], root: Path, pr
             " runs/<run id>/provenance.json. Rerun the same command to retry them."
         )
     return 1 if failed else 0
+
+
+def failures(outcomes: list[Outcome]) -> list[Outcome]:
+    """The runs that failed, each printed on a line of its own."""
+    failed = [o for o in outcomes if o.status != "ok"]
+    for o in failed:
+        print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
+    return failed
 
 
 def arms_line(specs: list[RunSpec], root: Path, reported: bool) -> str:

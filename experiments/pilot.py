@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from hydra.core.config_store import ConfigStore
 
-from experiments.compare import dry_run, run_batch, scenario_overrides
+from experiments.compare import dry_run, failures, run_batch, scenario_overrides
 from runner.config import AUTO, CompareConfig, check_experiment
 from runner.plan import RunSpec, plan
 from runner.store import check_store, open_store, release, reporting
@@ -212,10 +212,7 @@ def run_stage(lab: Lab, stage: PilotConfig, root: Path, progress: bool) -> bool:
         outcomes = run_batch(stage, specs, root, progress)
     finally:
         release(root)
-    failed = [o for o in outcomes if o.status != "ok"]
-    for o in failed:
-        print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
-    return not failed
+    return not failures(outcomes)
 
 
 def run(lab: Lab, progress: bool = True) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 
-from experiments.compare import dry_run, run_batch, scenario_overrides
+from experiments.compare import dry_run, failures, run_batch, scenario_overrides
 from runner.config import AUTO, CompareConfig, SampleConfig, check_experiment
 from runner.plan import RunSpec, plan
 from runner.store import check_store, open_store, release, reporting
@@ -132,9 +132,7 @@ def run(settings: RobustnessConfig, specs: list[RunSpec], root: Path, progress=T
         outcomes = run_batch(settings, specs, root, progress)
     finally:
         release(root)
-    failed = [o for o in outcomes if o.status != "ok"]
-    for o in failed:
-        print(f"  failed: {o.arm} seed {o.seed} (run {o.run_id}): {o.error}")
+    failed = failures(outcomes)
     if failed:
         print(f"{len(failed)} runs failed; rerun the same command to retry them.")
         return 1

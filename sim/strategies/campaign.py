@@ -28,7 +28,6 @@ is applied again each month while it lasts, up to ``end``. Costs: reaching the c
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim import bankdata
 from sim.config import TIERS, field_default
 from sim.folders import read_parquet
 from sim.params import ANY_LENGTH, ConfigError, param
@@ -135,14 +135,6 @@ def treatment_config(config: CampaignSettings, name: str) -> Any:
     return kind(**{f.name: getattr(config, f"{name}_{f.name}") for f in dataclasses.fields(kind)})
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_scores(value: str, seed: int) -> pd.DataFrame:
     """The rows of ``seed`` of the scores file ``value``, refused (ConfigError naming
     ``strategy.campaign.scores``) unless it exists, is named by its digest and has the columns."""
@@ -150,7 +142,7 @@ def read_scores(value: str, seed: int) -> pd.DataFrame:
     allowed = f"allowed: a Parquet file with columns {', '.join(SCORE_COLUMNS)}"
     if not path.is_file():
         raise ConfigError(f"{key} is not a file; {allowed}, named <SHA-256 of its bytes>.parquet")
-    digest = sha256(path)
+    digest = bankdata.digest(path)
     if path.name != f"{digest}.parquet":
         raise ConfigError(
             f"{key}: the file's SHA-256 is {digest}, not its name; allowed: a file named"
